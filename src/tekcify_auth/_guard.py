@@ -1,0 +1,306 @@
+"""The framework-free guard core that every adapter (FastAPI, Starlette, Flask, Django) uses.
+
+An adapter reads the ``Authorization`` header, the route and the client address, calls
+:meth:`GuardCore.authenticate` (or :meth:`GuardCore.aauthenticate` under asyncio), and
+either attaches the returned :class:`~tekcify_auth.UserPayload` to the request or turns
+the raised :class:`~tekcify_auth.AuthenticationError` into its response: status, JSON
+body and ``WWW-Authenticate`` header are all decided here, so every framework answers
+exactly as the Node package's NestJS guard and Express middleware do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
+
+from ._config import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+from ._errors import AuthenticationError, ConfigurationError
+from ._keys import PublicKeyLike
+from ._models import UserPayload, VerifiedToken
+from ._verify import TokenVerifier
+
+if TYPE_CHECKING:
+    from ._jwks import JwksVerifier
+
+__all__ = [
+    "INSUFFICIENT_SCOPE",
+    "INVALID_TOKEN",
+    "MISSING_HEADER",
+    "USER_NOT_FOUND",
+    "GuardCore",
+    "UserInfoHook",
+    "Verifier",
+    "build_verifier",
+    "extract_bearer",
+    "logger",
+]
+
+logger = logging.getLogger("tekcify_auth")
+
+# The Node package's exact texts.
+MISSING_HEADER: Final = "Missing or invalid authorization header"
+INVALID_TOKEN: Final = "Invalid or expired token"
+USER_NOT_FOUND: Final = "User not found"
+INSUFFICIENT_SCOPE: Final = "Insufficient scope"
+
+# RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token. Matched against the whole value,
+# so two tokens, a comma list or junk around the token are refused.
+_BEARER: Final = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
+
+UserInfo = Mapping[str, Any] | None
+#: ``get_user_info(user_id)``: sync or async, returns ``{"email": ...}`` or ``None``.
+UserInfoHook = Callable[[str], UserInfo | Awaitable[UserInfo]]
+
+
+class Verifier(Protocol):
+    """Anything that verifies tokens from sync and async code."""
+
+    def verify(self, token: str) -> VerifiedToken: ...
+
+    async def averify(self, token: str) -> VerifiedToken: ...
+
+
+def build_verifier(
+    *,
+    secret: str | bytes | None = None,
+    key: PublicKeyLike | None = None,
+    jwks: JwksVerifier | None = None,
+    jwks_uri: str | None = None,
+    auth_server_url: str | None = None,
+    issuer: str | None = DEFAULT_ISSUER,
+    audience: str | None = DEFAULT_AUDIENCE,
+    algorithms: Collection[str] | None = None,
+    leeway: float = 0,
+) -> Verifier:
+    """The verifier a guard's options describe: a shared secret, a key, or a JWKS."""
+    given = sum(x is not None for x in (secret, key, jwks)) + bool(jwks_uri or auth_server_url)
+    if given != 1:
+        raise ConfigurationError(
+            "configure the guard with exactly one of secret= (JWT_ACCESS_SECRET), key=, "
+            "jwks=, or jwks_uri=/auth_server_url= (asymmetric keys from the server's JWKS)"
+        )
+    if jwks is not None:
+        return jwks
+    if jwks_uri or auth_server_url:
+        from ._jwks import JwksVerifier
+
+        return JwksVerifier(
+            jwks_uri,
+            auth_server_url=auth_server_url,
+            issuer=issuer,
+            audience=audience,
+            algorithms=algorithms,
+            leeway=leeway,
+        )
+    return TokenVerifier(
+        secret=secret, key=key, issuer=issuer, audience=audience,
+        algorithms=algorithms, leeway=leeway,
+    )
+
+
+def extract_bearer(authorization: str | None) -> str:
+    """The token in an ``Authorization: Bearer <token>`` value.
+
+    Raises :class:`AuthenticationError` (401 ``Missing or invalid authorization
+    header``) when the header is absent, uses another scheme or is not exactly one
+    token.
+    """
+    if not authorization:
+        raise AuthenticationError(401, MISSING_HEADER, reason="missing_header")
+    match = _BEARER.fullmatch(authorization.strip(" \t"))
+    if match is None:
+        raise AuthenticationError(
+            401,
+            MISSING_HEADER,
+            reason="invalid_header",
+            error="invalid_request",
+            description="Authorization must be 'Bearer <token>'",
+        )
+    return match.group(1)
+
+
+def _is_async_callable(fn: object) -> bool:
+    while hasattr(fn, "func"):  # functools.partial
+        fn = fn.func
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - async __call__ on an object
+    )
+
+
+def _scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
+    scopes = payload.get("scopes")
+    if isinstance(scopes, list):
+        return frozenset(scopes)
+    scope = payload.get("scope")  # RFC 8693 / 9068 style, for foreign tokens
+    if isinstance(scope, str):
+        return frozenset(scope.split())
+    return frozenset()
+
+
+class GuardCore:
+    """Authenticates one request: header, verification, user hook, scopes.
+
+    ``verifier`` is a :class:`~tekcify_auth._verify.TokenVerifier` or a
+    :class:`~tekcify_auth.JwksVerifier`. ``get_user_info(user_id)`` may be sync or
+    async; it is detected once here, and a sync hook runs in a worker thread when
+    called from async code. ``scopes`` are required on every request this guard sees.
+    """
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        get_user_info: UserInfoHook | None = None,
+        scopes: Iterable[str] = (),
+        log: logging.Logger | None = None,
+    ) -> None:
+        if get_user_info is not None and not callable(get_user_info):
+            raise ConfigurationError("get_user_info must be a function of the user id")
+        self.verifier = verifier
+        self.get_user_info = get_user_info
+        self._hook_is_async = get_user_info is not None and _is_async_callable(get_user_info)
+        self.scopes = frozenset(scopes)
+        self.logger = log or logger
+
+    def authenticate(
+        self,
+        authorization: str | None,
+        *,
+        scopes: Collection[str] = (),
+        route: str = "",
+        client: str | None = None,
+    ) -> UserPayload:
+        """Authenticate from sync code; raises :class:`AuthenticationError` on refusal."""
+        try:
+            token = extract_bearer(authorization)
+            payload = self._payload(self.verifier.verify(token))
+            info: UserInfo = None
+            if self.get_user_info is not None:
+                info = self._call_hook_sync(payload)
+            return self._user(payload, info, scopes)
+        except AuthenticationError as exc:
+            self.log_refusal(exc, route, client)
+            raise
+
+    async def aauthenticate(
+        self,
+        authorization: str | None,
+        *,
+        scopes: Collection[str] = (),
+        route: str = "",
+        client: str | None = None,
+    ) -> UserPayload:
+        """Authenticate from async code; raises :class:`AuthenticationError` on refusal."""
+        try:
+            token = extract_bearer(authorization)
+            payload = self._payload(await self.verifier.averify(token))
+            info: UserInfo = None
+            if self.get_user_info is not None:
+                info = await self._call_hook_async(payload)
+            return self._user(payload, info, scopes)
+        except AuthenticationError as exc:
+            self.log_refusal(exc, route, client)
+            raise
+
+    def require(self, user: UserPayload, scopes: Collection[str]) -> None:
+        """Raise the 403 ``insufficient_scope`` refusal unless ``user`` has ``scopes``."""
+        if not user.scopes.issuperset(scopes):
+            needed = " ".join(sorted(scopes))
+            raise AuthenticationError(
+                403,
+                INSUFFICIENT_SCOPE,
+                reason="insufficient_scope",
+                error="insufficient_scope",
+                description=f"The token lacks the scopes: {needed}",
+                scope=needed,
+            )
+
+    def log_refusal(self, exc: AuthenticationError, route: str, client: str | None) -> None:
+        """One WARNING line per refusal: the reason word, route and client; never the token."""
+        self.logger.warning(
+            "authentication refused: reason=%s status=%d route=%s client=%s",
+            exc.reason, exc.status_code, route or "-", client or "-",
+        )
+
+    @staticmethod
+    def _payload(result: VerifiedToken) -> Mapping[str, Any]:
+        if not result.valid:
+            raise AuthenticationError(
+                401,
+                INVALID_TOKEN,
+                reason=result.error or "invalid_token",
+                error="invalid_token",
+                description="The access token is invalid or expired",
+            )
+        if not isinstance(result.payload.get("sub"), str):
+            raise AuthenticationError(
+                401, INVALID_TOKEN, reason="missing_sub", error="invalid_token",
+                description="The access token names no subject",
+            )
+        return result.payload
+
+    def _call_hook_sync(self, payload: Mapping[str, Any]) -> UserInfo:
+        hook = cast(UserInfoHook, self.get_user_info)
+        result = hook(payload["sub"])
+        if inspect.isawaitable(result):
+            result = _run_coroutine(result)
+        return result
+
+    async def _call_hook_async(self, payload: Mapping[str, Any]) -> UserInfo:
+        hook = cast(UserInfoHook, self.get_user_info)
+        if self._hook_is_async:
+            result = hook(payload["sub"])
+        else:
+            import anyio.to_thread
+
+            result = await anyio.to_thread.run_sync(hook, payload["sub"])
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def _user(
+        self, payload: Mapping[str, Any], info: UserInfo, scopes: Collection[str]
+    ) -> UserPayload:
+        if self.get_user_info is not None and not info:
+            raise AuthenticationError(
+                401, USER_NOT_FOUND, reason="user_not_found", error="invalid_token",
+                description="The token's user does not exist",
+            )
+        email = info.get("email") if info else payload.get("email")
+        role = payload.get("role")
+        client_id = payload.get("clientId")
+        sid = payload.get("sid")
+        user = UserPayload(
+            user_id=payload["sub"],
+            email=email if isinstance(email, str) else None,
+            scopes=_scopes_of(payload),
+            role=role if isinstance(role, str) else None,
+            client_id=client_id if isinstance(client_id, str) else None,
+            session_id=sid if isinstance(sid, str) else None,
+            claims=payload,
+        )
+        needed = self.scopes.union(scopes) if scopes else self.scopes
+        if needed:
+            self.require(user, needed)
+        return user
+
+
+def _run_coroutine(awaitable: Awaitable[UserInfo]) -> UserInfo:
+    """Run an async hook to completion from sync code (Flask, Django, WSGI)."""
+
+    async def wrap() -> UserInfo:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wrap())
+    # A loop already runs in this thread (sync code called from async): use another.
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, wrap()).result()

@@ -1,0 +1,96 @@
+"""Typed results of verification: what a verifier returns and what a guard hands on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, TypedDict
+
+__all__ = ["TokenPayload", "UserPayload", "VerifiedToken"]
+
+
+class TokenPayload(TypedDict, total=False):
+    """The claims of a Tekcify access token (``http-api.md``, "Access tokens")."""
+
+    iss: str
+    aud: str | list[str]
+    sub: str
+    type: str
+    scopes: list[str]
+    clientId: str
+    email: str
+    role: str
+    sid: str
+    jti: str
+    iat: int
+    exp: int
+    nbf: int
+
+
+class _ReadOnlyPayload(dict[str, Any]):
+    """A dict that refuses changes: verified payloads are shared through the cache."""
+
+    __slots__ = ()
+
+    def _readonly(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a verified token's payload is read-only; copy it with dict(payload)")
+
+    __setitem__ = __delitem__ = _readonly
+    clear = pop = popitem = setdefault = update = _readonly
+    __ior__ = _readonly
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return (dict, (dict(self),))
+
+
+def freeze_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Wrap a verified payload so that no caller can alter what others will read."""
+    return _ReadOnlyPayload(payload)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """The result of verifying a token; verification never raises for a bad token.
+
+    ``valid`` is true only when the signature and every claim check hold. When it is
+    false, ``payload`` is empty and ``error`` is a short machine word such as
+    ``expired``, ``bad_signature``, ``wrong_type``, ``wrong_issuer``,
+    ``wrong_audience``, ``malformed``, ``unknown_key`` or ``algorithm_not_allowed``.
+    """
+
+    payload: dict[str, Any] = field(default_factory=dict)
+    valid: bool = False
+    error: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.valid
+
+
+@dataclass(frozen=True, slots=True)
+class UserPayload:
+    """The authenticated caller, as guards attach it to the request.
+
+    ``user_id`` is the token's ``sub``; ``email`` comes from ``get_user_info`` when one
+    is configured, else from the token's ``email`` claim; ``claims`` is the whole
+    verified payload.
+    """
+
+    user_id: str
+    email: str | None = None
+    scopes: frozenset[str] = frozenset()
+    role: str | None = None
+    client_id: str | None = None
+    session_id: str | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def userId(self) -> str:
+        """The Node package's name for :attr:`user_id`."""
+        return self.user_id
+
+    def has_scopes(self, *scopes: str) -> bool:
+        """Whether the token grants every one of ``scopes``."""
+        return self.scopes.issuperset(scopes)

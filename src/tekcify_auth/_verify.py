@@ -1,0 +1,394 @@
+"""Access-token verification: pure, no I/O.
+
+Verification is two steps so that the JWKS verifier can fetch a key between them:
+:meth:`BaseVerifier._begin` checks size, the cache, the compact form and the header
+(algorithm allow-list, ``crit``), and :meth:`BaseVerifier._finish` checks the signature
+with the chosen key and then each claim, as a separate named check with its own error
+word. Only successful verifications are cached, and never past the token's ``exp``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import Key
+
+from ._cache import ExpiringLRU
+from ._config import DEFAULT_AUDIENCE, DEFAULT_CACHE_SIZE, DEFAULT_ISSUER, MAX_TOKEN_LENGTH
+from ._errors import ConfigurationError
+from ._keys import (
+    ASYMMETRIC_ALGORITHMS,
+    HMAC_ALGORITHMS,
+    PublicKeyLike,
+    algorithms_for_key,
+    load_hmac_key,
+    load_public_key,
+    narrow_algorithms,
+)
+from ._models import VerifiedToken, freeze_payload
+
+if TYPE_CHECKING:
+    from ._jwks import JwksVerifier
+
+__all__ = [
+    "BaseVerifier",
+    "Clock",
+    "TokenVerifier",
+    "decode_token",
+    "verify_access_token",
+]
+
+Clock = Callable[[], float]
+
+# The error words of VerifiedToken.error.
+TOO_LARGE: Final = "too_large"
+MALFORMED: Final = "malformed"
+ALGORITHM_NOT_ALLOWED: Final = "algorithm_not_allowed"
+UNSUPPORTED_HEADER: Final = "unsupported_header"
+UNKNOWN_KEY: Final = "unknown_key"
+BAD_SIGNATURE: Final = "bad_signature"
+MISSING_EXP: Final = "missing_exp"
+EXPIRED: Final = "expired"
+NOT_YET_VALID: Final = "not_yet_valid"
+WRONG_ISSUER: Final = "wrong_issuer"
+WRONG_AUDIENCE: Final = "wrong_audience"
+WRONG_TYPE: Final = "wrong_type"
+
+#: Every error word a verifier can return, for documentation and tests.
+ERROR_WORDS: Final = frozenset(
+    {
+        TOO_LARGE, MALFORMED, ALGORITHM_NOT_ALLOWED, UNSUPPORTED_HEADER, UNKNOWN_KEY,
+        BAD_SIGNATURE, MISSING_EXP, EXPIRED, NOT_YET_VALID, WRONG_ISSUER, WRONG_AUDIENCE,
+        WRONG_TYPE,
+    }
+)
+
+_INVALID: Final = {word: VerifiedToken({}, False, word) for word in ERROR_WORDS}
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A token whose form and header passed, waiting for its key."""
+
+    token: str
+    obj: jws.CompactSignature
+    alg: str
+    kid: str | None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class BaseVerifier:
+    """What every verifier shares: the claim checks, the cache and the two-step verify.
+
+    Subclasses hold the keys: :class:`TokenVerifier` one configured key,
+    :class:`~tekcify_auth.JwksVerifier` a key set fetched from the server.
+    """
+
+    def __init__(
+        self,
+        *,
+        algorithms: frozenset[str],
+        issuer: str | None,
+        audience: str | None,
+        leeway: float,
+        clock: Clock | None,
+        cache: bool,
+        cache_size: int,
+    ) -> None:
+        if leeway < 0:
+            raise ConfigurationError("leeway must be zero or more seconds")
+        if cache and cache_size < 1:
+            raise ConfigurationError("cache_size must be at least 1 (or pass cache=False)")
+        self.algorithms = algorithms
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self.clock: Clock = clock or time.time
+        self._registry = jws.JWSRegistry(algorithms=sorted(algorithms), strict_check_header=False)
+        self._cache: ExpiringLRU[VerifiedToken] | None = (
+            ExpiringLRU(cache_size, self.clock) if cache else None
+        )
+
+    def clear_cache(self) -> None:
+        """Forget every verified token (for example after a key was withdrawn)."""
+        if self._cache is not None:
+            self._cache.clear()
+
+    def _begin(self, token: object) -> VerifiedToken | _Pending:
+        if isinstance(token, bytes):
+            try:
+                token = token.decode("ascii")
+            except UnicodeDecodeError:
+                return _INVALID[MALFORMED]
+        if not isinstance(token, str):
+            return _INVALID[MALFORMED]
+        if len(token) > MAX_TOKEN_LENGTH:
+            return _INVALID[TOO_LARGE]
+        cache = self._cache
+        if cache is not None:
+            hit = cache.get(token)
+            if hit is not None:
+                return hit
+        if not token.isascii():
+            return _INVALID[MALFORMED]
+        try:
+            obj = jws.extract_compact(token.encode("ascii"), registry=self._registry)
+        except (JoseError, ValueError, TypeError):
+            return _INVALID[MALFORMED]
+        header = obj.protected
+        alg = header.get("alg")
+        if not isinstance(alg, str):
+            return _INVALID[MALFORMED]
+        if alg not in self.algorithms:
+            # Covers "none" in any casing and HS256-with-the-public-key confusion.
+            return _INVALID[ALGORITHM_NOT_ALLOWED]
+        if "crit" in header or header.get("b64") is False:
+            # RFC 7515 §4.1.11: we understand no extension, so a critical one fails.
+            return _INVALID[UNSUPPORTED_HEADER]
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            return _INVALID[MALFORMED]
+        return _Pending(token, obj, alg, kid)
+
+    def _finish(self, pending: _Pending, key: Key | None) -> VerifiedToken:
+        if key is None:
+            return _INVALID[UNKNOWN_KEY]
+        if pending.alg not in algorithms_for_key(key):
+            return _INVALID[ALGORITHM_NOT_ALLOWED]
+        try:
+            if not jws.validate_compact(pending.obj, key, registry=self._registry):
+                return _INVALID[BAD_SIGNATURE]
+        except (JoseError, ValueError, TypeError):
+            return _INVALID[BAD_SIGNATURE]
+        try:
+            payload = json.loads(pending.obj.payload)
+        except (ValueError, TypeError):
+            return _INVALID[MALFORMED]
+        if not isinstance(payload, dict):
+            return _INVALID[MALFORMED]
+        error = self._check_claims(payload)
+        if error is not None:
+            return _INVALID[error]
+        result = VerifiedToken(freeze_payload(payload), True, None)
+        if self._cache is not None:
+            self._cache.put(pending.token, result, float(payload["exp"]))
+        return result
+
+    def _check_claims(self, payload: dict[str, Any]) -> str | None:
+        now = self.clock()
+        exp = payload.get("exp")
+        if exp is None:
+            return MISSING_EXP
+        if not _is_number(exp):
+            return MALFORMED
+        if now >= exp + self.leeway:
+            return EXPIRED
+        nbf = payload.get("nbf")
+        if nbf is not None:
+            if not _is_number(nbf):
+                return MALFORMED
+            if now + self.leeway < nbf:
+                return NOT_YET_VALID
+        iat = payload.get("iat")
+        if iat is not None and not _is_number(iat):
+            return MALFORMED
+        if self.issuer is not None and payload.get("iss") != self.issuer:
+            return WRONG_ISSUER
+        if self.audience is not None:
+            aud = payload.get("aud")
+            if isinstance(aud, list):
+                if self.audience not in aud:
+                    return WRONG_AUDIENCE
+            elif aud != self.audience:
+                return WRONG_AUDIENCE
+        if payload.get("type") != "access":
+            return WRONG_TYPE
+        sub = payload.get("sub")
+        if sub is not None and not isinstance(sub, str):
+            return MALFORMED
+        scopes = payload.get("scopes")
+        if scopes is not None and not (
+            isinstance(scopes, list) and all(isinstance(s, str) for s in scopes)
+        ):
+            return MALFORMED
+        return None
+
+
+class TokenVerifier(BaseVerifier):
+    """Verifies access tokens against one configured key; reuse one per configuration.
+
+    Pass exactly one of ``secret`` (the server's ``JWT_ACCESS_SECRET``; admits HS256,
+    HS384 and HS512 only) or ``key`` (a public key as PEM, JWK, ``cryptography`` or
+    joserfc object; admits only the algorithms of its type). ``issuer`` and
+    ``audience`` may be ``None`` to skip that check. ``clock`` returns the time in
+    seconds (``time.time`` by default) and is injectable for tests.
+
+    Raises :class:`~tekcify_auth.ConfigurationError` for unusable settings.
+
+    >>> verifier = TokenVerifier(secret="change-me")
+    >>> verifier.verify("not a token").error
+    'malformed'
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str | bytes | None = None,
+        key: PublicKeyLike | None = None,
+        issuer: str | None = DEFAULT_ISSUER,
+        audience: str | None = DEFAULT_AUDIENCE,
+        algorithms: Collection[str] | None = None,
+        leeway: float = 0,
+        clock: Clock | None = None,
+        cache: bool = True,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        if (secret is None) == (key is None):
+            raise ConfigurationError(
+                "pass exactly one of secret= (JWT_ACCESS_SECRET, HS256) or key= (a public key)"
+            )
+        self._key: Key
+        if secret is not None:
+            self._key = load_hmac_key(secret)
+            allowed = narrow_algorithms(HMAC_ALGORITHMS, algorithms, "a shared secret")
+        else:
+            self._key = load_public_key(key)
+            allowed = narrow_algorithms(
+                algorithms_for_key(self._key) & ASYMMETRIC_ALGORITHMS, algorithms, "this key"
+            )
+        super().__init__(
+            algorithms=allowed,
+            issuer=issuer,
+            audience=audience,
+            leeway=leeway,
+            clock=clock,
+            cache=cache,
+            cache_size=cache_size,
+        )
+
+    def verify(self, token: str | bytes) -> VerifiedToken:
+        """Verify ``token``; never raises for a bad token (see :class:`VerifiedToken`)."""
+        cache = self._cache
+        if cache is not None and token.__class__ is str:
+            hit = cache.get(token)
+            if hit is not None:
+                return hit
+        pending = self._begin(token)
+        if isinstance(pending, VerifiedToken):
+            return pending
+        return self._finish(pending, self._key)
+
+    async def averify(self, token: str | bytes) -> VerifiedToken:
+        """The coroutine twin of :meth:`verify` (no I/O is involved)."""
+        return self.verify(token)
+
+
+_verifiers: dict[tuple[Any, ...], TokenVerifier] = {}
+_verifiers_lock = threading.Lock()
+_MAX_VERIFIERS: Final = 64
+
+
+def _verifier_for(
+    secret: str | bytes | None,
+    key: PublicKeyLike | None,
+    issuer: str | None,
+    audience: str | None,
+    algorithms: Collection[str] | None,
+    leeway: float,
+) -> TokenVerifier:
+    algs = None if algorithms is None else tuple(sorted(algorithms))
+    key_id: object = key
+    if key is not None:
+        try:
+            hash(key)
+        except TypeError:  # a JWK dict: identify it by its content
+            key_id = json.dumps(key, sort_keys=True, default=str)
+    config = (secret, key_id, issuer, audience, algs, leeway)
+    verifier = _verifiers.get(config)
+    if verifier is None:
+        verifier = TokenVerifier(
+            secret=secret, key=key, issuer=issuer, audience=audience,
+            algorithms=algorithms, leeway=leeway,
+        )
+    with _verifiers_lock:
+        while len(_verifiers) >= _MAX_VERIFIERS:
+            _verifiers.pop(next(iter(_verifiers)))
+        _verifiers[config] = verifier
+        raw = (secret, key, issuer, audience, algorithms, leeway)
+        # Also under the arguments as given, so the next call finds it in one lookup.
+        with contextlib.suppress(TypeError):
+            _verifiers[raw] = verifier
+    return verifier
+
+
+def verify_access_token(
+    token: str | bytes,
+    *,
+    secret: str | bytes | None = None,
+    key: PublicKeyLike | None = None,
+    jwks: JwksVerifier | None = None,
+    issuer: str | None = DEFAULT_ISSUER,
+    audience: str | None = DEFAULT_AUDIENCE,
+    algorithms: Collection[str] | None = None,
+    leeway: float = 0,
+) -> VerifiedToken:
+    """Verify a Tekcify access token, as ``verifyAccessToken`` does in the Node package.
+
+    Never raises for a bad token: the result's ``valid`` is true only when the
+    signature, ``exp`` (required), ``nbf``, ``iss``, ``aud`` and ``type == "access"``
+    all hold; otherwise ``error`` names the first check that failed. Give one of
+    ``secret`` (HS256/384/512 only), ``key`` (a public key: its own algorithms only)
+    or ``jwks`` (a :class:`~tekcify_auth.JwksVerifier`, which carries its own issuer
+    and audience). Verified tokens are cached per configuration until they expire.
+
+    Raises :class:`~tekcify_auth.ConfigurationError` when the settings are unusable.
+
+    >>> from tekcify_auth.testing import mint_access_token
+    >>> token = mint_access_token("user-1", secret="change-me")
+    >>> verify_access_token(token, secret="change-me").payload["sub"]
+    'user-1'
+    >>> verify_access_token(token, secret="wrong").error
+    'bad_signature'
+    """
+    if jwks is not None:
+        if secret is not None or key is not None:
+            raise ConfigurationError("pass only one of secret=, key= or jwks=")
+        return jwks.verify(token)
+    try:
+        verifier = _verifiers.get((secret, key, issuer, audience, algorithms, leeway))
+    except TypeError:  # unhashable key or algorithms: take the normalising path
+        verifier = None
+    if verifier is None:
+        verifier = _verifier_for(secret, key, issuer, audience, algorithms, leeway)
+    return verifier.verify(token)
+
+
+def decode_token(token: str | bytes) -> dict[str, Any] | None:
+    """The payload of ``token`` without any verification, or ``None`` if unreadable.
+
+    For logging and debugging only: never trust what it returns.
+
+    >>> decode_token("not.a.token") is None
+    True
+    """
+    try:
+        if isinstance(token, bytes):
+            token = token.decode("ascii")
+        if len(token) > MAX_TOKEN_LENGTH:
+            return None
+        obj = jws.extract_compact(token.encode("ascii"))
+        payload = json.loads(obj.payload)
+    except (JoseError, ValueError, TypeError, UnicodeError):
+        return None
+    return payload if isinstance(payload, dict) else None

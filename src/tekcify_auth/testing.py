@@ -1,0 +1,161 @@
+"""Helpers for users' tests: mint Tekcify access tokens without a server.
+
+>>> token = mint_access_token("user-1", secret="test-secret", scopes=["read:profile"])
+>>> from tekcify_auth import verify_access_token
+>>> verify_access_token(token, secret="test-secret").payload["scopes"]
+['read:profile']
+
+Asymmetric tokens come from a :class:`SigningKey`, which also gives the JWKS a
+:class:`~tekcify_auth.JwksVerifier` would fetch:
+
+>>> key = SigningKey.generate("ES256")
+>>> verify_access_token(key.mint("user-1"), key=key.public_jwk()).valid
+True
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from joserfc import jws
+from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
+
+from ._config import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+from ._keys import load_hmac_key
+
+__all__ = ["DEFAULT_TEST_SECRET", "SigningKey", "mint_access_token"]
+
+#: The secret :func:`mint_access_token` signs with when none is given.
+DEFAULT_TEST_SECRET: Final = "tekcify-test-secret-not-for-production"
+
+_GENERATORS: Final[dict[str, Callable[[], RSAKey | ECKey | OKPKey]]] = {
+    "RS256": lambda: RSAKey.generate_key(2048),
+    "RS384": lambda: RSAKey.generate_key(2048),
+    "RS512": lambda: RSAKey.generate_key(2048),
+    "PS256": lambda: RSAKey.generate_key(2048),
+    "PS384": lambda: RSAKey.generate_key(2048),
+    "PS512": lambda: RSAKey.generate_key(2048),
+    "ES256": lambda: ECKey.generate_key("P-256"),
+    "ES384": lambda: ECKey.generate_key("P-384"),
+    "ES512": lambda: ECKey.generate_key("P-521"),
+    "EdDSA": lambda: OKPKey.generate_key("Ed25519"),
+}
+
+
+def _claims(
+    sub: str,
+    *,
+    scopes: Iterable[str],
+    email: str | None,
+    expires_in: float,
+    issuer: str | None,
+    audience: str | None,
+    now: float | None,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    issued = int(time.time() if now is None else now)
+    claims: dict[str, Any] = {"sub": sub, "type": "access", "scopes": list(scopes)}
+    if issuer is not None:
+        claims["iss"] = issuer
+    if audience is not None:
+        claims["aud"] = audience
+    if email is not None:
+        claims["email"] = email
+    claims.update(
+        {"role": "user", "jti": str(uuid.uuid4()), "iat": issued, "exp": int(issued + expires_in)}
+    )
+    # Extra claims win, and a claim given as None is left out (to test missing claims).
+    claims.update(extra)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _sign(claims: dict[str, Any], alg: str, key: Key, header: dict[str, Any]) -> str:
+    payload = json.dumps(claims, separators=(",", ":"))
+    protected = {"alg": alg, "typ": "JWT", **header}
+    return jws.serialize_compact(protected, payload, key, algorithms=[alg])
+
+
+def mint_access_token(
+    sub: str,
+    *,
+    secret: str | bytes = DEFAULT_TEST_SECRET,
+    scopes: Iterable[str] = (),
+    email: str | None = None,
+    expires_in: float = 900,
+    issuer: str | None = DEFAULT_ISSUER,
+    audience: str | None = DEFAULT_AUDIENCE,
+    algorithm: str = "HS256",
+    now: float | None = None,
+    header: dict[str, Any] | None = None,
+    **claims: Any,
+) -> str:
+    """An HS256 access token as the Tekcify server issues it, signed with ``secret``.
+
+    ``expires_in`` may be negative for an expired token; any extra keyword becomes a
+    claim (``role="admin"``, ``clientId=...``), and a claim given as ``None`` is left
+    out.
+    """
+    body = _claims(
+        sub, scopes=scopes, email=email, expires_in=expires_in, issuer=issuer,
+        audience=audience, now=now, extra=claims,
+    )
+    return _sign(body, algorithm, load_hmac_key(secret), header or {})
+
+
+class SigningKey:
+    """A private key that mints asymmetric tokens, with its public JWK and JWKS."""
+
+    def __init__(
+        self, key: RSAKey | ECKey | OKPKey, algorithm: str, kid: str | None = None
+    ) -> None:
+        self.key = key
+        self.algorithm = algorithm
+        self.kid = kid or key.thumbprint()
+
+    @classmethod
+    def generate(cls, algorithm: str = "RS256", kid: str | None = None) -> SigningKey:
+        """A fresh key for ``algorithm`` (RS*, PS*, ES256/384/512 or EdDSA)."""
+        try:
+            generator = _GENERATORS[algorithm]
+        except KeyError:
+            raise ValueError(f"no asymmetric algorithm {algorithm!r}") from None
+        return cls(generator(), algorithm, kid)
+
+    def public_jwk(self) -> dict[str, Any]:
+        """The public key as a JWK with ``kid``, ``alg`` and ``use``."""
+        jwk: dict[str, Any] = dict(self.key.as_dict(private=False))
+        jwk.update({"kid": self.kid, "alg": self.algorithm, "use": "sig"})
+        return jwk
+
+    def public_pem(self) -> bytes:
+        """The public key as PEM (SubjectPublicKeyInfo)."""
+        pem: bytes = self.key.as_pem(private=False)
+        return pem
+
+    def jwks(self, *others: SigningKey) -> dict[str, Any]:
+        """A JWKS document holding this key and ``others``."""
+        return {"keys": [k.public_jwk() for k in (self, *others)]}
+
+    def mint(
+        self,
+        sub: str,
+        *,
+        scopes: Iterable[str] = (),
+        email: str | None = None,
+        expires_in: float = 900,
+        issuer: str | None = DEFAULT_ISSUER,
+        audience: str | None = DEFAULT_AUDIENCE,
+        now: float | None = None,
+        header: dict[str, Any] | None = None,
+        **claims: Any,
+    ) -> str:
+        """An access token signed with this key, its ``kid`` in the header."""
+        body = _claims(
+            sub, scopes=scopes, email=email, expires_in=expires_in, issuer=issuer,
+            audience=audience, now=now, extra=claims,
+        )
+        return _sign(body, self.algorithm, self.key, {"kid": self.kid, **(header or {})})
