@@ -1,0 +1,211 @@
+"""The ``tekcify-auth`` command: run the server and administer it.
+
+.. code-block:: text
+
+    tekcify-auth serve [--host 127.0.0.1] [--port 7001] [--workers 1]
+    tekcify-auth db upgrade
+    tekcify-auth users create --email EMAIL [--admin] [--password-stdin]
+    tekcify-auth users list
+    tekcify-auth users disable EMAIL
+
+Settings come from the environment (``TEKCIFY_*``, ``JWT_ACCESS_SECRET``). The server
+package is imported only inside the commands, so ``import tekcify_auth`` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server.context import ServerContext
+    from .server.settings import Settings
+
+__all__ = ["main"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7001
+
+
+class CommandError(Exception):
+    """A command failed in a way the user can fix; the message is printed, exit 1."""
+
+
+def _settings() -> Settings:
+    from .server.settings import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _started_context(settings: Settings) -> ServerContext:
+    """A server context with storage migrated and keys loaded, as the server starts."""
+    from .server.context import ServerContext
+
+    ctx = ServerContext(settings)
+    ctx.start()
+    return ctx
+
+
+# -- serve ---------------------------------------------------------------------------
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "plain": {"format": "%(message)s"},
+            "default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        },
+        "handlers": {
+            "access": {
+                "class": "logging.StreamHandler", "formatter": "plain",
+                "stream": "ext://sys.stdout",
+            },
+            "default": {
+                "class": "logging.StreamHandler", "formatter": "default",
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "loggers": {
+            "tekcify_auth.server.access": {
+                "handlers": ["access"], "level": "INFO", "propagate": False,
+            },
+            "tekcify_auth": {"handlers": ["default"], "level": level, "propagate": False},
+            "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
+def _banner(settings: Settings, ctx: ServerContext, base_url: str) -> str:
+    lines = [
+        f"Tekcify Auth listening on {base_url}",
+        f"  database: {ctx.db.describe()}",
+        f"  signing:  {ctx.key_source}",
+    ]
+    if settings.signing_alg == "HS256":
+        if settings.jwt_access_secret is None:
+            path = settings.secret_file.resolve()
+            lines.append(
+                f"  resource servers: JWT_ACCESS_SECRET=\"$(cat {path})\" "
+                "(the file is private, mode 0600)"
+            )
+        else:
+            lines.append("  resource servers: the same JWT_ACCESS_SECRET as this server")
+    lines.append(f"  resource servers with asymmetric keys: {base_url}/api/.well-known/jwks.json")
+    lines.append(f"  health: {base_url}/health   API docs: {base_url}/docs")
+    return "\n".join(lines)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _settings()
+    ctx = _started_context(settings)  # migrate and make keys once, before any worker
+    ctx.stop()
+    host = args.host
+    shown_host = f"[{host}]" if ":" in host else host
+    base_url = settings.public_url or f"http://{shown_host}:{args.port}"
+    print(_banner(settings, ctx, base_url), flush=True)
+
+    import uvicorn
+
+    uvicorn.run(
+        "tekcify_auth.server.app:app_factory",
+        factory=True,
+        host=host,
+        port=args.port,
+        workers=args.workers,
+        log_config=_log_config(settings.log_level),
+        access_log=False,  # the server logs its own structured line per request
+        proxy_headers=True,
+        server_header=False,
+    )
+    return 0
+
+
+# -- db ------------------------------------------------------------------------------
+
+
+def _db_upgrade(_args: argparse.Namespace) -> int:
+    from .server.db.engine import Database
+    from .server.db.migrate import current_revision, upgrade
+
+    settings = _settings()
+    db = Database(settings.effective_database_url, timeout=settings.db_timeout)
+    try:
+        db.prepare()
+        upgrade(db)
+        print(f"database {db.describe()} is at revision {current_revision(db)}")
+    finally:
+        db.dispose()
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError("a port is a number from 0 to 65535")
+    return port
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tekcify-auth",
+        description="Tekcify Auth: run the server and administer it. Settings come from "
+        "the environment (TEKCIFY_*, JWT_ACCESS_SECRET).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host", default=DEFAULT_HOST, help="address to listen on")
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port to listen on")
+    serve.add_argument("--workers", type=_positive, default=1, help="worker processes")
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(
+        handler=_db_upgrade
+    )
+
+    _add_user_commands(commands)
+    return parser
+
+
+def _add_user_commands(commands: Any) -> None:
+    """``users create|list|disable`` (filled in by the accounts service)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except CommandError as exc:
+        print(f"tekcify-auth: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

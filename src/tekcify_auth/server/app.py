@@ -1,0 +1,66 @@
+"""``create_app(settings)``: the Tekcify Auth server as a FastAPI application.
+
+>>> from tekcify_auth.server import create_app
+>>> from tekcify_auth.server.settings import Settings
+>>> app = create_app(Settings(data_dir="/tmp/tekcify-doc"))  # doctest: +SKIP
+
+Run it with ``tekcify-auth serve`` or any ASGI server (``uvicorn --factory
+tekcify_auth.server.app:app_factory``). Nothing happens at import or construction
+beyond building objects: the lifespan prepares the database, migrates and loads keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from .._version import __version__
+from .context import Clock, ServerContext
+from .errors import install_error_handlers, install_fallback_handler
+from .middleware import AccessLogMiddleware, BodyLimitMiddleware
+from .routers import health
+from .settings import Settings, load_settings
+
+__all__ = ["app_factory", "create_app"]
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The server application for ``settings`` (read from the environment when ``None``).
+
+    ``clock`` returns the current aware UTC datetime; tests pass their own to move time.
+    Raises :class:`~tekcify_auth.server.settings.SettingsError` for bad settings.
+    """
+    if settings is None:
+        settings = load_settings()
+    ctx = ServerContext(settings, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(ctx.start)
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(ctx.stop)
+
+    app = FastAPI(
+        title="Tekcify Auth",
+        version=__version__,
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    install_fallback_handler(app)
+    app.include_router(health.router)
+    # Added last = outermost: the access log sees every answer, 413s included.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """The app with settings from the environment (for ``uvicorn --factory``)."""
+    return create_app(load_settings())

@@ -1,0 +1,76 @@
+"""What a running server holds: settings, database, clock, signer and Bearer guard.
+
+One :class:`ServerContext` per app, stored at ``app.state.ctx`` and handed to routes by
+the ``Ctx`` dependency (``routers/deps.py``). :meth:`ServerContext.start` runs in the
+app's lifespan: it prepares the database, applies migrations and loads the signing
+key; :meth:`ServerContext.stop` closes the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from tekcify_auth._guard import GuardCore
+
+from .db.engine import Database
+from .db.migrate import upgrade
+from .services.keys import build_signer
+from .services.signing import Signer
+from .settings import Settings
+
+__all__ = ["Clock", "ServerContext", "utcnow"]
+
+#: The server's notion of now: an aware UTC datetime. Tests inject their own.
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The current time, UTC, aware."""
+    return datetime.now(UTC)
+
+
+class ServerContext:
+    """The state of one server; build with :func:`~tekcify_auth.server.create_app`."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or utcnow
+        self.db = Database(settings.effective_database_url, timeout=settings.db_timeout)
+        self._signer: Signer | None = None
+        self._guard: GuardCore | None = None
+        #: A sentence saying where the signing key comes from (printed at start-up).
+        self.key_source = ""
+
+    def timestamp(self) -> float:
+        """Now as seconds since the epoch (the verifier's clock)."""
+        return self.clock().timestamp()
+
+    def start(self) -> None:
+        """Prepare storage, migrate (unless turned off) and load the signing key."""
+        self.db.prepare()
+        if self.settings.migrate_on_start:
+            upgrade(self.db)
+        self._signer, self.key_source = build_signer(self.settings, self.db, self.clock)
+        verifier = self._signer.verifier(
+            issuer=self.settings.issuer, audience=self.settings.audience, clock=self.timestamp
+        )
+        self._guard = GuardCore(verifier)
+
+    def stop(self) -> None:
+        """Release the database connections."""
+        self.db.dispose()
+
+    @property
+    def signer(self) -> Signer:
+        """The signing service (available once started)."""
+        if self._signer is None:
+            raise RuntimeError("the server is not started (run the app's lifespan)")
+        return self._signer
+
+    @property
+    def guard(self) -> GuardCore:
+        """The library's guard core, verifying with :attr:`signer`'s keys."""
+        if self._guard is None:
+            raise RuntimeError("the server is not started (run the app's lifespan)")
+        return self._guard

@@ -1,0 +1,1 @@
+"""HTTP routers, thin: read the request, call a service, shape the answer."""

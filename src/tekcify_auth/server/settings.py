@@ -1,0 +1,257 @@
+"""Server settings, read from the environment by pydantic-settings and passed in.
+
+``create_app(settings)`` takes a :class:`Settings`; nothing reads the environment at
+import time. :func:`load_settings` turns a bad value into a :class:`SettingsError` whose
+message names the variable and says what it accepts, so start-up stops with a sentence
+an operator can act on rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.config import JsonDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["SIGNING_ALGORITHMS", "Settings", "SettingsError", "load_settings"]
+
+SIGNING_ALGORITHMS: Final = ("HS256", "RS256", "ES256", "EdDSA")
+
+_MIB: Final = 1024 * 1024
+
+
+def _env(name: str, accepts: str, **kwargs: Any) -> Any:
+    """A field read from the environment variable ``name``; ``accepts`` is for errors."""
+    extra: JsonDict = {"env": name, "accepts": accepts}
+    return Field(validation_alias=name, json_schema_extra=extra, **kwargs)
+
+
+class SettingsError(ValueError):
+    """Raised when a setting has a value the server cannot start with.
+
+    ``problems`` holds one line per bad variable: its name, the value (never for a
+    secret) and what it accepts.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    """Everything the server can be told; each field is one environment variable.
+
+    Build it from the environment with :func:`load_settings` (or ``Settings()``), or
+    pass fields by name in tests: ``Settings(data_dir=tmp_path, argon2_memory_cost=8)``.
+    """
+
+    model_config = SettingsConfigDict(
+        validate_by_name=True,
+        validate_by_alias=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    jwt_access_secret: SecretStr | None = _env(
+        "JWT_ACCESS_SECRET",
+        "the HS256 shared secret: a non-empty string that is not a PEM key (unset: one is "
+        "generated and kept in TEKCIFY_DATA_DIR)",
+        default=None,
+    )
+    database_url: str | None = _env(
+        "TEKCIFY_DATABASE_URL",
+        "a sqlite:///path or postgresql://user:pass@host/db URL (unset: SQLite in "
+        "TEKCIFY_DATA_DIR)",
+        default=None,
+    )
+    data_dir: Path = _env(
+        "TEKCIFY_DATA_DIR", "a directory path for the database and keys", default=Path(".tekcify")
+    )
+    issuer: str = _env("TEKCIFY_ISSUER", "a non-empty string", default="tekcify-auth", min_length=1)
+    audience: str = _env(
+        "TEKCIFY_AUDIENCE", "a non-empty string", default="tekcify-api", min_length=1
+    )
+    signing_alg: Literal["HS256", "RS256", "ES256", "EdDSA"] = _env(
+        "TEKCIFY_SIGNING_ALG", "one of " + ", ".join(SIGNING_ALGORITHMS), default="HS256"
+    )
+    public_url: str | None = _env(
+        "TEKCIFY_PUBLIC_URL",
+        "an absolute http:// or https:// URL without query or fragment",
+        default=None,
+    )
+    access_token_ttl: int = _env(
+        "TEKCIFY_ACCESS_TOKEN_TTL",
+        "a whole number of seconds from 1 to 86400",
+        default=900, ge=1, le=86_400, strict=False,
+    )
+    refresh_token_ttl: int = _env(
+        "TEKCIFY_REFRESH_TOKEN_TTL",
+        "a whole number of seconds from 60 to 31536000 (one year)",
+        default=30 * 86_400, ge=60, le=365 * 86_400,
+    )
+    refresh_retry_grace: float = _env(
+        "TEKCIFY_REFRESH_RETRY_GRACE",
+        "a number of seconds from 0 (off) to 60",
+        default=0.0, ge=0, le=60,
+    )
+    redis_url: str | None = _env(
+        "TEKCIFY_REDIS_URL", "a redis://, rediss:// or unix:// URL", default=None
+    )
+    argon2_time_cost: int = _env(
+        "TEKCIFY_ARGON2_TIME_COST", "a whole number from 1 to 20", default=3, ge=1, le=20
+    )
+    argon2_memory_cost: int = _env(
+        "TEKCIFY_ARGON2_MEMORY_COST",
+        "a number of KiB from 8 to 4194304 (at least 8 times the parallelism)",
+        default=65_536, ge=8, le=4_194_304,
+    )
+    argon2_parallelism: int = _env(
+        "TEKCIFY_ARGON2_PARALLELISM", "a whole number from 1 to 16", default=4, ge=1, le=16
+    )
+    login_window: float = _env(
+        "TEKCIFY_LOGIN_WINDOW",
+        "a number of seconds from 1 to 86400: the sliding window failed logins count in",
+        default=900.0, ge=1, le=86_400,
+    )
+    login_max_failures: int = _env(
+        "TEKCIFY_LOGIN_MAX_FAILURES",
+        "a whole number from 1 to 1000: failed logins per account and address per window",
+        default=5, ge=1, le=1000,
+    )
+    login_max_failures_per_address: int = _env(
+        "TEKCIFY_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "a whole number from 1 to 100000: failed logins per client address per window",
+        default=50, ge=1, le=100_000,
+    )
+    login_max_failures_per_account: int = _env(
+        "TEKCIFY_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        "a whole number from 1 to 100000: failed logins per account, from addresses that "
+        "never logged in to it, per window",
+        default=100, ge=1, le=100_000,
+    )
+    max_body_bytes: int = _env(
+        "TEKCIFY_MAX_BODY_BYTES",
+        "a number of bytes from 1024 to 104857600",
+        default=_MIB, ge=1024, le=100 * _MIB,
+    )
+    db_timeout: float = _env(
+        "TEKCIFY_DB_TIMEOUT",
+        "a number of seconds from 0.05 to 120: how long to wait for a database lock or "
+        "connection before answering 503",
+        default=5.0, ge=0.05, le=120,
+    )
+    migrate_on_start: bool = _env(
+        "TEKCIFY_MIGRATE_ON_START", "true or false", default=True
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _env(
+        "TEKCIFY_LOG_LEVEL", "one of DEBUG, INFO, WARNING, ERROR", default="INFO"
+    )
+
+    @field_validator("jwt_access_secret")
+    @classmethod
+    def _secret_usable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        if not raw.strip():
+            raise ValueError("empty")
+        if "-----BEGIN" in raw:
+            raise ValueError("looks like a PEM key")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        scheme, sep, rest = value.partition("://")
+        if not sep:
+            raise ValueError("not a URL")
+        scheme = scheme.lower()
+        if scheme in {"postgres", "postgresql", "postgresql+psycopg"}:
+            return "postgresql+psycopg://" + rest
+        if scheme in {"sqlite", "sqlite+pysqlite"}:
+            return "sqlite://" + rest
+        raise ValueError("unsupported database")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("not an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("has a query or fragment")
+        return value.strip().rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if urlsplit(value.strip()).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("not a redis URL")
+        return value.strip()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or SQLite in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tekcify.sqlite3').resolve()}"
+
+    @property
+    def secret_file(self) -> Path:
+        """Where the generated HS256 secret is kept when ``JWT_ACCESS_SECRET`` is unset."""
+        return self.data_dir / "jwt_access_secret"
+
+
+def _describe(errors: list[Any], env: Mapping[str, str] | None) -> list[str]:
+    by_alias = {
+        (f.json_schema_extra or {}).get("env"): (name, f)  # type: ignore[union-attr]
+        for name, f in Settings.model_fields.items()
+    }
+    problems: list[str] = []
+    for error in errors:
+        loc = str(error["loc"][0]) if error["loc"] else ""
+        name, field = by_alias.get(loc, (loc, None))
+        if field is None:
+            for alias, (fname, f) in by_alias.items():
+                if fname == loc:
+                    loc, field = str(alias), f
+                    break
+        accepts = str((field.json_schema_extra or {}).get("accepts", "")) if field else ""  # type: ignore[union-attr]
+        value = error.get("input")
+        if name == "jwt_access_secret" or isinstance(value, dict):
+            shown = ""
+        else:  # never echo a password that sits in a URL
+            shown = "=" + re.sub(r"//[^/@]*@", "//***@", f"{value!s:.80}")
+        problems.append(f"{loc}{shown} is not valid: expected {accepts}")
+    return problems
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read the settings from the process environment (or ``env``), plus ``overrides``.
+
+    Raises :class:`SettingsError` naming each bad variable and what it accepts.
+    """
+    try:
+        if env is None:
+            return Settings(**overrides)
+        given = {key.upper(): value for key, value in env.items()}
+        return Settings.model_validate({**given, **overrides})
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc.errors(), env)) from None

@@ -1,0 +1,159 @@
+"""Fixtures of the server suite: the app over SQLite and PostgreSQL, a client, a clock.
+
+Every test that takes ``app`` or ``client`` runs once per database backend. PostgreSQL
+comes from ``TEKCIFY_TEST_POSTGRES_URL`` (``scripts/postgres.sh start`` prints one);
+without it the PostgreSQL runs fail, unless ``TEKCIFY_TEST_SKIP_POSTGRES=1`` says on
+purpose to run SQLite only. Each test session migrates a private schema (PostgreSQL)
+or file (SQLite) once; every test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from tekcify_auth.server import create_app
+from tekcify_auth.server.db.engine import Database
+from tekcify_auth.server.db.migrate import upgrade
+from tekcify_auth.server.db.models import Base
+from tekcify_auth.server.settings import Settings, load_settings
+
+POSTGRES_URL_VAR = "TEKCIFY_TEST_POSTGRES_URL"
+SKIP_POSTGRES_VAR = "TEKCIFY_TEST_SKIP_POSTGRES"
+BACKENDS = ["sqlite"] + ([] if os.environ.get(SKIP_POSTGRES_VAR) == "1" else ["postgresql"])
+
+#: The address the ASGI transport reports as the client's.
+CLIENT_ADDRESS = "203.0.113.7"
+
+# Cheap argon2 so the suite stays fast; production defaults are tested separately.
+FAST_HASHING: dict[str, Any] = {
+    "argon2_time_cost": 1, "argon2_memory_cost": 8, "argon2_parallelism": 1,
+}
+
+
+class FakeClock:
+    """A clock that stands still until told to move; starts at the real now."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings from ``overrides`` only (the process environment is not read)."""
+    return load_settings({}, **{**FAST_HASHING, **overrides})
+
+
+def postgres_root_url() -> str:
+    url = os.environ.get(POSTGRES_URL_VAR)
+    if not url:
+        pytest.fail(
+            f"{POSTGRES_URL_VAR} is not set: start PostgreSQL with "
+            f"`export {POSTGRES_URL_VAR}=$(scripts/postgres.sh start)`, or set "
+            f"{SKIP_POSTGRES_VAR}=1 to run the server tests on SQLite only",
+            pytrace=False,
+        )
+    return url
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    return make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of this run: ``sqlite`` or ``postgresql``."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database private to this test session."""
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "tekcify.sqlite3"
+        url = f"sqlite:///{path}"
+        db = Database(url)
+        db.prepare()
+        upgrade(db)
+        db.dispose()
+        yield url
+        return
+    root = Database(postgres_root_url())
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with root.write_connection() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = _with_search_path(postgres_root_url(), schema)
+    db = Database(url)
+    upgrade(db)
+    db.dispose()
+    try:
+        yield url
+    finally:
+        with root.write_connection() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        root.dispose()
+
+
+def empty_tables(url: str) -> None:
+    """Delete every row of every table (children first)."""
+    db = Database(url)
+    try:
+        with db.write_connection() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The app's clock; move it with ``clock.advance(seconds)``."""
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for one test: the session's database, a fresh data folder, fast hashing."""
+    return make_settings(database_url=database_url, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FakeClock, database_url: str) -> AsyncIterator[FastAPI]:
+    """The started server app (its lifespan runs around the test)."""
+    application = create_app(settings, clock=clock)
+    try:
+        async with application.router.lifespan_context(application):
+            yield application
+    finally:
+        empty_tables(database_url)
+
+
+def asgi_client(app: FastAPI, address: str = CLIENT_ADDRESS) -> httpx.AsyncClient:
+    """A client talking to ``app`` in-process, as if from ``address``."""
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://tekcify.test")
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for ``app``."""
+    async with asgi_client(app) as c:
+        yield c
