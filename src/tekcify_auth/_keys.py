@@ -12,7 +12,9 @@ from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from joserfc.errors import JoseError, SecurityWarning
+from joserfc import jws
+from joserfc.errors import JoseError, SecurityWarning, UnsupportedAlgorithmError
+from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, JWKRegistry, Key, OctKey, OKPKey, RSAKey
 
 from ._errors import ConfigurationError
@@ -21,6 +23,7 @@ __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "HMAC_ALGORITHMS",
     "PublicKeyLike",
+    "SignatureRegistry",
     "algorithms_for_key",
     "load_hmac_key",
     "load_public_key",
@@ -57,6 +60,22 @@ _CRYPTOGRAPHY_TYPES: Final[tuple[tuple[tuple[type, ...], Any], ...]] = (
         OKPKey,
     ),
 )
+
+
+class SignatureRegistry(jws.JWSRegistry):
+    """joserfc's JWS registry without its per-call ``SecurityWarning``.
+
+    Our allow-lists already decided which algorithms are acceptable. RFC 9864 deprecates
+    the polymorphic ``EdDSA`` name in favour of ``Ed25519``, yet tokens carry it, and a
+    warning on every verification is noise (and an exception under ``-W error``).
+    """
+
+    def get_alg(self, name: str) -> JWSAlgModel:
+        """The algorithm ``name`` if it is in this registry's allow-list."""
+        if name not in self.algorithms or name not in (self.allowed or ()):
+            raise UnsupportedAlgorithmError(f"Algorithm of '{name}' is not allowed")
+        alg: JWSAlgModel = self.algorithms[name]
+        return alg
 
 
 def load_hmac_key(secret: str | bytes) -> OctKey:

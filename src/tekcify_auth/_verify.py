@@ -28,6 +28,7 @@ from ._keys import (
     ASYMMETRIC_ALGORITHMS,
     HMAC_ALGORITHMS,
     PublicKeyLike,
+    SignatureRegistry,
     algorithms_for_key,
     load_hmac_key,
     load_public_key,
@@ -61,13 +62,14 @@ NOT_YET_VALID: Final = "not_yet_valid"
 WRONG_ISSUER: Final = "wrong_issuer"
 WRONG_AUDIENCE: Final = "wrong_audience"
 WRONG_TYPE: Final = "wrong_type"
+JWKS_UNAVAILABLE: Final = "jwks_unavailable"
 
 #: Every error word a verifier can return, for documentation and tests.
 ERROR_WORDS: Final = frozenset(
     {
         TOO_LARGE, MALFORMED, ALGORITHM_NOT_ALLOWED, UNSUPPORTED_HEADER, UNKNOWN_KEY,
         BAD_SIGNATURE, MISSING_EXP, EXPIRED, NOT_YET_VALID, WRONG_ISSUER, WRONG_AUDIENCE,
-        WRONG_TYPE,
+        WRONG_TYPE, JWKS_UNAVAILABLE,
     }
 )
 
@@ -115,7 +117,7 @@ class BaseVerifier:
         self.audience = audience
         self.leeway = leeway
         self.clock: Clock = clock or time.time
-        self._registry = jws.JWSRegistry(algorithms=sorted(algorithms), strict_check_header=False)
+        self._registry = SignatureRegistry(algorithms=sorted(algorithms), strict_check_header=False)
         self._cache: ExpiringLRU[VerifiedToken] | None = (
             ExpiringLRU(cache_size, self.clock) if cache else None
         )

@@ -25,7 +25,7 @@ from joserfc import jws
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
 from ._config import DEFAULT_AUDIENCE, DEFAULT_ISSUER
-from ._keys import load_hmac_key
+from ._keys import SignatureRegistry, load_hmac_key
 
 __all__ = ["DEFAULT_TEST_SECRET", "SigningKey", "mint_access_token"]
 
@@ -76,7 +76,8 @@ def _claims(
 def _sign(claims: dict[str, Any], alg: str, key: Key, header: dict[str, Any]) -> str:
     payload = json.dumps(claims, separators=(",", ":"))
     protected = {"alg": alg, "typ": "JWT", **header}
-    return jws.serialize_compact(protected, payload, key, algorithms=[alg])
+    registry = SignatureRegistry(algorithms=[alg])
+    return jws.serialize_compact(protected, payload, key, registry=registry)
 
 
 def mint_access_token(
