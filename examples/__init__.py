@@ -1,0 +1,1 @@
+"""Runnable services that use tekcify_auth: FastAPI, Flask and Django."""
