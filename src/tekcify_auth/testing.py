@@ -15,17 +15,20 @@ True
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
 from joserfc import jws
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
 from ._config import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 from ._keys import SignatureRegistry, load_hmac_key
+from ._models import UserPayload
 
 __all__ = ["DEFAULT_TEST_SECRET", "SigningKey", "mint_access_token"]
 
@@ -160,3 +163,118 @@ class SigningKey:
             audience=audience, now=now, extra=claims,
         )
         return _sign(body, self.algorithm, self.key, {"kid": self.kid, **(header or {})})
+
+
+# Flask and Django: stand in for the guard in users' tests. The frameworks are imported
+# only when an override is created, so importing this module loads none of them.
+
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+
+
+def _stand_in_user(
+    user: str | UserPayload,
+    scopes: Iterable[str],
+    email: str | None,
+    role: str | None,
+) -> UserPayload:
+    if isinstance(user, UserPayload):
+        return user
+    claims = {"sub": user, "type": "access", "scopes": list(scopes), "role": role}
+    if email is not None:
+        claims["email"] = email
+    return UserPayload(
+        user_id=user, email=email, scopes=tuple(scopes), role=role, claims=claims
+    )
+
+
+class UserOverride:
+    """Makes every guard of one framework accept a stand-in user, with or without a token.
+
+    A context manager (``with``) and a decorator for sync and ``async`` test functions;
+    made by :func:`override_flask_user` and :func:`override_django_user`. While active,
+    the token, its verification and ``get_user_info`` are skipped; scope checks still
+    run, so a test can prove a route's 403. It is process-wide (servers running in
+    threads see it too) and meant for tests only.
+    """
+
+    def __init__(
+        self, swap: Callable[[UserPayload | None], UserPayload | None], user: UserPayload
+    ) -> None:
+        self.user = user
+        self._swap = swap
+        self._previous: list[UserPayload | None] = []
+
+    def __enter__(self) -> UserPayload:
+        self._previous.append(self._swap(self.user))
+        return self.user
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._swap(self._previous.pop())
+
+    def __call__(self, fn: _Fn) -> _Fn:
+        """Use the override around every call of ``fn`` (a test function)."""
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self:
+                    return await fn(*args, **kwargs)
+
+            return cast(_Fn, async_wrapper)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return fn(*args, **kwargs)
+
+        return cast(_Fn, wrapper)
+
+
+def override_flask_user(
+    user: str | UserPayload = "test-user",
+    *,
+    scopes: Iterable[str] = (),
+    email: str | None = None,
+    role: str | None = "user",
+) -> UserOverride:
+    """Every ``tekcify_auth.flask`` guard accepts ``user`` while this is active.
+
+    ``user`` is a user id (a :class:`~tekcify_auth.UserPayload` is built with
+    ``scopes``, ``email`` and ``role``) or a ready ``UserPayload``. No token is needed;
+    ``@auth.required(scopes=...)`` still answers 403 when ``scopes`` lack one::
+
+        def test_profile(client):
+            with override_flask_user("user-1", scopes=["read:profile"]):
+                assert client.get("/api/profile").json["userId"] == "user-1"
+
+        @override_flask_user("user-1")
+        def test_orders(client): ...
+    """
+    from . import flask as adapter
+
+    return UserOverride(adapter._swap_override, _stand_in_user(user, scopes, email, role))
+
+
+def override_django_user(
+    user: str | UserPayload = "test-user",
+    *,
+    scopes: Iterable[str] = (),
+    email: str | None = None,
+    role: str | None = "user",
+) -> UserOverride:
+    """``JwtAuthMiddleware``, ``auth_required`` and DRF's ``JwtAuthentication`` accept ``user``.
+
+    ``user`` is a user id (a :class:`~tekcify_auth.UserPayload` is built with
+    ``scopes``, ``email`` and ``role``) or a ready ``UserPayload``. No token is needed;
+    scope checks still answer 403 when ``scopes`` lack one::
+
+        @override_django_user("user-1", scopes=["read:profile"])
+        def test_profile(client):
+            assert client.get("/api/profile").json()["userId"] == "user-1"
+    """
+    from .django import _conf
+
+    return UserOverride(_conf._swap_override, _stand_in_user(user, scopes, email, role))
+
+
+__all__ += ["UserOverride", "override_django_user", "override_flask_user"]
