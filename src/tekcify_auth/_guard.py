@@ -109,18 +109,35 @@ def extract_bearer(authorization: str | None) -> str:
     header``) when the header is absent, uses another scheme or is not exactly one
     token.
     """
-    if not authorization:
+    value = authorization.strip(" \t") if authorization else ""
+    if not value:
         raise AuthenticationError(401, MISSING_HEADER, reason="missing_header")
-    match = _BEARER.fullmatch(authorization.strip(" \t"))
+    match = _BEARER.fullmatch(value)
     if match is None:
+        # RFC 6750 §3.1: another scheme (Basic...) counts as no credentials, so no error
+        # code; a Bearer header that is not exactly one token is an invalid_request.
+        bearer = value[:7].lower() in ("bearer", "bearer ", "bearer\t")
         raise AuthenticationError(
             401,
             MISSING_HEADER,
             reason="invalid_header",
-            error="invalid_request",
-            description="Authorization must be 'Bearer <token>'",
+            error="invalid_request" if bearer else None,
+            description="Authorization must be 'Bearer <token>'" if bearer else None,
         )
     return match.group(1)
+
+
+def _scope_names(scopes: Iterable[str]) -> frozenset[str]:
+    # A single string is an RFC 6749 §3.3 scope list ("read write"), never its letters.
+    return frozenset(scopes.split() if isinstance(scopes, str) else scopes)
+
+
+def _loggable(text: str) -> str:
+    # Route and client come from the request: escape control characters so that one
+    # refusal stays one log line (CWE-117), and cap the length.
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _is_async_callable(fn: object) -> bool:
@@ -131,14 +148,14 @@ def _is_async_callable(fn: object) -> bool:
     )
 
 
-def _scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
+def _scopes_of(payload: Mapping[str, Any]) -> tuple[str, ...]:
     scopes = payload.get("scopes")
     if isinstance(scopes, list):
-        return frozenset(scopes)
+        return tuple(scopes)
     scope = payload.get("scope")  # RFC 8693 / 9068 style, for foreign tokens
     if isinstance(scope, str):
-        return frozenset(scope.split())
-    return frozenset()
+        return tuple(scope.split())
+    return ()
 
 
 class GuardCore:
@@ -163,7 +180,7 @@ class GuardCore:
         self.verifier = verifier
         self.get_user_info = get_user_info
         self._hook_is_async = get_user_info is not None and _is_async_callable(get_user_info)
-        self.scopes = frozenset(scopes)
+        self.scopes = _scope_names(scopes)
         self.logger = log or logger
 
     def authenticate(
@@ -208,7 +225,8 @@ class GuardCore:
 
     def require(self, user: UserPayload, scopes: Collection[str]) -> None:
         """Raise the 403 ``insufficient_scope`` refusal unless ``user`` has ``scopes``."""
-        if not user.scopes.issuperset(scopes):
+        scopes = _scope_names(scopes)
+        if not user.has_scopes(*scopes):
             needed = " ".join(sorted(scopes))
             raise AuthenticationError(
                 403,
@@ -223,7 +241,7 @@ class GuardCore:
         """One WARNING line per refusal: the reason word, route and client; never the token."""
         self.logger.warning(
             "authentication refused: reason=%s status=%d route=%s client=%s",
-            exc.reason, exc.status_code, route or "-", client or "-",
+            exc.reason, exc.status_code, _loggable(route or "-"), _loggable(client or "-"),
         )
 
     @staticmethod
@@ -265,12 +283,18 @@ class GuardCore:
     def _user(
         self, payload: Mapping[str, Any], info: UserInfo, scopes: Collection[str]
     ) -> UserPayload:
-        if self.get_user_info is not None and not info:
-            raise AuthenticationError(
-                401, USER_NOT_FOUND, reason="user_not_found", error="invalid_token",
-                description="The token's user does not exist",
-            )
-        email = info.get("email") if info else payload.get("email")
+        email: object = None
+        if self.get_user_info is not None:
+            # As the Node package's `if (!userInfo)`: only None means "no such user"; an
+            # empty mapping is a user the hook knows nothing more about.
+            if info is None:
+                raise AuthenticationError(
+                    401, USER_NOT_FOUND, reason="user_not_found", error="invalid_token",
+                    description="The token's user does not exist",
+                )
+            email = info.get("email") if isinstance(info, Mapping) else getattr(info, "email", None)
+        if not isinstance(email, str):
+            email = payload.get("email")
         role = payload.get("role")
         client_id = payload.get("clientId")
         sid = payload.get("sid")
@@ -283,7 +307,7 @@ class GuardCore:
             session_id=sid if isinstance(sid, str) else None,
             claims=payload,
         )
-        needed = self.scopes.union(scopes) if scopes else self.scopes
+        needed = self.scopes.union(_scope_names(scopes)) if scopes else self.scopes
         if needed:
             self.require(user, needed)
         return user

@@ -46,9 +46,47 @@ class _ReadOnlyPayload(dict[str, Any]):
         return (dict, (dict(self),))
 
 
+class _ReadOnlyList(list[Any]):
+    """A list that refuses changes, for the arrays (``scopes``, ``aud``) of a payload."""
+
+    __slots__ = ()
+
+    def _readonly(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a verified token's payload is read-only; copy it with list(value)")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _readonly
+    append = extend = insert = pop = remove = clear = sort = reverse = _readonly
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __reduce__(self) -> tuple[type[list[Any]], tuple[list[Any]]]:
+        return (list, (list(self),))
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return freeze_payload(value)
+    if isinstance(value, list):
+        return _ReadOnlyList([_freeze(v) for v in value])
+    return value
+
+
 def freeze_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Wrap a verified payload so that no caller can alter what others will read."""
-    return _ReadOnlyPayload(payload)
+    """Wrap a verified payload so that no caller can alter what others will read.
+
+    Nested objects and arrays are frozen too: a caller appending to ``scopes`` would
+    otherwise grant that scope to every later request carrying the same cached token.
+    """
+    frozen = _ReadOnlyPayload(payload)
+    for name, value in payload.items():
+        # Most claims are strings and numbers; only the few arrays and objects recurse.
+        if value.__class__ is list or value.__class__ is dict:
+            _set_item(frozen, name, _freeze(value))
+    return frozen
+
+
+_set_item = dict.__setitem__
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +113,13 @@ class UserPayload:
 
     ``user_id`` is the token's ``sub``; ``email`` comes from ``get_user_info`` when one
     is configured, else from the token's ``email`` claim; ``claims`` is the whole
-    verified payload.
+    verified payload. ``scopes`` keeps the token's order and serialises as a JSON array,
+    like the Node package's ``user.scopes``.
     """
 
     user_id: str
     email: str | None = None
-    scopes: frozenset[str] = frozenset()
+    scopes: tuple[str, ...] = ()
     role: str | None = None
     client_id: str | None = None
     session_id: str | None = None
@@ -93,4 +132,4 @@ class UserPayload:
 
     def has_scopes(self, *scopes: str) -> bool:
         """Whether the token grants every one of ``scopes``."""
-        return self.scopes.issuperset(scopes)
+        return set(scopes).issubset(self.scopes)
