@@ -21,7 +21,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from joserfc import jws
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
@@ -29,6 +29,11 @@ from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 from ._config import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 from ._keys import SignatureRegistry, load_hmac_key
 from ._models import UserPayload
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from .fastapi import JwksAuthGuard, JwtAuthGuard
 
 __all__ = ["DEFAULT_TEST_SECRET", "SigningKey", "mint_access_token"]
 
@@ -278,3 +283,47 @@ def override_django_user(
 
 
 __all__ += ["UserOverride", "override_django_user", "override_flask_user"]
+
+
+# FastAPI: the stand-in goes into app.dependency_overrides, so only that app is affected.
+
+
+def override_guard(
+    app: FastAPI,
+    guard: JwtAuthGuard | JwksAuthGuard,
+    user: str | UserPayload = "test-user",
+    *,
+    scopes: Iterable[str] = (),
+    email: str | None = None,
+    role: str | None = "user",
+) -> UserOverride:
+    """``guard`` accepts ``user`` on ``app`` while this is active, with or without a token.
+
+    ``user`` is a user id (a :class:`~tekcify_auth.UserPayload` is built with
+    ``scopes``, ``email`` and ``role``) or a ready ``UserPayload``. The stand-in goes
+    into ``app.dependency_overrides`` and stores the user where ``CurrentUser`` reads
+    it; the guard's own ``scopes`` and ``require_scopes`` still answer 403 when
+    ``scopes`` lack one::
+
+        from tekcify_auth.testing import override_guard
+        from myapp import app, guard
+
+        def test_profile(client):
+            with override_guard(app, guard, "user-1", scopes=["read:profile"]):
+                assert client.get("/profile").json()["userId"] == "user-1"
+
+        @override_guard(app, guard, "user-1")
+        async def test_orders(client): ...
+
+    Raises :class:`~tekcify_auth.ConfigurationError` when ``guard`` is not a
+    ``tekcify_auth.fastapi`` guard, and on entry when ``app.dependency_overrides``
+    already replaces it with something of your own.
+    """
+    from . import fastapi as adapter
+
+    return UserOverride(
+        adapter._override_swap(app, guard), _stand_in_user(user, scopes, email, role)
+    )
+
+
+__all__ += ["override_guard"]
