@@ -28,7 +28,7 @@ lint: venv
 test: lint pytest
 
 pytest: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	scripts/with-services.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) benchmarks/verify.py

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Run a command with the services the test suite needs, then stop them.
+#
+#   scripts/with-services.sh .venv/bin/python -m pytest
+#
+# PostgreSQL: when TEKCIFY_TEST_POSTGRES_URL is already set, it is used as it is.
+# Otherwise, when PostgreSQL's server binaries are installed (Debian: `apt-get install
+# postgresql`), a throwaway cluster is started with scripts/postgres.sh and stopped at the
+# end. Without them the server tests run on SQLite only, and this script says so loudly
+# (CI installs PostgreSQL, so there every PostgreSQL test runs).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+started_pg=0
+
+cleanup() {
+    if [ "$started_pg" = 1 ]; then
+        echo "==> stopping the test PostgreSQL"
+        "$here/postgres.sh" stop || true
+    fi
+}
+trap cleanup EXIT INT TERM
+
+if [ -z "${TEKCIFY_TEST_POSTGRES_URL:-}" ] && [ "${TEKCIFY_TEST_SKIP_POSTGRES:-}" != 1 ]; then
+    if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || [ -n "${PG_BIN:-}" ]; then
+        echo "==> starting a throwaway PostgreSQL for the tests"
+        TEKCIFY_TEST_POSTGRES_URL="$("$here/postgres.sh" start)"
+        export TEKCIFY_TEST_POSTGRES_URL
+        started_pg=1
+        echo "    $TEKCIFY_TEST_POSTGRES_URL"
+    else
+        echo "!!! PostgreSQL is not installed: the server tests run on SQLite only." >&2
+        echo "!!! Install it (Debian: apt-get install -y postgresql) to run them on both." >&2
+        export TEKCIFY_TEST_SKIP_POSTGRES=1
+    fi
+fi
+
+"$@"
