@@ -190,7 +190,101 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _add_user_commands(commands: Any) -> None:
-    """``users create|list|disable`` (filled in by the accounts service)."""
+    users = commands.add_parser("users", help="manage accounts")
+    actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create an account")
+    create.add_argument("--email", required=True)
+    create.add_argument("--admin", action="store_true", help="give the account the admin role")
+    create.add_argument(
+        "--password-stdin", action="store_true",
+        help="read the password from standard input (else it is prompted for)",
+    )
+    create.add_argument("--first-name")
+    create.add_argument("--last-name")
+    create.set_defaults(handler=_users_create)
+    actions.add_parser("list", help="list accounts").set_defaults(handler=_users_list)
+    disable = actions.add_parser("disable", help="disable an account and end its sessions")
+    disable.add_argument("email")
+    disable.set_defaults(handler=_users_disable)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat it: ") != first:
+        raise CommandError("the passwords differ")
+    return first
+
+
+def _email(raw: str) -> str:
+    from .server.services.emails import InvalidEmail, normalise_email
+
+    try:
+        return normalise_email(raw)
+    except InvalidEmail:
+        raise CommandError(f"{raw!r} is not a valid email address") from None
+
+
+def _users_create(args: argparse.Namespace) -> int:
+    from .server.errors import ApiError
+    from .server.services import accounts
+    from .server.services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+    email = _email(args.email)
+    password = _read_password(args.password_stdin)
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise CommandError(
+            f"a password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+        )
+    ctx = _started_context(_settings())
+    try:
+        user = accounts.register(
+            ctx, email=email, password=password, first_name=args.first_name,
+            last_name=args.last_name, role="admin" if args.admin else "user",
+        )
+    except ApiError as exc:
+        raise CommandError(exc.message) from None
+    finally:
+        ctx.stop()
+    print(f"created {user.role} {user.email} ({user.id})")
+    return 0
+
+
+def _users_list(_args: argparse.Namespace) -> int:
+    from .server.services import accounts
+
+    ctx = _started_context(_settings())
+    try:
+        with ctx.db.read() as db:
+            users = accounts.list_users(db)
+    finally:
+        ctx.stop()
+    print(f"{'ID':36}  {'ROLE':5}  {'STATUS':8}  {'CREATED':20}  EMAIL")
+    for user in users:
+        status = "disabled" if user.disabled_at is not None else "active"
+        created = user.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(f"{user.id:36}  {user.role:5}  {status:8}  {created:20}  {user.email}")
+    return 0
+
+
+def _users_disable(args: argparse.Namespace) -> int:
+    from .server.errors import ApiError
+    from .server.services import accounts
+
+    email = _email(args.email)
+    ctx = _started_context(_settings())
+    try:
+        with ctx.db.write() as db:
+            user = accounts.disable_user(db, ctx, email)
+    except ApiError as exc:
+        raise CommandError(f"{exc.message}: {email}") from None
+    finally:
+        ctx.stop()
+    print(f"disabled {user.email}; its sessions are revoked")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

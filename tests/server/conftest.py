@@ -157,3 +157,39 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for ``app``."""
     async with asgi_client(app) as c:
         yield c
+
+
+PASSWORD = "correct horse battery"
+
+
+async def register(
+    client: httpx.AsyncClient, email: str = "ada@example.com", password: str = PASSWORD
+) -> dict[str, Any]:
+    """Register an account; returns the profile."""
+    response = await client.post("/api/auth/register", json={"email": email, "password": password})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def login(
+    client: httpx.AsyncClient, email: str = "ada@example.com", password: str = PASSWORD
+) -> dict[str, Any]:
+    """Log in; returns ``{accessToken, refreshToken, tokenType, expiresIn}``."""
+    response = await client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def signed_up(
+    client: httpx.AsyncClient, email: str = "ada@example.com", password: str = PASSWORD
+) -> dict[str, Any]:
+    """Register and log in; returns the token pair."""
+    await register(client, email, password)
+    return await login(client, email, password)
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The ``Authorization`` header for ``token``."""
+    return {"Authorization": f"Bearer {token}"}

@@ -19,9 +19,9 @@ from fastapi import FastAPI
 
 from .._version import __version__
 from .context import Clock, ServerContext
-from .errors import install_error_handlers, install_fallback_handler
+from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
 from .middleware import AccessLogMiddleware, BodyLimitMiddleware
-from .routers import health
+from .routers import auth, health
 from .settings import Settings, load_settings
 
 __all__ = ["app_factory", "create_app"]
@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_error_handlers(app)
     install_fallback_handler(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
+    if settings.redis_url is not None:
+        install_redis_handler(app)
     # Added last = outermost: the access log sees every answer, 413s included.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from tekcify_auth._guard import GuardCore
 
 from .db.engine import Database
 from .db.migrate import upgrade
 from .services.keys import build_signer
+from .services.passwords import Passwords
+from .services.ratelimit import LimitStore, LoginLimiter, MemoryLimitStore, RedisLimitStore
 from .services.signing import Signer
 from .settings import Settings
 
@@ -39,6 +42,9 @@ class ServerContext:
         self.db = Database(settings.effective_database_url, timeout=settings.db_timeout)
         self._signer: Signer | None = None
         self._guard: GuardCore | None = None
+        self._passwords: Passwords | None = None
+        self._limiter: LoginLimiter | None = None
+        self._redis: Any = None
         #: A sentence saying where the signing key comes from (printed at start-up).
         self.key_source = ""
 
@@ -56,10 +62,38 @@ class ServerContext:
             issuer=self.settings.issuer, audience=self.settings.audience, clock=self.timestamp
         )
         self._guard = GuardCore(verifier)
+        self._passwords = Passwords(
+            time_cost=self.settings.argon2_time_cost,
+            memory_cost=self.settings.argon2_memory_cost,
+            parallelism=self.settings.argon2_parallelism,
+        )
+        self._limiter = LoginLimiter(
+            self._limit_store(),
+            window=self.settings.login_window,
+            per_account_address=self.settings.login_max_failures,
+            per_address=self.settings.login_max_failures_per_address,
+            per_account=self.settings.login_max_failures_per_account,
+            clock=self.timestamp,
+        )
+
+    def _limit_store(self) -> LimitStore:
+        if self.settings.redis_url is None:
+            return MemoryLimitStore()
+        import redis
+
+        self._redis = redis.Redis.from_url(
+            self.settings.redis_url,
+            socket_timeout=self.settings.db_timeout,
+            socket_connect_timeout=self.settings.db_timeout,
+        )
+        return RedisLimitStore(self._redis)
 
     def stop(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (and the Redis client)."""
         self.db.dispose()
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
 
     @property
     def signer(self) -> Signer:
@@ -67,6 +101,20 @@ class ServerContext:
         if self._signer is None:
             raise RuntimeError("the server is not started (run the app's lifespan)")
         return self._signer
+
+    @property
+    def passwords(self) -> Passwords:
+        """The password hasher (available once started)."""
+        if self._passwords is None:
+            raise RuntimeError("the server is not started (run the app's lifespan)")
+        return self._passwords
+
+    @property
+    def limiter(self) -> LoginLimiter:
+        """The login rate limiter (available once started)."""
+        if self._limiter is None:
+            raise RuntimeError("the server is not started (run the app's lifespan)")
+        return self._limiter
 
     @property
     def guard(self) -> GuardCore:

@@ -37,6 +37,7 @@ __all__ = [
     "api_error",
     "install_error_handlers",
     "install_fallback_handler",
+    "install_redis_handler",
     "validation_message",
 ]
 
@@ -141,7 +142,7 @@ def _details(errors: Sequence[Any]) -> list[dict[str, Any]]:
     for error in errors:
         details.append(
             {"field": _field(error.get("loc", ())), "type": error.get("type", ""),
-             "message": str(error.get("msg", ""))}
+             "message": str(error.get("msg", "")).removeprefix("Value error, ")}
         )
     return details
 
@@ -244,3 +245,17 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def install_fallback_handler(app: FastAPI) -> None:
     """Answer anything unexpected with a 500 in the API shape (the error is logged)."""
     app.add_exception_handler(Exception, _unexpected)
+
+
+async def _redis_unavailable(request: Request, exc: Exception) -> Response:
+    logger.error("redis unavailable: path=%s error=%s", request.url.path, type(exc).__name__)
+    return ApiError(
+        503, "The rate-limit store is unavailable; try again shortly", headers={"Retry-After": "1"}
+    ).response()
+
+
+def install_redis_handler(app: FastAPI) -> None:
+    """Answer 503 when Redis (the shared rate-limit store) cannot be reached."""
+    import redis.exceptions
+
+    app.add_exception_handler(redis.exceptions.RedisError, _redis_unavailable)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -105,13 +105,13 @@ class Settings(BaseSettings):
     argon2_time_cost: int = _env(
         "TEKCIFY_ARGON2_TIME_COST", "a whole number from 1 to 20", default=3, ge=1, le=20
     )
+    argon2_parallelism: int = _env(
+        "TEKCIFY_ARGON2_PARALLELISM", "a whole number from 1 to 16", default=4, ge=1, le=16
+    )
     argon2_memory_cost: int = _env(
         "TEKCIFY_ARGON2_MEMORY_COST",
         "a number of KiB from 8 to 4194304 (at least 8 times the parallelism)",
         default=65_536, ge=8, le=4_194_304,
-    )
-    argon2_parallelism: int = _env(
-        "TEKCIFY_ARGON2_PARALLELISM", "a whole number from 1 to 16", default=4, ge=1, le=16
     )
     login_window: float = _env(
         "TEKCIFY_LOGIN_WINDOW",
@@ -162,6 +162,14 @@ class Settings(BaseSettings):
             raise ValueError("empty")
         if "-----BEGIN" in raw:
             raise ValueError("looks like a PEM key")
+        return value
+
+    @field_validator("argon2_memory_cost")
+    @classmethod
+    def _memory_fits_parallelism(cls, value: int, info: ValidationInfo) -> int:
+        parallelism = info.data.get("argon2_parallelism")
+        if isinstance(parallelism, int) and value < 8 * parallelism:
+            raise ValueError("less than 8 KiB per lane")
         return value
 
     @field_validator("database_url")

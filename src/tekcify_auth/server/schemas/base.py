@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from datetime import UTC, datetime
+from typing import Annotated
 
-__all__ = ["Message", "RequestModel", "ResponseModel"]
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+
+__all__ = ["IsoDateTime", "Message", "RequestModel", "ResponseModel"]
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+#: A timestamp written as JavaScript's ``toISOString()`` does: ``2025-01-31T12:00:00.000Z``.
+IsoDateTime = Annotated[datetime, PlainSerializer(_iso, return_type=str)]
 
 
 class RequestModel(BaseModel):

@@ -1,11 +1,14 @@
-"""Sessions: whether a token's session and account are still live.
+"""Sessions: whether a token's session and account are still live; list and revoke.
 
-(The session lifecycle — listing, revoking, logout — lives here as well.)
+A session is one login (one refresh-token family). Revoking it makes its refresh token
+useless and, through :func:`ensure_live`, its access tokens too at this server.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tekcify_auth._errors import AuthenticationError
@@ -13,8 +16,9 @@ from tekcify_auth._guard import INVALID_TOKEN
 from tekcify_auth._models import UserPayload
 
 from ..db.models import User, UserSession
+from ..errors import ApiError
 
-__all__ = ["ensure_live"]
+__all__ = ["active_sessions", "ensure_live", "revoke_other_sessions", "revoke_session"]
 
 
 def _refuse(reason: str) -> AuthenticationError:
@@ -48,3 +52,49 @@ def ensure_live(session: Session, caller: UserPayload) -> None:
         raise _refuse("session_revoked")
     if found.disabled_at is not None:
         raise _refuse("user_disabled")
+
+
+def active_sessions(
+    db: Session, user_id: str, now: datetime, refresh_ttl: int
+) -> list[UserSession]:
+    """The user's sessions that are neither revoked nor past their refresh lifetime."""
+    horizon = now - timedelta(seconds=refresh_ttl)
+    return list(
+        db.execute(
+            select(UserSession)
+            .where(
+                UserSession.user_id == user_id,
+                UserSession.revoked_at.is_(None),
+                UserSession.last_used_at > horizon,
+            )
+            .order_by(UserSession.last_used_at.desc(), UserSession.id)
+        ).scalars()
+    )
+
+
+def revoke_session(db: Session, user_id: str, session_id: str, now: datetime, reason: str) -> None:
+    """Revoke one of the user's live sessions; 404 when it is not theirs or not live."""
+    result = db.execute(
+        update(UserSession)
+        .where(
+            UserSession.id == session_id,
+            UserSession.user_id == user_id,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ApiError(404, "Session not found")
+
+
+def revoke_other_sessions(
+    db: Session, user_id: str, keep: str | None, now: datetime
+) -> int:
+    """Revoke every live session of the user but ``keep``; returns how many."""
+    query = update(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(UserSession.id != keep)
+    result = db.execute(query.values(revoked_at=now, revoked_reason="revoked_by_user"))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,135 @@
+"""``/api/auth``: register, login, refresh, sessions, password change."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from tekcify_auth._models import UserPayload
+
+from ..db.models import User
+from ..errors import ApiError
+from ..schemas.auth import (
+    ChangePasswordRequest,
+    LoginRequest,
+    RefreshRequest,
+    RegisterRequest,
+    SessionInfo,
+    TokenResponse,
+    UserProfile,
+)
+from ..schemas.base import Message
+from ..services import accounts, sessions, tokens
+from .deps import Caller, Ctx, client_address, user_agent
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def profile(user: User) -> UserProfile:
+    """The ``UserProfile`` of ``user``."""
+    return UserProfile(
+        userId=user.id, email=user.email, firstName=user.first_name,
+        lastName=user.last_name, avatarUrl=user.avatar_url,
+    )
+
+
+def _tokens(pair: tokens.TokenPair, response: Response) -> TokenResponse:
+    response.headers.update(_NO_STORE)
+    return TokenResponse(
+        accessToken=pair.access_token, refreshToken=pair.refresh_token,
+        expiresIn=pair.expires_in,
+    )
+
+
+def _client(request: Request) -> accounts.Client:
+    return accounts.Client(address=client_address(request), user_agent=user_agent(request))
+
+
+@router.post("/register", status_code=201)
+def register(body: RegisterRequest, ctx: Ctx) -> UserProfile:
+    """Create an account (201 ``UserProfile``; 409 when the email is taken)."""
+    user = accounts.register(
+        ctx, email=body.email, password=body.password,
+        first_name=body.firstName, last_name=body.lastName,
+    )
+    return profile(user)
+
+
+@router.post("/login")
+def login(body: LoginRequest, request: Request, response: Response, ctx: Ctx) -> TokenResponse:
+    """Exchange email and password for a token pair (a new session)."""
+    pair = accounts.login(ctx, email=body.email, password=body.password, client=_client(request))
+    return _tokens(pair, response)
+
+
+@router.post("/refresh")
+def refresh(body: RefreshRequest, response: Response, ctx: Ctx) -> TokenResponse:
+    """Rotate a refresh token: a new pair; reuse of an old one revokes the session."""
+    try:
+        with ctx.db.write() as db:
+            pair = tokens.rotate_refresh_token(db, ctx, body.refreshToken, client_id=None)
+    except tokens.RefreshRefused as exc:
+        raise ApiError(401, exc.message) from None
+    return _tokens(pair, response)
+
+
+def _session_id(caller: UserPayload) -> str:
+    if caller.session_id is None:
+        raise ApiError(400, "This access token belongs to no session")
+    return caller.session_id
+
+
+@router.post("/sessions/logout")
+def logout(caller: Caller, ctx: Ctx) -> Message:
+    """Revoke the caller's session and its refresh token."""
+    with ctx.db.write() as db:
+        sessions.revoke_session(db, caller.user_id, _session_id(caller), ctx.clock(), "logout")
+    return Message(message="Logged out")
+
+
+@router.get("/sessions")
+def list_sessions(caller: Caller, ctx: Ctx) -> list[SessionInfo]:
+    """The caller's live sessions, most recently used first."""
+    with ctx.db.read() as db:
+        rows = sessions.active_sessions(
+            db, caller.user_id, ctx.clock(), ctx.settings.refresh_token_ttl
+        )
+    return [
+        SessionInfo(
+            id=s.id, createdAt=s.created_at, lastUsedAt=s.last_used_at, userAgent=s.user_agent,
+            ipAddress=s.ip_address, current=s.id == caller.session_id,
+        )
+        for s in rows
+    ]
+
+
+@router.delete("/sessions/{session_id}")
+def revoke_session(session_id: str, caller: Caller, ctx: Ctx) -> Message:
+    """Revoke one of the caller's sessions (404 when it is not theirs)."""
+    with ctx.db.write() as db:
+        sessions.revoke_session(db, caller.user_id, session_id, ctx.clock(), "revoked_by_user")
+    return Message(message="Session revoked")
+
+
+@router.delete("/sessions")
+def revoke_other_sessions(caller: Caller, ctx: Ctx) -> Message:
+    """Revoke every session of the caller but the current one."""
+    with ctx.db.write() as db:
+        count = sessions.revoke_other_sessions(
+            db, caller.user_id, caller.session_id, ctx.clock()
+        )
+    return Message(message=f"Revoked {count} other session{'s' if count != 1 else ''}")
+
+
+@router.post("/password/change")
+def change_password(
+    body: ChangePasswordRequest, request: Request, caller: Caller, ctx: Ctx
+) -> Message:
+    """Set a new password; every other session is revoked."""
+    accounts.change_password(
+        ctx, user_id=caller.user_id, session_id=caller.session_id,
+        current_password=body.currentPassword, new_password=body.newPassword,
+        client=_client(request),
+    )
+    return Message(message="Password changed; other sessions were signed out")

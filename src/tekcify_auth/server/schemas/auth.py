@@ -1,0 +1,92 @@
+"""Bodies of ``/api/auth/*`` (``http-api.md``, "First-party authentication")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from ..services.emails import normalise_email
+from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from .base import IsoDateTime, RequestModel, ResponseModel
+
+__all__ = [
+    "ChangePasswordRequest",
+    "Email",
+    "LoginRequest",
+    "NewPassword",
+    "RefreshRequest",
+    "RegisterRequest",
+    "SessionInfo",
+    "TokenResponse",
+    "UserProfile",
+]
+
+#: An email address, validated and normalised (lower case).
+Email = Annotated[str, Field(max_length=320), AfterValidator(normalise_email)]
+#: A password being set: 8 to 1,024 characters.
+NewPassword = Annotated[
+    str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+]
+#: A password being checked: anything up to 1,024 characters.
+GivenPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+Name = Annotated[str, Field(max_length=100)]
+
+
+class RegisterRequest(RequestModel):
+    """``{email, password, firstName?, lastName?}``."""
+
+    email: Email
+    password: NewPassword
+    firstName: Name | None = None
+    lastName: Name | None = None
+
+
+class LoginRequest(RequestModel):
+    """``{email, password}``."""
+
+    email: Email
+    password: GivenPassword
+
+
+class RefreshRequest(RequestModel):
+    """``{refreshToken}``."""
+
+    refreshToken: Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class ChangePasswordRequest(RequestModel):
+    """``{currentPassword, newPassword}``."""
+
+    currentPassword: GivenPassword
+    newPassword: NewPassword
+
+
+class TokenResponse(ResponseModel):
+    """``{accessToken, refreshToken, tokenType: "Bearer", expiresIn}``."""
+
+    accessToken: str
+    refreshToken: str
+    tokenType: Literal["Bearer"] = "Bearer"
+    expiresIn: int
+
+
+class UserProfile(ResponseModel):
+    """``{userId, email, firstName, lastName, avatarUrl}``."""
+
+    userId: str
+    email: str
+    firstName: str | None
+    lastName: str | None
+    avatarUrl: str | None
+
+
+class SessionInfo(ResponseModel):
+    """One entry of ``GET /api/auth/sessions``."""
+
+    id: str
+    createdAt: IsoDateTime
+    lastUsedAt: IsoDateTime
+    userAgent: str | None
+    ipAddress: str | None
+    current: bool

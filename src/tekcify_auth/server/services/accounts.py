@@ -1,0 +1,199 @@
+"""Accounts: register, log in, change the password, administer users.
+
+Password hashing is slow on purpose, so it never runs inside a database transaction
+(a SQLite write transaction holds the database's write lock): each operation reads,
+hashes or verifies outside, then writes in a short transaction of its own.
+
+A login for an unknown email verifies against a dummy hash, so both failures cost
+the same and answer the same 401 (``INVALID_CREDENTIALS``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..context import ServerContext
+from ..db.models import User, UserSession
+from ..db.types import new_id
+from ..errors import ApiError
+from .tokens import TokenPair, start_session
+
+__all__ = [
+    "DEFAULT_FIRST_PARTY_SCOPES",
+    "INVALID_CREDENTIALS",
+    "Client",
+    "change_password",
+    "create_user",
+    "disable_user",
+    "find_by_email",
+    "list_users",
+    "login",
+    "register",
+]
+
+INVALID_CREDENTIALS: Final = "Invalid email or password"
+EMAIL_TAKEN: Final = "An account with this email already exists"
+#: The scopes of a first-party session (Tekcify's own login): every default scope.
+DEFAULT_FIRST_PARTY_SCOPES: Final = (
+    "openid", "profile", "email", "offline_access", "read:profile", "write:profile",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who is calling: the address and User-Agent a new session records."""
+
+    address: str | None = None
+    user_agent: str | None = None
+
+
+def find_by_email(db: Session, email: str) -> User | None:
+    """The user with this (already normalised) email, if any."""
+    return db.execute(select(User).where(User.email == email)).scalar_one_or_none()
+
+
+def create_user(
+    db: Session,
+    ctx: ServerContext,
+    *,
+    email: str,
+    password_hash: str,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    role: str = "user",
+) -> User:
+    """Insert a user; raises the 409 :class:`ApiError` when the email is taken."""
+    now = ctx.clock()
+    user = User(
+        id=new_id(), email=email, password_hash=password_hash, first_name=first_name,
+        last_name=last_name, role=role, email_verified=False, created_at=now, updated_at=now,
+    )
+    if find_by_email(db, email) is not None:
+        raise ApiError(409, EMAIL_TAKEN)
+    db.add(user)
+    try:
+        db.flush()
+    except IntegrityError:  # a concurrent registration of the same email won
+        raise ApiError(409, EMAIL_TAKEN) from None
+    return user
+
+
+def register(
+    ctx: ServerContext,
+    *,
+    email: str,
+    password: str,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    role: str = "user",
+) -> User:
+    """Create an account (``email`` already normalised); 409 when the email is taken."""
+    password_hash = ctx.passwords.hash(password)
+    with ctx.db.write() as db:
+        return create_user(
+            db, ctx, email=email, password_hash=password_hash, first_name=first_name,
+            last_name=last_name, role=role,
+        )
+
+
+def login(ctx: ServerContext, *, email: str, password: str, client: Client) -> TokenPair:
+    """Check the credentials and open a first-party session.
+
+    Raises 429 when the limiter says so, 401 ``Invalid email or password`` for an
+    unknown email or a wrong password alike, 403 for a disabled account (only once
+    the password was right).
+    """
+    ctx.limiter.check(email, client.address)
+    with ctx.db.read() as db:
+        user = find_by_email(db, email)
+    if user is None:
+        ok = ctx.passwords.verify_dummy(password)
+    else:
+        ok = ctx.passwords.verify(user.password_hash, password)
+    if not ok or user is None:
+        ctx.limiter.failed(email, client.address)
+        raise ApiError(401, INVALID_CREDENTIALS)
+    ctx.limiter.succeeded(email, client.address)
+    if user.disabled_at is not None:
+        raise ApiError(403, "This account is disabled")
+    new_hash = None
+    if ctx.passwords.needs_rehash(user.password_hash):
+        new_hash = ctx.passwords.hash(password)
+    with ctx.db.write() as db:
+        fresh = db.get(User, user.id)
+        if fresh is None or fresh.disabled_at is not None:
+            raise ApiError(401, INVALID_CREDENTIALS)
+        if new_hash is not None and fresh.password_hash == user.password_hash:
+            fresh.password_hash = new_hash
+        return start_session(
+            db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
+            user_agent=client.user_agent, ip_address=client.address,
+        )
+
+
+def change_password(
+    ctx: ServerContext,
+    *,
+    user_id: str,
+    session_id: str | None,
+    current_password: str,
+    new_password: str,
+    client: Client,
+) -> int:
+    """Replace the password and revoke every other session; returns how many.
+
+    A wrong current password is a failed login for the limiter (400, or 429).
+    """
+    with ctx.db.read() as db:
+        user = db.get(User, user_id)
+    if user is None:
+        raise ApiError(404, "User not found")
+    ctx.limiter.check(user.email, client.address)
+    if not ctx.passwords.verify(user.password_hash, current_password):
+        ctx.limiter.failed(user.email, client.address)
+        raise ApiError(400, "The current password is incorrect")
+    new_hash = ctx.passwords.hash(new_password)
+    with ctx.db.write() as db:
+        now = ctx.clock()
+        db.execute(
+            update(User).where(User.id == user_id).values(password_hash=new_hash, updated_at=now)
+        )
+        query = update(UserSession).where(
+            UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+        )
+        if session_id is not None:
+            query = query.where(UserSession.id != session_id)
+        result = db.execute(query.values(revoked_at=now, revoked_reason="password_changed"))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def list_users(db: Session) -> list[User]:
+    """Every user, oldest first."""
+    return list(db.execute(select(User).order_by(User.created_at, User.email)).scalars())
+
+
+def disable_user(db: Session, ctx: ServerContext, email: str) -> User:
+    """Disable the account and revoke all its sessions; 404 when there is none."""
+    user = find_by_email(db, email)
+    if user is None:
+        raise ApiError(404, "User not found")
+    now = ctx.clock()
+    if user.disabled_at is None:
+        user.disabled_at = now
+        user.updated_at = now
+    db.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason="account_disabled")
+    )
+    return user
+
+
+def count_users(db: Session) -> int:
+    """How many accounts exist."""
+    return int(db.execute(select(func.count()).select_from(User)).scalar_one())

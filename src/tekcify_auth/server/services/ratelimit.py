@@ -1,0 +1,205 @@
+"""Login rate limiting: failed attempts in sliding windows, in memory or in Redis.
+
+Three counters of *failed* attempts, each over ``TEKCIFY_LOGIN_WINDOW`` seconds:
+
+* account + client address (``TEKCIFY_LOGIN_MAX_FAILURES``, default 5): guessing at one
+  account from one place;
+* client address (``..._PER_ADDRESS``, default 50): one place guessing at many accounts;
+* account (``..._PER_ACCOUNT``, default 100): many places guessing at one account.
+
+The account-wide counter is what could let an attacker lock a real user out, so it
+does not apply from an address that has logged in to that account before (remembered
+for 30 days): the user's usual devices keep working while a botnet is throttled
+(OWASP Authentication Cheat Sheet, "account lockout"). Every block is bounded: the
+``Retry-After`` is at most one window, and blocked attempts are not counted, so a
+block ends one window after the failures that caused it. A success clears the
+account + address counter.
+
+Accounts are keyed by a hash of the normalised email, so Redis holds no addresses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Any, Final, Protocol
+
+from ..errors import ApiError
+
+__all__ = ["LimitStore", "LoginLimiter", "MemoryLimitStore", "RedisLimitStore"]
+
+TRUSTED_FOR: Final = 30 * 86_400.0
+TOO_MANY: Final = "Too many failed login attempts; try again later"
+
+
+class LimitStore(Protocol):
+    """Where the failure timestamps live (one process, or shared through Redis)."""
+
+    def recent(self, key: str, window: float, now: float) -> tuple[int, float | None]:
+        """How many events ``key`` had in the last ``window`` seconds, and the oldest."""
+        ...
+
+    def add(self, key: str, window: float, now: float, keep: int) -> None:
+        """Record an event at ``now``; at most ``keep`` need to be remembered."""
+        ...
+
+    def clear(self, key: str) -> None:
+        """Forget every event of ``key``."""
+        ...
+
+    def mark(self, key: str, ttl: float, now: float) -> None:
+        """Remember ``key`` for ``ttl`` seconds."""
+        ...
+
+    def marked(self, key: str, now: float) -> bool:
+        """Whether ``key`` is remembered."""
+        ...
+
+
+class MemoryLimitStore:
+    """Per-process store, bounded: the least recently used keys are dropped first."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._events: OrderedDict[str, deque[float]] = OrderedDict()
+        self._marks: OrderedDict[str, float] = OrderedDict()
+        self._max_keys = max_keys
+        self._lock = threading.Lock()
+
+    def recent(self, key: str, window: float, now: float) -> tuple[int, float | None]:
+        with self._lock:
+            events = self._events.get(key)
+            if not events:
+                return 0, None
+            while events and events[0] <= now - window:
+                events.popleft()
+            return len(events), (events[0] if events else None)
+
+    def add(self, key: str, window: float, now: float, keep: int) -> None:
+        with self._lock:
+            events = self._events.get(key)
+            if events is None or events.maxlen != keep:
+                events = deque(events or (), maxlen=keep)
+                self._events[key] = events
+            events.append(now)
+            self._events.move_to_end(key)
+            while len(self._events) > self._max_keys:
+                self._events.popitem(last=False)
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._events.pop(key, None)
+
+    def mark(self, key: str, ttl: float, now: float) -> None:
+        with self._lock:
+            self._marks[key] = now + ttl
+            self._marks.move_to_end(key)
+            while len(self._marks) > self._max_keys:
+                self._marks.popitem(last=False)
+
+    def marked(self, key: str, now: float) -> bool:
+        with self._lock:
+            until = self._marks.get(key)
+            return until is not None and until > now
+
+
+class RedisLimitStore:
+    """Shared store: one sorted set of timestamps per key, expiring with its window."""
+
+    def __init__(self, client: Any, prefix: str = "tekcify:login:") -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def recent(self, key: str, window: float, now: float) -> tuple[int, float | None]:
+        name = self._prefix + key
+        pipe = self._redis.pipeline()
+        pipe.zremrangebyscore(name, "-inf", now - window)
+        pipe.zcard(name)
+        pipe.zrange(name, 0, 0, withscores=True)
+        _, count, oldest = pipe.execute()
+        return int(count), (float(oldest[0][1]) if oldest else None)
+
+    def add(self, key: str, window: float, now: float, keep: int) -> None:
+        name = self._prefix + key
+        pipe = self._redis.pipeline()
+        pipe.zadd(name, {uuid.uuid4().hex: now})
+        pipe.zremrangebyrank(name, 0, -keep - 1)
+        pipe.expire(name, math.ceil(window))
+        pipe.execute()
+
+    def clear(self, key: str) -> None:
+        self._redis.delete(self._prefix + key)
+
+    def mark(self, key: str, ttl: float, now: float) -> None:
+        self._redis.set(self._prefix + "mark:" + key, "1", ex=math.ceil(ttl))
+
+    def marked(self, key: str, now: float) -> bool:
+        return bool(self._redis.exists(self._prefix + "mark:" + key))
+
+
+def _account(email: str) -> str:
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+class LoginLimiter:
+    """Decides whether a login may be tried, and records how it went.
+
+    ``clock`` returns seconds since the epoch. Raises the 429 :class:`ApiError` (with
+    ``Retry-After``) from :meth:`check`.
+    """
+
+    def __init__(
+        self,
+        store: LimitStore,
+        *,
+        window: float,
+        per_account_address: int,
+        per_address: int,
+        per_account: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.window = window
+        self.per_account_address = per_account_address
+        self.per_address = per_address
+        self.per_account = per_account
+        self.clock = clock
+
+    def _keys(self, email: str, address: str | None) -> list[tuple[str, int]]:
+        account = _account(email)
+        where = address or "-"
+        keys = [
+            (f"aa:{account}:{where}", self.per_account_address),
+            (f"ad:{where}", self.per_address),
+        ]
+        if not self.store.marked(f"trusted:{account}:{where}", self.clock()):
+            keys.append((f"ac:{account}", self.per_account))
+        return keys
+
+    def check(self, email: str, address: str | None) -> None:
+        """Raise 429 when any counter for this account or address is full."""
+        now = self.clock()
+        wait = 0.0
+        for key, limit in self._keys(email, address):
+            count, oldest = self.store.recent(key, self.window, now)
+            if count >= limit and oldest is not None:
+                wait = max(wait, oldest + self.window - now)
+        if wait > 0:
+            seconds = min(math.ceil(self.window), max(1, math.ceil(wait)))
+            raise ApiError(429, TOO_MANY, headers={"Retry-After": str(seconds)})
+
+    def failed(self, email: str, address: str | None) -> None:
+        """Count a failed attempt on every counter that applies."""
+        now = self.clock()
+        for key, limit in self._keys(email, address):
+            self.store.add(key, self.window, now, keep=limit)
+
+    def succeeded(self, email: str, address: str | None) -> None:
+        """Clear this account + address counter and trust the address for the account."""
+        account = _account(email)
+        where = address or "-"
+        self.store.clear(f"aa:{account}:{where}")
+        self.store.mark(f"trusted:{account}:{where}", TRUSTED_FOR, self.clock())

@@ -1,0 +1,307 @@
+"""Access tokens and refresh-token families: issue, rotate, detect reuse.
+
+**Access tokens** are JWTs with every claim of ``http-api.md`` (``iss aud sub type
+scopes email role sid jti iat exp`` and ``clientId`` when the session belongs to an
+OAuth application), signed by the :class:`~.signing.Signer`.
+
+**Refresh tokens** are 256-bit random strings; the database keeps only their SHA-256.
+A session is one token family: every refresh rotates the presented token (RFC 9700
+§4.14.2). Rotation is one conditional UPDATE (``... WHERE rotated_at IS NULL``), so
+of any number of concurrent requests exactly one wins, on SQLite (where a write
+transaction holds the write lock, ``BEGIN IMMEDIATE``) and on PostgreSQL (where the
+losers' UPDATE waits for the winner's row lock and then matches nothing).
+
+Presenting an already-rotated token is **reuse**: the whole session is revoked and
+committed before the refusal is raised. The exception is the operator's **retry grace
+window** (``TEKCIFY_REFRESH_RETRY_GRACE`` seconds, off by default): within it, a retry
+of the just-rotated token gets the *same* new pair back, provided that pair is still
+the family's head. To answer with the same pair without storing usable tokens, the
+winner stores the pair encrypted (AES-256-GCM) under a key derived from the presented
+token itself (HMAC-SHA256 of it); only a holder of that token can decrypt it, and the
+database alone reveals nothing. Outside the window the stored pair is never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..context import ServerContext
+from ..db.models import RefreshToken, User, UserSession
+from ..db.types import new_id
+
+__all__ = [
+    "RefreshRefused",
+    "TokenPair",
+    "access_claims",
+    "hash_token",
+    "new_refresh_token",
+    "rotate_refresh_token",
+    "start_session",
+]
+
+_RETRY_INFO: Final = b"tekcify-auth refresh retry v1"
+MAX_REFRESH_TOKEN_LENGTH: Final = 512
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """What a login or refresh answers: the tokens and the access token's lifetime."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    scope: str
+    session_id: str
+
+
+class RefreshRefused(Exception):
+    """A refresh token was not accepted; ``reason`` is a machine word, ``message`` prose.
+
+    Reasons: ``unknown`` (no such token), ``foreign`` (issued to another client),
+    ``expired``, ``revoked`` (session revoked or account disabled), ``reused``
+    (already rotated: the session has now been revoked).
+    """
+
+    MESSAGES: Final = {
+        "unknown": "Invalid refresh token",
+        "foreign": "Invalid refresh token",
+        "expired": "Refresh token expired",
+        "revoked": "The session of this refresh token has been revoked",
+        "reused": "Refresh token already used; the session has been revoked",
+    }
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.message = self.MESSAGES[reason]
+        super().__init__(self.message)
+
+
+def new_refresh_token() -> str:
+    """A fresh opaque refresh token: 32 random bytes, base64url (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 (hex) under which a refresh token is stored and looked up."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def access_claims(
+    ctx: ServerContext, user: User, session: UserSession, now: datetime
+) -> dict[str, Any]:
+    """The claims of an access token for ``user`` in ``session``, issued at ``now``."""
+    issued = int(now.timestamp())
+    claims: dict[str, Any] = {
+        "iss": ctx.settings.issuer,
+        "aud": ctx.settings.audience,
+        "sub": user.id,
+        "type": "access",
+        "scopes": session.scopes.split(),
+        "email": user.email,
+        "role": user.role,
+        "sid": session.id,
+        "jti": str(uuid.uuid4()),
+        "iat": issued,
+        "exp": issued + ctx.settings.access_token_ttl,
+    }
+    if session.client_id is not None:
+        claims["clientId"] = session.client_id
+    return claims
+
+
+def _sign_access(ctx: ServerContext, user: User, session: UserSession, now: datetime) -> str:
+    return ctx.signer.sign(access_claims(ctx, user, session, now))
+
+
+def _add_refresh_token(
+    db: Session, ctx: ServerContext, session_id: str, now: datetime, token_id: str | None = None
+) -> str:
+    token = new_refresh_token()
+    db.add(
+        RefreshToken(
+            id=token_id or new_id(),
+            session_id=session_id,
+            token_hash=hash_token(token),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ctx.settings.refresh_token_ttl),
+        )
+    )
+    return token
+
+
+def start_session(
+    db: Session,
+    ctx: ServerContext,
+    user: User,
+    *,
+    scopes: list[str],
+    client_id: str | None = None,
+    user_agent: str | None = None,
+    ip_address: str | None = None,
+) -> TokenPair:
+    """Open a session for ``user`` and issue its first pair (login, code exchange)."""
+    now = ctx.clock()
+    session = UserSession(
+        id=new_id(), user_id=user.id, client_id=client_id, scopes=" ".join(scopes),
+        user_agent=user_agent, ip_address=ip_address, created_at=now, last_used_at=now,
+    )
+    db.add(session)
+    db.flush()  # the session row first: refresh_tokens refers to it
+    refresh = _add_refresh_token(db, ctx, session.id, now)
+    db.flush()
+    return TokenPair(
+        _sign_access(ctx, user, session, now), refresh, ctx.settings.access_token_ttl,
+        session.scopes, session.id,
+    )
+
+
+def _retry_key(presented: str) -> bytes:
+    return hmac.new(presented.encode(), _RETRY_INFO, hashlib.sha256).digest()
+
+
+def _seal(presented: str, token_id: str, pair: TokenPair, expires_at: int) -> bytes:
+    plain = json.dumps(
+        {"a": pair.access_token, "r": pair.refresh_token, "x": expires_at, "s": pair.scope,
+         "i": pair.session_id},
+        separators=(",", ":"),
+    ).encode()
+    nonce = os.urandom(12)
+    return nonce + AESGCM(_retry_key(presented)).encrypt(nonce, plain, token_id.encode())
+
+
+def _open(presented: str, token_id: str, blob: bytes, now: datetime) -> TokenPair | None:
+    try:
+        plain = AESGCM(_retry_key(presented)).decrypt(blob[:12], blob[12:], token_id.encode())
+    except (InvalidTag, ValueError):
+        return None
+    data = json.loads(plain)
+    expires_in = max(0, int(data["x"]) - int(now.timestamp()))
+    return TokenPair(data["a"], data["r"], expires_in, data["s"], data["i"])
+
+
+def _revoke_session(db: Session, session_id: str, now: datetime, reason: str) -> None:
+    db.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+
+
+def rotate_refresh_token(
+    db: Session, ctx: ServerContext, presented: str, *, client_id: str | None = None
+) -> TokenPair:
+    """Exchange ``presented`` for a new pair, rotating it; ``db`` must be a write session.
+
+    ``client_id`` is the OAuth client asking (``None`` for the first-party
+    ``/api/auth/refresh``); a token of another client's session is ``foreign``.
+    Raises :class:`RefreshRefused`. On reuse the session's revocation is committed
+    before raising, so the caller's rollback cannot undo it.
+    """
+    if not presented or len(presented) > MAX_REFRESH_TOKEN_LENGTH:
+        raise RefreshRefused("unknown")
+    row = db.execute(
+        select(RefreshToken, UserSession, User)
+        .join(UserSession, RefreshToken.session_id == UserSession.id)
+        .join(User, UserSession.user_id == User.id)
+        .where(RefreshToken.token_hash == hash_token(presented))
+    ).first()
+    if row is None:
+        raise RefreshRefused("unknown")
+    token, session, user = row
+    if session.client_id != client_id:
+        raise RefreshRefused("foreign")
+    if session.revoked_at is not None or user.disabled_at is not None:
+        raise RefreshRefused("revoked")
+    now = ctx.clock()
+    if token.rotated_at is None:
+        if token.expires_at <= now:
+            raise RefreshRefused("expired")
+        pair = _rotate(db, ctx, presented, token, session, user, now)
+        if pair is not None:
+            return pair
+        # Lost the race: another request rotated it since we read it. Read its result.
+        db.expire(token)
+        db.refresh(token)
+    return _retry_or_reuse(db, ctx, presented, token, session, now)
+
+
+def _rotate(
+    db: Session,
+    ctx: ServerContext,
+    presented: str,
+    token: RefreshToken,
+    session: UserSession,
+    user: User,
+    now: datetime,
+) -> TokenPair | None:
+    successor_id = new_id()
+    refresh = new_refresh_token()
+    claims = access_claims(ctx, user, session, now)
+    pair = TokenPair(
+        ctx.signer.sign(claims), refresh, ctx.settings.access_token_ttl, session.scopes,
+        session.id,
+    )
+    blob = None
+    if ctx.settings.refresh_retry_grace > 0:
+        blob = _seal(presented, token.id, pair, claims["exp"])
+    won = db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == token.id, RefreshToken.rotated_at.is_(None))
+        .values(rotated_at=now, replaced_by_id=successor_id, retry_blob=blob)
+        .execution_options(synchronize_session=False)
+    )
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    db.add(
+        RefreshToken(
+            id=successor_id, session_id=session.id, token_hash=hash_token(refresh),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ctx.settings.refresh_token_ttl),
+        )
+    )
+    db.execute(
+        update(UserSession).where(UserSession.id == session.id).values(last_used_at=now)
+    )
+    db.flush()
+    return pair
+
+
+def _retry_or_reuse(
+    db: Session,
+    ctx: ServerContext,
+    presented: str,
+    token: RefreshToken,
+    session: UserSession,
+    now: datetime,
+) -> TokenPair:
+    grace = ctx.settings.refresh_retry_grace
+    if (
+        grace > 0
+        and token.rotated_at is not None
+        and token.retry_blob is not None
+        and token.replaced_by_id is not None
+        and (now - token.rotated_at).total_seconds() <= grace
+    ):
+        successor = db.execute(
+            select(RefreshToken.rotated_at).where(RefreshToken.id == token.replaced_by_id)
+        ).first()
+        if successor is not None and successor.rotated_at is None:
+            pair = _open(presented, token.id, token.retry_blob, now)
+            if pair is not None:
+                return pair
+    _revoke_session(db, session.id, now, "refresh_token_reuse")
+    db.commit()
+    raise RefreshRefused("reused")
