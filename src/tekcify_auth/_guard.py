@@ -254,7 +254,8 @@ class GuardCore:
                 error="invalid_token",
                 description="The access token is invalid or expired",
             )
-        if not isinstance(result.payload.get("sub"), str):
+        sub = result.payload.get("sub")
+        if not isinstance(sub, str) or not sub:
             raise AuthenticationError(
                 401, INVALID_TOKEN, reason="missing_sub", error="invalid_token",
                 description="The access token names no subject",

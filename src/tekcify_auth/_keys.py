@@ -78,6 +78,14 @@ class SignatureRegistry(jws.JWSRegistry):
         return alg
 
 
+# What a public key looks like in text (PEM, RFC 4716 and OpenSSH forms). A verifier
+# that took one as an HMAC secret would accept tokens anyone can forge with the public
+# key (RFC 8725 §2.1), so such a secret is refused even when it does not parse as a key.
+_KEY_MARKERS: Final = (
+    b"-----BEGIN", b"---- BEGIN", b"ssh-rsa ", b"ssh-dss ", b"ssh-ed25519 ", b"ecdsa-sha2-",
+)
+
+
 def load_hmac_key(secret: str | bytes) -> OctKey:
     """The HMAC key for a shared secret such as ``JWT_ACCESS_SECRET``.
 
@@ -89,9 +97,10 @@ def load_hmac_key(secret: str | bytes) -> OctKey:
     if not secret:
         raise ConfigurationError("secret is empty: set it to the server's JWT_ACCESS_SECRET")
     raw = secret.encode() if isinstance(secret, str) else secret
-    if b"-----BEGIN" in raw:
+    if any(marker in raw for marker in _KEY_MARKERS):
         raise ConfigurationError(
-            "secret looks like a PEM key; pass public keys as key=..., never as an HMAC secret"
+            "secret looks like a PEM or SSH key; pass public keys as key=..., never as an "
+            "HMAC secret"
         )
     # joserfc warns about secrets under 112 bits; Tekcify deployments choose their own
     # JWT_ACCESS_SECRET, so we accept it as the Node package does and say nothing here.
@@ -114,6 +123,13 @@ def load_public_key(key: PublicKeyLike) -> Key:
     elif isinstance(key, Key):
         raise ConfigurationError("key must be an asymmetric key; pass shared secrets as secret=")
     elif isinstance(key, Mapping):
+        if key.get("kty") == "oct":
+            raise ConfigurationError("key must be asymmetric; pass shared secrets as secret=")
+        use, ops = key.get("use"), key.get("key_ops")
+        if (use is not None and use != "sig") or (
+            ops is not None and not (isinstance(ops, list) and "verify" in ops)
+        ):
+            raise ConfigurationError("the JWK is not meant for signatures (its use or key_ops)")
         try:
             loaded = JWKRegistry.import_key(dict(key))
         except (JoseError, ValueError, KeyError, TypeError) as exc:
@@ -148,7 +164,10 @@ def algorithms_for_key(key: Key) -> frozenset[str]:
     if isinstance(key, RSAKey):
         return RSA_ALGORITHMS
     if isinstance(key, ECKey):
-        alg = _EC_ALGORITHMS.get(key.curve_name)
+        try:
+            alg = _EC_ALGORITHMS.get(key.curve_name)
+        except KeyError:  # a curve joserfc has no name for (secp192r1, brainpool...)
+            return frozenset()
         return frozenset({alg}) if alg else frozenset()
     if isinstance(key, OKPKey):
         return _OKP_ALGORITHMS.get(key.curve_name, frozenset())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import Key
+from joserfc.util import urlsafe_b64decode
 
 from ._cache import ExpiringLRU
 from ._config import DEFAULT_AUDIENCE, DEFAULT_CACHE_SIZE, DEFAULT_ISSUER, MAX_TOKEN_LENGTH
@@ -73,7 +75,8 @@ ERROR_WORDS: Final = frozenset(
     }
 )
 
-_INVALID: Final = {word: VerifiedToken({}, False, word) for word in ERROR_WORDS}
+# Shared by every caller, so their (empty) payloads are read-only too.
+_INVALID: Final = {word: VerifiedToken(freeze_payload({}), False, word) for word in ERROR_WORDS}
 
 
 @dataclass(slots=True)
@@ -88,6 +91,20 @@ class _Pending:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# RFC 7519 §2 NumericDate. Bounded so that NaN and ±Infinity (which Python's json reads,
+# and which would make a token never expire) and integers too large for a float (an
+# OverflowError against a float leeway) are refused as malformed.
+_MAX_DATE: Final = float(2**53)
+
+
+def _is_date(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and -_MAX_DATE <= value <= _MAX_DATE
+    )
 
 
 class BaseVerifier:
@@ -108,8 +125,12 @@ class BaseVerifier:
         cache: bool,
         cache_size: int,
     ) -> None:
-        if leeway < 0:
-            raise ConfigurationError("leeway must be zero or more seconds")
+        if not _is_number(leeway) or not 0 <= leeway < math.inf:
+            # NaN or infinity would switch the exp and nbf checks off without a word.
+            raise ConfigurationError("leeway must be a finite number of seconds, zero or more")
+        for name, value in (("issuer", issuer), ("audience", audience)):
+            if value is not None and not isinstance(value, str):
+                raise ConfigurationError(f"{name} must be a string, or None to skip the check")
         if cache and cache_size < 1:
             raise ConfigurationError("cache_size must be at least 1 (or pass cache=False)")
         self.algorithms = algorithms
@@ -129,6 +150,8 @@ class BaseVerifier:
 
     def _begin(self, token: object) -> VerifiedToken | _Pending:
         if isinstance(token, bytes):
+            if len(token) > MAX_TOKEN_LENGTH:
+                return _INVALID[TOO_LARGE]
             try:
                 token = token.decode("ascii")
             except UnicodeDecodeError:
@@ -146,9 +169,11 @@ class BaseVerifier:
             return _INVALID[MALFORMED]
         try:
             obj = jws.extract_compact(token.encode("ascii"), registry=self._registry)
-        except (JoseError, ValueError, TypeError):
+        except (JoseError, ValueError, TypeError, RecursionError):
             return _INVALID[MALFORMED]
         header = obj.protected
+        if not isinstance(header, dict):  # joserfc lets a JSON array or string through
+            return _INVALID[MALFORMED]
         alg = header.get("alg")
         if not isinstance(alg, str):
             return _INVALID[MALFORMED]
@@ -160,6 +185,13 @@ class BaseVerifier:
             return _INVALID[UNSUPPORTED_HEADER]
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
+            return _INVALID[MALFORMED]
+        try:
+            # The registered parameters' types (jku, jwk, x5c...); they are never used.
+            self._registry.check_header(header)
+            # A signature in bad base64url is a malformed token, not a wrong signature.
+            urlsafe_b64decode(obj.segments["signature"])
+        except (JoseError, ValueError, TypeError):
             return _INVALID[MALFORMED]
         return _Pending(token, obj, alg, kid)
 
@@ -175,7 +207,7 @@ class BaseVerifier:
             return _INVALID[BAD_SIGNATURE]
         try:
             payload = json.loads(pending.obj.payload)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             return _INVALID[MALFORMED]
         if not isinstance(payload, dict):
             return _INVALID[MALFORMED]
@@ -192,18 +224,18 @@ class BaseVerifier:
         exp = payload.get("exp")
         if exp is None:
             return MISSING_EXP
-        if not _is_number(exp):
+        if not _is_date(exp):
             return MALFORMED
         if now >= exp + self.leeway:
             return EXPIRED
         nbf = payload.get("nbf")
         if nbf is not None:
-            if not _is_number(nbf):
+            if not _is_date(nbf):
                 return MALFORMED
             if now + self.leeway < nbf:
                 return NOT_YET_VALID
         iat = payload.get("iat")
-        if iat is not None and not _is_number(iat):
+        if iat is not None and not _is_date(iat):
             return MALFORMED
         if self.issuer is not None and payload.get("iss") != self.issuer:
             return WRONG_ISSUER
@@ -266,9 +298,13 @@ class TokenVerifier(BaseVerifier):
             allowed = narrow_algorithms(HMAC_ALGORITHMS, algorithms, "a shared secret")
         else:
             self._key = load_public_key(key)
-            allowed = narrow_algorithms(
-                algorithms_for_key(self._key) & ASYMMETRIC_ALGORITHMS, algorithms, "this key"
-            )
+            admitted = algorithms_for_key(self._key) & ASYMMETRIC_ALGORITHMS
+            pinned = self._key.alg  # RFC 7517 §4.4: a JWK's "alg" names its one algorithm
+            if pinned is not None:
+                admitted &= {pinned}
+                if not admitted:
+                    raise ConfigurationError(f"the JWK's alg {pinned!r} does not fit its key type")
+            allowed = narrow_algorithms(admitted, algorithms, "this key")
         super().__init__(
             algorithms=allowed,
             issuer=issuer,
@@ -309,7 +345,11 @@ def _verifier_for(
     algorithms: Collection[str] | None,
     leeway: float,
 ) -> TokenVerifier:
-    algs = None if algorithms is None else tuple(sorted(algorithms))
+    algs: tuple[str, ...] | None = None
+    if isinstance(algorithms, str):  # one name, not its letters
+        algs = (algorithms,)
+    elif algorithms is not None:
+        algs = tuple(sorted(algorithms))
     key_id: object = key
     if key is not None:
         try:
@@ -317,7 +357,13 @@ def _verifier_for(
         except TypeError:  # a JWK dict: identify it by its content
             key_id = json.dumps(key, sort_keys=True, default=str)
     config = (secret, key_id, issuer, audience, algs, leeway)
-    verifier = _verifiers.get(config)
+    try:
+        verifier = _verifiers.get(config)
+    except TypeError:  # an unhashable secret or leeway: the constructor says what is wrong
+        return TokenVerifier(
+            secret=secret, key=key, issuer=issuer, audience=audience,
+            algorithms=algorithms, leeway=leeway,
+        )
     if verifier is None:
         verifier = TokenVerifier(
             secret=secret, key=key, issuer=issuer, audience=audience,
@@ -384,13 +430,11 @@ def decode_token(token: str | bytes) -> dict[str, Any] | None:
     >>> decode_token("not.a.token") is None
     True
     """
+    if not isinstance(token, str | bytes) or len(token) > MAX_TOKEN_LENGTH:
+        return None
     try:
-        if isinstance(token, bytes):
-            token = token.decode("ascii")
-        if len(token) > MAX_TOKEN_LENGTH:
-            return None
-        obj = jws.extract_compact(token.encode("ascii"))
-        payload = json.loads(obj.payload)
-    except (JoseError, ValueError, TypeError, UnicodeError):
+        raw = token if isinstance(token, bytes) else token.encode("ascii")
+        payload = json.loads(jws.extract_compact(raw).payload)
+    except (JoseError, ValueError, TypeError, RecursionError):
         return None
     return payload if isinstance(payload, dict) else None
