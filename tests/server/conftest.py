@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -136,14 +137,30 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings, clock: FakeClock, database_url: str) -> AsyncIterator[FastAPI]:
-    """The started server app (its lifespan runs around the test)."""
-    application = create_app(settings, clock=clock)
+def clean_db(database_url: str) -> Iterator[str]:
+    """The session's database URL; every table is emptied after the test."""
     try:
-        async with application.router.lifespan_context(application):
-            yield application
+        yield database_url
     finally:
         empty_tables(database_url)
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings, clock: FakeClock | None = None
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """A started app for ``settings`` and a client for it (for tests needing their own)."""
+    application = create_app(settings, clock=clock)
+    async with application.router.lifespan_context(application), asgi_client(application) as c:
+        yield application, c
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FakeClock, clean_db: str) -> AsyncIterator[FastAPI]:
+    """The started server app (its lifespan runs around the test)."""
+    application = create_app(settings, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 def asgi_client(app: FastAPI, address: str = CLIENT_ADDRESS) -> httpx.AsyncClient:

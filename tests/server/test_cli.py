@@ -1,0 +1,171 @@
+"""The tekcify-auth command: serve in a real process, db upgrade, users."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tekcify_auth import verify_access_token
+from tekcify_auth.cli import main
+
+from .conftest import PASSWORD
+
+FAST_HASHING_ENV = {
+    "TEKCIFY_ARGON2_TIME_COST": "1", "TEKCIFY_ARGON2_MEMORY_COST": "8",
+    "TEKCIFY_ARGON2_PARALLELISM": "1",
+}
+
+
+def _clean_env() -> dict[str, str]:
+    return {
+        k: v for k, v in os.environ.items()
+        if not k.startswith("TEKCIFY_") and k != "JWT_ACCESS_SECRET"
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.mark.slow
+def test_serve_works_with_nothing_configured(tmp_path: Path) -> None:
+    port = _free_port()
+    data = tmp_path / "data"
+    env = {**_clean_env(), **FAST_HASHING_ENV, "TEKCIFY_DATA_DIR": str(data)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tekcify_auth.cli", "serve", "--port", str(port)],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=5) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    health = client.get("/health")
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None, proc.communicate()
+                    assert time.monotonic() < deadline, "the server did not come up"
+                    time.sleep(0.1)
+            assert health.json() == {"status": "ok", "database": "ok"}
+            created = client.post(
+                "/api/auth/register", json={"email": "ada@example.com", "password": PASSWORD}
+            )
+            assert created.status_code == 201
+            tokens = client.post(
+                "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+            )
+            assert tokens.status_code == 200
+            access = tokens.json()["accessToken"]
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    # uvicorn shuts down cleanly on SIGTERM, then re-raises it (exit by that signal).
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "Application shutdown complete" in err
+    secret_file = (data / "jwt_access_secret").resolve()
+    secret = secret_file.read_text().strip()
+    assert verify_access_token(access, secret=secret).valid
+    assert f"listening on {base}" in out
+    assert str(secret_file) in out
+    assert "JWT_ACCESS_SECRET" in out
+    assert f"{base}/api/.well-known/jwks.json" in out
+    assert secret not in out + err
+    access_lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [(e["method"], e["path"], e["status"]) for e in access_lines] == [
+        ("GET", "/health", 200), ("POST", "/api/auth/register", 201),
+        ("POST", "/api/auth/login", 200),
+    ]
+    assert PASSWORD not in out + err
+    assert access not in out + err
+    assert (data / "tekcify.sqlite3").exists()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The process environment of an in-process CLI run: a fresh data folder only."""
+    for name in list(os.environ):
+        if name.startswith("TEKCIFY_") or name == "JWT_ACCESS_SECRET":
+            monkeypatch.delenv(name)
+    for name, value in FAST_HASHING_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TEKCIFY_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def _run(
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    stdin: str = "",
+) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_users_create_list_disable(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = _run(
+        ["users", "create", "--email", "Root@Example.com", "--admin", "--password-stdin"],
+        capsys, monkeypatch, stdin=PASSWORD + "\n",
+    )
+    assert code == 0
+    assert "created admin root@example.com" in out
+    code, _, err = _run(
+        ["users", "create", "--email", "root@example.com", "--password-stdin"],
+        capsys, monkeypatch, stdin=PASSWORD + "\n",
+    )
+    assert code == 1
+    assert "already exists" in err
+    code, _, err = _run(
+        ["users", "create", "--email", "x@example.com", "--password-stdin"],
+        capsys, monkeypatch, stdin="short\n",
+    )
+    assert code == 1
+    assert "8 to 1024" in err
+    code, out, _ = _run(["users", "list"], capsys, monkeypatch)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    assert "admin" in lines[1]
+    assert "active" in lines[1]
+    code, out, _ = _run(["users", "disable", "ROOT@example.com"], capsys, monkeypatch)
+    assert code == 0
+    code, out, _ = _run(["users", "list"], capsys, monkeypatch)
+    assert "disabled" in out.splitlines()[1]
+    code, _, err = _run(["users", "disable", "nobody@example.com"], capsys, monkeypatch)
+    assert code == 1
+    assert "User not found" in err
+
+
+def test_db_upgrade_reports_the_revision(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = _run(["db", "upgrade"], capsys, monkeypatch)
+    assert code == 0
+    assert "is at revision 0001_accounts" in out
+    assert (cli_env / "tekcify.sqlite3").exists()
+
+
+def test_a_bad_setting_stops_the_command_with_its_name(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEKCIFY_SIGNING_ALG", "none")
+    code, _, err = _run(["serve"], capsys, monkeypatch)
+    assert code == 1
+    assert "TEKCIFY_SIGNING_ALG=none is not valid" in err

@@ -1,0 +1,264 @@
+"""Login rate limiting: per account+address, per address, per account; memory and Redis."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from fastapi import FastAPI
+
+from tekcify_auth.server.errors import ApiError
+from tekcify_auth.server.services.ratelimit import (
+    LimitStore,
+    LoginLimiter,
+    MemoryLimitStore,
+    RedisLimitStore,
+)
+
+from .conftest import PASSWORD, FakeClock, asgi_client, make_settings, register, running
+
+REDIS_URL_VAR = "TEKCIFY_TEST_REDIS_URL"
+SKIP_REDIS_VAR = "TEKCIFY_TEST_SKIP_REDIS"
+STORES = ["memory"] + ([] if os.environ.get(SKIP_REDIS_VAR) == "1" else ["redis"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis for these tests: ``TEKCIFY_TEST_REDIS_URL`` or a private redis-server."""
+    given = os.environ.get(REDIS_URL_VAR)
+    if given:
+        yield given
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(
+            f"redis-server is not installed and {REDIS_URL_VAR} is not set: install it "
+            f"(apt-get install redis-server) or set {SKIP_REDIS_VAR}=1 to test the "
+            "in-memory limiter only",
+            pytrace=False,
+        )
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield url
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest) -> Iterator[LimitStore]:
+    """Each limit store: in memory, and Redis (emptied first)."""
+    if request.param == "memory":
+        yield MemoryLimitStore()
+        return
+    client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+    client.flushdb()
+    try:
+        yield RedisLimitStore(client)
+    finally:
+        client.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limiter(store: LimitStore, clock: Clock) -> LoginLimiter:
+    return LoginLimiter(
+        store, window=60, per_account_address=3, per_address=10, per_account=5, clock=clock
+    )
+
+
+def blocked_for(limits: LoginLimiter, email: str, address: str) -> int | None:
+    try:
+        limits.check(email, address)
+    except ApiError as exc:
+        refusal = exc
+    else:
+        return None
+    assert refusal.status_code == 429
+    return int(refusal.headers["Retry-After"])
+
+
+def test_failures_per_account_and_address_block_that_pair_only(store: LimitStore) -> None:
+    clock = Clock()
+    limits = limiter(store, clock)
+    for _ in range(3):
+        assert blocked_for(limits, "ada@example.com", "10.0.0.1") is None
+        limits.failed("ada@example.com", "10.0.0.1")
+        clock.now += 10
+    assert blocked_for(limits, "ada@example.com", "10.0.0.1") == 30
+    assert blocked_for(limits, "ada@example.com", "10.0.0.2") is None
+    assert blocked_for(limits, "bob@example.com", "10.0.0.1") is None
+
+
+def test_a_block_ends_one_window_after_the_failures_that_caused_it(store: LimitStore) -> None:
+    clock = Clock()
+    limits = limiter(store, clock)
+    for _ in range(3):
+        limits.failed("ada@example.com", "10.0.0.1")
+    for _ in range(24):  # hammering while blocked neither counts nor extends the block
+        assert blocked_for(limits, "ada@example.com", "10.0.0.1") is not None
+        clock.now += 2.5
+    assert blocked_for(limits, "ada@example.com", "10.0.0.1") is None
+
+
+def test_retry_after_never_exceeds_the_window(store: LimitStore) -> None:
+    clock = Clock()
+    limits = limiter(store, clock)
+    for _ in range(3):
+        limits.failed("ada@example.com", "10.0.0.1")
+    wait = blocked_for(limits, "ada@example.com", "10.0.0.1")
+    assert wait is not None
+    assert 1 <= wait <= 60
+
+
+def test_success_clears_the_pairs_failures(store: LimitStore) -> None:
+    clock = Clock()
+    limits = limiter(store, clock)
+    for _ in range(2):
+        limits.failed("ada@example.com", "10.0.0.1")
+    limits.succeeded("ada@example.com", "10.0.0.1")
+    for _ in range(2):
+        limits.failed("ada@example.com", "10.0.0.1")
+    assert blocked_for(limits, "ada@example.com", "10.0.0.1") is None
+
+
+def test_one_address_guessing_at_many_accounts_is_blocked(store: LimitStore) -> None:
+    clock = Clock()
+    limits = limiter(store, clock)
+    for n in range(10):
+        limits.failed(f"user{n}@example.com", "10.0.0.9")
+    assert blocked_for(limits, "someone-else@example.com", "10.0.0.9") is not None
+    assert blocked_for(limits, "someone-else@example.com", "10.0.0.8") is None
+
+
+def test_many_addresses_cannot_lock_the_user_out_of_a_known_address(store: LimitStore) -> None:
+    clock = Clock()
+    limits = limiter(store, clock)
+    limits.succeeded("ada@example.com", "192.0.2.1")  # Ada's laptop, logged in before
+    for n in range(5):  # a botnet, one failure per address
+        limits.failed("ada@example.com", f"10.1.0.{n}")
+    assert blocked_for(limits, "ada@example.com", "10.1.0.99") is not None
+    assert blocked_for(limits, "ada@example.com", "192.0.2.1") is None
+
+
+def test_redis_store_keeps_no_email_address(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        limits = limiter(RedisLimitStore(client), Clock())
+        limits.failed("ada@example.com", "10.0.0.1")
+        limits.succeeded("ada@example.com", "10.0.0.2")
+        keys = [k.decode() for k in client.keys("*")]
+        assert keys
+        assert not any("ada" in k for k in keys)
+    finally:
+        client.close()
+
+
+async def _fail(client: httpx.AsyncClient, times: int) -> None:
+    for _ in range(times):
+        response = await client.post(
+            "/api/auth/login", json={"email": "ada@example.com", "password": "not the password"}
+        )
+        assert response.status_code == 401
+
+
+async def test_login_answers_429_with_retry_after(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await register(client)
+    await _fail(client, 5)
+    response = await client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 429
+    assert response.json() == {
+        "statusCode": 429, "error": "Too Many Requests",
+        "message": "Too many failed login attempts; try again later",
+    }
+    assert 1 <= int(response.headers["retry-after"]) <= 900
+    async with asgi_client(app, "198.51.100.50") as elsewhere:
+        ok = await elsewhere.post(
+            "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+        )
+        assert ok.status_code == 200
+
+
+async def test_the_login_block_lifts_after_the_window(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    await register(client)
+    await _fail(client, 5)
+    clock.advance(900)
+    response = await client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 200
+
+
+async def test_workers_share_the_limits_through_redis(
+    redis_url: str, clean_db: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    redis.Redis.from_url(redis_url).flushdb()
+    settings = make_settings(database_url=clean_db, data_dir=tmp_path, redis_url=redis_url)
+    async with running(settings, clock) as (_one, first), running(settings, clock) as (_, second):
+        await register(first)
+        await _fail(first, 5)
+        response = await second.post(
+            "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+        )
+        assert response.status_code == 429
+
+
+async def test_redis_gone_is_503_not_a_free_pass(
+    clean_db: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    settings = make_settings(database_url=clean_db, data_dir=tmp_path, redis_url=dead)
+    async with running(settings, clock) as (_app, client):
+        await register(client)
+        response = await client.post(
+            "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+        )
+        assert response.status_code == 503
+        body: dict[str, Any] = response.json()
+        assert body["statusCode"] == 503
+        assert "unavailable" in body["message"]
