@@ -153,6 +153,7 @@ async def test_first_start_generates_a_private_secret_kept_across_restarts(
         secret_file = tmp_path / "fresh" / "jwt_access_secret"
         assert stat.S_IMODE(os.stat(secret_file).st_mode) == 0o600
         secrets.append(secret_file.read_text())
+    assert stat.S_IMODE(os.stat(tmp_path / "fresh").st_mode) == 0o700
     assert secrets[0] == secrets[1]
     assert len(secrets[0].strip()) >= 64
     assert (tmp_path / "fresh" / "tekcify.sqlite3").exists()
@@ -204,3 +205,19 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.signing_alg == "HS256"
     assert settings.issuer == "tekcify-auth"
     assert settings.audience == "tekcify-api"
+
+
+async def test_the_openapi_document_shows_the_bearer_scheme(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    schemes = document["components"]["securitySchemes"]
+    assert any(s["type"] == "http" and s["scheme"] == "bearer" for s in schemes.values())
+    assert "/api/auth/login" in document["paths"]
+
+
+async def test_the_servers_bearer_check_is_the_librarys_guard_core(app: FastAPI) -> None:
+    from tekcify_auth._guard import GuardCore
+    from tekcify_auth._verify import BaseVerifier
+
+    guard = app.state.ctx.guard
+    assert type(guard) is GuardCore
+    assert isinstance(guard.verifier, BaseVerifier)

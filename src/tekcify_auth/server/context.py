@@ -39,6 +39,9 @@ class ServerContext:
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or utcnow
+        if settings.database_url is None:
+            # The data folder will hold the database (password hashes) and the secret.
+            settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.db = Database(settings.effective_database_url, timeout=settings.db_timeout)
         self._signer: Signer | None = None
         self._guard: GuardCore | None = None
