@@ -99,7 +99,19 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
 
 async def test_a_body_that_is_not_an_object_is_400(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/auth/login", json=["ada@example.com", PASSWORD])
-    _assert_400(response, "The request body must be a JSON object")
+    _assert_400(response, "The request body must be a JSON object sent as application/json")
+
+
+async def test_a_body_without_the_json_content_type_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/auth/login", content=b'{"email": "ada@example.com", "password": "x"}',
+        headers={"content-type": "text/plain"},
+    )
+    _assert_400(response, "The request body must be a JSON object sent as application/json")
+
+
+async def test_an_empty_body_is_400(client: httpx.AsyncClient) -> None:
+    _assert_400(await client.post("/api/auth/login"), "Missing request body")
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,7 @@ def validation_message(errors: Sequence[Any]) -> str:
     if kind == "missing":
         return f"Missing field: {field}" if field else "Missing request body"
     if field in ("", "body") or field.isdigit():
-        return "The request body must be a JSON object"
+        return "The request body must be a JSON object sent as application/json"
     msg = str(first.get("msg", "is invalid"))
     # pydantic's "Value error, ..." prefix adds nothing for a reader.
     msg = msg.removeprefix("Value error, ")
