@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: venv
-	$(PY) -m uvicorn examples.fastapi_app:app --host $(HOST) --port $(PORT)
+	$(VENV)/bin/tekcify-auth serve --host $(HOST) --port $(PORT)
 
 lint: venv
 	$(PY) -m ruff check src tests benchmarks examples
