@@ -7,6 +7,8 @@
     tekcify-auth users create --email EMAIL [--admin] [--password-stdin]
     tekcify-auth users list
     tekcify-auth users disable EMAIL
+    tekcify-auth keys list
+    tekcify-auth keys rotate
 
 Settings come from the environment (``TEKCIFY_*``, ``JWT_ACCESS_SECRET``). The server
 package is imported only inside the commands, so ``import tekcify_auth`` stays light.
@@ -45,9 +47,14 @@ def _settings() -> Settings:
 def _started_context(settings: Settings) -> ServerContext:
     """A server context with storage migrated and keys loaded, as the server starts."""
     from .server.context import ServerContext
+    from .server.settings import SettingsError
 
     ctx = ServerContext(settings)
-    ctx.start()
+    try:
+        ctx.start()
+    except SettingsError as exc:  # e.g. a stored signing key this secret cannot decrypt
+        ctx.stop()
+        raise CommandError(str(exc)) from None
     return ctx
 
 
@@ -186,6 +193,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
 
     _add_user_commands(commands)
+    _add_key_commands(commands)
     return parser
 
 
@@ -284,6 +292,79 @@ def _users_disable(args: argparse.Namespace) -> int:
     finally:
         ctx.stop()
     print(f"disabled {user.email}; its sessions are revoked")
+    return 0
+
+
+# -- keys ----------------------------------------------------------------------------
+
+
+def _add_key_commands(commands: Any) -> None:
+    keys = commands.add_parser(
+        "keys", help="asymmetric signing keys (TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA)"
+    )
+    actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    actions.add_parser("list", help="list the signing keys and their states").set_defaults(
+        handler=_keys_list
+    )
+    actions.add_parser(
+        "rotate",
+        help="make a new signing key; the old one stays published until its tokens expire",
+    ).set_defaults(handler=_keys_rotate)
+
+
+def _when(value: Any) -> str:
+    return "-" if value is None else str(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _keys_list(_args: argparse.Namespace) -> int:
+    from .server.services import keystore
+
+    settings = _settings()
+    ctx = _started_context(settings)
+    try:
+        with ctx.db.read() as db:
+            keys = keystore.list_keys(db, settings, ctx.clock())
+    finally:
+        ctx.stop()
+    if settings.signing_alg == "HS256":
+        print("TEKCIFY_SIGNING_ALG=HS256: tokens are signed with the shared secret, not these keys")
+    print(f"{'KID':43}  {'ALG':5}  {'STATE':7}  {'CREATED':20}  {'RETIRED':20}  PUBLISHED UNTIL")
+    for key in keys:
+        print(
+            f"{key.kid:43}  {key.alg:5}  {key.state:7}  {_when(key.created_at):20}  "
+            f"{_when(key.retired_at):20}  {_when(key.published_until)}"
+        )
+    return 0
+
+
+def _keys_rotate(_args: argparse.Namespace) -> int:
+    from .server.services import keystore
+    from .server.services.keys import key_cipher
+
+    settings = _settings()
+    if settings.signing_alg == "HS256":
+        raise CommandError(
+            "keys rotate needs TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA; with HS256 the "
+            "shared secret (JWT_ACCESS_SECRET) is the key"
+        )
+    ctx = _started_context(settings)
+    try:
+        cipher, _where = key_cipher(settings)
+        with ctx.db.write() as db:
+            rotation = keystore.rotate_key(db, settings, cipher, ctx.clock())
+    finally:
+        ctx.stop()
+    new = rotation.active
+    print(f"new signing key {new.kid} ({new.alg})")
+    if rotation.retired:
+        until = _when(ctx.clock() + keystore.retention(settings))
+        print(f"retired {', '.join(rotation.retired)}: published until {until}")
+    if rotation.deleted:
+        print(f"deleted {len(rotation.deleted)} expired key(s): {', '.join(rotation.deleted)}")
+    print(
+        f"running servers sign with the new key within {settings.key_reload_interval:g} "
+        "seconds (TEKCIFY_KEY_RELOAD_INTERVAL)"
+    )
     return 0
 
 

@@ -79,6 +79,19 @@ class Settings(BaseSettings):
     signing_alg: Literal["HS256", "RS256", "ES256", "EdDSA"] = _env(
         "TEKCIFY_SIGNING_ALG", "one of " + ", ".join(SIGNING_ALGORITHMS), default="HS256"
     )
+    key_encryption_secret: SecretStr | None = _env(
+        "TEKCIFY_KEY_ENCRYPTION_SECRET",
+        "a string of at least 32 characters that encrypts the private signing keys in the "
+        "database; the same on every instance (unset: one is generated and kept in "
+        "TEKCIFY_DATA_DIR)",
+        default=None, min_length=32,
+    )
+    key_reload_interval: float = _env(
+        "TEKCIFY_KEY_RELOAD_INTERVAL",
+        "a number of seconds from 0 to 300: how often a running server re-reads the signing "
+        "keys from the database, so it signs with a key rotated elsewhere (0: on every use)",
+        default=5.0, ge=0, le=300,
+    )
     public_url: str | None = _env(
         "TEKCIFY_PUBLIC_URL",
         "an absolute http:// or https:// URL without query or fragment",
@@ -243,7 +256,7 @@ def _describe(errors: list[Any], env: Mapping[str, str] | None) -> list[str]:
                     break
         accepts = str((field.json_schema_extra or {}).get("accepts", "")) if field else ""  # type: ignore[union-attr]
         value = error.get("input")
-        if name == "jwt_access_secret" or isinstance(value, dict):
+        if name in ("jwt_access_secret", "key_encryption_secret") or isinstance(value, dict):
             shown = ""
         else:  # never echo a password that sits in a URL
             shown = "=" + re.sub(r"//[^/@]*@", "//***@", f"{value!s:.80}")

@@ -1,8 +1,17 @@
-"""Key material kept in the data folder: the generated HS256 secret.
+"""Key material: the generated HS256 secret, and the asymmetric signing keys.
 
-With nothing configured the server makes a secret on first start and keeps it in
-``TEKCIFY_DATA_DIR/jwt_access_secret`` (mode 0600), so tokens survive restarts and a
-resource server can be given the same value as ``JWT_ACCESS_SECRET``.
+**HS256** (the default): with ``JWT_ACCESS_SECRET`` unset the server makes a secret on
+first start and keeps it in ``TEKCIFY_DATA_DIR/jwt_access_secret`` (mode 0600), so
+tokens survive restarts and a resource server can be given the same value.
+
+**RS256, ES256, EdDSA**: the keys live in the database (``signing_keys``), because every
+instance sharing the database must sign and verify with the same ones; the keys table
+itself is in ``services/keystore.py``. Private keys are stored encrypted (AES-256-GCM)
+under a key-encryption secret that never enters the database: ``TEKCIFY_KEY_ENCRYPTION_SECRET``
+or, unset, a secret generated in ``TEKCIFY_DATA_DIR/key_encryption_secret`` (mode 0600).
+A database dump or backup alone therefore holds no usable signing key. Instances on
+several hosts must share that secret (set the variable, or copy the file); an instance
+with another one refuses to start, naming the key it cannot decrypt.
 """
 
 from __future__ import annotations
@@ -13,12 +22,23 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Final
 
 from ..db.engine import Database
-from ..settings import Settings, SettingsError
-from .signing import HmacSigner, Signer
+from ..settings import Settings
+from .keystore import KeyCache, KeyCipher, ensure_signing_key, load_snapshot
+from .signing import HmacSigner, KeyRing, KeyRingSigner, KeySnapshot, Signer
 
-__all__ = ["build_signer", "load_or_create_secret", "secure_dir"]
+__all__ = [
+    "KEK_FILE_NAME",
+    "build_signer",
+    "key_cipher",
+    "load_or_create_secret",
+    "secure_dir",
+]
+
+#: The file, in the data folder, of the generated key-encryption secret.
+KEK_FILE_NAME: Final = "key_encryption_secret"
 
 
 def secure_dir(path: Path) -> Path:
@@ -61,12 +81,28 @@ def _read(path: Path) -> str:
     return value
 
 
+def key_cipher(settings: Settings) -> tuple[KeyCipher, str]:
+    """The cipher of the private signing keys, and a phrase saying where its secret is."""
+    if settings.key_encryption_secret is not None:
+        return KeyCipher(settings.key_encryption_secret.get_secret_value()), (
+            "TEKCIFY_KEY_ENCRYPTION_SECRET"
+        )
+    path = settings.data_dir / KEK_FILE_NAME
+    return KeyCipher(load_or_create_secret(path)), f"the secret in {path.resolve()}"
+
+
 def build_signer(
     settings: Settings, db: Database, clock: Callable[[], datetime]
 ) -> tuple[Signer, str]:
     """The signer ``settings`` ask for, and a sentence saying where its key lives.
 
     HS256: ``JWT_ACCESS_SECRET`` when set, else the secret file in the data folder.
+    Asymmetric: a key of ``TEKCIFY_SIGNING_ALG`` is made in the database unless the
+    active one already has that algorithm (first start, or the setting changed: the old
+    key is retired, see :func:`~.keystore.rotate_key`); the signer re-reads the keys every
+    ``TEKCIFY_KEY_RELOAD_INTERVAL`` seconds. Raises
+    :class:`~tekcify_auth.server.settings.SettingsError` when a stored key cannot be
+    decrypted with this server's key-encryption secret.
     """
     if settings.signing_alg == "HS256":
         if settings.jwt_access_secret is not None:
@@ -75,9 +111,18 @@ def build_signer(
             )
         path = settings.secret_file
         return HmacSigner(load_or_create_secret(path)), f"HS256 with the secret in {path.resolve()}"
-    raise SettingsError(
-        [
-            f"TEKCIFY_SIGNING_ALG={settings.signing_alg} is not valid: expected HS256 "
-            "(asymmetric signing is not available in this build yet)"
-        ]
+    cipher, where = key_cipher(settings)
+    with db.write() as session:
+        ensure_signing_key(session, settings, cipher, clock())
+    cache = KeyCache(cipher)
+
+    def load() -> KeySnapshot:
+        with db.read() as session:
+            return load_snapshot(session, settings, cache, clock())
+
+    ring = KeyRing(load, interval=settings.key_reload_interval, clock=lambda: clock().timestamp())
+    snapshot = ring.current()
+    return KeyRingSigner(ring), (
+        f"{snapshot.signing_alg} with key {snapshot.signing_kid} from the database (private "
+        f"keys encrypted with {where}; rotate with `tekcify-auth keys rotate`)"
     )

@@ -3,23 +3,55 @@
 Everything that issues tokens goes through a :class:`Signer`; the server's own Bearer
 check uses :meth:`Signer.verifier`, a verifier of the library (``tekcify_auth``), so the
 server checks tokens exactly as its users do. :class:`HmacSigner` is the HS256 mode
-with the shared ``JWT_ACCESS_SECRET``; asymmetric modes (RS256, ES256, EdDSA, with key
-rotation) implement the same protocol and publish their public keys in :meth:`jwks`.
+with the shared ``JWT_ACCESS_SECRET``; :class:`KeyRingSigner` is the asymmetric mode
+(RS256, ES256, EdDSA): it signs with the active key of a :class:`KeyRing`, names it in
+the ``kid`` header, verifies with every key still published, and publishes their public
+halves in :meth:`KeyRingSigner.jwks`.
+
+The ring holds a snapshot of the keys table (``services/keys.py`` loads it) and
+re-reads it every ``TEKCIFY_KEY_RELOAD_INTERVAL`` seconds, and at once (at most once a
+second) when a token names a ``kid`` it does not know: that is how every instance
+sharing the database starts signing with a key that ``tekcify-auth keys rotate`` added,
+and accepts tokens another instance signed with it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
+import anyio.to_thread
 from joserfc import jws
+from joserfc.jwk import Key
 
+from tekcify_auth._config import DEFAULT_CACHE_SIZE
 from tekcify_auth._guard import Verifier
-from tekcify_auth._keys import load_hmac_key
-from tekcify_auth._verify import TokenVerifier
+from tekcify_auth._keys import SignatureRegistry, load_hmac_key
+from tekcify_auth._models import VerifiedToken
+from tekcify_auth._verify import _INVALID, ALGORITHM_NOT_ALLOWED, BaseVerifier, TokenVerifier
+from tekcify_auth._verify import _Pending as Pending
 
-__all__ = ["HmacSigner", "Signer"]
+__all__ = [
+    "ASYMMETRIC_SIGNING_ALGORITHMS",
+    "HmacSigner",
+    "KeyRing",
+    "KeyRingSigner",
+    "KeyRingVerifier",
+    "KeySnapshot",
+    "PublishedKey",
+    "Signer",
+]
+
+logger = logging.getLogger("tekcify_auth.server")
+
+#: The asymmetric algorithms the server signs with (``TEKCIFY_SIGNING_ALG``).
+ASYMMETRIC_SIGNING_ALGORITHMS: Final = frozenset({"RS256", "ES256", "EdDSA"})
+#: After an unknown ``kid``, the keys are re-read at most this often (seconds).
+MISS_COOLDOWN: Final = 1.0
 
 
 class Signer(Protocol):
@@ -73,3 +105,199 @@ class HmacSigner:
     def jwks(self) -> dict[str, Any]:
         """No public keys: a shared secret is never published."""
         return {"keys": []}
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedKey:
+    """A public key of the JWKS: the verification key and its JWK (``kid``, ``alg``, ``use``).
+
+    ``until`` is when (seconds since the epoch) a retired key stops being published and
+    accepted; ``None`` while the key is active.
+    """
+
+    kid: str
+    alg: str
+    key: Key
+    jwk: Mapping[str, Any]
+    until: float | None = None
+
+    def live(self, now: float) -> bool:
+        """Whether the key is still published at ``now``."""
+        return self.until is None or now < self.until
+
+
+@dataclass(frozen=True, slots=True)
+class KeySnapshot:
+    """The keys as one read of the database found them.
+
+    ``signing_key`` is the private key of the active key ``signing_kid``; ``published``
+    holds, by ``kid``, every key whose tokens may still be live (the active one first).
+    """
+
+    signing_kid: str
+    signing_alg: str
+    signing_key: Key
+    published: Mapping[str, PublishedKey]
+
+
+class KeyRing:
+    """The current :class:`KeySnapshot`, re-read by ``loader`` when it is due.
+
+    A reload is due ``interval`` seconds after the last one (``0``: on every use) or
+    when the clock went back. Only one thread reloads; the others keep using the
+    snapshot they have rather than wait. A failed reload (database down) keeps the last
+    snapshot and is logged; it is tried again after ``interval``. ``loader`` runs once
+    here, so a server does not start without its keys.
+    """
+
+    def __init__(
+        self, loader: Callable[[], KeySnapshot], *, interval: float, clock: Callable[[], float]
+    ) -> None:
+        self._loader = loader
+        self.interval = interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._snapshot = loader()
+        self._loaded_at = self._attempted_at = clock()
+
+    def _due(self, now: float) -> bool:
+        return not 0 <= now - self._loaded_at < self.interval
+
+    def current(self) -> KeySnapshot:
+        """The snapshot, reloaded first when the interval has passed."""
+        if self._due(self.clock()):
+            self._reload(wait=False)
+        return self._snapshot
+
+    def published(self) -> list[PublishedKey]:
+        """The keys published now, the active one first."""
+        snapshot, now = self.current(), self.clock()
+        return [entry for entry in snapshot.published.values() if entry.live(now)]
+
+    def lookup(self, kid: str) -> PublishedKey | None:
+        """The published key ``kid``; an unknown one triggers a reload (rate-limited)."""
+        found = self.current().published.get(kid)
+        if found is None and not 0 <= self.clock() - self._attempted_at < MISS_COOLDOWN:
+            self._reload(wait=True)
+            found = self._snapshot.published.get(kid)
+        return found if found is not None and found.live(self.clock()) else None
+
+    def has_fresh(self, kid: str) -> bool:
+        """Whether :meth:`lookup` of ``kid`` would answer without touching the database."""
+        return kid in self._snapshot.published and not self._due(self.clock())
+
+    def reload(self) -> None:
+        """Re-read the keys now (waits for a reload already running)."""
+        self._reload(wait=True, force=True)
+
+    def _reload(self, *, wait: bool, force: bool = False) -> None:
+        if not self._lock.acquire(blocking=wait):
+            return
+        try:
+            now = self.clock()
+            if not force and not wait and not self._due(now):
+                return  # another thread reloaded while this one was on its way
+            self._attempted_at = now
+            try:
+                snapshot = self._loader()
+            except Exception as exc:  # any failure: sign and verify with what we have
+                first_line = (str(exc).splitlines() or [""])[0][:200]
+                logger.warning(
+                    "signing keys could not be reloaded (%s: %s); still signing with %s",
+                    type(exc).__name__, first_line, self._snapshot.signing_kid,
+                )
+                self._loaded_at = now
+                return
+            self._snapshot, self._loaded_at = snapshot, now
+        finally:
+            self._lock.release()
+
+
+def _registry(alg: str) -> SignatureRegistry:
+    return SignatureRegistry(algorithms=[alg])
+
+
+_REGISTRIES: Final = {alg: _registry(alg) for alg in ASYMMETRIC_SIGNING_ALGORITHMS}
+
+
+class KeyRingSigner:
+    """RS256, ES256 or EdDSA with the ring's active key; every header carries its ``kid``."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self.ring = ring
+
+    @property
+    def algorithm(self) -> str:
+        """The ``alg`` of the active key."""
+        return self.ring.current().signing_alg
+
+    @property
+    def kid(self) -> str:
+        """The ``kid`` new tokens carry."""
+        return self.ring.current().signing_kid
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        """The JWS of ``claims`` under the active key (``{"alg", "typ": "JWT", "kid"}``)."""
+        snapshot = self.ring.current()
+        alg = snapshot.signing_alg
+        payload = json.dumps(dict(claims), separators=(",", ":"))
+        return jws.serialize_compact(
+            {"alg": alg, "typ": "JWT", "kid": snapshot.signing_kid}, payload,
+            snapshot.signing_key, registry=_REGISTRIES[alg],
+        )
+
+    def verifier(
+        self, *, issuer: str, audience: str, clock: Callable[[], float] | None = None
+    ) -> Verifier:
+        """A :class:`KeyRingVerifier` over this ring."""
+        return KeyRingVerifier(self.ring, issuer=issuer, audience=audience, clock=clock)
+
+    def jwks(self) -> dict[str, Any]:
+        """The public keys whose tokens may still be live, the active one first."""
+        return {"keys": [dict(entry.jwk) for entry in self.ring.published()]}
+
+
+class KeyRingVerifier(BaseVerifier):
+    """Verifies this server's asymmetric tokens with the key their ``kid`` names.
+
+    The library's checks (:class:`~tekcify_auth._verify.BaseVerifier`) with the ring as
+    the key source, as :class:`~tekcify_auth.JwksVerifier` has the JWKS: a token
+    without a ``kid``, or with one the ring does not publish, is ``unknown_key``, and
+    the token's ``alg`` must be the key's own.
+    """
+
+    def __init__(
+        self,
+        ring: KeyRing,
+        *,
+        issuer: str | None,
+        audience: str | None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__(
+            algorithms=ASYMMETRIC_SIGNING_ALGORITHMS, issuer=issuer, audience=audience,
+            leeway=0, clock=clock, cache=True, cache_size=DEFAULT_CACHE_SIZE,
+        )
+        self.ring = ring
+
+    def verify(self, token: str | bytes) -> VerifiedToken:
+        """Verify ``token``; never raises for a bad token."""
+        pending = self._begin(token)
+        if isinstance(pending, VerifiedToken):
+            return pending
+        return self._conclude(pending)
+
+    async def averify(self, token: str | bytes) -> VerifiedToken:
+        """The coroutine twin of :meth:`verify`; a key reload runs in a worker thread."""
+        pending = self._begin(token)
+        if isinstance(pending, VerifiedToken):
+            return pending
+        if pending.kid is not None and self.ring.has_fresh(pending.kid):
+            return self._conclude(pending)
+        return await anyio.to_thread.run_sync(self._conclude, pending)
+
+    def _conclude(self, pending: Pending) -> VerifiedToken:
+        entry = self.ring.lookup(pending.kid) if pending.kid is not None else None
+        if entry is not None and entry.alg != pending.alg:
+            return _INVALID[ALGORITHM_NOT_ALLOWED]
+        return self._finish(pending, None if entry is None else entry.key)

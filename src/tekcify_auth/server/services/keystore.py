@@ -1,0 +1,301 @@
+"""The asymmetric signing keys in the database: create, rotate, list, load.
+
+One key is **active** (``retired_at`` NULL): it signs every new token. Rotation adds a
+new active key and retires the others in one transaction, under a lock (``BEGIN
+IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so concurrent rotations or
+first starts never leave two active keys. A retired key stays **published** (in the
+JWKS, accepted by the server) for :func:`retention` after its retirement, then it is
+**expired**; the next rotation deletes expired keys.
+
+Retention covers the last token the key can have signed: instances that have not yet
+re-read the keys go on signing with it for up to ``TEKCIFY_KEY_RELOAD_INTERVAL``
+seconds, that token lives ``TEKCIFY_ACCESS_TOKEN_TTL`` seconds, and resource servers
+may allow some clock skew (:data:`RETENTION_MARGIN`).
+
+``kid`` is the key's RFC 7638 thumbprint. The private key is stored as PKCS#8 DER,
+sealed by :class:`KeyCipher` with the ``kid`` and ``alg`` as associated data, so a
+sealed key cannot be moved to another row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
+from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from tekcify_auth._keys import load_public_key
+
+from ..db.models import SigningKey
+from ..settings import Settings, SettingsError
+from .signing import KeySnapshot, PublishedKey
+
+__all__ = [
+    "RETENTION_MARGIN",
+    "KeyCache",
+    "KeyCipher",
+    "KeyInfo",
+    "Rotation",
+    "ensure_signing_key",
+    "generate_key",
+    "list_keys",
+    "load_snapshot",
+    "retention",
+    "rotate_key",
+]
+
+#: Seconds a retired key stays published beyond the longest-lived token it can have
+#: signed, for resource servers whose clocks run behind (their verifier ``leeway``).
+RETENTION_MARGIN: Final = 60
+#: RSA modulus size of generated RS256 keys.
+RSA_KEY_SIZE: Final = 2048
+
+_LOCK_ID: Final = 0x7E6C1F2  # any constant shared by every server process and the CLI
+_SEAL_VERSION: Final = b"\x01"
+_HKDF_INFO: Final = b"tekcify-auth signing-key encryption v1"
+_KEY_CLASSES: Final[dict[str, type[RSAKey] | type[ECKey] | type[OKPKey]]] = {
+    "RS256": RSAKey, "ES256": ECKey, "EdDSA": OKPKey,
+}
+
+
+def generate_key(alg: str) -> RSAKey | ECKey | OKPKey:
+    """A new private key for ``alg``: RSA 2048 (RS256), P-256 (ES256) or Ed25519 (EdDSA)."""
+    if alg == "RS256":
+        return RSAKey.generate_key(RSA_KEY_SIZE)
+    if alg == "ES256":
+        return ECKey.generate_key("P-256")
+    if alg == "EdDSA":
+        return OKPKey.generate_key("Ed25519")
+    raise ValueError(f"no asymmetric signing algorithm {alg!r}")
+
+
+class KeyCipher:
+    """Seals private keys with AES-256-GCM under a key derived (HKDF) from ``secret``."""
+
+    def __init__(self, secret: str) -> None:
+        derived = HKDF(hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(
+            secret.encode()
+        )
+        self._aead = AESGCM(derived)
+
+    def seal(self, private_der: bytes, kid: str, alg: str) -> bytes:
+        """The stored form of a private key: version byte, nonce, ciphertext and tag."""
+        nonce = os.urandom(12)
+        return _SEAL_VERSION + nonce + self._aead.encrypt(nonce, private_der, _aad(kid, alg))
+
+    def open(self, sealed: bytes, kid: str, alg: str) -> bytes:
+        """The private key DER; raises :class:`SettingsError` when it does not open."""
+        if sealed[:1] != _SEAL_VERSION:
+            raise _cannot_open(kid)
+        try:
+            return self._aead.decrypt(sealed[1:13], sealed[13:], _aad(kid, alg))
+        except (InvalidTag, ValueError):
+            raise _cannot_open(kid) from None
+
+
+def _aad(kid: str, alg: str) -> bytes:
+    return f"{kid}\n{alg}".encode()
+
+
+def _cannot_open(kid: str) -> SettingsError:
+    return SettingsError(
+        [
+            f"TEKCIFY_KEY_ENCRYPTION_SECRET does not decrypt signing key {kid} stored in the "
+            "database: every instance sharing the database needs the same secret (set the "
+            "variable, or copy key_encryption_secret from the data folder of the instance "
+            "that created the key)"
+        ]
+    )
+
+
+def retention(settings: Settings) -> timedelta:
+    """How long a retired key stays published (see the module docstring)."""
+    return timedelta(
+        seconds=settings.access_token_ttl + settings.key_reload_interval + RETENTION_MARGIN
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """What ``tekcify-auth keys list`` shows of a key.
+
+    ``state`` is ``active`` (signs), ``retired`` (published until ``published_until``)
+    or ``expired`` (no longer published; deleted by the next rotation).
+    """
+
+    kid: str
+    alg: str
+    created_at: datetime
+    retired_at: datetime | None
+    published_until: datetime | None
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """The outcome of :func:`rotate_key`."""
+
+    active: KeyInfo
+    retired: tuple[str, ...]
+    deleted: tuple[str, ...]
+
+
+def _info(row: SigningKey, settings: Settings, now: datetime) -> KeyInfo:
+    if row.retired_at is None:
+        return KeyInfo(row.kid, row.alg, row.created_at, None, None, "active")
+    until = row.retired_at + retention(settings)
+    state = "retired" if now < until else "expired"
+    return KeyInfo(row.kid, row.alg, row.created_at, row.retired_at, until, state)
+
+
+def _lock(db: Session) -> None:
+    # SQLite: the write transaction began IMMEDIATE and already excludes other writers.
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+
+
+def _active(db: Session) -> list[SigningKey]:
+    return list(
+        db.execute(
+            select(SigningKey)
+            .where(SigningKey.retired_at.is_(None))
+            .order_by(SigningKey.created_at.desc(), SigningKey.kid)
+        ).scalars()
+    )
+
+
+def _add_key(db: Session, cipher: KeyCipher, alg: str, now: datetime) -> SigningKey:
+    key = generate_key(alg)
+    kid = key.thumbprint()
+    public = {**key.as_dict(private=False), "kid": kid, "alg": alg, "use": "sig"}
+    row = SigningKey(
+        kid=kid, alg=alg, public_jwk=json.dumps(public, sort_keys=True),
+        private_key=cipher.seal(key.as_der(private=True), kid, alg),
+        created_at=now, retired_at=None,
+    )
+    # Retire first: the new row must be the only one left with retired_at NULL.
+    db.execute(update(SigningKey).where(SigningKey.retired_at.is_(None)).values(retired_at=now))
+    db.add(row)
+    db.flush()
+    return row
+
+
+def ensure_signing_key(
+    db: Session, settings: Settings, cipher: KeyCipher, now: datetime
+) -> SigningKey:
+    """The active key, made first when there is none of ``settings.signing_alg``.
+
+    ``db`` must be a write session. Changing ``TEKCIFY_SIGNING_ALG`` therefore rotates
+    to a key of the new algorithm at the next start; the old key is retired, not lost.
+    """
+    _lock(db)
+    active = _active(db)
+    if active and active[0].alg == settings.signing_alg:
+        return active[0]
+    return _add_key(db, cipher, settings.signing_alg, now)
+
+
+def rotate_key(db: Session, settings: Settings, cipher: KeyCipher, now: datetime) -> Rotation:
+    """Add a new active key of ``settings.signing_alg`` and retire the others.
+
+    ``db`` must be a write session. Keys whose retention has ended are deleted.
+    """
+    _lock(db)
+    retired = tuple(row.kid for row in _active(db))
+    cutoff = now - retention(settings)
+    expired = tuple(
+        db.execute(
+            select(SigningKey.kid).where(
+                SigningKey.retired_at.is_not(None), SigningKey.retired_at <= cutoff
+            )
+        ).scalars()
+    )
+    if expired:
+        db.execute(delete(SigningKey).where(SigningKey.kid.in_(expired)))
+    row = _add_key(db, cipher, settings.signing_alg, now)
+    return Rotation(_info(row, settings, now), retired, expired)
+
+
+def _newest_first(rows: Iterable[SigningKey]) -> list[SigningKey]:
+    # Active keys first, then by retirement, most recent first (creation times may tie).
+    def order(row: SigningKey) -> tuple[bool, float, float]:
+        retired = row.retired_at.timestamp() if row.retired_at is not None else 0.0
+        return (row.retired_at is not None, -retired, -row.created_at.timestamp())
+
+    return sorted(rows, key=order)
+
+
+def list_keys(db: Session, settings: Settings, now: datetime) -> list[KeyInfo]:
+    """Every stored key: the active one, then the retired ones, latest first."""
+    rows = db.execute(select(SigningKey)).scalars()
+    return [_info(row, settings, now) for row in _newest_first(rows)]
+
+
+class KeyCache:
+    """Keys already decrypted or parsed, by ``kid``, so that reloads only query."""
+
+    def __init__(self, cipher: KeyCipher) -> None:
+        self.cipher = cipher
+        self._private: dict[str, Key] = {}
+        self._public: dict[str, tuple[Key, dict[str, Any]]] = {}
+
+    def private(self, row: SigningKey) -> Key:
+        """The private key of ``row``; raises :class:`SettingsError` if it does not open."""
+        key = self._private.get(row.kid)
+        if key is None:
+            der = self.cipher.open(row.private_key, row.kid, row.alg)
+            key = _KEY_CLASSES[row.alg].import_key(der)
+            self._private[row.kid] = key
+        return key
+
+    def public(self, row: SigningKey, settings: Settings) -> PublishedKey:
+        """The published form of ``row``."""
+        parsed = self._public.get(row.kid)
+        if parsed is None:
+            jwk = json.loads(row.public_jwk)
+            parsed = self._public[row.kid] = (load_public_key(jwk), jwk)
+        until = None
+        if row.retired_at is not None:
+            until = (row.retired_at + retention(settings)).timestamp()
+        return PublishedKey(row.kid, row.alg, parsed[0], parsed[1], until)
+
+
+class NoActiveKey(RuntimeError):
+    """The keys table holds no active key (it was emptied while the server ran)."""
+
+
+def load_snapshot(
+    db: Session, settings: Settings, cache: KeyCache, now: datetime
+) -> KeySnapshot:
+    """The active key and every published one, as they are in the database now.
+
+    Raises :class:`NoActiveKey` when no key is active, :class:`SettingsError` when the
+    active key does not decrypt.
+    """
+    cutoff = now - retention(settings)
+    rows = _newest_first(
+        db.execute(
+            select(SigningKey).where(
+                or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > cutoff)
+            )
+        ).scalars()
+    )
+    if not rows or rows[0].retired_at is not None:
+        raise NoActiveKey("no active signing key in the database")
+    signing = rows[0]
+    return KeySnapshot(
+        signing_kid=signing.kid,
+        signing_alg=signing.alg,
+        signing_key=cache.private(signing),
+        published={row.kid: cache.public(row, settings) for row in rows},
+    )
