@@ -6,6 +6,7 @@ TekcifyAuthError                 anything this package raises on purpose
 ├── JwksError                    the JWKS could not be fetched or parsed
 ├── AuthenticationError          a guard refused a request (renders its own 401/403)
 ├── AuthServerError              the auth server answered with a non-2xx status
+├── AuthServerInvalidResponse    a 2xx answer that is not the documented shape, or too big
 └── AuthServerUnavailable        the auth server could not be reached in time
 ```
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthServerError",
+    "AuthServerInvalidResponse",
     "AuthServerUnavailable",
     "AuthenticationError",
     "ConfigurationError",
@@ -57,6 +59,22 @@ class AuthServerError(TekcifyAuthError):
         self.status_code = status_code
         self.message = message
         self.error = error
+
+
+class AuthServerInvalidResponse(TekcifyAuthError):
+    """Raised when the auth server answers 2xx with a body the client cannot use.
+
+    Not JSON (an HTML page from a proxy, an empty body), JSON of another shape than
+    ``http-api.md`` documents for the endpoint, or a body larger than the client's
+    ``max_response_bytes``. It is not an :class:`AuthServerError`: the server did not
+    refuse the call, so code that turns ``AuthServerError`` into an error answer of its
+    own must not pass a 200 on. ``status_code`` is the status the body came with.
+    """
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(f"{status_code}: {message}")
+        self.status_code = status_code
+        self.message = message
 
 
 class AuthServerUnavailable(TekcifyAuthError):

@@ -1,0 +1,352 @@
+"""The module-level functions of ``tekcify_auth``: sync shortcuts over a default client.
+
+The default :class:`AuthClient` is built on first use from ``$AUTH_SERVER_URL`` (read
+then, not at import), once even when threads race for it. Replace it with
+:func:`set_default_client` (for other timeouts, retries or the introspection cache),
+and close it with :func:`close_default_client`.
+
+>>> import tekcify_auth
+>>> profile = tekcify_auth.get_user_profile(access_token)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from ._client import AuthClient
+from ._client_models import (
+    Application,
+    ConnectedApp,
+    CreateApplicationData,
+    CreateApplicationResponse,
+    IntrospectResult,
+    LogoUploadResponse,
+    MessageResponse,
+    Page,
+    RegenerateSecretResponse,
+    Session,
+    TokenSet,
+    UpdateApplicationData,
+    UpdateProfileData,
+    UploadResponse,
+    UserInfo,
+    UserProfile,
+)
+from ._uploads import FileInput
+
+__all__ = [
+    "SHORTCUTS",
+    "change_password",
+    "close_default_client",
+    "create_application",
+    "delete_account",
+    "delete_application",
+    "export_user_data",
+    "fetch_user_info",
+    "get_application_by_client_id",
+    "get_default_client",
+    "get_user_profile",
+    "introspect_token",
+    "list_applications",
+    "list_connected_apps",
+    "list_sessions",
+    "login",
+    "logout",
+    "refresh_tokens",
+    "regenerate_application_secret",
+    "register",
+    "revoke_all_sessions",
+    "revoke_connected_app",
+    "revoke_session",
+    "set_default_client",
+    "update_application",
+    "update_user_profile",
+    "upload_application_logo",
+    "upload_profile_picture",
+]
+
+_lock = threading.Lock()
+_default: AuthClient | None = None
+# Whether _default was built here (and so is closed here when replaced).
+_built = False
+
+
+def get_default_client() -> AuthClient:
+    """The shared :class:`AuthClient` the module-level functions use.
+
+    Built on first use from ``$AUTH_SERVER_URL``; raises
+    :class:`~tekcify_auth.ConfigurationError` when that has no ``http(s)://`` scheme.
+    """
+    global _default, _built
+    client = _default
+    if client is None:
+        with _lock:
+            client = _default
+            if client is None:
+                client = _default = AuthClient()
+                _built = True
+    return client
+
+
+def set_default_client(client: AuthClient | None) -> None:
+    """Make ``client`` the one the module-level functions use (``None``: build anew).
+
+    A default client built here is closed; one that was passed in is left to its owner.
+
+    >>> set_default_client(AuthClient("https://auth.example.com", retries=5))
+    >>> get_default_client().retry.retries
+    5
+    >>> set_default_client(None)
+    """
+    global _default, _built
+    with _lock:
+        previous, owned = _default, _built
+        _default, _built = client, False
+    if previous is not None and owned and previous is not client:
+        previous.close()
+
+
+def close_default_client() -> None:
+    """Close the default client's connections; the next call builds a new one."""
+    set_default_client(None)
+
+
+def fetch_user_info(access_token: str) -> UserInfo:
+    """The OIDC claims of the token's user (``GET /api/oauth/userinfo``).
+
+    Uses the default client; see :meth:`AuthClient.fetch_user_info`.
+    """
+    return get_default_client().fetch_user_info(access_token)
+
+
+def introspect_token(
+    token: str, client_id: str | None = None, client_secret: str | None = None
+) -> IntrospectResult:
+    """Ask the server whether ``token`` is active (RFC 7662).
+
+    Uses the default client; see :meth:`AuthClient.introspect_token`.
+    """
+    return get_default_client().introspect_token(token, client_id, client_secret)
+
+
+def get_user_profile(access_token: str) -> UserProfile:
+    """The token's user's profile.
+
+    Uses the default client; see :meth:`AuthClient.get_user_profile`.
+    """
+    return get_default_client().get_user_profile(access_token)
+
+
+def update_user_profile(
+    access_token: str, data: UpdateProfileData | Mapping[str, Any]
+) -> UserProfile:
+    """Change the user's first and last name; ``data`` is the model or a dict.
+
+    Uses the default client; see :meth:`AuthClient.update_user_profile`.
+    """
+    return get_default_client().update_user_profile(access_token, data)
+
+
+def upload_profile_picture(
+    access_token: str, file: FileInput, file_name: str | None = None,
+    content_type: str | None = None,
+) -> UploadResponse:
+    """Upload the user's picture: bytes, a path, or a binary file object.
+
+    Uses the default client; see :meth:`AuthClient.upload_profile_picture`.
+    """
+    return get_default_client().upload_profile_picture(access_token, file, file_name, content_type)
+
+
+def export_user_data(access_token: str) -> dict[str, Any]:
+    """Every record the server holds on the token's user.
+
+    Uses the default client; see :meth:`AuthClient.export_user_data`.
+    """
+    return get_default_client().export_user_data(access_token)
+
+
+def delete_account(access_token: str, password: str) -> MessageResponse:
+    """Delete the token's user with everything they own.
+
+    Uses the default client; see :meth:`AuthClient.delete_account`.
+    """
+    return get_default_client().delete_account(access_token, password)
+
+
+def list_applications(access_token: str, page: int = 1, limit: int = 10) -> Page[Application]:
+    """One page of the user's applications; ``.total`` counts all of them.
+
+    Uses the default client; see :meth:`AuthClient.list_applications`.
+    """
+    return get_default_client().list_applications(access_token, page, limit)
+
+
+def get_application_by_client_id(client_id: str) -> Application:
+    """An application's public information (no token needed).
+
+    Uses the default client; see :meth:`AuthClient.get_application_by_client_id`.
+    """
+    return get_default_client().get_application_by_client_id(client_id)
+
+
+def create_application(
+    access_token: str, data: CreateApplicationData | Mapping[str, Any]
+) -> CreateApplicationResponse:
+    """Register an application; its ``client_secret`` is shown only once.
+
+    Uses the default client; see :meth:`AuthClient.create_application`.
+    """
+    return get_default_client().create_application(access_token, data)
+
+
+def update_application(
+    access_token: str, client_id: str, data: UpdateApplicationData | Mapping[str, Any]
+) -> MessageResponse:
+    """Change some of an application's fields.
+
+    Uses the default client; see :meth:`AuthClient.update_application`.
+    """
+    return get_default_client().update_application(access_token, client_id, data)
+
+
+def upload_application_logo(
+    access_token: str, client_id: str, file: FileInput, file_name: str | None = None,
+    content_type: str | None = None,
+) -> LogoUploadResponse:
+    """Upload an application's logo: bytes, a path, or a binary file object.
+
+    Uses the default client; see :meth:`AuthClient.upload_application_logo`.
+    """
+    return get_default_client().upload_application_logo(
+        access_token, client_id, file, file_name, content_type
+    )
+
+
+def delete_application(access_token: str, client_id: str) -> MessageResponse:
+    """Delete an application; its tokens and consents are revoked.
+
+    Uses the default client; see :meth:`AuthClient.delete_application`.
+    """
+    return get_default_client().delete_application(access_token, client_id)
+
+
+def regenerate_application_secret(access_token: str, client_id: str) -> RegenerateSecretResponse:
+    """A new client secret for an application; the old one stops working.
+
+    Uses the default client; see :meth:`AuthClient.regenerate_application_secret`.
+    """
+    return get_default_client().regenerate_application_secret(access_token, client_id)
+
+
+def list_connected_apps(access_token: str) -> list[ConnectedApp]:
+    """The applications the token's user consented to.
+
+    Uses the default client; see :meth:`AuthClient.list_connected_apps`.
+    """
+    return get_default_client().list_connected_apps(access_token)
+
+
+def revoke_connected_app(access_token: str, client_id: str) -> MessageResponse:
+    """Withdraw the user's consent to an application and revoke its tokens.
+
+    Uses the default client; see :meth:`AuthClient.revoke_connected_app`.
+    """
+    return get_default_client().revoke_connected_app(access_token, client_id)
+
+
+def register(
+    email: str, password: str, first_name: str | None = None, last_name: str | None = None
+) -> UserProfile:
+    """Create an account.
+
+    Uses the default client; see :meth:`AuthClient.register`.
+    """
+    return get_default_client().register(email, password, first_name, last_name)
+
+
+def login(email: str, password: str) -> TokenSet:
+    """Sign in with email and password: a new session and its token pair.
+
+    Uses the default client; see :meth:`AuthClient.login`.
+    """
+    return get_default_client().login(email, password)
+
+
+def refresh_tokens(refresh_token: str) -> TokenSet:
+    """Rotate a refresh token: a new pair, the old one used up.
+
+    Uses the default client; see :meth:`AuthClient.refresh_tokens`.
+    """
+    return get_default_client().refresh_tokens(refresh_token)
+
+
+def change_password(access_token: str, current_password: str, new_password: str) -> MessageResponse:
+    """Set a new password; the user's other sessions are revoked.
+
+    Uses the default client; see :meth:`AuthClient.change_password`.
+    """
+    return get_default_client().change_password(access_token, current_password, new_password)
+
+
+def list_sessions(access_token: str) -> list[Session]:
+    """The user's live sessions.
+
+    Uses the default client; see :meth:`AuthClient.list_sessions`.
+    """
+    return get_default_client().list_sessions(access_token)
+
+
+def revoke_session(access_token: str, session_id: str) -> MessageResponse:
+    """End one of the user's sessions.
+
+    Uses the default client; see :meth:`AuthClient.revoke_session`.
+    """
+    return get_default_client().revoke_session(access_token, session_id)
+
+
+def revoke_all_sessions(access_token: str) -> MessageResponse:
+    """End every session of the user but the token's own.
+
+    Uses the default client; see :meth:`AuthClient.revoke_all_sessions`.
+    """
+    return get_default_client().revoke_all_sessions(access_token)
+
+
+def logout(access_token: str) -> MessageResponse:
+    """End the token's session and revoke its refresh token.
+
+    Uses the default client; see :meth:`AuthClient.logout`.
+    """
+    return get_default_client().logout(access_token)
+
+
+#: The names of the shortcuts, the same as the :class:`AuthClient` methods they call.
+SHORTCUTS = (
+    "fetch_user_info",
+    "introspect_token",
+    "get_user_profile",
+    "update_user_profile",
+    "upload_profile_picture",
+    "export_user_data",
+    "delete_account",
+    "list_applications",
+    "get_application_by_client_id",
+    "create_application",
+    "update_application",
+    "upload_application_logo",
+    "delete_application",
+    "regenerate_application_secret",
+    "list_connected_apps",
+    "revoke_connected_app",
+    "register",
+    "login",
+    "refresh_tokens",
+    "change_password",
+    "list_sessions",
+    "revoke_session",
+    "revoke_all_sessions",
+    "logout",
+)
