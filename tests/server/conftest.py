@@ -9,13 +9,16 @@ or file (SQLite) once; every test starts from empty tables.
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import httpx
 import pytest
@@ -27,6 +30,7 @@ from tekcify_auth.server import create_app
 from tekcify_auth.server.db.engine import Database
 from tekcify_auth.server.db.migrate import upgrade
 from tekcify_auth.server.db.models import Base
+from tekcify_auth.server.services import accounts, applications, tokens
 from tekcify_auth.server.settings import Settings, load_settings
 
 POSTGRES_URL_VAR = "TEKCIFY_TEST_POSTGRES_URL"
@@ -210,3 +214,59 @@ async def signed_up(
 def bearer(token: str) -> dict[str, str]:
     """The ``Authorization`` header for ``token``."""
     return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    """An application made by :func:`create_oauth_app`; ``client_secret`` is ``None`` if public."""
+
+    client_id: str
+    client_secret: str | None
+    owner_id: str
+
+    def basic(self) -> dict[str, str]:
+        """The ``Authorization: Basic`` header of its credentials (client_secret_basic)."""
+        raw = f"{quote_plus(self.client_id)}:{quote_plus(self.client_secret or '')}"
+        return {"Authorization": "Basic " + base64.b64encode(raw.encode()).decode()}
+
+
+def create_oauth_app(
+    app: FastAPI,
+    *,
+    owner_email: str = "owner@example.com",
+    confidential: bool = True,
+    scopes: tuple[str, ...] = ("openid", "profile", "email", "read:profile"),
+) -> OAuthApp:
+    """Register an OAuth application directly through the applications service."""
+    ctx = app.state.ctx
+    with ctx.db.write() as db:
+        owner = accounts.find_by_email(db, owner_email) or accounts.create_user(
+            db, ctx, email=owner_email, password_hash=ctx.passwords.hash(PASSWORD)
+        )
+        application, secret = applications.create_application(
+            db, owner_id=owner.id, name="Test app", description="Made by the test suite",
+            redirect_uris=["https://app.example.com/callback"], scopes=list(scopes),
+            now=ctx.clock(), confidential=confidential,
+        )
+    return OAuthApp(application.client_id, secret, owner.id)
+
+
+@pytest.fixture
+def oauth_app(app: FastAPI) -> OAuthApp:
+    """A confidential OAuth application (it has a client secret)."""
+    return create_oauth_app(app)
+
+
+def client_session(
+    app: FastAPI,
+    client_id: str | None,
+    *,
+    email: str = "ada@example.com",
+    scopes: tuple[str, ...] = ("openid", "profile", "email"),
+) -> tokens.TokenPair:
+    """Open a session of the (existing) user ``email`` for ``client_id``; its token pair."""
+    ctx = app.state.ctx
+    with ctx.db.write() as db:
+        user = accounts.find_by_email(db, email)
+        assert user is not None, f"register {email} first"
+        return tokens.start_session(db, ctx, user, scopes=list(scopes), client_id=client_id)

@@ -21,7 +21,7 @@ from .._version import __version__
 from .context import Clock, ServerContext
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
 from .middleware import AccessLogMiddleware, BodyLimitMiddleware
-from .routers import auth, health
+from .routers import auth, health, oauth, well_known
 from .settings import Settings, load_settings
 
 __all__ = ["app_factory", "create_app"]
@@ -39,7 +39,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await anyio.to_thread.run_sync(ctx.start)
+        try:
+            await anyio.to_thread.run_sync(ctx.start)
+        except BaseException:  # e.g. a key that does not decrypt: close the pool anyway
+            await anyio.to_thread.run_sync(ctx.stop)
+            raise
         try:
             yield
         finally:
@@ -56,6 +60,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_fallback_handler(app)
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(oauth.router)
+    app.include_router(well_known.router)
     if settings.redis_url is not None:
         install_redis_handler(app)
     # Added last = outermost: the access log sees every answer, 413s included.

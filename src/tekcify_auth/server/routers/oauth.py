@@ -1,0 +1,127 @@
+"""``/api/oauth``: token, introspection, revocation and UserInfo endpoints.
+
+Thin: each reads its parameters (form-encoded or JSON, ``services/client_auth.py``),
+authenticates the client when it names one, and calls its service. Errors are RFC 6749
+§5.2 (:class:`~..errors.OAuthError`), but UserInfo's, which are the Bearer guard's
+(RFC 6750 §3). Answers carrying tokens are never cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from tekcify_auth._errors import AuthenticationError
+from tekcify_auth._guard import INVALID_TOKEN
+
+from ..db.applications import Application
+from ..db.models import User
+from ..errors import OAuthError, OAuthRoute
+from ..services import grants, introspection
+from ..services.client_auth import authenticate_client, parse_params, read_client_credentials
+from ..services.userinfo import userinfo_claims
+from .deps import Caller, Ctx, client_address, user_agent
+
+router = APIRouter(prefix="/api/oauth", tags=["oauth"], route_class=OAuthRoute)
+
+NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolRequest:
+    """The parameters of a protocol request and its ``Authorization`` header."""
+
+    params: dict[str, str]
+    authorization: str | None
+
+    def require(self, name: str) -> str:
+        """The parameter ``name``; raises ``invalid_request`` when it is missing."""
+        value = self.params.get(name)
+        if value is None:
+            raise OAuthError("invalid_request", f"Missing parameter: {name}")
+        return value
+
+
+def _reader(
+    json_fields: Callable[[], Mapping[str, str]],
+) -> Callable[[Request], Awaitable[ProtocolRequest]]:
+    async def read(request: Request) -> ProtocolRequest:
+        params = parse_params(
+            request.headers.get("content-type"), await request.body(), json_fields()
+        )
+        return ProtocolRequest(params, request.headers.get("authorization"))
+
+    return read
+
+
+TokenParams = Annotated[ProtocolRequest, Depends(_reader(grants.json_fields))]
+TokenStatusParams = Annotated[
+    ProtocolRequest, Depends(_reader(lambda: introspection.JSON_FIELDS))
+]
+
+
+def _client(ctx: Ctx, form: ProtocolRequest) -> Application | None:
+    credentials = read_client_credentials(form.authorization, form.params)
+    if credentials is None:
+        return None
+    with ctx.db.read() as db:
+        return authenticate_client(db, credentials)
+
+
+@router.post("/token")
+def token(form: TokenParams, request: Request, ctx: Ctx) -> JSONResponse:
+    """RFC 6749 token endpoint: ``{access_token, token_type, expires_in, refresh_token, scope}``."""
+    grant_type = form.require("grant_type")
+    client = _client(ctx, form)
+    issued = grants.exchange(
+        ctx,
+        grants.TokenRequest(
+            grant_type, form.params, client, client_address(request), user_agent(request)
+        ),
+    )
+    return JSONResponse(issued.body(), headers=NO_STORE)
+
+
+@router.post("/token/introspect")
+def introspect(form: TokenStatusParams, ctx: Ctx) -> JSONResponse:
+    """RFC 7662: ``{active: true, sub, scope, clientId, ...}`` or ``{active: false}``."""
+    token_value = form.require("token")
+    client = _client(ctx, form)
+    answer = introspection.introspect(ctx, token_value, form.params.get("token_type_hint"), client)
+    return JSONResponse(answer, headers=NO_STORE)
+
+
+@router.post("/revoke")
+def revoke(form: TokenStatusParams, ctx: Ctx) -> JSONResponse:
+    """RFC 7009: ends the token's session; 200 whether or not the token was known."""
+    token_value = form.require("token")
+    client = _client(ctx, form)
+    introspection.revoke(ctx, token_value, form.params.get("token_type_hint"), client)
+    return JSONResponse({"message": "Token revoked"}, headers=NO_STORE)
+
+
+@router.get("/userinfo")
+def userinfo(caller: Caller, ctx: Ctx) -> JSONResponse:
+    """OIDC UserInfo: the caller's claims, as far as the token's scopes allow."""
+    return _userinfo(caller, ctx)
+
+
+@router.post("/userinfo")
+def userinfo_post(caller: Caller, ctx: Ctx) -> JSONResponse:
+    """OIDC UserInfo by POST (OIDC Core §5.3.1); the token still comes in the header."""
+    return _userinfo(caller, ctx)
+
+
+def _userinfo(caller: Caller, ctx: Ctx) -> JSONResponse:
+    with ctx.db.read() as db:
+        user = db.get(User, caller.user_id)
+    if user is None:  # deleted since Caller checked its session
+        raise AuthenticationError(
+            401, INVALID_TOKEN, reason="user_not_found", error="invalid_token",
+            description="The token's user does not exist",
+        )
+    return JSONResponse(userinfo_claims(user, caller.scopes), headers=NO_STORE)

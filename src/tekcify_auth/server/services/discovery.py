@@ -1,0 +1,61 @@
+"""The authorization server metadata (RFC 8414), also served as the OIDC discovery document.
+
+Endpoints are absolute: under ``TEKCIFY_PUBLIC_URL`` when set, else under the URL the
+request came to. The grants listed are those the token endpoint accepts
+(``services/grants.py``), so the document never promises a grant that is refused;
+the authorization endpoint, the ``code`` response type and PKCE (``S256`` only) are
+listed when a grant that uses them is registered.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ..settings import Settings
+from .applications import DEFAULT_SCOPES
+from .grants import GRANTS
+from .userinfo import EMAIL_CLAIMS, PROFILE_CLAIMS
+
+__all__ = ["CLIENT_AUTH_METHODS", "PATHS", "metadata"]
+
+#: How clients authenticate at the token, introspection and revocation endpoints.
+CLIENT_AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post", "none")
+
+#: The server's paths, relative to its base URL.
+PATHS: Final = {
+    "authorization_endpoint": "/api/oauth/authorize",
+    "token_endpoint": "/api/oauth/token",
+    "introspection_endpoint": "/api/oauth/token/introspect",
+    "revocation_endpoint": "/api/oauth/revoke",
+    "userinfo_endpoint": "/api/oauth/userinfo",
+    "jwks_uri": "/api/.well-known/jwks.json",
+}
+
+
+def metadata(settings: Settings, request_base_url: str) -> dict[str, Any]:
+    """The metadata document; ``request_base_url`` is used without ``TEKCIFY_PUBLIC_URL``."""
+    base = (settings.public_url or request_base_url).rstrip("/")
+    with_code = any(grant.uses_authorization_endpoint for grant in GRANTS.values())
+    document: dict[str, Any] = {"issuer": settings.issuer}
+    if with_code:
+        document["authorization_endpoint"] = base + PATHS["authorization_endpoint"]
+    document.update(
+        {
+            "token_endpoint": base + PATHS["token_endpoint"],
+            "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+            "introspection_endpoint": base + PATHS["introspection_endpoint"],
+            "introspection_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+            "revocation_endpoint": base + PATHS["revocation_endpoint"],
+            "revocation_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+            "userinfo_endpoint": base + PATHS["userinfo_endpoint"],
+            "jwks_uri": base + PATHS["jwks_uri"],
+            "grant_types_supported": list(GRANTS),
+            "response_types_supported": ["code"] if with_code else [],
+            "scopes_supported": list(DEFAULT_SCOPES),
+            "claims_supported": ["sub", *EMAIL_CLAIMS, *PROFILE_CLAIMS],
+            "subject_types_supported": ["public"],
+        }
+    )
+    if with_code:
+        document["code_challenge_methods_supported"] = ["S256"]
+    return document

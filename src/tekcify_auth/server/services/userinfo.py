@@ -1,0 +1,39 @@
+"""The OpenID Connect UserInfo claims (OIDC Core §5.1, §5.3) of a user.
+
+Which claims a token reveals depends on its scopes (OIDC Core §5.4): ``email`` gives
+``email`` and ``email_verified``; ``profile`` gives the names, ``picture`` and
+``updated_at``; Tekcify's ``read:profile`` gives both, as it does for
+``GET /api/user/profile``. ``sub`` is always there. Claims without a value are left
+out rather than sent as ``null`` (§5.3.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, Final
+
+from ..db.models import User
+
+__all__ = ["EMAIL_CLAIMS", "PROFILE_CLAIMS", "userinfo_claims"]
+
+EMAIL_CLAIMS: Final = ("email", "email_verified")
+PROFILE_CLAIMS: Final = ("name", "given_name", "family_name", "picture", "updated_at")
+_EMAIL_SCOPES: Final = frozenset({"email", "read:profile"})
+_PROFILE_SCOPES: Final = frozenset({"profile", "read:profile"})
+
+
+def userinfo_claims(user: User, scopes: Collection[str]) -> dict[str, Any]:
+    """The UserInfo claims of ``user`` that ``scopes`` allow (``sub`` always)."""
+    granted = set(scopes)
+    claims: dict[str, Any] = {"sub": user.id}
+    if granted & _EMAIL_SCOPES:
+        claims["email"] = user.email
+        claims["email_verified"] = user.email_verified
+    if granted & _PROFILE_SCOPES:
+        names = [part for part in (user.first_name, user.last_name) if part]
+        claims["name"] = " ".join(names) or None
+        claims["given_name"] = user.first_name or None
+        claims["family_name"] = user.last_name or None
+        claims["picture"] = user.avatar_url or None
+        claims["updated_at"] = int(user.updated_at.timestamp())
+    return {name: value for name, value in claims.items() if value is not None}
