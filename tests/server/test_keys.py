@@ -7,6 +7,7 @@ library's :class:`~tekcify_auth.JwksVerifier` across a ``tekcify-auth keys rotat
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import stat
@@ -27,13 +28,20 @@ from joserfc import jws
 from sqlalchemy import select
 
 from tekcify_auth import JwksVerifier, TokenVerifier, verify_access_token
+from tekcify_auth._keys import SignatureRegistry, load_public_key
 from tekcify_auth.cli import main
 from tekcify_auth.server import create_app
 from tekcify_auth.server.context import ServerContext
 from tekcify_auth.server.db.models import SigningKey
 from tekcify_auth.server.services import keystore
 from tekcify_auth.server.services.keys import KEK_FILE_NAME, key_cipher
-from tekcify_auth.server.services.signing import KeyRing, KeyRingSigner, KeySnapshot
+from tekcify_auth.server.services.signing import (
+    KeyRing,
+    KeyRingSigner,
+    KeyRingVerifier,
+    KeySnapshot,
+    PublishedKey,
+)
 from tekcify_auth.server.settings import Settings, SettingsError
 
 from .conftest import PASSWORD, FakeClock, make_settings, running, signed_up
@@ -329,6 +337,49 @@ def test_unknown_kids_reload_at_most_once_a_second() -> None:
     for _ in range(10):
         ring.lookup("unknown")
     assert loader.calls == 2
+
+
+def ring_verifier(alg: str = "ES256") -> tuple[KeyRingSigner, KeyRingVerifier, Any]:
+    """A signer and verifier over one published key of ``alg``, outside any server."""
+    key = keystore.generate_key(alg)
+    jwk = {**key.as_dict(private=False), "kid": "k1", "alg": alg, "use": "sig"}
+    public = PublishedKey("k1", alg, load_public_key(jwk), jwk)
+    ring = KeyRing(
+        lambda: KeySnapshot("k1", alg, key, {"k1": public}), interval=300, clock=lambda: 1000.0
+    )
+    signer = KeyRingSigner(ring)
+    verifier = signer.verifier(issuer="tekcify-auth", audience="tekcify-api", clock=ring.clock)
+    assert isinstance(verifier, KeyRingVerifier)
+    return signer, verifier, key
+
+
+CLAIMS = {"iss": "tekcify-auth", "aud": "tekcify-api", "sub": "u1", "type": "access",
+          "exp": 2000}
+
+
+async def test_the_ring_verifier_answers_from_async_code_too() -> None:
+    signer, verifier, _key = ring_verifier()
+    token = signer.sign(CLAIMS)
+    assert (await verifier.averify(token)).valid
+    assert verifier.verify(token).valid
+    unknown = jws.serialize_compact(
+        {"alg": "ES256", "kid": "k9"}, b'{"sub":"u1"}', keystore.generate_key("ES256")
+    )
+    assert (await verifier.averify(unknown)).error == "unknown_key"
+
+
+def test_a_token_whose_alg_is_not_its_keys_is_refused() -> None:
+    signer, verifier, key = ring_verifier("ES256")
+    payload = json.dumps(CLAIMS)
+    impostor = keystore.generate_key("EdDSA")
+    forged = jws.serialize_compact(
+        {"alg": "EdDSA", "kid": "k1"}, payload, impostor,
+        registry=SignatureRegistry(algorithms=["EdDSA"]),
+    )
+    assert verifier.verify(forged).error == "algorithm_not_allowed"
+    no_kid = jws.serialize_compact({"alg": "ES256"}, payload, key)
+    assert verifier.verify(no_kid).error == "unknown_key"
+    assert verifier.verify(signer.sign(CLAIMS)).valid
 
 
 # -- a real server on 127.0.0.1 -------------------------------------------------------------
