@@ -2,6 +2,7 @@
 
 from .applications import Application
 from .engine import Database, DatabaseUnavailable
+from .images import StoredImage
 from .models import Base, RefreshToken, SigningKey, User, UserSession
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "DatabaseUnavailable",
     "RefreshToken",
     "SigningKey",
+    "StoredImage",
     "User",
     "UserSession",
 ]
