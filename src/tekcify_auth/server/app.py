@@ -22,6 +22,10 @@ from .context import Clock, ServerContext
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
 from .middleware import AccessLogMiddleware, BodyLimitMiddleware
 from .routers import auth, health, oauth, well_known
+from .routers import images as image_routes
+from .routers import user as user_routes
+from .services.image_store import upload_limit_for
+from .services.images import ImageProcessor
 from .settings import Settings, load_settings
 
 __all__ = ["app_factory", "create_app"]
@@ -56,16 +60,24 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redoc_url=None,
     )
     app.state.ctx = ctx
+    # One per app, shared by the avatar and logo uploads: bounds the decoding threads.
+    image_processor = ImageProcessor()
+    app.state.image_processor = image_processor
     install_error_handlers(app)
     install_fallback_handler(app)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(oauth.router)
     app.include_router(well_known.router)
+    app.include_router(user_routes.router)
+    app.include_router(image_routes.router)
     if settings.redis_url is not None:
         install_redis_handler(app)
     # Added last = outermost: the access log sees every answer, 413s included.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, limit=settings.max_body_bytes,
+        limit_for=upload_limit_for(image_processor.limits),
+    )
     app.add_middleware(AccessLogMiddleware)
     return app
 

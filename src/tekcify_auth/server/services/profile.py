@@ -1,0 +1,269 @@
+"""The caller's own account: profile, avatar, data export and account deletion.
+
+**Export.** :func:`export_data` gathers every record the server holds on a user, one
+section per kind of record (:data:`EXPORT_SECTIONS`): the profile, the sessions (never
+a token or its hash), the applications they own (never a secret's hash) and the
+stored images (their metadata; the URLs are in the profile and the applications). A
+feature that stores more about users (consents, authorization codes) adds its section
+there and its rows to :data:`ERASE_STEPS`.
+
+**Deletion.** :func:`delete_account` checks the password outside any transaction
+(argon2 is slow on purpose; see ``services/accounts.py``), then deletes everything in
+one transaction: a failure anywhere leaves everything in place. Each kind of row is
+deleted explicitly (children first) rather than left to ``ON DELETE CASCADE`` alone,
+so nothing depends on SQLite's ``foreign_keys`` pragma. Sessions that other people
+opened with the user's applications are revoked, as deleting an application does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from ..context import ServerContext
+from ..db.applications import Application
+from ..db.images import StoredImage
+from ..db.models import RefreshToken, User, UserSession
+from ..errors import ApiError
+from ..schemas.user import (
+    ExportedApplication,
+    ExportedImage,
+    ExportedProfile,
+    ExportedSession,
+    dump,
+    iso_time,
+)
+from .accounts import Client
+from .image_store import AVATAR, replace_image
+from .images import ProcessedImage
+
+__all__ = [
+    "ERASE_STEPS",
+    "EXPORT_SECTIONS",
+    "WRONG_PASSWORD",
+    "delete_account",
+    "erase_user",
+    "export_data",
+    "get_user",
+    "set_avatar",
+    "update_profile",
+]
+
+WRONG_PASSWORD: Final = "The password is incorrect"
+USER_NOT_FOUND: Final = "User not found"
+
+
+def get_user(db: Session, user_id: str, *, for_update: bool = False) -> User:
+    """The user ``user_id``; 404 when the account is gone.
+
+    ``for_update`` locks the row until the transaction ends (PostgreSQL; SQLite's
+    write transactions hold the whole database already).
+    """
+    query = select(User).where(User.id == user_id)
+    if for_update:
+        query = query.with_for_update()
+    user = db.execute(query).scalar_one_or_none()
+    if user is None:
+        raise ApiError(404, USER_NOT_FOUND)
+    return user
+
+
+def update_profile(
+    db: Session, user_id: str, changes: dict[str, str | None], now: datetime
+) -> User:
+    """Set ``first_name`` and/or ``last_name`` (the keys of ``changes``); returns the user."""
+    user = get_user(db, user_id, for_update=True)
+    for column in ("first_name", "last_name"):
+        if column in changes:
+            setattr(user, column, changes[column])
+    if changes:
+        user.updated_at = now
+    db.flush()
+    return user
+
+
+def set_avatar(
+    db: Session, user_id: str, processed: ProcessedImage, *, base_url: str, now: datetime
+) -> str:
+    """Store ``processed`` as the user's avatar, delete the previous one; the new URL."""
+    user = get_user(db, user_id, for_update=True)
+    url = replace_image(
+        db, user.id, AVATAR, processed, old_url=user.avatar_url, base_url=base_url, now=now
+    )
+    user.avatar_url = url
+    user.updated_at = now
+    return url
+
+
+# ---------------------------------------------------------------------------- export
+
+
+def _profile(db: Session, user_id: str) -> Any:
+    user = get_user(db, user_id)
+    return dump(
+        ExportedProfile(
+            userId=user.id, email=user.email, firstName=user.first_name,
+            lastName=user.last_name, avatarUrl=user.avatar_url, role=user.role,
+            emailVerified=user.email_verified, createdAt=user.created_at,
+            updatedAt=user.updated_at,
+        )
+    )
+
+
+def _sessions(db: Session, user_id: str) -> Any:
+    rows = db.execute(
+        select(UserSession)
+        .where(UserSession.user_id == user_id)
+        .order_by(UserSession.created_at, UserSession.id)
+    ).scalars()
+    return [
+        dump(
+            ExportedSession(
+                id=s.id, clientId=s.client_id, scopes=s.scopes.split(), userAgent=s.user_agent,
+                ipAddress=s.ip_address, createdAt=s.created_at, lastUsedAt=s.last_used_at,
+                revokedAt=s.revoked_at, revokedReason=s.revoked_reason,
+            )
+        )
+        for s in rows
+    ]
+
+
+def _applications(db: Session, user_id: str) -> Any:
+    rows = db.execute(
+        select(Application)
+        .where(Application.owner_id == user_id)
+        .order_by(Application.created_at, Application.client_id)
+    ).scalars()
+    return [
+        dump(
+            ExportedApplication(
+                clientId=a.client_id, name=a.name, description=a.description,
+                logoUrl=a.logo_url, redirectUris=a.redirect_uris,
+                authorizedOrigins=a.authorized_origins, scopes=a.scopes,
+                confidential=a.client_secret_hash is not None, createdAt=a.created_at,
+                updatedAt=a.updated_at,
+            )
+        )
+        for a in rows
+    ]
+
+
+def _images(db: Session, user_id: str) -> Any:
+    rows = db.execute(
+        select(
+            StoredImage.id, StoredImage.kind, StoredImage.media_type, StoredImage.width,
+            StoredImage.height, StoredImage.created_at,
+        )
+        .where(StoredImage.owner_id == user_id)
+        .order_by(StoredImage.created_at, StoredImage.id)
+    )
+    return [
+        dump(
+            ExportedImage(
+                id=r.id, kind=r.kind, mediaType=r.media_type, width=r.width, height=r.height,
+                createdAt=r.created_at,
+            )
+        )
+        for r in rows
+    ]
+
+
+#: The sections of a data export, in order: ``(key, collect(db, user_id) -> JSON data)``.
+EXPORT_SECTIONS: Final[tuple[tuple[str, Callable[[Session, str], Any]], ...]] = (
+    ("profile", _profile),
+    ("sessions", _sessions),
+    ("applications", _applications),
+    ("images", _images),
+)
+
+
+def export_data(db: Session, user_id: str, now: datetime) -> dict[str, Any]:
+    """Every record held on ``user_id``: ``{exportedAt, profile, sessions, ...}``.
+
+    Raises the 404 :class:`ApiError` when the account is gone.
+    """
+    data: dict[str, Any] = {"exportedAt": iso_time(now)}
+    for key, collect in EXPORT_SECTIONS:
+        data[key] = collect(db, user_id)
+    return data
+
+
+# -------------------------------------------------------------------------- deletion
+
+
+def _revoke_application_sessions(db: Session, user_id: str, now: datetime) -> None:
+    # Other people's sessions with this user's applications: the applications are going,
+    # and so do the tokens issued to them (http-api.md: deleting an application revokes them).
+    owned = select(Application.client_id).where(Application.owner_id == user_id)
+    db.execute(
+        update(UserSession)
+        .where(
+            UserSession.client_id.in_(owned),
+            UserSession.user_id != user_id,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now, revoked_reason="application_deleted")
+    )
+
+
+def _delete_refresh_tokens(db: Session, user_id: str, _now: datetime) -> None:
+    sessions = select(UserSession.id).where(UserSession.user_id == user_id)
+    db.execute(delete(RefreshToken).where(RefreshToken.session_id.in_(sessions)))
+
+
+def _delete_sessions(db: Session, user_id: str, _now: datetime) -> None:
+    db.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
+def _delete_images(db: Session, user_id: str, _now: datetime) -> None:
+    db.execute(delete(StoredImage).where(StoredImage.owner_id == user_id))
+
+
+def _delete_applications(db: Session, user_id: str, _now: datetime) -> None:
+    db.execute(delete(Application).where(Application.owner_id == user_id))
+
+
+def _delete_user(db: Session, user_id: str, _now: datetime) -> None:
+    db.execute(delete(User).where(User.id == user_id))
+
+
+#: What deleting an account does, in order (children before parents):
+#: ``step(db, user_id, now)``, all in one transaction.
+ERASE_STEPS: Final[tuple[Callable[[Session, str, datetime], None], ...]] = (
+    _revoke_application_sessions,
+    _delete_refresh_tokens,
+    _delete_sessions,
+    _delete_images,
+    _delete_applications,
+    _delete_user,
+)
+
+
+def erase_user(db: Session, user_id: str, now: datetime) -> None:
+    """Delete ``user_id`` and every row that belongs to them (:data:`ERASE_STEPS`)."""
+    for step in ERASE_STEPS:
+        step(db, user_id, now)
+
+
+def delete_account(ctx: ServerContext, *, user_id: str, password: str, client: Client) -> None:
+    """Check ``password`` again, then delete the account and everything it owns.
+
+    A wrong password counts as a failed login for the rate limiter (403, or 429 once
+    limited); nothing is deleted. Raises 404 when the account is already gone, 409 when
+    its password changed while this request checked the old one.
+    """
+    with ctx.db.read() as db:
+        user = get_user(db, user_id)
+    ctx.limiter.check(user.email, client.address)
+    if not ctx.passwords.verify(user.password_hash, password):
+        ctx.limiter.failed(user.email, client.address)
+        raise ApiError(403, WRONG_PASSWORD)
+    with ctx.db.write() as db:
+        fresh = get_user(db, user_id, for_update=True)
+        if fresh.password_hash != user.password_hash:
+            raise ApiError(409, "The password was changed meanwhile; try again")
+        erase_user(db, user_id, ctx.clock())
