@@ -18,9 +18,18 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["SIGNING_ALGORITHMS", "Settings", "SettingsError", "load_settings"]
+__all__ = ["DEFAULT_SCOPES", "SIGNING_ALGORITHMS", "Settings", "SettingsError", "load_settings"]
 
 SIGNING_ALGORITHMS: Final = ("HS256", "RS256", "ES256", "EdDSA")
+
+#: The scopes every server knows (``http-api.md``, Applications); operators add more
+#: with ``TEKCIFY_EXTRA_SCOPES``.
+DEFAULT_SCOPES: Final = (
+    "openid", "profile", "email", "offline_access", "read:profile", "write:profile",
+)
+# RFC 6749 §3.3 scope-token (%x21 / %x23-5B / %x5D-7E); the comma separates names here.
+_SCOPE_NAME: Final = re.compile(r"[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]{1,64}")
+_MAX_EXTRA_SCOPES: Final = 100
 
 _MIB: Final = 1024 * 1024
 
@@ -112,6 +121,18 @@ class Settings(BaseSettings):
         "a number of seconds from 0 (off) to 60",
         default=0.0, ge=0, le=60,
     )
+    authorization_code_ttl: int = _env(
+        "TEKCIFY_AUTHORIZATION_CODE_TTL",
+        "a whole number of seconds from 1 to 60: how long an authorization code can be "
+        "redeemed",
+        default=60, ge=1, le=60,
+    )
+    login_session_ttl: int = _env(
+        "TEKCIFY_LOGIN_SESSION_TTL",
+        "a whole number of seconds from 60 to 86400: how long a sign-in on the "
+        "authorization pages keeps the browser signed in",
+        default=3600, ge=60, le=86_400,
+    )
     redis_url: str | None = _env(
         "TEKCIFY_REDIS_URL", "a redis://, rediss:// or unix:// URL", default=None
     )
@@ -163,6 +184,13 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _env(
         "TEKCIFY_LOG_LEVEL", "one of DEBUG, INFO, WARNING, ERROR", default="INFO"
+    )
+    extra_scopes: str = _env(
+        "TEKCIFY_EXTRA_SCOPES",
+        f"up to {_MAX_EXTRA_SCOPES} scope names separated by spaces or commas, each 1 to 64 "
+        "printable ASCII characters other than \" and \\ (RFC 6749 §3.3); they are added "
+        "to the default scopes " + " ".join(DEFAULT_SCOPES),
+        default="",
     )
 
     @field_validator("jwt_access_secret")
@@ -222,6 +250,17 @@ class Settings(BaseSettings):
             raise ValueError("not a redis URL")
         return value.strip()
 
+    @field_validator("extra_scopes")
+    @classmethod
+    def _extra_scopes(cls, value: str) -> str:
+        names = value.replace(",", " ").split()
+        for name in names:
+            if not _SCOPE_NAME.fullmatch(name):
+                raise ValueError(f"{name[:80]!r} is not a scope name")
+        if len(names) > _MAX_EXTRA_SCOPES:
+            raise ValueError("too many scopes")
+        return " ".join(dict.fromkeys(names))
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -233,6 +272,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tekcify.sqlite3').resolve()}"
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """Every scope the server knows: :data:`DEFAULT_SCOPES`, then ``TEKCIFY_EXTRA_SCOPES``."""
+        return tuple(dict.fromkeys((*DEFAULT_SCOPES, *self.extra_scopes.split())))
 
     @property
     def secret_file(self) -> Path:
