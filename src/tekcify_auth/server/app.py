@@ -21,6 +21,7 @@ from .._version import __version__
 from .context import Clock, ServerContext
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
 from .middleware import AccessLogMiddleware, BodyLimitMiddleware
+from .routers import applications as application_routes
 from .routers import auth, health, oauth, well_known
 from .routers import images as image_routes
 from .routers import user as user_routes
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(well_known.router)
     app.include_router(user_routes.router)
     app.include_router(image_routes.router)
+    app.include_router(application_routes.router)
     if settings.redis_url is not None:
         install_redis_handler(app)
     # Added last = outermost: the access log sees every answer, 413s included.

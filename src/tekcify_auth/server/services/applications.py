@@ -1,46 +1,115 @@
-"""Applications (OAuth clients): create them, hash and check their secrets.
+"""Applications (OAuth clients): the rules of ``/api/applications`` and client secrets.
 
-Client secrets are generated here, never chosen by people: 32 random bytes (256
-bits). For a secret like that a fast hash is enough: SHA-256 cannot be reversed and
+**Secrets.** Client secrets are generated here, never chosen by people: 32 random bytes
+(256 bits). For a secret like that a fast hash is enough: SHA-256 cannot be reversed and
 there is nothing to guess, whereas argon2 exists to slow down guessing of *low-entropy*
 passwords, and would only add tens of milliseconds and memory to every token request.
-The hash is compared in constant time all the same.
+The hash is compared in constant time all the same. A secret is returned once, when it
+is made (creation, regeneration); the database keeps only its hash, so regenerating
+replaces the hash and the old secret stops working when that transaction commits.
 
-The applications API (``/api/applications``, with its validation of redirect URIs,
-origins and scopes) builds on :func:`create_application`.
+**Confidential only.** Every application made through the API is confidential (it has a
+secret): ``http-api.md`` has no field to ask for a public client, and unknown fields are
+refused. Public clients (no ``client_secret_hash``) exist only when made otherwise
+(:func:`create_application` with ``confidential=False``), and cannot be given a secret.
+
+**Validation** (``http-api.md``, Applications). Redirect URIs are absolute, ``https``,
+or ``http`` only for the loopback hosts ``127.0.0.1``, ``[::1]`` and ``localhost`` (RFC
+8252 §7.3, §8.3); no fragment (RFC 6749 §3.1.2), no user information, no wildcard. They
+are stored exactly as given: the authorization endpoint compares them character for
+character. Authorized origins are ``scheme://host[:port]`` written as browsers send them
+in ``Origin`` (RFC 6454 §6.2: lower-case host, no default port), with the same scheme
+rules. Scopes must be ones the server knows (``Settings.scopes``). The checks of single
+values raise ``ValueError`` (the request schemas turn it into a 400 naming the field);
+:func:`check_scopes` needs the settings and raises the 400 itself.
+
+**Ownership.** Only the owner sees or changes an application; for anyone else it does
+not exist (404, never 403), so client ids cannot be probed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..db.applications import Application
+from ..db.models import UserSession
+from ..errors import ApiError
+from ..settings import DEFAULT_SCOPES
+from .image_store import LOGO, delete_image_at, replace_image
+from .images import ProcessedImage
 
 __all__ = [
     "DEFAULT_SCOPES",
+    "LOOPBACK_HOSTS",
+    "MAX_DESCRIPTION_LENGTH",
+    "MAX_NAME_LENGTH",
+    "MAX_ORIGINS",
+    "MAX_REDIRECT_URIS",
+    "MAX_URI_LENGTH",
+    "NOT_FOUND",
+    "Changes",
+    "check_description",
+    "check_name",
+    "check_origin",
+    "check_redirect_uri",
+    "check_scopes",
+    "check_unique",
     "create_application",
+    "delete_application",
     "find_application",
     "hash_client_secret",
+    "list_applications",
     "new_client_id",
     "new_client_secret",
+    "owned_application",
+    "regenerate_secret",
+    "revoke_application_grants",
     "secret_matches",
+    "set_logo",
+    "update_application",
 ]
 
-#: The scopes the server knows by default (``http-api.md``, Applications).
-DEFAULT_SCOPES: Final = (
-    "openid", "profile", "email", "offline_access", "read:profile", "write:profile",
-)
+MAX_NAME_LENGTH: Final = 100
+MAX_DESCRIPTION_LENGTH: Final = 1000
+MAX_REDIRECT_URIS: Final = 20
+MAX_ORIGINS: Final = 20
+MAX_URI_LENGTH: Final = 2048
+#: The hosts a plain ``http`` redirect URI or origin may name (RFC 8252 §7.3, §8.3).
+LOOPBACK_HOSTS: Final = ("127.0.0.1", "[::1]", "localhost")
+NOT_FOUND: Final = "Application not found"
 
 # Compared against when the client is unknown, so both failures do the same work.
 _DUMMY_HASH: Final = hashlib.sha256(b"tekcify-auth: no such client").hexdigest()
+
+# RFC 3986 §2: unreserved, reserved and "%"; anything else must be percent-encoded.
+_URI_CHARACTERS: Final = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
+_BAD_PERCENT: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_LABEL: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
+_PORT: Final = re.compile(r"[0-9]{1,5}")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LINES: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_IPV6_LOOPBACK: Final = ipaddress.IPv6Address("::1")
+_LOOPBACK_RULE: Final = (
+    "http is allowed only for the loopback hosts 127.0.0.1, [::1] and localhost; use https"
+)
+_REVOKED_DELETED: Final = "application_deleted"
+_REVOKED_SCOPES: Final = "application_scopes_reduced"
+
+
+# -- secrets -----------------------------------------------------------------------------
 
 
 def new_client_id() -> str:
@@ -68,11 +137,225 @@ def secret_matches(stored_hash: str | None, presented: str) -> bool:
     return same and stored_hash is not None
 
 
+# -- checks of single values -------------------------------------------------------------
+
+
+def check_name(value: str) -> str:
+    """An application name, trimmed: 1 to 100 characters, no control characters.
+
+    >>> check_name("  My app ")
+    'My app'
+    """
+    name = value.strip()
+    if not name:
+        raise ValueError("must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters")
+    if _CONTROL.search(name):
+        raise ValueError("must not contain control characters")
+    return name
+
+
+def check_description(value: str | None) -> str | None:
+    """A description, trimmed: at most 1,000 characters, line breaks allowed; empty is none."""
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) > MAX_DESCRIPTION_LENGTH:
+        raise ValueError(f"must be at most {MAX_DESCRIPTION_LENGTH} characters")
+    if _CONTROL_BUT_LINES.search(text):
+        raise ValueError("must not contain control characters other than line breaks and tabs")
+    return text or None
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    scheme: str
+    host: str  # as written; an IPv6 literal with its brackets
+    port: str | None
+    rest: str  # path, query and fragment, as written
+
+
+def _host_is_valid(host: str) -> bool:
+    if host.startswith("["):
+        if not host.endswith("]") or "%" in host:  # a zone id names an interface, not a host
+            return False
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    if len(host) > 253:
+        return False
+    labels = host.split(".")
+    if labels[-1].isdigit():
+        # Dotted numbers are an IPv4 address or nothing, never a DNS name (WHATWG URL).
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+        return True
+    return all(_LABEL.fullmatch(label) for label in labels)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.startswith("["):
+        return ipaddress.IPv6Address(host[1:-1]) == _IPV6_LOOPBACK
+    return host.lower() in LOOPBACK_HOSTS
+
+
+def _split(value: str, example: str) -> _Parts:
+    """The checks redirect URIs and origins share; ``ValueError`` saying what is wrong."""
+    if "*" in value:
+        raise ValueError("must not contain wildcards (*)")
+    if not _URI_CHARACTERS.fullmatch(value):
+        raise ValueError(
+            "contains a character a URI cannot hold as it is (a space, quote, backslash, "
+            "non-ASCII letter...): percent-encode it"
+        )
+    if _BAD_PERCENT.search(value):
+        raise ValueError("has a % that does not start a percent-encoded byte (%XX)")
+    scheme = _SCHEME.match(value)
+    if scheme is None or not value[scheme.end():].startswith("//"):
+        raise ValueError(f"must be absolute, such as {example}")
+    name = scheme.group(1)
+    if name not in _DEFAULT_PORTS:
+        raise ValueError("must use https (or http for a loopback host), in lower case")
+    after = value[scheme.end() + 2:]
+    cut = min((i for i in (after.find("/"), after.find("?"), after.find("#")) if i >= 0),
+              default=len(after))
+    authority, rest = after[:cut], after[cut:]
+    if "@" in authority:
+        raise ValueError("must not contain user information (user:password@)")
+    if authority.startswith("[") and "]" in authority:
+        end = authority.index("]") + 1
+        host, port_part = authority[:end], authority[end:]
+    else:
+        host, colon, port_text = authority.partition(":")
+        port_part = colon + port_text
+    if not host:
+        raise ValueError("has no host")
+    if not _host_is_valid(host):
+        raise ValueError(f"has an invalid host: {host[:100]}")
+    port: str | None = None
+    if port_part:
+        port = port_part[1:]
+        if not port_part.startswith(":") or not _PORT.fullmatch(port) or int(port) > 65535:
+            raise ValueError("has an invalid port (a number from 1 to 65535)")
+        if int(port) == 0:
+            raise ValueError("has an invalid port (a number from 1 to 65535)")
+    if name == "http" and not _is_loopback(host):
+        raise ValueError(_LOOPBACK_RULE)
+    return _Parts(name, host, port, rest)
+
+
+def check_redirect_uri(value: str) -> str:
+    """A redirect URI (see the module docstring): returned unchanged, or ``ValueError``.
+
+    >>> check_redirect_uri("http://127.0.0.1:8080/callback")
+    'http://127.0.0.1:8080/callback'
+    """
+    if len(value) > MAX_URI_LENGTH:
+        raise ValueError(f"must be at most {MAX_URI_LENGTH} characters")
+    if "#" in value:
+        raise ValueError("must not have a fragment (#), RFC 6749 §3.1.2")
+    _split(value, "https://app.example.com/callback")
+    return value
+
+
+def check_origin(value: str) -> str:
+    """An authorized origin, ``scheme://host[:port]``: returned unchanged, or ``ValueError``.
+
+    >>> check_origin("http://localhost:3000")
+    'http://localhost:3000'
+    """
+    if len(value) > MAX_URI_LENGTH:
+        raise ValueError(f"must be at most {MAX_URI_LENGTH} characters")
+    parts = _split(value, "https://app.example.com")
+    host = parts.host.lower()
+    if host.startswith("["):
+        host = f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
+    port = parts.port
+    if port is not None:
+        port = None if int(port) == _DEFAULT_PORTS[parts.scheme] else str(int(port))
+    canonical = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+    if parts.rest:
+        raise ValueError(
+            f"must be only scheme://host[:port], without a path, query or fragment: {canonical}"
+        )
+    if canonical != value:
+        raise ValueError(f"must be written as browsers send it: {canonical}")
+    return value
+
+
+def check_unique(values: list[str]) -> list[str]:
+    """``values`` unchanged, or ``ValueError`` naming the first one listed twice."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"lists {value[:100]} twice")
+        seen.add(value)
+    return values
+
+
+def check_scopes(scopes: Sequence[str], known: Sequence[str]) -> list[str]:
+    """``scopes`` when each is one of ``known``; otherwise a 400 naming the first that is not."""
+    allowed = set(known)
+    for index, scope in enumerate(scopes):
+        if scope not in allowed:
+            field = f"scopes.{index}"
+            reason = f"unknown scope {scope[:64]!r}; this server knows {' '.join(known)}"
+            raise ApiError(
+                400, f"Invalid field {field}: {reason}",
+                details=[{"field": field, "type": "unknown_scope", "message": reason}],
+            )
+    return list(scopes)
+
+
+# -- the rows ----------------------------------------------------------------------------
+
+
 def find_application(db: Session, client_id: str) -> Application | None:
     """The application ``client_id``, if any."""
     return db.execute(
         select(Application).where(Application.client_id == client_id)
     ).scalar_one_or_none()
+
+
+def owned_application(
+    db: Session, owner_id: str, client_id: str, *, lock: bool = False
+) -> Application:
+    """The application ``client_id`` when ``owner_id`` owns it; 404 otherwise, never 403.
+
+    ``lock`` reads it ``FOR UPDATE`` (PostgreSQL; SQLite write transactions are
+    serialised already), for changes that depend on what was read.
+    """
+    query = select(Application).where(
+        Application.client_id == client_id, Application.owner_id == owner_id
+    )
+    if lock:
+        query = query.with_for_update()
+    application = db.execute(query).scalar_one_or_none()
+    if application is None:
+        raise ApiError(404, NOT_FOUND)
+    return application
+
+
+def list_applications(
+    db: Session, owner_id: str, *, page: int, limit: int
+) -> tuple[list[Application], int]:
+    """Page ``page`` (from 1) of the owner's applications, newest first; and their total."""
+    total = db.execute(
+        select(func.count()).select_from(Application).where(Application.owner_id == owner_id)
+    ).scalar_one()
+    rows = db.execute(
+        select(Application)
+        .where(Application.owner_id == owner_id)
+        .order_by(Application.created_at.desc(), Application.client_id)
+        .offset((page - 1) * limit)
+        .limit(limit)
+    ).scalars()
+    return list(rows), int(total)
 
 
 def create_application(
@@ -90,7 +373,7 @@ def create_application(
     """Insert an application; returns it and its secret (``None`` for a public client).
 
     The secret is returned only here: the database keeps its hash. The arguments are
-    stored as given; the applications API validates them first.
+    stored as given; the applications API checks them first.
     """
     secret = new_client_secret() if confidential else None
     application = Application(
@@ -103,3 +386,127 @@ def create_application(
     db.add(application)
     db.flush()
     return application, secret
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """The fields an update sets, already checked; a field left out is not in ``fields``."""
+
+    fields: frozenset[str]
+    name: str | None = None
+    description: str | None = None
+    redirect_uris: Sequence[str] = ()
+    authorized_origins: Sequence[str] = ()
+    scopes: Sequence[str] = ()
+
+
+def update_application(
+    db: Session, owner_id: str, client_id: str, changes: Changes, now: datetime
+) -> Application:
+    """Apply ``changes`` to the owner's application (404 when it is not theirs).
+
+    Taking a scope away revokes the application's sessions that hold it: their refresh
+    tokens would otherwise go on minting access tokens with the scope.
+    """
+    application = owned_application(db, owner_id, client_id, lock=True)
+    before = (
+        application.name, application.description, application.redirect_uris,
+        application.authorized_origins, application.scopes,
+    )
+    if "name" in changes.fields and changes.name is not None:
+        application.name = changes.name
+    if "description" in changes.fields:
+        application.description = changes.description
+    if "redirect_uris" in changes.fields:
+        application.redirect_uris = list(changes.redirect_uris)
+    if "authorized_origins" in changes.fields:
+        application.authorized_origins = list(changes.authorized_origins)
+    if "scopes" in changes.fields:
+        lost = set(before[4]) - set(changes.scopes)
+        application.scopes = list(changes.scopes)
+        if lost:
+            _revoke_sessions_holding(db, client_id, lost, now)
+    after = (
+        application.name, application.description, application.redirect_uris,
+        application.authorized_origins, application.scopes,
+    )
+    if after != before:
+        application.updated_at = now
+    db.flush()
+    return application
+
+
+def regenerate_secret(db: Session, owner_id: str, client_id: str, now: datetime) -> str:
+    """A new secret for the owner's application; the old one stops working on commit.
+
+    A public client has no secret to replace: 400.
+    """
+    application = owned_application(db, owner_id, client_id, lock=True)
+    if application.client_secret_hash is None:
+        raise ApiError(400, "This application is a public client and has no secret")
+    secret = new_client_secret()
+    application.client_secret_hash = hash_client_secret(secret)
+    application.updated_at = now
+    db.flush()
+    return secret
+
+
+def set_logo(
+    db: Session,
+    owner_id: str,
+    client_id: str,
+    processed: ProcessedImage,
+    *,
+    base_url: str,
+    now: datetime,
+) -> str:
+    """Store ``processed`` as the application's logo, deleting the one it replaces.
+
+    Returns the logo's absolute URL (under ``base_url``). 404 when not the owner's.
+    """
+    application = owned_application(db, owner_id, client_id, lock=True)
+    url = replace_image(
+        db, owner_id, LOGO, processed, old_url=application.logo_url, base_url=base_url, now=now
+    )
+    application.logo_url = url
+    application.updated_at = now
+    db.flush()
+    return url
+
+
+def _revoke_sessions_holding(db: Session, client_id: str, lost: set[str], now: datetime) -> None:
+    live = db.execute(
+        select(UserSession.id, UserSession.scopes).where(
+            UserSession.client_id == client_id, UserSession.revoked_at.is_(None)
+        )
+    ).all()
+    doomed = [row.id for row in live if lost.intersection(row.scopes.split())]
+    if doomed:
+        db.execute(
+            update(UserSession)
+            .where(UserSession.id.in_(doomed), UserSession.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=_REVOKED_SCOPES)
+        )
+
+
+def revoke_application_grants(db: Session, client_id: str, now: datetime) -> None:
+    """Withdraw, for every user, what the application ``client_id`` was given.
+
+    Its sessions are revoked: that ends their refresh tokens and, through the session
+    check, their access tokens at this server. Consents and unused authorization codes
+    belong here as well, each one more statement, once they are stored.
+    """
+    db.execute(
+        update(UserSession)
+        .where(UserSession.client_id == client_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=_REVOKED_DELETED)
+    )
+
+
+def delete_application(db: Session, owner_id: str, client_id: str, now: datetime) -> None:
+    """Delete the owner's application and its logo; revoke what it was given (404 if not theirs)."""
+    application = owned_application(db, owner_id, client_id, lock=True)
+    revoke_application_grants(db, client_id, now)
+    delete_image_at(db, owner_id, LOGO, application.logo_url)
+    db.delete(application)
+    db.flush()

@@ -1,0 +1,197 @@
+"""``/api/applications``: the caller's OAuth clients, and the public lookup of one.
+
+Managing applications takes the account holder's own first-party session: a token
+issued to a third-party application (one with a ``clientId``) gets 403 whatever its
+scopes, since a consent to read a profile must not let an app register clients or read
+secrets. An application someone else owns answers 404 on every route, as one that does
+not exist (``http-api.md``, Conventions).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+import anyio.to_thread
+from fastapi import APIRouter, Query, Request, Response
+
+from tekcify_auth._models import UserPayload
+
+from ..db.applications import Application
+from ..errors import ApiError
+from ..schemas.applications import (
+    ApplicationResponse,
+    CreateApplicationRequest,
+    CreatedApplication,
+    LogoResponse,
+    PublicApplication,
+    RegeneratedSecret,
+    UpdateApplicationRequest,
+)
+from ..schemas.base import Message
+from ..services import applications
+from ..services.image_store import public_base_url
+from .deps import Caller, Ctx
+from .images import UPLOAD_OPENAPI, Processor, read_upload
+
+router = APIRouter(prefix="/api/applications", tags=["applications"])
+
+MAX_LIMIT: Final = 100
+DEFAULT_LIMIT: Final = 20
+# Far past any real list; keeps OFFSET within every database's integer range.
+MAX_PAGE: Final = 1_000_000
+
+_NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_FIELDS: Final = {
+    "name": "name", "description": "description", "redirectUris": "redirect_uris",
+    "authorizedOrigins": "authorized_origins", "scopes": "scopes",
+}
+
+
+def _first_party(caller: UserPayload) -> str:
+    if caller.client_id is not None:
+        raise ApiError(
+            403, "Applications are managed with the account holder's own Tekcify session, "
+            "not with a token issued to an application",
+        )
+    return caller.user_id
+
+
+def _public(application: Application) -> PublicApplication:
+    return PublicApplication(
+        clientId=application.client_id, name=application.name,
+        description=application.description, logoUrl=application.logo_url,
+        redirectUris=application.redirect_uris,
+        authorizedOrigins=application.authorized_origins, scopes=application.scopes,
+    )
+
+
+def _owned(application: Application) -> ApplicationResponse:
+    return ApplicationResponse(
+        **_public(application).model_dump(),
+        createdAt=application.created_at, updatedAt=application.updated_at,
+    )
+
+
+@router.get("")
+def list_applications(
+    response: Response,
+    caller: Caller,
+    ctx: Ctx,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> list[ApplicationResponse]:
+    """The caller's applications, newest first: page ``page`` of ``limit`` (at most 100).
+
+    The total is in ``X-Total-Count``.
+    """
+    owner_id = _first_party(caller)
+    with ctx.db.read() as db:
+        rows, total = applications.list_applications(db, owner_id, page=page, limit=limit)
+        body = [_owned(row) for row in rows]
+    response.headers["X-Total-Count"] = str(total)
+    return body
+
+
+@router.post("", status_code=201)
+def create_application(
+    body: CreateApplicationRequest, response: Response, caller: Caller, ctx: Ctx
+) -> CreatedApplication:
+    """Register an application; its ``clientSecret`` is in this answer and never again."""
+    owner_id = _first_party(caller)
+    scopes = applications.check_scopes(body.scopes, ctx.settings.scopes)
+    with ctx.db.write() as db:
+        application, secret = applications.create_application(
+            db, owner_id=owner_id, name=body.name, description=body.description,
+            redirect_uris=body.redirectUris, authorized_origins=body.authorizedOrigins or [],
+            scopes=scopes, now=ctx.clock(),
+        )
+        created = _owned(application)
+    assert secret is not None  # made confidential
+    response.headers.update(_NO_STORE)
+    return CreatedApplication(**created.model_dump(), clientSecret=secret)
+
+
+@router.get("/public/{client_id}")
+def get_public_application(client_id: str, ctx: Ctx) -> PublicApplication:
+    """Any application's public face (no authentication): no timestamps, no secret."""
+    with ctx.db.read() as db:
+        application = applications.find_application(db, client_id)
+        if application is None:
+            raise ApiError(404, applications.NOT_FOUND)
+        return _public(application)
+
+
+@router.put("/{client_id}")
+def update_application(
+    client_id: str, body: UpdateApplicationRequest, caller: Caller, ctx: Ctx
+) -> Message:
+    """Change any of the create fields; those left out stay as they are."""
+    owner_id = _first_party(caller)
+    if body.scopes is not None:
+        applications.check_scopes(body.scopes, ctx.settings.scopes)
+    changes = applications.Changes(
+        fields=frozenset(_FIELDS[name] for name in body.model_fields_set),
+        name=body.name, description=body.description,
+        redirect_uris=body.redirectUris or (), authorized_origins=body.authorizedOrigins or (),
+        scopes=body.scopes or (),
+    )
+    with ctx.db.write() as db:
+        applications.update_application(db, owner_id, client_id, changes, ctx.clock())
+    return Message(message="Application updated")
+
+
+@router.delete("/{client_id}")
+def delete_application(client_id: str, caller: Caller, ctx: Ctx) -> Message:
+    """Delete the application; every token issued to it is revoked."""
+    owner_id = _first_party(caller)
+    with ctx.db.write() as db:
+        applications.delete_application(db, owner_id, client_id, ctx.clock())
+    return Message(message="Application deleted; its tokens have been revoked")
+
+
+@router.post("/{client_id}/logo", openapi_extra=UPLOAD_OPENAPI)
+async def upload_logo(
+    client_id: str, request: Request, caller: Caller, ctx: Ctx, processor: Processor
+) -> LogoResponse:
+    """Replace the application's logo (``multipart/form-data``, field ``file``).
+
+    PNG, JPEG, WebP or GIF, at most 5 MiB and 4096x4096; stored re-encoded. 400 for
+    anything else, 413 when too large.
+    """
+    owner_id = _first_party(caller)
+
+    def check_owner() -> None:
+        with ctx.db.read() as db:
+            applications.owned_application(db, owner_id, client_id)
+
+    # Someone else's application is a 404 before the upload is even read.
+    await anyio.to_thread.run_sync(check_owner)
+    upload = await read_upload(request)
+    processed = await processor.aprocess(
+        upload.data, filename=upload.filename, content_type=upload.content_type
+    )
+
+    def save() -> str:
+        with ctx.db.write() as db:
+            return applications.set_logo(
+                db, owner_id, client_id, processed,
+                base_url=public_base_url(ctx.settings.public_url, str(request.base_url)),
+                now=ctx.clock(),
+            )
+
+    return LogoResponse(logoUrl=await anyio.to_thread.run_sync(save))
+
+
+@router.post("/{client_id}/regenerate-secret")
+def regenerate_secret(
+    client_id: str, response: Response, caller: Caller, ctx: Ctx
+) -> RegeneratedSecret:
+    """A new client secret, shown this once; the old one stops working at once."""
+    owner_id = _first_party(caller)
+    with ctx.db.write() as db:
+        secret = applications.regenerate_secret(db, owner_id, client_id, ctx.clock())
+    response.headers.update(_NO_STORE)
+    return RegeneratedSecret(
+        clientId=client_id, clientSecret=secret,
+        message="Client secret regenerated; the previous secret no longer works",
+    )
