@@ -1,0 +1,193 @@
+"""What the end-to-end tests share: the real server in a subprocess, accounts, and the
+four ways of calling the server behind one awaitable face.
+
+The server is ``tekcify-auth serve`` (``python -m tekcify_auth.cli serve``) on
+127.0.0.1, port 0 (the kernel picks a free one; uvicorn logs which), with SQLite in a
+private data folder, a known ``JWT_ACCESS_SECRET`` and cheap argon2. Nothing here mocks
+the server: every call crosses a real socket.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tekcify_auth import TokenSet, UserProfile
+
+PASSWORD = "correct horse battery staple"
+#: How long the server may take to start before the session fails.
+START_TIMEOUT = 60.0
+#: Cheap password hashing: the suite registers hundreds of accounts.
+FAST_HASHING = {
+    "TEKCIFY_ARGON2_TIME_COST": "1",
+    "TEKCIFY_ARGON2_MEMORY_COST": "8",
+    "TEKCIFY_ARGON2_PARALLELISM": "1",
+}
+# Every test logs in from 127.0.0.1, some with wrong passwords on purpose: the
+# per-address limit must not turn one test's failures into another's 429.
+LENIENT_LOGIN_LIMITS = {"TEKCIFY_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000"}
+_LISTENING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+
+
+class ServerProcess:
+    """``tekcify-auth serve`` in a subprocess; :meth:`stop` ends it.
+
+    ``log`` holds the last lines it wrote (stdout: one access-log line per request;
+    stderr: uvicorn and the server's own log), for failure messages.
+    """
+
+    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.secret = "e2e-" + secrets.token_urlsafe(32)
+        self.log: collections.deque[str] = collections.deque(maxlen=500)
+        clean = {
+            k: v for k, v in os.environ.items()
+            if not k.startswith("TEKCIFY_") and k not in ("JWT_ACCESS_SECRET", "AUTH_SERVER_URL")
+        }
+        clean.update(FAST_HASHING)
+        clean.update(LENIENT_LOGIN_LIMITS)
+        clean.update(
+            TEKCIFY_DATA_DIR=str(data_dir), JWT_ACCESS_SECRET=self.secret,
+            TEKCIFY_LOG_LEVEL="WARNING",
+        )
+        clean.update(env or {})
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tekcify_auth.cli", "serve", "--host", "127.0.0.1",
+             "--port", "0"],
+            cwd=data_dir, env=clean, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, encoding="utf-8", errors="replace",
+        )
+        self._found: list[str] = []
+        self._started = threading.Event()
+        assert self.process.stdout is not None
+        assert self.process.stderr is not None
+        # Both pipes are drained for the server's whole life, so it never blocks on one.
+        self._readers = [
+            threading.Thread(target=self._drain, args=(stream,), daemon=True)
+            for stream in (self.process.stdout, self.process.stderr)
+        ]
+        for reader in self._readers:
+            reader.start()
+        try:
+            self.url = self._wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _drain(self, stream: Any) -> None:
+        for line in stream:
+            self.log.append(line.rstrip("\n"))
+            match = _LISTENING.search(line)
+            if match and not self._found:
+                self._found.append(match.group(1))
+                self._started.set()
+        self._started.set()  # the pipe closed: the process is gone
+
+    def _wait_until_up(self) -> str:
+        deadline = time.monotonic() + START_TIMEOUT
+        if not self._started.wait(START_TIMEOUT) or not self._found:
+            raise RuntimeError(f"the auth server did not start:\n{self.output()}")
+        url = self._found[0]
+        with httpx.Client(base_url=url, timeout=5) as http:
+            while time.monotonic() < deadline:
+                try:
+                    if http.get("/health").status_code == 200:
+                        return url
+                except httpx.TransportError:
+                    pass
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise RuntimeError(f"the auth server at {url} never answered /health:\n{self.output()}")
+
+    def output(self) -> str:
+        """What the server wrote lately, for a failure message."""
+        return "\n".join(self.log)
+
+    def stop(self) -> None:
+        """Terminate the server; kill it if it has not stopped within 15 seconds."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for reader in self._readers:
+            reader.join(timeout=5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def new_email(prefix: str = "user") -> str:
+    """An address no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+@dataclass
+class Account:
+    """A registered user and a live session of theirs."""
+
+    email: str
+    password: str
+    profile: UserProfile
+    tokens: TokenSet
+
+    @property
+    def user_id(self) -> str:
+        """The user's id (the tokens' ``sub``)."""
+        return self.profile.user_id
+
+    @property
+    def access_token(self) -> str:
+        """The session's access token."""
+        return self.tokens.access_token
+
+
+MakeAccount = Callable[..., Account]
+
+
+class Api:
+    """One way of calling the server, every call awaited the same way.
+
+    ``kind`` is ``client`` (:class:`AuthClient`), ``async_client``
+    (:class:`AsyncAuthClient`), ``shortcuts`` (``tekcify_auth.*``) or ``aio``
+    (``tekcify_auth.aio.*``).
+    """
+
+    def __init__(self, kind: str, target: Any, is_async: bool) -> None:
+        self.kind = kind
+        self._target = target
+        self._is_async = is_async
+
+    def __repr__(self) -> str:
+        return f"Api({self.kind})"
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        method = getattr(self._target, name)
+        if self._is_async:
+            return method  # type: ignore[no-any-return]
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return method(*args, **kwargs)
+
+        return call
+
+
+API_KINDS = ("client", "async_client", "shortcuts", "aio")
+
+
