@@ -493,8 +493,9 @@ def revoke_application_grants(db: Session, client_id: str, now: datetime) -> Non
     """Withdraw, for every user, what the application ``client_id`` was given.
 
     Its sessions are revoked: that ends their refresh tokens and, through the session
-    check, their access tokens at this server. Consents and unused authorization codes
-    belong here as well, each one more statement, once they are stored.
+    check, their access tokens at this server. Rows that refer to the application with
+    ``ON DELETE CASCADE`` (consents, authorization codes) go with its row in
+    :func:`delete_application`; a grant kept any other way is withdrawn here.
     """
     db.execute(
         update(UserSession)
