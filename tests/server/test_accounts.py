@@ -133,6 +133,29 @@ async def test_passwords_have_8_to_1024_characters(
         assert response.json()["message"].startswith("Invalid field password")
 
 
+@pytest.mark.parametrize("name", ["Ada\x00", "Ada\nLovelace", "\u202eadA", "A" * 101])
+async def test_names_with_control_characters_or_too_long_are_400(
+    client: httpx.AsyncClient, name: str
+) -> None:
+    # A NUL byte reached PostgreSQL and came back as a 500 before names were checked here.
+    response = await client.post(
+        "/api/auth/register",
+        json={"email": "ada@example.com", "password": PASSWORD, "firstName": name},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].startswith("Invalid field firstName")
+
+
+async def test_names_are_trimmed_and_blank_means_none(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/auth/register",
+        json={"email": "ada@example.com", "password": PASSWORD, "firstName": "  Ada ",
+              "lastName": "   "},
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["firstName"], response.json()["lastName"]) == ("Ada", None)
+
+
 async def test_nothing_is_half_written_by_a_refused_registration(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:

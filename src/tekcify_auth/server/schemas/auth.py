@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field
 
 from ..services.emails import normalise_email
 from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from .base import IsoDateTime, RequestModel, ResponseModel
+from .base import IsoDateTime, Name, RequestModel, ResponseModel
 
 __all__ = [
     "ChangePasswordRequest",
@@ -30,7 +30,6 @@ NewPassword = Annotated[
 ]
 #: A password being checked: anything up to 1,024 characters.
 GivenPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
-Name = Annotated[str, Field(max_length=100)]
 
 
 class RegisterRequest(RequestModel):
@@ -38,8 +37,8 @@ class RegisterRequest(RequestModel):
 
     email: Email
     password: NewPassword
-    firstName: Name | None = None
-    lastName: Name | None = None
+    firstName: Name = None
+    lastName: Name = None
 
 
 class LoginRequest(RequestModel):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
-__all__ = ["IsoDateTime", "Message", "RequestModel", "ResponseModel"]
+__all__ = ["MAX_NAME_LENGTH", "IsoDateTime", "Message", "Name", "RequestModel", "ResponseModel"]
 
 
 def _iso(value: datetime) -> str:
@@ -16,6 +17,28 @@ def _iso(value: datetime) -> str:
 
 #: A timestamp written as JavaScript's ``toISOString()`` does: ``2025-01-31T12:00:00.000Z``.
 IsoDateTime = Annotated[datetime, PlainSerializer(_iso, return_type=str)]
+
+
+#: The longest first or last name, in characters (the ``users`` columns hold 100).
+MAX_NAME_LENGTH = 100
+
+
+# Bidirectional overrides and isolates can make a name display as something else
+# (CVE-2021-42574, "Trojan Source"); zero-width joiners stay, as some scripts need them.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _clean_name(value: str | None) -> str | None:
+    """Trim a name; refuse control characters; blank means no name."""
+    if value is None:
+        return None
+    value = value.strip()
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS for c in value):
+        raise ValueError("must not contain control characters or line breaks")
+    return value or None
+
+
+Name = Annotated[str | None, Field(max_length=MAX_NAME_LENGTH), AfterValidator(_clean_name)]
 
 
 class RequestModel(BaseModel):

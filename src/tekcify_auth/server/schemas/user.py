@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, Field, TypeAdapter
+from pydantic import TypeAdapter
 
 from .auth import GivenPassword
-from .base import IsoDateTime, RequestModel, ResponseModel
+from .base import IsoDateTime, Name, RequestModel, ResponseModel
 
 __all__ = [
     "AvatarResponse",
@@ -22,28 +21,6 @@ __all__ = [
     "dump",
     "iso_time",
 ]
-
-#: The longest first or last name, in characters (the ``users`` columns hold 100).
-MAX_NAME_LENGTH = 100
-
-
-# Bidirectional overrides and isolates can make a name display as something else
-# (CVE-2021-42574, "Trojan Source"); zero-width joiners stay, as some scripts need them.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _clean_name(value: str | None) -> str | None:
-    """Trim a name; refuse control characters; blank means no name."""
-    if value is None:
-        return None
-    value = value.strip()
-    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS for c in value):
-        raise ValueError("must not contain control characters or line breaks")
-    return value or None
-
-
-Name = Annotated[str | None, Field(max_length=MAX_NAME_LENGTH), AfterValidator(_clean_name)]
-
 
 class ProfileUpdate(RequestModel):
     """``{firstName?, lastName?}``: a field left out is unchanged; ``null`` or blank clears it."""
