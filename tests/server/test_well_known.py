@@ -140,3 +140,15 @@ async def test_the_public_url_and_issuer_come_from_the_settings(
     assert doc["issuer"] == "https://auth.example.com"
     assert doc["token_endpoint"] == "https://auth.example.com/tekcify/api/oauth/token"
     assert doc["jwks_uri"] == "https://auth.example.com/tekcify/api/.well-known/jwks.json"
+
+
+async def test_discovery_advertises_the_scopes_an_operator_adds(
+    clean_db: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    settings = make_settings(
+        database_url=clean_db, data_dir=tmp_path, extra_scopes="read:orders write:orders"
+    )
+    async with running(settings, clock) as (_app, client):
+        doc = await discovery(client)
+    assert doc["scopes_supported"] == list(settings.scopes)
+    assert {"read:orders", "write:orders", "openid"} <= set(doc["scopes_supported"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..settings import Settings
-from .applications import DEFAULT_SCOPES
 from .grants import GRANTS
 from .userinfo import EMAIL_CLAIMS, PROFILE_CLAIMS
 
@@ -51,7 +50,7 @@ def metadata(settings: Settings, request_base_url: str) -> dict[str, Any]:
             "jwks_uri": base + PATHS["jwks_uri"],
             "grant_types_supported": list(GRANTS),
             "response_types_supported": ["code"] if with_code else [],
-            "scopes_supported": list(DEFAULT_SCOPES),
+            "scopes_supported": list(settings.scopes),
             "claims_supported": ["sub", *EMAIL_CLAIMS, *PROFILE_CLAIMS],
             "subject_types_supported": ["public"],
         }
