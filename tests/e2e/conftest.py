@@ -65,6 +65,13 @@ def http(server_url: str) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
+async def ahttp(server_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Plain async httpx against the server, for async tests."""
+    async with httpx.AsyncClient(base_url=server_url, timeout=10) as plain:
+        yield plain
+
+
+@pytest.fixture
 def make_account(client: AuthClient) -> MakeAccount:
     """A function that registers a new user and logs them in."""
 

@@ -138,6 +138,19 @@ def new_email(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
 
 
+def app_data(name: str = "Test App", **fields: Any) -> dict[str, Any]:
+    """The body of an application to create, loopback redirect URI included (RFC 8252)."""
+    data: dict[str, Any] = {
+        "name": name,
+        "description": f"{name}, made by a test",
+        "redirect_uris": ["http://127.0.0.1:8765/callback"],
+        "authorized_origins": ["http://127.0.0.1:8765"],
+        "scopes": ["openid", "profile", "email"],
+    }
+    data.update(fields)
+    return data
+
+
 @dataclass
 class Account:
     """A registered user and a live session of theirs."""

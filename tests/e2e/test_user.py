@@ -64,13 +64,13 @@ async def test_update_with_an_unknown_field_is_the_servers_400(api: Api, account
 
 
 async def test_upload_profile_picture_from_bytes(
-    api: Api, account: Account, http: httpx.Client
+    api: Api, account: Account, ahttp: httpx.AsyncClient
 ) -> None:
     answer = await api.upload_profile_picture(account.access_token, image_bytes("PNG"))
     assert isinstance(answer, UploadResponse)
     assert (await api.get_user_profile(account.access_token)).avatar_url == answer.avatar_url
     # The server serves the stored image at that URL.
-    served = http.get(answer.avatar_url)
+    served = await ahttp.get(answer.avatar_url)
     assert served.status_code == 200
     assert served.headers["content-type"] in ("image/png", "image/jpeg")
     assert Image.open(io.BytesIO(served.content)).size == (8, 6)
