@@ -213,7 +213,11 @@ def error_from_response(response: ApiResponse, *, oauth: bool = False) -> AuthSe
             body.get("message"), body.get("error_description"), body.get("detail")
         )
         code = body.get("error")
-        if isinstance(code, str) and code and (oauth or "error_description" in body):
+        # The Tekcify error shape {statusCode, error, message} puts the HTTP reason phrase
+        # in "error" (a 503 or 413 of a protocol endpoint too); only an RFC 6749 §5.2 body
+        # carries a protocol code there.
+        rfc = "error_description" in body or (oauth and "statusCode" not in body)
+        if isinstance(code, str) and code and rfc:
             error = code
             message = message or code
     if error is None:
@@ -541,10 +545,12 @@ def regenerate_application_secret(
 
 
 def fetch_user_info(access_token: str) -> ApiRequest[UserInfo]:
-    """``GET /api/oauth/userinfo``."""
-    return _request(
-        "GET", "/api/oauth/userinfo", _model(UserInfo), token=access_token, oauth=True
-    )
+    """``GET /api/oauth/userinfo``.
+
+    Its errors are a Bearer resource's (RFC 6750 §3, OIDC Core §5.3.3): the code is in
+    ``WWW-Authenticate``, not in an RFC 6749 body.
+    """
+    return _request("GET", "/api/oauth/userinfo", _model(UserInfo), token=access_token)
 
 
 def introspect_token(

@@ -360,6 +360,21 @@ def test_oauth_errors_carry_the_code_and_fall_back_to_the_description() -> None:
     assert (plain.error, plain.message) == (None, "No such app")
     # ...unless the body is plainly an RFC 6749 error.
     assert error_from_response(answer(400, body)).error == "invalid_grant"
+    # A protocol endpoint answering in the Tekcify shape (a 503, a 413) has no code there.
+    unavailable = {"statusCode": 503, "error": "Service Unavailable", "message": "Try later"}
+    down = error_from_response(answer(503, unavailable), oauth=True)
+    assert (down.error, down.message) == (None, "Try later")
+
+
+def test_userinfo_errors_take_the_code_from_the_bearer_challenge() -> None:
+    # What the real server answers a revoked token (tests/e2e/test_oauth_endpoints.py).
+    response = answer(
+        401, {"statusCode": 401, "error": "Unauthorized", "message": "Invalid or expired token"},
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+    with pytest.raises(AuthServerError) as info:
+        rq.fetch_user_info("t").result(response)
+    assert (info.value.error, info.value.message) == ("invalid_token", "Invalid or expired token")
 
 
 def test_the_bearer_challenge_gives_the_error_code() -> None:
