@@ -66,9 +66,9 @@ def issuer(server: Server) -> str:
     return value
 
 
-def exchange(server: Server, app: OAuthApp, request: AuthorizationRequest, code: str) -> dict[
-    str, object
-]:
+def exchange(
+    server: Server, app: OAuthApp, request: AuthorizationRequest, code: str
+) -> dict[str, object]:
     """Redeem ``code`` at the token endpoint with the PKCE verifier (client_secret_basic)."""
     answer = httpx.post(
         f"{server.url}/api/oauth/token",
