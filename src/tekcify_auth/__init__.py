@@ -63,9 +63,11 @@ from ._errors import (
     JwksError,
     TekcifyAuthError,
 )
+from ._introspection_guard import IntrospectionVerifier
 from ._jwks import JwksVerifier, create_jwks_verifier
 from ._models import TokenPayload, UserPayload, VerifiedToken
 from ._retry import RetryPolicy
+from ._server_user_info import AsyncServerUserInfo, ServerUserInfo
 from ._verify import TokenVerifier, decode_token, verify_access_token
 from ._version import __version__
 
@@ -73,6 +75,7 @@ __all__ = [
     "AUTH_SERVER_URL",
     "Application",
     "AsyncAuthClient",
+    "AsyncServerUserInfo",
     "AuthClient",
     "AuthServerError",
     "AuthServerInvalidResponse",
@@ -83,6 +86,7 @@ __all__ = [
     "CreateApplicationData",
     "CreateApplicationResponse",
     "IntrospectResult",
+    "IntrospectionVerifier",
     "JwksError",
     "JwksVerifier",
     "LogoUploadResponse",
@@ -90,6 +94,7 @@ __all__ = [
     "Page",
     "RegenerateSecretResponse",
     "RetryPolicy",
+    "ServerUserInfo",
     "Session",
     "TekcifyAuthError",
     "TokenPayload",

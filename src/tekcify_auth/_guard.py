@@ -11,6 +11,7 @@ exactly as the Node package's NestJS guard and Express middleware do.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import re
@@ -35,6 +36,7 @@ __all__ = [
     "UserInfoHook",
     "Verifier",
     "build_verifier",
+    "current_token",
     "extract_bearer",
     "logger",
 ]
@@ -58,6 +60,13 @@ UserInfo = Mapping[str, Any] | None
 #: ``get_user_info(user_id)``: sync or async, returns ``{"email": ...}`` or ``None``.
 UserInfoHook = Callable[[str], UserInfo | Awaitable[UserInfo]]
 
+#: The bearer token of the request whose ``get_user_info`` hook is running (``None``
+#: elsewhere). The hook receives only the user id, as in the Node package; a hook that
+#: must call the auth server for the user (``ServerUserInfo``) reads the token here.
+current_token: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "tekcify_auth_current_token", default=None
+)
+
 
 class Verifier(Protocol):
     """Anything that verifies tokens from sync and async code."""
@@ -69,6 +78,7 @@ class Verifier(Protocol):
 
 def build_verifier(
     *,
+    verifier: Verifier | None = None,
     secret: str | bytes | None = None,
     key: PublicKeyLike | None = None,
     jwks: JwksVerifier | None = None,
@@ -79,13 +89,23 @@ def build_verifier(
     algorithms: Collection[str] | None = None,
     leeway: float = 0,
 ) -> Verifier:
-    """The verifier a guard's options describe: a shared secret, a key, or a JWKS."""
-    given = sum(x is not None for x in (secret, key, jwks)) + bool(jwks_uri or auth_server_url)
+    """The verifier a guard's options describe: a shared secret, a key, a JWKS, or a
+    ready ``verifier`` (an :class:`~tekcify_auth.IntrospectionVerifier`, or anything with
+    ``verify`` and ``averify``), which carries its own issuer and audience."""
+    given = sum(x is not None for x in (verifier, secret, key, jwks)) + bool(
+        jwks_uri or auth_server_url
+    )
     if given != 1:
         raise ConfigurationError(
             "configure the guard with exactly one of secret= (JWT_ACCESS_SECRET), key=, "
-            "jwks=, or jwks_uri=/auth_server_url= (asymmetric keys from the server's JWKS)"
+            "jwks=, jwks_uri=/auth_server_url= (asymmetric keys from the server's JWKS), "
+            "or verifier= (an IntrospectionVerifier, say)"
         )
+    if verifier is not None:
+        if not (callable(getattr(verifier, "verify", None))
+                and callable(getattr(verifier, "averify", None))):
+            raise ConfigurationError("verifier= needs verify(token) and averify(token) methods")
+        return verifier
     if jwks is not None:
         return jwks
     if jwks_uri or auth_server_url:
@@ -164,10 +184,12 @@ def _scopes_of(payload: Mapping[str, Any]) -> tuple[str, ...]:
 class GuardCore:
     """Authenticates one request: header, verification, user hook, scopes.
 
-    ``verifier`` is a :class:`~tekcify_auth._verify.TokenVerifier` or a
-    :class:`~tekcify_auth.JwksVerifier`. ``get_user_info(user_id)`` may be sync or
-    async; it is detected once here, and a sync hook runs in a worker thread when
-    called from async code. ``scopes`` are required on every request this guard sees.
+    ``verifier`` is a :class:`~tekcify_auth._verify.TokenVerifier`, a
+    :class:`~tekcify_auth.JwksVerifier` or an :class:`~tekcify_auth.IntrospectionVerifier`.
+    ``get_user_info(user_id)`` may be sync or async; it is detected once here, and a
+    sync hook runs in a worker thread when called from async code (either way it can
+    read the request's token from :data:`current_token`). ``scopes`` are required on
+    every request this guard sees.
     """
 
     def __init__(
@@ -217,7 +239,11 @@ class GuardCore:
             payload = self._payload(result)
             info: UserInfo = None
             if self.get_user_info is not None:
-                info = self._call_hook_sync(payload)
+                reset = current_token.set(token)
+                try:
+                    info = self._call_hook_sync(payload)
+                finally:
+                    current_token.reset(reset)
             user = self._user(payload, info, scopes)
         except AuthenticationError as exc:
             self.log_refusal(exc, route, client)
@@ -242,7 +268,11 @@ class GuardCore:
             payload = self._payload(await self.verifier.averify(token))
             info: UserInfo = None
             if self.get_user_info is not None:
-                info = await self._call_hook_async(payload)
+                reset = current_token.set(token)
+                try:
+                    info = await self._call_hook_async(payload)
+                finally:
+                    current_token.reset(reset)
             return self._user(payload, info, scopes)
         except AuthenticationError as exc:
             self.log_refusal(exc, route, client)
@@ -352,5 +382,7 @@ def _run_coroutine(awaitable: Awaitable[UserInfo]) -> UserInfo:
     # A loop already runs in this thread (sync code called from async): use another.
     import concurrent.futures
 
+    # The worker runs in this thread's context, so the hook sees current_token.
+    context = contextvars.copy_context()
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, wrap()).result()
+        return pool.submit(context.run, asyncio.run, wrap()).result()

@@ -123,10 +123,12 @@ class JwtAuthGuard(_BearerGuard):
     """Requires a Tekcify access token signed with a shared secret or one public key.
 
     Give exactly one of ``secret`` (the server's ``JWT_ACCESS_SECRET``; admits HS256,
-    HS384 and HS512 only) or ``key`` (a public key as PEM, JWK or key object; admits
-    only its own algorithms). ``issuer`` and ``audience`` default to Tekcify's and may
-    be ``None`` to skip the check; ``leeway`` is in seconds; ``algorithms`` narrows the
-    allowed list further.
+    HS384 and HS512 only), ``key`` (a public key as PEM, JWK or key object; admits
+    only its own algorithms) or ``verifier`` (a ready verifier such as an
+    :class:`~tekcify_auth.IntrospectionVerifier`, which asks the server about each
+    token and carries its own issuer and audience). ``issuer`` and ``audience`` default
+    to Tekcify's and may be ``None`` to skip the check; ``leeway`` is in seconds;
+    ``algorithms`` narrows the allowed list further.
 
     ``get_user_info(user_id)`` may be sync (run in a worker thread) or async and
     returns ``{"email": ...}`` or ``None`` (401 ``User not found``). ``scopes`` are
@@ -145,6 +147,7 @@ class JwtAuthGuard(_BearerGuard):
         *,
         secret: str | bytes | None = None,
         key: PublicKeyLike | None = None,
+        verifier: Verifier | None = None,
         issuer: str | None = DEFAULT_ISSUER,
         audience: str | None = DEFAULT_AUDIENCE,
         algorithms: Collection[str] | None = None,
@@ -154,14 +157,15 @@ class JwtAuthGuard(_BearerGuard):
         scheme_name: str | None = None,
         description: str | None = None,
     ) -> None:
-        if secret is None and key is None:
+        if secret is None and key is None and verifier is None:
             raise ConfigurationError(
-                "JwtAuthGuard needs secret= (the server's JWT_ACCESS_SECRET) or key= "
-                "(a public key); use JwksAuthGuard for keys from the server's JWKS"
+                "JwtAuthGuard needs secret= (the server's JWT_ACCESS_SECRET), key= "
+                "(a public key) or verifier= (an IntrospectionVerifier); use "
+                "JwksAuthGuard for keys from the server's JWKS"
             )
         super().__init__(
             build_verifier(
-                secret=secret, key=key, issuer=issuer, audience=audience,
+                verifier=verifier, secret=secret, key=key, issuer=issuer, audience=audience,
                 algorithms=algorithms, leeway=leeway,
             ),
             get_user_info=get_user_info,

@@ -34,7 +34,7 @@ from werkzeug.local import LocalProxy
 
 from ._config import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 from ._errors import AuthenticationError
-from ._guard import GuardCore, UserInfoHook, build_verifier
+from ._guard import GuardCore, UserInfoHook, Verifier, build_verifier
 from ._jwks import JwksVerifier
 from ._keys import PublicKeyLike
 from ._models import UserPayload
@@ -213,6 +213,7 @@ def create_auth_middleware(
     jwks: JwksVerifier | None = None,
     jwks_uri: str | None = None,
     auth_server_url: str | None = None,
+    verifier: Verifier | None = None,
     issuer: str | None = DEFAULT_ISSUER,
     audience: str | None = DEFAULT_AUDIENCE,
     algorithms: Collection[str] | None = None,
@@ -224,8 +225,10 @@ def create_auth_middleware(
 
     Give exactly one key source: ``secret`` (the server's ``JWT_ACCESS_SECRET``,
     HS256/384/512), ``key`` (a public key), ``jwks`` (a
-    :class:`~tekcify_auth.JwksVerifier`), or ``jwks_uri`` / ``auth_server_url`` (the
-    server's published keys). ``issuer`` and ``audience`` default to Tekcify's.
+    :class:`~tekcify_auth.JwksVerifier`), ``jwks_uri`` / ``auth_server_url`` (the
+    server's published keys), or ``verifier`` (a ready verifier such as an
+    :class:`~tekcify_auth.IntrospectionVerifier`, which asks the server about each
+    token). ``issuer`` and ``audience`` default to Tekcify's.
     ``get_user_info(user_id)``, sync or async, returns ``{"email": ...}`` or ``None``
     (then 401 ``User not found``). ``scopes`` are required on every request the guard
     sees.
@@ -236,7 +239,8 @@ def create_auth_middleware(
     >>> sorted(auth.core.scopes)
     ['read:profile']
     """
-    verifier = build_verifier(
+    checker = build_verifier(
+        verifier=verifier,
         secret=secret,
         key=key,
         jwks=jwks,
@@ -247,4 +251,4 @@ def create_auth_middleware(
         algorithms=algorithms,
         leeway=leeway,
     )
-    return FlaskAuth(GuardCore(verifier, get_user_info=get_user_info, scopes=scopes))
+    return FlaskAuth(GuardCore(checker, get_user_info=get_user_info, scopes=scopes))

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._config import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 from ._errors import AuthenticationError
-from ._guard import GuardCore, UserInfoHook, build_verifier
+from ._guard import GuardCore, UserInfoHook, Verifier, build_verifier
 from ._keys import PublicKeyLike
 from ._verify import TokenVerifier
 
@@ -84,9 +84,10 @@ class AuthMiddleware:
 
     Configure it with exactly one of ``secret`` (the server's ``JWT_ACCESS_SECRET``,
     HS256/384/512), ``key`` (a public key: PEM, JWK or key object), ``jwks`` (a
-    :class:`~tekcify_auth.JwksVerifier`) or ``jwks_uri`` / ``auth_server_url`` (keys
-    from the server's JWKS). ``issuer`` and ``audience`` default to Tekcify's and may be
-    ``None`` to skip the check; ``leeway`` is in seconds.
+    :class:`~tekcify_auth.JwksVerifier`), ``jwks_uri`` / ``auth_server_url`` (keys
+    from the server's JWKS) or ``verifier`` (a ready verifier such as an
+    :class:`~tekcify_auth.IntrospectionVerifier`). ``issuer`` and ``audience`` default
+    to Tekcify's and may be ``None`` to skip the check; ``leeway`` is in seconds.
 
     ``get_user_info(user_id)`` may be sync (run in a worker thread) or async and returns
     ``{"email": ...}`` or ``None`` (then the request is refused with 401
@@ -113,6 +114,7 @@ class AuthMiddleware:
         jwks: JwksVerifier | None = None,
         jwks_uri: str | None = None,
         auth_server_url: str | None = None,
+        verifier: Verifier | None = None,
         issuer: str | None = DEFAULT_ISSUER,
         audience: str | None = DEFAULT_AUDIENCE,
         algorithms: Collection[str] | None = None,
@@ -125,7 +127,7 @@ class AuthMiddleware:
         self.app = app
         self.core = GuardCore(
             build_verifier(
-                secret=secret, key=key, jwks=jwks, jwks_uri=jwks_uri,
+                verifier=verifier, secret=secret, key=key, jwks=jwks, jwks_uri=jwks_uri,
                 auth_server_url=auth_server_url, issuer=issuer, audience=audience,
                 algorithms=algorithms, leeway=leeway,
             ),

@@ -16,7 +16,9 @@ Configure it in settings (only one key source is required)::
 
 Key sources: ``SECRET`` is the server's ``JWT_ACCESS_SECRET`` (HS256/384/512);
 ``PUBLIC_KEY`` a PEM or JWK; ``JWKS_URI`` a JWKS address; ``AUTH_SERVER_URL`` the
-server, whose JWKS is at ``/api/.well-known/jwks.json``. ``GET_USER_INFO(user_id)``
+server, whose JWKS is at ``/api/.well-known/jwks.json``; ``VERIFIER`` a ready verifier
+(or its dotted path) such as an :class:`~tekcify_auth.IntrospectionVerifier`, which
+asks the server about each token. ``GET_USER_INFO(user_id)``
 returns ``{"email": ...}`` or ``None`` (401 ``User not found``). A missing or bad
 setting, or an unknown key, raises ``ImproperlyConfigured`` naming the key.
 

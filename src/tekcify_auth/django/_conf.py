@@ -37,7 +37,7 @@ SETTING: Final = "TEKCIFY_AUTH"
 #: The request attribute that holds the authenticated :class:`~tekcify_auth.UserPayload`.
 USER_ATTRIBUTE: Final = "tekcify_user"
 
-_SOURCES: Final = ("SECRET", "PUBLIC_KEY", "JWKS_URI", "AUTH_SERVER_URL")
+_SOURCES: Final = ("SECRET", "PUBLIC_KEY", "JWKS_URI", "AUTH_SERVER_URL", "VERIFIER")
 _KEYS: Final = frozenset(
     {*_SOURCES, "ISSUER", "AUDIENCE", "ALGORITHMS", "LEEWAY", "GET_USER_INFO",
      "PROTECTED_PATHS", "EXEMPT_PATHS"}
@@ -158,6 +158,19 @@ def _paths(config: Mapping[str, Any], key: str, default: tuple[str, ...]) -> tup
     return tuple(p.rstrip("/") for p in paths)
 
 
+def _loaded(config: Mapping[str, Any], key: str) -> Any:
+    """``config[key]``, or the object its dotted path names when it is a string."""
+    value = config.get(key)
+    if not isinstance(value, str):
+        return value
+    try:
+        return import_string(value)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"{SETTING}[{key!r}] names {value!r}, which cannot be imported: {exc}"
+        ) from exc
+
+
 def _user_info_hook(config: Mapping[str, Any]) -> UserInfoHook | None:
     hook = config.get("GET_USER_INFO")
     if hook is None or callable(hook):
@@ -193,8 +206,8 @@ def build_guard(config: object) -> DjangoGuard:
     if len(given) != 1:
         raise ImproperlyConfigured(
             f"{SETTING} needs exactly one of 'SECRET' (the server's JWT_ACCESS_SECRET), "
-            f"'PUBLIC_KEY', 'JWKS_URI' or 'AUTH_SERVER_URL' (the server's JWKS); "
-            f"got {given or 'none'}"
+            f"'PUBLIC_KEY', 'JWKS_URI', 'AUTH_SERVER_URL' (the server's JWKS) or "
+            f"'VERIFIER' (an IntrospectionVerifier, say); got {given or 'none'}"
         )
     source = given[0]
     _setting(config, "SECRET", (str, bytes))
@@ -204,6 +217,7 @@ def build_guard(config: object) -> DjangoGuard:
     algorithms = _setting(config, "ALGORITHMS", (list, tuple, set, frozenset))
     try:
         verifier = build_verifier(
+            verifier=_loaded(config, "VERIFIER"),
             secret=config.get("SECRET"),
             key=config.get("PUBLIC_KEY"),
             jwks_uri=config.get("JWKS_URI"),
