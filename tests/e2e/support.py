@@ -19,9 +19,11 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
@@ -190,6 +192,11 @@ class Api:
     def __repr__(self) -> str:
         return f"Api({self.kind})"
 
+    @property
+    def raw(self) -> Any:
+        """The wrapped client or module itself, for its sync methods."""
+        return self._target
+
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
         method = getattr(self._target, name)
         if self._is_async:
@@ -204,3 +211,84 @@ class Api:
 API_KINDS = ("client", "async_client", "shortcuts", "aio")
 
 
+
+
+# -- the authorization pages, driven over HTTP ------------------------------------------
+
+
+@dataclass
+class Form:
+    """An HTML form: where it posts, its hidden fields and its submit buttons."""
+
+    action: str
+    fields: dict[str, str] = field(default_factory=dict)
+    buttons: dict[str, list[str]] = field(default_factory=dict)
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = {key: value or "" for key, value in attrs}
+        if tag == "form":
+            self.forms.append(Form(named.get("action", "")))
+        elif self.forms and tag == "input" and named.get("type") == "hidden":
+            self.forms[-1].fields[named.get("name", "")] = named.get("value", "")
+        elif self.forms and tag == "button" and "name" in named:
+            self.forms[-1].buttons.setdefault(named["name"], []).append(named.get("value", ""))
+
+
+def forms_of(html: str) -> list[Form]:
+    """The forms of a page."""
+    parser = _FormParser()
+    parser.feed(html)
+    return parser.forms
+
+
+class Browser:
+    """What a user's browser does on the login and consent pages, over plain HTTP.
+
+    It keeps the server's cookies, reads the CSRF token from each form and posts the
+    form back, and stops at the first redirect that leaves the server (to the client's
+    ``redirect_uri``), which it returns instead of following. ``pages`` lists the
+    forms it went through (``login``, ``consent``).
+    """
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.http = httpx.Client(base_url=server_url, timeout=10, follow_redirects=False)
+        self.pages: list[str] = []
+
+    def close(self) -> None:
+        """Forget the cookies and close the connections."""
+        self.http.close()
+
+    def authorize(
+        self, url: str, email: str, password: str, decision: str = "allow"
+    ) -> dict[str, str]:
+        """Follow ``url`` through the pages; the query the client's callback receives."""
+        self.pages.clear()
+        answer = self.http.get(url)
+        for _step in range(10):
+            if answer.is_redirect:
+                location = urljoin(str(answer.url), answer.headers["location"])
+                if not location.startswith(self.server_url + "/"):
+                    query = parse_qs(urlsplit(location).query)
+                    return {name: values[0] for name, values in query.items()}
+                answer = self.http.get(location)
+                continue
+            assert answer.status_code == 200, f"{answer.status_code}: {answer.text[:500]}"
+            form = forms_of(answer.text)[0]
+            if form.action.endswith("/login"):
+                self.pages.append("login")
+                data = {**form.fields, "email": email, "password": password}
+            elif form.action.endswith("/consent"):
+                self.pages.append("consent")
+                assert decision in form.buttons["decision"]
+                data = {**form.fields, "decision": decision}
+            else:
+                raise AssertionError(f"an unexpected form posting to {form.action}")
+            answer = self.http.post(form.action, data=data)
+        raise AssertionError("the pages never sent the browser back to the client")
