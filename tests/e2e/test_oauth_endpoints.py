@@ -4,10 +4,18 @@ with the OAuth error codes the server answers."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
-from tekcify_auth import AuthServerError, IntrospectResult, UserInfo
+from tekcify_auth import (
+    AsyncAuthClient,
+    AuthClient,
+    AuthServerError,
+    IntrospectResult,
+    UserInfo,
+)
 from tekcify_auth.testing import mint_access_token
 
 from .support import Account, Api, MakeAccount, ServerProcess, app_data
@@ -89,3 +97,42 @@ async def test_introspect_as_a_registered_client(api: Api, account: Account) -> 
     with pytest.raises(AuthServerError) as unknown:
         await api.introspect_token(account.access_token, "no-such-client", "secret")
     assert (unknown.value.status_code, unknown.value.error) == (401, "invalid_client")
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["AuthClient", "AsyncAuthClient"])
+async def test_the_introspection_cache(server_url: str, account: Account, is_async: bool) -> None:
+    now = [time.time()]
+    options: dict[str, Any] = {"introspection_cache_ttl": 30, "clock": lambda: now[0]}
+    if is_async:
+        async_client = AsyncAuthClient(server_url, **options)
+        ask: Callable[[str], Awaitable[IntrospectResult]] = async_client.introspect_token
+    else:
+        sync_client = AuthClient(server_url, **options)
+
+        async def ask(token: str) -> IntrospectResult:
+            return sync_client.introspect_token(token)
+
+    try:
+        assert (await ask(account.access_token)).active
+        with AuthClient(server_url) as other:
+            other.logout(account.access_token)
+        assert (await ask(account.access_token)).active  # remembered
+        now[0] += 31
+        assert not (await ask(account.access_token)).active  # asked again
+        assert not (await ask("junk")).active
+    finally:
+        if is_async:
+            await async_client.aclose()
+        else:
+            sync_client.close()
+
+
+def test_clear_introspection_cache(
+    client: AuthClient, server_url: str, account: Account
+) -> None:
+    with AuthClient(server_url, introspection_cache_ttl=300) as cached:
+        assert cached.introspect_token(account.access_token).active
+        client.logout(account.access_token)
+        assert cached.introspect_token(account.access_token).active
+        cached.clear_introspection_cache()
+        assert not cached.introspect_token(account.access_token).active
