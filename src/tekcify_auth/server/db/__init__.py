@@ -4,13 +4,18 @@ from .applications import Application
 from .engine import Database, DatabaseUnavailable
 from .images import StoredImage
 from .models import Base, RefreshToken, SigningKey, User, UserSession
+from .oauth import AuthorizationCode, Consent, LoginSession, RevokedClientToken
 
 __all__ = [
     "Application",
+    "AuthorizationCode",
     "Base",
+    "Consent",
     "Database",
     "DatabaseUnavailable",
+    "LoginSession",
     "RefreshToken",
+    "RevokedClientToken",
     "SigningKey",
     "StoredImage",
     "User",
