@@ -28,6 +28,7 @@ __all__ = [
     "INVALID_CREDENTIALS",
     "Client",
     "change_password",
+    "check_credentials",
     "create_user",
     "disable_user",
     "find_by_email",
@@ -108,6 +109,24 @@ def login(ctx: ServerContext, *, email: str, password: str, client: Client) -> T
     unknown email or a wrong password alike, 403 for a disabled account (only once
     the password was right).
     """
+    user = check_credentials(ctx, email=email, password=password, client=client)
+    with ctx.db.write() as db:
+        fresh = db.get(User, user.id)
+        if fresh is None or fresh.disabled_at is not None:
+            raise ApiError(401, INVALID_CREDENTIALS)
+        return start_session(
+            db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
+            user_agent=client.user_agent, ip_address=client.address,
+        )
+
+
+def check_credentials(ctx: ServerContext, *, email: str, password: str, client: Client) -> User:
+    """The user ``email`` names if ``password`` is theirs: what :func:`login` checks.
+
+    The rate limiter and argon2 as for ``/api/auth/login`` (the login page uses this too);
+    a hash made with older parameters is replaced. Raises the same errors as
+    :func:`login`.
+    """
     ctx.limiter.check(email, client.address)
     with ctx.db.read() as db:
         user = find_by_email(db, email)
@@ -121,19 +140,15 @@ def login(ctx: ServerContext, *, email: str, password: str, client: Client) -> T
     ctx.limiter.succeeded(email, client.address)
     if user.disabled_at is not None:
         raise ApiError(403, "This account is disabled")
-    new_hash = None
     if ctx.passwords.needs_rehash(user.password_hash):
         new_hash = ctx.passwords.hash(password)
-    with ctx.db.write() as db:
-        fresh = db.get(User, user.id)
-        if fresh is None or fresh.disabled_at is not None:
-            raise ApiError(401, INVALID_CREDENTIALS)
-        if new_hash is not None and fresh.password_hash == user.password_hash:
-            fresh.password_hash = new_hash
-        return start_session(
-            db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
-            user_agent=client.user_agent, ip_address=client.address,
-        )
+        with ctx.db.write() as db:
+            db.execute(
+                update(User)
+                .where(User.id == user.id, User.password_hash == user.password_hash)
+                .values(password_hash=new_hash)
+            )
+    return user
 
 
 def change_password(

@@ -143,3 +143,6 @@ def _refresh_token_grant(ctx: ServerContext, request: TokenRequest) -> IssuedTok
 
 
 register_grant(Grant("refresh_token", frozenset({"refresh_token"}), _refresh_token_grant))
+
+# The other grants live in modules of their own and register themselves on import.
+from . import client_credentials, code_grant  # noqa: E402, F401  (after GRANTS exists)

@@ -14,7 +14,9 @@ A rotated, expired or revoked one is inactive.
 
 Revoking either kind revokes its whole **session**: the refresh-token family and every
 access token issued in it (access tokens are checked against their session). An access
-token without a session, or one that no longer verifies, is left alone. As RFC 7009
+token without a session, or one that no longer verifies, is left alone. Client-credentials
+access tokens have neither user nor session: ``services/client_credentials.py`` says
+when they are live, and revokes one by its ``jti``. As RFC 7009
 §2.2 asks, the answer is the same 200 whether anything was revoked or not, so the
 endpoint never confirms that a token exists; a token of another client counts as
 unknown to the caller.
@@ -37,7 +39,7 @@ from ..context import ServerContext
 from ..db.applications import Application
 from ..db.models import RefreshToken, User, UserSession
 from ..errors import ApiError
-from . import sessions, tokens
+from . import client_credentials, sessions, tokens
 
 __all__ = ["INACTIVE", "JSON_FIELDS", "TokenFacts", "find_token", "introspect", "revoke"]
 
@@ -96,10 +98,15 @@ def _access_facts(ctx: ServerContext, db: Session, token: str) -> TokenFacts | N
     sub, sid = claims.get("sub"), claims.get("sid")
     if not isinstance(sub, str) or not sub or (sid is not None and not isinstance(sid, str)):
         return None
-    try:
-        sessions.ensure_live(db, UserPayload(user_id=sub, session_id=sid))
-    except AuthenticationError:
-        return None
+    if client_credentials.is_client_token(claims):
+        # No user and no session: live while its client and secret are (see the module).
+        if client_credentials.live_client_token(db, claims) is None:
+            return None
+    else:
+        try:
+            sessions.ensure_live(db, UserPayload(user_id=sub, session_id=sid))
+        except AuthenticationError:
+            return None
     scopes = claims.get("scopes") or []
     client_id, email, iat = claims.get("clientId"), claims.get("email"), claims.get("iat")
     return TokenFacts(
@@ -107,7 +114,8 @@ def _access_facts(ctx: ServerContext, db: Session, token: str) -> TokenFacts | N
         client_id=client_id if isinstance(client_id, str) else None,
         username=email if isinstance(email, str) else None,
         exp=int(claims["exp"]), iat=int(iat) if isinstance(iat, int | float) else None,
-        iss=ctx.settings.issuer, aud=ctx.settings.audience, session_id=sid, user_id=sub,
+        iss=ctx.settings.issuer, aud=ctx.settings.audience, session_id=sid,
+        user_id=None if client_credentials.is_client_token(claims) else sub,
     )
 
 
@@ -196,6 +204,8 @@ def _session_to_revoke(
 def revoke(ctx: ServerContext, token: str, hint: str | None, client: Application | None) -> None:
     """Revoke the session of ``token`` when ``client`` may; nothing otherwise (no error)."""
     client_id = client.client_id if client is not None else None
+    if client_credentials.revoke_client_token(ctx, token, client_id):
+        return
     with ctx.db.read() as db:
         target = _session_to_revoke(ctx, db, token, hint, client_id)
     if target is None:

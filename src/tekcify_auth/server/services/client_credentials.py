@@ -1,0 +1,172 @@
+"""The ``client_credentials`` grant (RFC 6749 §4.4) and the life of its tokens.
+
+Only a **confidential** client may use it (a public client has nothing to prove it is
+itself: ``unauthorized_client``). It gets an access token for its own scopes (or the
+subset it asks for; anything else is ``invalid_scope``) and no refresh token (§4.4.3).
+The token's ``sub`` and ``clientId`` are the client id; it has no ``sid`` and no
+``email``: it acts for no user, so the user endpoints refuse it.
+
+**Revocation.** The token belongs to no session, so it is checked on its own
+(introspection, ``services/introspection.py``): it is live while
+
+* its application exists (deleting the application revokes its tokens),
+* its ``cfp`` claim, a digest of the client secret's stored hash, still matches
+  (regenerating the secret revokes every token got with the old one),
+* the application still has every scope of the token, and
+* its ``jti`` is not in ``revoked_client_tokens``: RFC 7009 revocation by the client
+  lists it there until it expires.
+
+``cfp`` reveals nothing usable: the secret is 256 random bits and the claim is a
+truncated SHA-256 of its SHA-256.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..context import ServerContext
+from ..db.applications import Application
+from ..db.oauth import RevokedClientToken
+from ..errors import OAuthError
+from .applications import find_application
+from .client_auth import invalid_client
+from .grants import Grant, IssuedTokens, TokenRequest, register_grant
+
+__all__ = [
+    "FINGERPRINT_CLAIM",
+    "client_token_claims",
+    "is_client_token",
+    "live_client_token",
+    "revoke_client_token",
+]
+
+#: The claim binding a client token to the client secret it was got with.
+FINGERPRINT_CLAIM: Final = "cfp"
+_FINGERPRINT_INFO: Final = b"tekcify-auth client token v1|"
+
+
+def _fingerprint(secret_hash: str) -> str:
+    return hashlib.sha256(_FINGERPRINT_INFO + secret_hash.encode()).hexdigest()[:32]
+
+
+def client_token_claims(
+    ctx: ServerContext, application: Application, scopes: list[str], now: datetime
+) -> dict[str, Any]:
+    """The claims of a client-credentials access token of ``application``."""
+    if application.client_secret_hash is None:
+        raise ValueError("a public client has no client-credentials tokens")
+    issued = int(now.timestamp())
+    return {
+        "iss": ctx.settings.issuer,
+        "aud": ctx.settings.audience,
+        "sub": application.client_id,
+        "type": "access",
+        "scopes": scopes,
+        "clientId": application.client_id,
+        FINGERPRINT_CLAIM: _fingerprint(application.client_secret_hash),
+        "jti": str(uuid.uuid4()),
+        "iat": issued,
+        "exp": issued + ctx.settings.access_token_ttl,
+    }
+
+
+def _requested(request: TokenRequest, application: Application) -> list[str]:
+    allowed = list(application.scopes)
+    raw = request.params.get("scope")
+    if raw is None:
+        return allowed
+    requested = [scope for scope in dict.fromkeys(raw.split(" ")) if scope]
+    for scope in requested:
+        if scope not in allowed:
+            raise OAuthError(
+                "invalid_scope",
+                f"This client may not ask for {scope[:64]}; it may ask for {' '.join(allowed)}",
+            )
+    return requested or allowed
+
+
+def _client_credentials_grant(ctx: ServerContext, request: TokenRequest) -> IssuedTokens:
+    application = request.client
+    if application is None:
+        raise invalid_client("client_credentials needs client authentication")
+    if application.client_secret_hash is None:
+        raise OAuthError(
+            "unauthorized_client",
+            "A public client cannot use client_credentials: it has no secret to prove "
+            "who it is",
+        )
+    scopes = _requested(request, application)
+    claims = client_token_claims(ctx, application, scopes, ctx.clock())
+    return IssuedTokens(
+        ctx.signer.sign(claims), ctx.settings.access_token_ttl, " ".join(scopes)
+    )
+
+
+def is_client_token(claims: Mapping[str, Any]) -> bool:
+    """Whether verified ``claims`` are a client-credentials token's (no user, no session)."""
+    sub = claims.get("sub")
+    return (
+        isinstance(sub, str)
+        and claims.get("clientId") == sub
+        and claims.get("sid") is None
+        and claims.get("email") is None
+    )
+
+
+def live_client_token(db: Session, claims: Mapping[str, Any]) -> Application | None:
+    """The application of a verified client token, if the token is still live."""
+    client_id, jti = claims.get("sub"), claims.get("jti")
+    if not isinstance(client_id, str) or not isinstance(jti, str) or len(client_id) > 64:
+        return None
+    application = find_application(db, client_id)
+    if application is None or application.client_secret_hash is None:
+        return None
+    if claims.get(FINGERPRINT_CLAIM) != _fingerprint(application.client_secret_hash):
+        return None
+    scopes = claims.get("scopes")
+    if not isinstance(scopes, list) or not set(scopes) <= set(application.scopes):
+        return None
+    revoked = db.execute(
+        select(RevokedClientToken.jti).where(RevokedClientToken.jti == jti)
+    ).first()
+    return None if revoked is not None else application
+
+
+def revoke_client_token(ctx: ServerContext, token: str, client_id: str | None) -> bool:
+    """Revoke ``token`` if it is a live client token of ``client_id``.
+
+    Returns whether ``token`` is a client token at all (then the caller has nothing
+    more to do: another client's token is left alone, RFC 7009 §2.1).
+    """
+    result = ctx.guard.verifier.verify(token)
+    if not result.valid or not is_client_token(result.payload):
+        return False
+    claims = result.payload
+    if claims.get("sub") != client_id:
+        return True
+    with ctx.db.write() as db:
+        application = live_client_token(db, claims)
+        if application is None:
+            return True
+        now = ctx.clock()
+        db.execute(delete(RevokedClientToken).where(RevokedClientToken.expires_at < now))
+        row = RevokedClientToken(
+            jti=claims["jti"], client_id=application.client_id,
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
+        # A concurrent revocation of the same token may have listed it first: done too.
+        with contextlib.suppress(IntegrityError), db.begin_nested():
+            db.add(row)
+    return True
+
+
+register_grant(Grant("client_credentials", frozenset(), _client_credentials_grant))

@@ -1,0 +1,144 @@
+"""Sign-ins on the authorization pages, and the CSRF tokens of their forms.
+
+**Login sessions.** Signing in on the login or registration page gives the browser a
+cookie holding a 256-bit random token; the ``login_sessions`` table keeps only its
+SHA-256, so the database alone cannot sign anyone in. A login session lives
+``TEKCIFY_LOGIN_SESSION_TTL`` seconds (an hour by default) from sign-in, and ends early
+when it is revoked (signing in again in the same browser revokes the previous one),
+when the account is disabled or deleted, or when the password changes: the row keeps
+a digest of the password hash it was made under, which must still match. It gives
+access to the authorization pages only, never to the API.
+
+**CSRF.** Each browser gets a random secret in a cookie of its own (HttpOnly,
+SameSite=Lax). A form carries a token derived from that secret and the form's purpose
+(HMAC-SHA256), so a token is good for one kind of form in one browser only, and a page
+of another site can neither read the secret nor compute the token. The consent form's
+purpose includes the login session, so it cannot be replayed after signing in as
+someone else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Final
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from ..context import ServerContext
+from ..db.models import User
+from ..db.oauth import LoginSession
+
+__all__ = [
+    "MAX_TOKEN_LENGTH",
+    "csrf_token",
+    "csrf_valid",
+    "end_login_session",
+    "find_login_session",
+    "new_secret",
+    "start_login_session",
+]
+
+MAX_TOKEN_LENGTH: Final = 128
+_CSRF_INFO: Final = b"tekcify-auth page form v1|"
+
+
+def new_secret() -> str:
+    """A fresh cookie value (login session token or CSRF secret): 256 random bits."""
+    return secrets.token_urlsafe(32)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _password_marker(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()
+
+
+def start_login_session(
+    db: Session,
+    ctx: ServerContext,
+    user_id: str,
+    *,
+    replacing: str | None = None,
+    user_agent: str | None = None,
+    ip_address: str | None = None,
+) -> tuple[str, LoginSession]:
+    """Sign ``user_id`` in; returns the cookie token and the row.
+
+    ``replacing`` is the browser's previous token, revoked here. Expired rows are
+    deleted on the way.
+    """
+    now = ctx.clock()
+    user = db.get(User, user_id)
+    if user is None:
+        raise LookupError(user_id)
+    db.execute(delete(LoginSession).where(LoginSession.expires_at < now))
+    if replacing is not None and len(replacing) <= MAX_TOKEN_LENGTH:
+        db.execute(
+            update(LoginSession)
+            .where(LoginSession.token_hash == _hash(replacing), LoginSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    token = new_secret()
+    row = LoginSession(
+        user_id=user.id, token_hash=_hash(token),
+        password_marker=_password_marker(user.password_hash), user_agent=user_agent,
+        ip_address=ip_address, created_at=now,
+        expires_at=now + timedelta(seconds=ctx.settings.login_session_ttl),
+    )
+    db.add(row)
+    db.flush()
+    return token, row
+
+
+def find_login_session(
+    db: Session, ctx: ServerContext, token: str | None
+) -> tuple[LoginSession, User] | None:
+    """The live login session of the cookie ``token`` and its user, or ``None``."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    found = db.execute(
+        select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.token_hash == _hash(token))
+    ).first()
+    if found is None:
+        return None
+    login, user = found
+    if (
+        login.revoked_at is not None
+        or login.expires_at <= ctx.clock()
+        or user.disabled_at is not None
+        or not hmac.compare_digest(login.password_marker, _password_marker(user.password_hash))
+    ):
+        return None
+    return login, user
+
+
+def end_login_session(db: Session, ctx: ServerContext, token: str | None) -> None:
+    """Revoke the login session of ``token`` (nothing when there is none)."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return
+    db.execute(
+        update(LoginSession)
+        .where(LoginSession.token_hash == _hash(token), LoginSession.revoked_at.is_(None))
+        .values(revoked_at=ctx.clock())
+    )
+
+
+def csrf_token(secret: str, purpose: str) -> str:
+    """The token a form for ``purpose`` carries in the browser holding ``secret``."""
+    digest = hmac.new(secret.encode(), _CSRF_INFO + purpose.encode(), hashlib.sha256).digest()
+    return digest.hex()
+
+
+def csrf_valid(secret: str | None, purpose: str, presented: str | None) -> bool:
+    """Whether ``presented`` is the token of ``purpose`` for the cookie ``secret``."""
+    if not secret or not presented or len(secret) > MAX_TOKEN_LENGTH:
+        return False
+    return hmac.compare_digest(csrf_token(secret, purpose), presented)
