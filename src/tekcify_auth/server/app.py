@@ -19,10 +19,11 @@ from fastapi import FastAPI
 
 from .._version import __version__
 from .context import Clock, ServerContext
+from .cors import OAuthCorsMiddleware
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
 from .middleware import AccessLogMiddleware, BodyLimitMiddleware
 from .routers import applications as application_routes
-from .routers import auth, health, oauth, well_known
+from .routers import auth, authorize, connected_apps, health, oauth, well_known
 from .routers import images as image_routes
 from .routers import user as user_routes
 from .services.image_store import upload_limit_for
@@ -69,12 +70,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(oauth.router)
+    app.include_router(authorize.router)
+    app.include_router(connected_apps.router)
     app.include_router(well_known.router)
     app.include_router(user_routes.router)
     app.include_router(image_routes.router)
     app.include_router(application_routes.router)
     if settings.redis_url is not None:
         install_redis_handler(app)
+    # Browsers at an application's origins may call the token, introspection, revocation
+    # and UserInfo endpoints (answers preflights itself).
+    app.add_middleware(OAuthCorsMiddleware, ctx=ctx)
     # Added last = outermost: the access log sees every answer, 413s included.
     app.add_middleware(
         BodyLimitMiddleware, limit=settings.max_body_bytes,

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from tekcify_auth._errors import AuthenticationError
 from tekcify_auth._guard import INVALID_TOKEN
 
+from ..cors import allow_client_origins
 from ..db.applications import Application
 from ..db.models import User
 from ..errors import OAuthError, OAuthRoute
@@ -64,19 +65,21 @@ TokenStatusParams = Annotated[
 ]
 
 
-def _client(ctx: Ctx, form: ProtocolRequest) -> Application | None:
+def _client(ctx: Ctx, form: ProtocolRequest, request: Request) -> Application | None:
     credentials = read_client_credentials(form.authorization, form.params)
     if credentials is None:
         return None
     with ctx.db.read() as db:
-        return authenticate_client(db, credentials)
+        application = authenticate_client(db, credentials)
+    allow_client_origins(request.scope, application)  # its origins may read the answer
+    return application
 
 
 @router.post("/token")
 def token(form: TokenParams, request: Request, ctx: Ctx) -> JSONResponse:
     """RFC 6749 token endpoint: ``{access_token, token_type, expires_in, refresh_token, scope}``."""
     grant_type = form.require("grant_type")
-    client = _client(ctx, form)
+    client = _client(ctx, form, request)
     issued = grants.exchange(
         ctx,
         grants.TokenRequest(
@@ -87,19 +90,19 @@ def token(form: TokenParams, request: Request, ctx: Ctx) -> JSONResponse:
 
 
 @router.post("/token/introspect")
-def introspect(form: TokenStatusParams, ctx: Ctx) -> JSONResponse:
+def introspect(form: TokenStatusParams, request: Request, ctx: Ctx) -> JSONResponse:
     """RFC 7662: ``{active: true, sub, scope, clientId, ...}`` or ``{active: false}``."""
     token_value = form.require("token")
-    client = _client(ctx, form)
+    client = _client(ctx, form, request)
     answer = introspection.introspect(ctx, token_value, form.params.get("token_type_hint"), client)
     return JSONResponse(answer, headers=NO_STORE)
 
 
 @router.post("/revoke")
-def revoke(form: TokenStatusParams, ctx: Ctx) -> JSONResponse:
+def revoke(form: TokenStatusParams, request: Request, ctx: Ctx) -> JSONResponse:
     """RFC 7009: ends the token's session; 200 whether or not the token was known."""
     token_value = form.require("token")
-    client = _client(ctx, form)
+    client = _client(ctx, form, request)
     introspection.revoke(ctx, token_value, form.params.get("token_type_hint"), client)
     return JSONResponse({"message": "Token revoked"}, headers=NO_STORE)
 

@@ -1,0 +1,145 @@
+"""CORS for the OAuth endpoints browsers call: token, introspection, revocation, UserInfo.
+
+A single-page application calls these endpoints from its own origin; the browser lets
+its script read the answer only when the answer names that origin in
+``Access-Control-Allow-Origin``. Which origins are named:
+
+* **token, introspection, revocation** — the origins registered (``authorizedOrigins``)
+  for the client that authenticated in the request; the route tells this middleware
+  which client that was (:func:`allow_client_origins`). A request naming no client, or
+  whose client fails to authenticate, gets no CORS header.
+* **UserInfo** — the origins of any registered application (the access token, not the
+  origin, says what may be read).
+* **preflight** (``OPTIONS`` with ``Access-Control-Request-Method``) — the origins of
+  any registered application: a preflight carries no credentials, so the client is not
+  known yet; the real request is then held to its client's origins.
+
+Every answer of these paths carries ``Vary: Origin``. No other origin, ``null``
+included, ever gets a CORS header, and credentials (cookies) are never allowed: these
+endpoints take their credentials in headers and bodies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+import anyio.to_thread
+from sqlalchemy import Text, cast, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .context import ServerContext
+from .db.applications import Application
+
+__all__ = ["CORS_PATHS", "OAuthCorsMiddleware", "allow_client_origins", "any_application_allows"]
+
+#: The paths answered with CORS headers, and their methods.
+CORS_PATHS: Final = {
+    "/api/oauth/token": "POST",
+    "/api/oauth/token/introspect": "POST",
+    "/api/oauth/revoke": "POST",
+    "/api/oauth/userinfo": "GET, POST",
+}
+_ANY_APPLICATION_PATHS: Final = frozenset({"/api/oauth/userinfo"})
+_STATE_KEY: Final = "cors_client_origins"
+_ALLOWED_HEADERS: Final = "Authorization, Content-Type, X-Request-ID"
+_EXPOSED_HEADERS: Final = "WWW-Authenticate, Retry-After, X-Request-ID"
+_PREFLIGHT_MAX_AGE: Final = "600"
+# What a serialised origin can look like (RFC 6454 §6.2); anything else is never allowed.
+_ORIGIN: Final = re.compile(r"https?://(?:[a-z0-9.\-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def allow_client_origins(scope: Scope, application: Application) -> None:
+    """Record that ``application`` authenticated in this request (its origins may read)."""
+    scope.setdefault("state", {})[_STATE_KEY] = tuple(application.authorized_origins)
+
+
+def any_application_allows(ctx: ServerContext, origin: str) -> bool:
+    """Whether some registered application lists ``origin`` among its authorized origins."""
+    if len(origin) > 2048 or not _ORIGIN.fullmatch(origin):
+        return False
+    # The JSON list is searched as text first (the origin holds no LIKE wildcards), then
+    # the candidates are checked exactly.
+    with ctx.db.read() as db:
+        candidates = db.execute(
+            select(Application.authorized_origins).where(
+                cast(Application.authorized_origins, Text).like(f'%"{origin}"%')
+            )
+        ).scalars()
+        return any(origin in list(origins) for origins in candidates)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _add_vary(headers: list[tuple[bytes, bytes]], value: bytes) -> list[tuple[bytes, bytes]]:
+    for index, (key, existing) in enumerate(headers):
+        if key.lower() == b"vary":
+            headers[index] = (key, existing + b", " + value)
+            return headers
+    headers.append((b"vary", value))
+    return headers
+
+
+class OAuthCorsMiddleware:
+    """Pure ASGI middleware answering preflights and adding CORS headers (see the module)."""
+
+    def __init__(self, app: ASGIApp, *, ctx: ServerContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path not in CORS_PATHS:
+            await self.app(scope, receive, send)
+            return
+        origin = _header(scope, b"origin")
+        if (
+            scope["method"] == "OPTIONS"
+            and origin is not None
+            and _header(scope, b"access-control-request-method") is not None
+        ):
+            await self._preflight(path, origin, send)
+            return
+        allowed_anyway: bool | None = None
+        if origin is not None and path in _ANY_APPLICATION_PATHS:
+            allowed_anyway = await anyio.to_thread.run_sync(
+                any_application_allows, self.ctx, origin
+            )
+        state = scope.setdefault("state", {})
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = _add_vary(list(message.get("headers", [])), b"Origin")
+                client_origins: Sequence[str] = state.get(_STATE_KEY, ())
+                allowed = allowed_anyway if allowed_anyway is not None else (
+                    origin in client_origins
+                )
+                if origin is not None and allowed:
+                    headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
+                    headers.append((b"access-control-expose-headers", _EXPOSED_HEADERS.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    async def _preflight(self, path: str, origin: str, send: Send) -> None:
+        allowed = await anyio.to_thread.run_sync(any_application_allows, self.ctx, origin)
+        headers = [
+            (b"vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
+            (b"content-length", b"0"),
+        ]
+        if allowed:
+            headers += [
+                (b"access-control-allow-origin", origin.encode("latin-1")),
+                (b"access-control-allow-methods", CORS_PATHS[path].encode()),
+                (b"access-control-allow-headers", _ALLOWED_HEADERS.encode()),
+                (b"access-control-max-age", _PREFLIGHT_MAX_AGE.encode()),
+            ]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})

@@ -1,0 +1,542 @@
+"""``GET /api/oauth/authorize`` and its pages: login, registration, consent.
+
+The pages are server-rendered HTML forms that work without JavaScript. The
+authorization request travels with them unchanged: the login and registration forms
+carry it as ``next`` (a path on this server, ``/api/oauth/authorize?...``, and nothing
+else: another ``next`` is refused), the consent form as ``request`` (its query), and
+each POST validates it again from scratch (``services/authorize.py``).
+
+Every page is sent with ``Content-Security-Policy`` (nothing loads but our stylesheet
+and images, no scripts, ``frame-ancestors 'none'``, forms may only post here and go on
+to the request's redirect URI), ``X-Frame-Options: DENY``, ``Cache-Control: no-store``
+and ``Referrer-Policy: no-referrer``. Cookies (the CSRF secret and the login session,
+``services/login_sessions.py``) are HttpOnly and ``SameSite=Lax``; served over https
+they are ``Secure`` and ``__Host-`` prefixed, so no other site or subdomain can set
+them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Final
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+
+from ..context import ServerContext
+from ..db.models import User
+from ..errors import ApiError
+from ..schemas.auth import RegisterRequest
+from ..services import accounts, consent, login_sessions
+from ..services.authorize import (
+    AUTHORIZE_PATH,
+    AuthorizationRequest,
+    PageError,
+    RedirectError,
+    issue_code,
+    parse_query,
+    response_location,
+    validate_request,
+)
+from ..services.emails import InvalidEmail, normalise_email
+from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from .deps import Ctx, client_address, user_agent
+
+router = APIRouter(prefix="/api/oauth", tags=["oauth"])
+
+LOGIN_PATH: Final = "/api/oauth/login"
+REGISTER_PATH: Final = "/api/oauth/register"
+CONSENT_PATH: Final = "/api/oauth/consent"
+STYLESHEET_PATH: Final = "/api/oauth/static/pages.css"
+
+_SERVER_DIR: Final = Path(__file__).resolve().parent.parent
+_templates: Final = Environment(
+    loader=FileSystemLoader(_SERVER_DIR / "templates"),
+    autoescape=select_autoescape(["html"]),
+    auto_reload=False,
+)
+_NEXT_FORBIDDEN: Final = re.compile(r"[\x00-\x20\x7f\\#]")
+#: Prompts that ask for the login page even when the browser is signed in.
+_LOGIN_PROMPTS: Final = frozenset({"login", "select_account"})
+
+#: What the consent page says each default scope lets the application do.
+SCOPE_TEXT: Final = {
+    "openid": "Know who you are on Tekcify",
+    "profile": "See your name and profile picture",
+    "email": "See your email address",
+    "offline_access": "Stay connected while you are not using it",
+    "read:profile": "Read your profile",
+    "write:profile": "Change your profile",
+}
+
+_NO_STORE: Final = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+# -- cookies -----------------------------------------------------------------------------
+
+
+def _secure(request: Request, ctx: ServerContext) -> bool:
+    public = ctx.settings.public_url or ""
+    return request.url.scheme == "https" or public.startswith("https://")
+
+
+def _cookie_name(base: str, secure: bool) -> str:
+    return f"__Host-{base}" if secure else base
+
+
+@dataclass
+class _Browser:
+    """The cookies of this request and the ones to set on the answer."""
+
+    request: Request
+    secure: bool
+    csrf_secret: str
+    new_csrf: bool
+    login_token: str | None
+    set_login: str | None = None
+
+    @classmethod
+    def of(cls, request: Request, ctx: ServerContext) -> _Browser:
+        secure = _secure(request, ctx)
+        secret = request.cookies.get(_cookie_name("tekcify_csrf", secure))
+        fresh = secret is None or not 20 <= len(secret) <= login_sessions.MAX_TOKEN_LENGTH
+        return cls(
+            request, secure, login_sessions.new_secret() if fresh else str(secret), fresh,
+            request.cookies.get(_cookie_name("tekcify_login", secure)),
+        )
+
+    def token(self, purpose: str) -> str:
+        return login_sessions.csrf_token(self.csrf_secret, purpose)
+
+    def csrf_ok(self, purpose: str, presented: str) -> bool:
+        return not self.new_csrf and login_sessions.csrf_valid(
+            self.csrf_secret, purpose, presented
+        )
+
+    def apply(self, response: Response, ctx: ServerContext) -> Response:
+        common: dict[str, Any] = {
+            "path": "/", "secure": self.secure, "httponly": True, "samesite": "lax",
+        }
+        if self.new_csrf:
+            response.set_cookie(
+                _cookie_name("tekcify_csrf", self.secure), self.csrf_secret, **common
+            )
+        if self.set_login is not None:
+            response.set_cookie(
+                _cookie_name("tekcify_login", self.secure), self.set_login,
+                max_age=ctx.settings.login_session_ttl, **common,
+            )
+        return response
+
+
+# -- answers -----------------------------------------------------------------------------
+
+
+def _source(uri: str) -> str:
+    """The CSP source of ``uri``'s origin (CSP has no syntax for IPv6 hosts: the scheme)."""
+    parts = urlsplit(uri)
+    if parts.hostname is None or ":" in parts.hostname:
+        return f"{parts.scheme}:"
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _policy(ctx: ServerContext, redirect_uri: str | None) -> str:
+    images = "'self'"
+    if ctx.settings.public_url:
+        images += " " + _source(ctx.settings.public_url)
+    forms = "'none'" if redirect_uri is None else f"'self' {_source(redirect_uri)}"
+    return (
+        f"default-src 'none'; style-src 'self'; img-src {images}; form-action {forms}; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+def _page(
+    browser: _Browser,
+    ctx: ServerContext,
+    template: str,
+    *,
+    status: int = 200,
+    redirect_uri: str | None = None,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response:
+    html = _templates.get_template(template).render(stylesheet=STYLESHEET_PATH, **context)
+    response = HTMLResponse(
+        html, status_code=status,
+        headers={
+            **_NO_STORE, **(headers or {}),
+            "Content-Security-Policy": _policy(ctx, redirect_uri),
+            "X-Frame-Options": "DENY",
+        },
+    )
+    return browser.apply(response, ctx)
+
+
+def _error_page(browser: _Browser, ctx: ServerContext, message: str, status: int) -> Response:
+    heading = "This sign-in link is not valid" if status == 400 else "Something went wrong"
+    return _page(
+        browser, ctx, "error.html", status=status, title=heading, heading=heading,
+        message=message,
+    )
+
+
+def _redirect(browser: _Browser, ctx: ServerContext, location: str, status: int) -> Response:
+    response = RedirectResponse(location, status_code=status, headers=_NO_STORE)
+    return browser.apply(response, ctx)
+
+
+def _login_page(
+    browser: _Browser,
+    ctx: ServerContext,
+    request: AuthorizationRequest,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    email: str = "",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    next_path = request.path(without_prompts=_LOGIN_PROMPTS)
+    return _page(
+        browser, ctx, "login.html", status=status, redirect_uri=request.redirect_uri,
+        headers=headers, title="Sign in", application_name=request.client.name,
+        action=LOGIN_PATH, csrf_token=browser.token("login"), next=next_path, email=email,
+        error=error, register_url=f"{REGISTER_PATH}?next={quote(next_path, safe='')}",
+    )
+
+
+def _register_page(
+    browser: _Browser,
+    ctx: ServerContext,
+    request: AuthorizationRequest,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+) -> Response:
+    next_path = request.path(without_prompts=_LOGIN_PROMPTS)
+    return _page(
+        browser, ctx, "register.html", status=status, redirect_uri=request.redirect_uri,
+        title="Create your account", application_name=request.client.name,
+        action=REGISTER_PATH, csrf_token=browser.token("register"), next=next_path,
+        email=email, first_name=first_name, last_name=last_name, error=error,
+        min_password=MIN_PASSWORD_LENGTH, max_password=MAX_PASSWORD_LENGTH,
+        login_url=f"{LOGIN_PATH}?next={quote(next_path, safe='')}",
+    )
+
+
+def _consent_page(
+    browser: _Browser,
+    ctx: ServerContext,
+    request: AuthorizationRequest,
+    login_id: str,
+    user: User,
+    *,
+    status: int = 200,
+    error: str | None = None,
+) -> Response:
+    client = request.client
+    scopes = [
+        {"name": name, "text": SCOPE_TEXT.get(name, f"Use the “{name}” permission")}
+        for name in request.scopes
+    ]
+    query = request.path().split("?", 1)[1]
+    return _page(
+        browser, ctx, "consent.html", status=status, redirect_uri=request.redirect_uri,
+        title=f"Allow {client.name}?", application_name=client.name,
+        description=client.description, logo_url=client.logo_url, email=user.email,
+        switch_url=_with_prompt_login(request), scopes=scopes,
+        destination=urlsplit(request.redirect_uri).netloc, action=CONSENT_PATH,
+        csrf_token=browser.token(f"consent|{login_id}"), request_query=query, error=error,
+    )
+
+
+def _with_prompt_login(request: AuthorizationRequest) -> str:
+    path = request.path(without_prompts=frozenset({"login", "consent", "none"}))
+    return path + "&prompt=login"
+
+
+def _grant(
+    browser: _Browser, ctx: ServerContext, request: AuthorizationRequest, user_id: str,
+    status: int, *, remember: bool,
+) -> Response:
+    with ctx.db.write() as db:
+        if remember:
+            consent.remember_consent(
+                db, user_id, request.client.client_id, request.scopes, ctx.clock()
+            )
+        code = issue_code(db, ctx, request, user_id)
+    location = response_location(
+        request.redirect_uri, {"code": code}, state=request.state, issuer=ctx.settings.issuer
+    )
+    return _redirect(browser, ctx, location, status)
+
+
+def _refuse(
+    browser: _Browser, ctx: ServerContext, error: RedirectError, status: int
+) -> Response:
+    return _redirect(browser, ctx, error.location(ctx.settings.issuer), status)
+
+
+def _from_next(ctx: ServerContext, next_path: str) -> AuthorizationRequest:
+    """The authorization request a ``next`` address continues; ``PageError`` otherwise."""
+    prefix = AUTHORIZE_PATH + "?"
+    if not next_path.startswith(prefix) or _NEXT_FORBIDDEN.search(next_path):
+        raise PageError(
+            "The return address is not an authorization request of this server, so "
+            "signing in here cannot continue to it"
+        )
+    with ctx.db.read() as db:
+        return validate_request(db, ctx.settings, parse_query(next_path[len(prefix):]))
+
+
+# -- routes ------------------------------------------------------------------------------
+
+
+@router.get("/authorize", response_class=HTMLResponse)
+def authorize(request: Request, ctx: Ctx) -> Response:
+    """RFC 6749 §4.1.1 with PKCE: the login or consent page, or a redirect with ``code``."""
+    browser = _Browser.of(request, ctx)
+    try:
+        with ctx.db.read() as db:
+            asked = validate_request(db, ctx.settings, parse_query(request.scope["query_string"]))
+            found = login_sessions.find_login_session(db, ctx, browser.login_token)
+            ask_consent = found is not None and consent.needs_consent(
+                db, found[1].id, asked.client.client_id, asked.scopes,
+                ask_again="consent" in asked.prompt,
+            )
+    except PageError as exc:
+        return _error_page(browser, ctx, exc.message, exc.status_code)
+    except RedirectError as exc:
+        return _refuse(browser, ctx, exc, 302)
+    if "none" in asked.prompt:
+        if found is None:
+            return _refuse(
+                browser, ctx, asked.error("login_required", "The user is not signed in"), 302
+            )
+        if ask_consent:
+            return _refuse(
+                browser, ctx, asked.error("consent_required", "The user has not consented"), 302
+            )
+    if found is None or asked.prompt & _LOGIN_PROMPTS:
+        return _login_page(browser, ctx, asked)
+    login, user = found
+    if ask_consent:
+        return _consent_page(browser, ctx, asked, login.id, user)
+    return _grant(browser, ctx, asked, user.id, 302, remember=False)
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page(request: Request, ctx: Ctx, next: str = "") -> Response:
+    """The login page for the authorization request ``next``."""
+    browser = _Browser.of(request, ctx)
+    try:
+        asked = _from_next(ctx, next)
+    except PageError as exc:
+        return _error_page(browser, ctx, exc.message, exc.status_code)
+    except RedirectError as exc:
+        return _refuse(browser, ctx, exc, 302)
+    return _login_page(browser, ctx, asked)
+
+
+@router.post("/login", response_class=HTMLResponse, include_in_schema=False)
+def login(
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    """Sign in with email and password, then continue the authorization request."""
+    browser = _Browser.of(request, ctx)
+    try:
+        asked = _from_next(ctx, next)
+    except PageError as exc:
+        return _error_page(browser, ctx, exc.message, exc.status_code)
+    except RedirectError as exc:
+        return _refuse(browser, ctx, exc, 303)
+    shown = email.strip()[:320]
+    if not browser.csrf_ok("login", csrf_token):
+        return _login_page(
+            browser, ctx, asked, status=403, email=shown,
+            error="This form had expired or did not come from this page. Please sign in again.",
+        )
+    problem = None
+    if not password:
+        problem = "Enter your password."
+    elif len(password) > MAX_PASSWORD_LENGTH:
+        problem = f"Passwords are at most {MAX_PASSWORD_LENGTH} characters."
+    try:
+        address = normalise_email(email)
+    except InvalidEmail:
+        problem = "Enter a valid email address."
+    if problem is not None:
+        return _login_page(browser, ctx, asked, status=400, email=shown, error=problem)
+    client = accounts.Client(address=client_address(request), user_agent=user_agent(request))
+    try:
+        user = accounts.check_credentials(ctx, email=address, password=password, client=client)
+    except ApiError as exc:
+        return _login_page(
+            browser, ctx, asked, status=exc.status_code, email=shown, error=exc.message,
+            headers=exc.headers,
+        )
+    return _signed_in(browser, ctx, asked, user.id, client)
+
+
+def _signed_in(
+    browser: _Browser,
+    ctx: ServerContext,
+    asked: AuthorizationRequest,
+    user_id: str,
+    client: accounts.Client,
+) -> Response:
+    with ctx.db.write() as db:
+        token, _row = login_sessions.start_login_session(
+            db, ctx, user_id, replacing=browser.login_token, user_agent=client.user_agent,
+            ip_address=client.address,
+        )
+    browser.set_login = token
+    return _redirect(browser, ctx, asked.path(without_prompts=_LOGIN_PROMPTS), 303)
+
+
+@router.get("/register", response_class=HTMLResponse, include_in_schema=False)
+def register_page(request: Request, ctx: Ctx, next: str = "") -> Response:
+    """The registration page for the authorization request ``next``."""
+    browser = _Browser.of(request, ctx)
+    try:
+        asked = _from_next(ctx, next)
+    except PageError as exc:
+        return _error_page(browser, ctx, exc.message, exc.status_code)
+    except RedirectError as exc:
+        return _refuse(browser, ctx, exc, 302)
+    return _register_page(browser, ctx, asked)
+
+
+def _registration_problem(exc: ValidationError) -> str:
+    field = str(exc.errors()[0].get("loc", ("",))[0])
+    if field == "email":
+        return "Enter a valid email address."
+    if field == "password":
+        return (
+            f"Choose a password of {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
+        )
+    label = {"firstName": "First name", "lastName": "Last name"}.get(field, field)
+    return f"{label} must be at most 100 characters."
+
+
+@router.post("/register", response_class=HTMLResponse, include_in_schema=False)
+def register(
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    first_name: Annotated[str, Form()] = "",
+    last_name: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    """Create an account, sign in, and continue the authorization request."""
+    browser = _Browser.of(request, ctx)
+    try:
+        asked = _from_next(ctx, next)
+    except PageError as exc:
+        return _error_page(browser, ctx, exc.message, exc.status_code)
+    except RedirectError as exc:
+        return _refuse(browser, ctx, exc, 303)
+    shown = {
+        "email": email.strip()[:320], "first_name": first_name[:100],
+        "last_name": last_name[:100],
+    }
+    if not browser.csrf_ok("register", csrf_token):
+        return _register_page(
+            browser, ctx, asked, status=403, **shown,
+            error="This form had expired or did not come from this page. Please try again.",
+        )
+    try:
+        body = RegisterRequest(
+            email=email, password=password, firstName=first_name.strip() or None,
+            lastName=last_name.strip() or None,
+        )
+    except ValidationError as exc:
+        return _register_page(
+            browser, ctx, asked, status=400, error=_registration_problem(exc), **shown
+        )
+    try:
+        user = accounts.register(
+            ctx, email=body.email, password=body.password, first_name=body.firstName,
+            last_name=body.lastName,
+        )
+    except ApiError as exc:
+        return _register_page(
+            browser, ctx, asked, status=exc.status_code, error=exc.message, **shown
+        )
+    client = accounts.Client(address=client_address(request), user_agent=user_agent(request))
+    return _signed_in(browser, ctx, asked, user.id, client)
+
+
+@router.post("/consent", response_class=HTMLResponse, include_in_schema=False)
+def decide(
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    authorization: Annotated[str, Form(alias="request")] = "",
+    decision: Annotated[str, Form()] = "",
+) -> Response:
+    """Allow or deny: back to the redirect URI with a code or ``access_denied``."""
+    browser = _Browser.of(request, ctx)
+    try:
+        with ctx.db.read() as db:
+            asked = validate_request(db, ctx.settings, parse_query(authorization))
+            found = login_sessions.find_login_session(db, ctx, browser.login_token)
+    except PageError as exc:
+        return _error_page(browser, ctx, exc.message, exc.status_code)
+    except RedirectError as exc:
+        return _refuse(browser, ctx, exc, 303)
+    if found is None:
+        return _login_page(
+            browser, ctx, asked, status=401,
+            error="Your sign-in has ended. Sign in again to continue.",
+        )
+    login_row, user = found
+    if not browser.csrf_ok(f"consent|{login_row.id}", csrf_token):
+        return _consent_page(
+            browser, ctx, asked, login_row.id, user, status=403,
+            error="This form had expired or did not come from this page. Please choose again.",
+        )
+    if decision == "deny":
+        denied = asked.error("access_denied", "The user denied the request")
+        return _refuse(browser, ctx, denied, 303)
+    if decision != "allow":
+        return _consent_page(
+            browser, ctx, asked, login_row.id, user, status=400,
+            error="Choose Allow or Deny.",
+        )
+    return _grant(browser, ctx, asked, user.id, 303, remember=True)
+
+
+@lru_cache(maxsize=1)
+def _stylesheet() -> bytes:
+    return (_SERVER_DIR / "static" / "pages.css").read_bytes()
+
+
+@router.get("/static/pages.css", include_in_schema=False)
+def stylesheet() -> Response:
+    """The pages' stylesheet."""
+    return Response(
+        _stylesheet(), media_type="text/css; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
