@@ -166,3 +166,16 @@ async def test_a_call_without_a_valid_token_is_401_with_the_bearer_error(api: Ap
     assert caught.value.status_code == 401
     assert caught.value.message == "Invalid or expired token"
     assert caught.value.error == "invalid_token"  # from WWW-Authenticate (RFC 6750 §3)
+
+
+async def test_too_many_failed_logins_is_the_servers_429(
+    api: Api, account: Account
+) -> None:
+    for _attempt in range(5):
+        with pytest.raises(AuthServerError) as wrong:
+            await api.login(account.email, "wrong password, surely")
+        assert wrong.value.status_code == 401
+    with pytest.raises(AuthServerError) as limited:
+        await api.login(account.email, account.password)
+    assert limited.value.status_code == 429
+    assert limited.value.message == "Too many failed login attempts; try again later"

@@ -27,6 +27,7 @@ from tekcify_auth import (
     AsyncAuthClient,
     AuthClient,
     AuthServerError,
+    AuthServerInvalidResponse,
     AuthServerUnavailable,
     RetryPolicy,
 )
@@ -48,8 +49,9 @@ class Reply:
     """One scripted answer."""
 
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | bytes
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
 
 
 def unavailable(**headers: str) -> Reply:
@@ -76,9 +78,11 @@ class ScriptedServer:
                 with outer._lock:
                     outer.seen.append((self.command, self.path))
                     reply = outer.script.pop(0) if len(outer.script) > 1 else outer.script[0]
-                body = json.dumps(reply.body).encode()
+                body = reply.body if isinstance(reply.body, bytes) else json.dumps(
+                    reply.body
+                ).encode()
                 self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(body)))
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
@@ -381,3 +385,48 @@ async def test_the_async_client_times_out_too(silent_peer: SilentPeer) -> None:
         with pytest.raises(AuthServerUnavailable) as caught:
             await client.fetch_user_info("token")
     assert "timed out" in str(caught.value)
+
+
+# -- answers the client cannot use, over a real socket ----------------------------------
+
+PROXY_PAGE = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+    b"</h1></center><hr><center>nginx</center></body></html>"
+)
+
+
+def test_an_html_page_from_a_proxy_gives_its_title(scripted: ScriptedServer) -> None:
+    scripted.answer(Reply(502, PROXY_PAGE, content_type="text/html"))
+    with AuthClient(scripted.url, retries=0) as client, pytest.raises(AuthServerError) as caught:
+        client.get_user_profile("token")
+    assert (caught.value.status_code, caught.value.message) == (502, "Bad Gateway: 502 Bad Gateway")
+
+
+def test_an_empty_error_body_gives_the_reason_phrase(scripted: ScriptedServer) -> None:
+    scripted.answer(Reply(500, b"", content_type="text/plain"))
+    with AuthClient(scripted.url) as client, pytest.raises(AuthServerError) as caught:
+        client.get_user_profile("token")
+    assert (caught.value.status_code, caught.value.message) == (500, "Internal Server Error")
+
+
+def test_a_200_of_another_shape_is_an_invalid_response(scripted: ScriptedServer) -> None:
+    scripted.answer(Reply(200, {"id": 7, "mail": "a@b.c"}))
+    with AuthClient(scripted.url) as client, pytest.raises(AuthServerInvalidResponse) as caught:
+        client.get_user_profile("token")
+    assert caught.value.status_code == 200
+    assert "UserProfile" in caught.value.message
+
+
+def test_a_200_that_is_not_json_is_an_invalid_response(scripted: ScriptedServer) -> None:
+    scripted.answer(Reply(200, b"<html>Sign in to the Wi-Fi</html>", content_type="text/html"))
+    with AuthClient(scripted.url) as client, pytest.raises(AuthServerInvalidResponse) as caught:
+        client.get_user_profile("token")
+    assert "not JSON (text/html)" in caught.value.message
+
+
+async def test_a_huge_body_is_refused(scripted: ScriptedServer) -> None:
+    scripted.answer(Reply(200, b"[" + b"0," * 600_000 + b"0]"))
+    async with AsyncAuthClient(scripted.url, max_response_bytes=1024 * 1024) as client:
+        with pytest.raises(AuthServerInvalidResponse) as caught:
+            await client.list_sessions("token")
+    assert caught.value.message == "the answer is larger than the client's limit"
