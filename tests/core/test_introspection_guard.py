@@ -233,3 +233,9 @@ def test_every_guard_takes_verifier(verifier: IntrospectionVerifier) -> None:
     assert middleware.core.verifier is verifier
     # A guard with a verifier does its I/O asynchronously under ASGI.
     assert not middleware._sync
+
+
+def test_the_guard_never_memoises_an_introspected_user(verifier: IntrospectionVerifier) -> None:
+    # GuardCore remembers users per header only over a verifier whose cache keeps the
+    # token honest; doing so here would hide a logout until the memo was cleared.
+    assert GuardCore(verifier)._memo is None

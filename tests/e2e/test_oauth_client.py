@@ -273,3 +273,31 @@ async def test_connected_apps_list_and_withdraw(
     with pytest.raises(AuthServerError) as again:
         await api.revoke_connected_app(owner.access_token, registered.app.client_id)
     assert again.value.status_code == 404
+
+
+async def test_deleting_the_application_revokes_its_tokens(
+    oauth: Api, browser: Browser, registered: Registered, client: AuthClient
+) -> None:
+    callback, _state, verifier = sign_in(oauth, browser, registered.owner)
+    user_tokens = await oauth.exchange_code(callback["code"], verifier)
+    service = await oauth.client_credentials()
+    client.delete_application(registered.owner.access_token, registered.app.client_id)
+    assert client.introspect_token(user_tokens.access_token).active is False
+    assert client.introspect_token(service.access_token).active is False
+    assert user_tokens.refresh_token is not None
+    with pytest.raises(AuthServerError) as caught:
+        await oauth.refresh(user_tokens.refresh_token)
+    assert (caught.value.status_code, caught.value.error) == (401, "invalid_client")
+
+
+async def test_one_application_cannot_revoke_anothers_token(
+    oauth: Api, browser: Browser, registered: Registered, client: AuthClient, server_url: str
+) -> None:
+    callback, _state, verifier = sign_in(oauth, browser, registered.owner)
+    tokens = await oauth.exchange_code(callback["code"], verifier)
+    other = client.create_application(registered.owner.access_token, app_data("Other App"))
+    with OAuthClient(other.client_id, other.client_secret, auth_server_url=server_url) as rival:
+        rival.revoke(tokens.access_token)  # 200, as for an unknown token (RFC 7009 §2.2)
+        assert tokens.refresh_token is not None
+        rival.revoke(tokens.refresh_token)
+    assert client.introspect_token(tokens.access_token).active is True
