@@ -128,7 +128,9 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_config=_log_config(settings.log_level),
         access_log=False,  # the server logs its own structured line per request
-        proxy_headers=True,
+        # The app reads X-Forwarded-* itself, from TEKCIFY_TRUSTED_PROXIES only: uvicorn
+        # would otherwise believe them from 127.0.0.1 (its FORWARDED_ALLOW_IPS default).
+        proxy_headers=False,
         server_header=False,
     )
     return 0

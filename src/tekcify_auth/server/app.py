@@ -22,6 +22,7 @@ from .context import Clock, ServerContext
 from .cors import OAuthCorsMiddleware
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
 from .middleware import AccessLogMiddleware, BodyLimitMiddleware
+from .proxies import TrustedProxyMiddleware
 from .routers import applications as application_routes
 from .routers import auth, authorize, connected_apps, health, oauth, well_known
 from .routers import images as image_routes
@@ -87,6 +88,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         limit_for=upload_limit_for(image_processor.limits),
     )
     app.add_middleware(AccessLogMiddleware)
+    if settings.trusted_proxies:
+        # Outermost of all: the access log, the rate limits and the sessions' ipAddress
+        # see the client behind the proxies, never an X-Forwarded-For nobody vouches for.
+        app.add_middleware(TrustedProxyMiddleware, networks=settings.trusted_proxy_networks)
     return app
 
 

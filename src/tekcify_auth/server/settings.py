@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
@@ -17,6 +18,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .proxies import parse_networks
 
 __all__ = ["DEFAULT_SCOPES", "SIGNING_ALGORITHMS", "Settings", "SettingsError", "load_settings"]
 
@@ -105,6 +108,12 @@ class Settings(BaseSettings):
         "TEKCIFY_PUBLIC_URL",
         "an absolute http:// or https:// URL without query or fragment",
         default=None,
+    )
+    trusted_proxies: str = _env(
+        "TEKCIFY_TRUSTED_PROXIES",
+        "IP addresses or CIDR networks separated by commas (at most 100): the reverse "
+        "proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (unset: none)",
+        default="",
     )
     access_token_ttl: int = _env(
         "TEKCIFY_ACCESS_TOKEN_TTL",
@@ -250,6 +259,11 @@ class Settings(BaseSettings):
             raise ValueError("not a redis URL")
         return value.strip()
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        return ",".join(str(network) for network in parse_networks(value))
+
     @field_validator("extra_scopes")
     @classmethod
     def _extra_scopes(cls, value: str) -> str:
@@ -277,6 +291,11 @@ class Settings(BaseSettings):
     def scopes(self) -> tuple[str, ...]:
         """Every scope the server knows: :data:`DEFAULT_SCOPES`, then ``TEKCIFY_EXTRA_SCOPES``."""
         return tuple(dict.fromkeys((*DEFAULT_SCOPES, *self.extra_scopes.split())))
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """The networks of ``TEKCIFY_TRUSTED_PROXIES`` (empty: no proxy is trusted)."""
+        return parse_networks(self.trusted_proxies)
 
     @property
     def secret_file(self) -> Path:
