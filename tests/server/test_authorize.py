@@ -693,6 +693,9 @@ async def test_a_disabled_account_cannot_sign_in_on_the_page(
     "next_address",
     [
         pytest.param("https://evil.example/", id="absolute-url"),
+        pytest.param("https://evil.example{valid}", id="absolute-url-with-a-valid-request"),
+        pytest.param("//evil.example{valid}", id="scheme-relative-with-a-valid-request"),
+        pytest.param("http://tekcify.test{valid}", id="absolute-url-of-this-server"),
         pytest.param("//evil.example/api/oauth/authorize?x=1", id="scheme-relative"),
         pytest.param("/\\evil.example/", id="backslash"),
         pytest.param("/api/oauth/authorize\\@evil.example?x", id="backslash-in-path"),
@@ -709,6 +712,7 @@ async def test_an_off_site_next_is_refused(
     browser: Browser, oauth_client: Client, ada: dict[str, Any], next_address: str
 ) -> None:
     page = await browser.get(authorization(oauth_client).url)
+    next_address = next_address.replace("{valid}", authorization(oauth_client).url)
     response = await browser.submit(
         page, {"email": "ada@example.com", "password": PASSWORD}, next=next_address
     )
@@ -1135,6 +1139,7 @@ async def test_discovery_lists_the_authorization_endpoint_and_both_grants(
     assert doc["authorization_endpoint"] == "http://tekcify.test/api/oauth/authorize"
     assert doc["response_types_supported"] == ["code"]
     assert doc["code_challenge_methods_supported"] == ["S256"]
+    assert doc["authorization_response_iss_parameter_supported"] is True
     assert {"authorization_code", "client_credentials", "refresh_token"} <= set(
         doc["grant_types_supported"]
     )

@@ -263,7 +263,9 @@ def validate_request(
         raise fail("invalid_scope", str(exc)) from None
     prompt = frozenset((_single(params, "prompt") or "").split())
     if not prompt <= _PROMPTS or ("none" in prompt and len(prompt) > 1):
-        raise fail("invalid_request", "prompt must be none, or any of login, consent")
+        raise fail(
+            "invalid_request", "prompt must be none, or any of login, select_account, consent"
+        )
     return AuthorizationRequest(
         client=client, redirect_uri=redirect_uri, scopes=scopes, state=state,
         code_challenge=challenge, prompt=prompt, query=tuple(pairs),

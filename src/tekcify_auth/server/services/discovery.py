@@ -57,4 +57,6 @@ def metadata(settings: Settings, request_base_url: str) -> dict[str, Any]:
     )
     if with_code:
         document["code_challenge_methods_supported"] = ["S256"]
+        # RFC 9207 §3: every authorization response carries iss.
+        document["authorization_response_iss_parameter_supported"] = True
     return document

@@ -36,7 +36,6 @@ __all__ = [
     "MAX_TOKEN_LENGTH",
     "csrf_token",
     "csrf_valid",
-    "end_login_session",
     "find_login_session",
     "new_secret",
     "start_login_session",
@@ -118,17 +117,6 @@ def find_login_session(
     ):
         return None
     return login, user
-
-
-def end_login_session(db: Session, ctx: ServerContext, token: str | None) -> None:
-    """Revoke the login session of ``token`` (nothing when there is none)."""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        return
-    db.execute(
-        update(LoginSession)
-        .where(LoginSession.token_hash == _hash(token), LoginSession.revoked_at.is_(None))
-        .values(revoked_at=ctx.clock())
-    )
 
 
 def csrf_token(secret: str, purpose: str) -> str:
