@@ -22,6 +22,7 @@ from .context import Clock, ServerContext
 from .cors import OAuthCorsMiddleware
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
 from .middleware import AccessLogMiddleware, BodyLimitMiddleware
+from .openapi import install_openapi
 from .proxies import TrustedProxyMiddleware
 from .routers import applications as application_routes
 from .routers import auth, authorize, connected_apps, health, oauth, well_known
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(application_routes.router)
     if settings.redis_url is not None:
         install_redis_handler(app)
+    # /openapi.json documents the 400s (not FastAPI's 422s) and the other errors.
+    install_openapi(app)
     # Browsers at an application's origins may call the token, introspection, revocation
     # and UserInfo endpoints (answers preflights itself).
     app.add_middleware(OAuthCorsMiddleware, ctx=ctx)

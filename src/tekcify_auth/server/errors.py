@@ -31,6 +31,7 @@ from tekcify_auth._errors import AuthenticationError
 from .db.engine import UNAVAILABLE_ERRORS
 
 __all__ = [
+    "OAUTH_ERRORS_EXTENSION",
     "ApiError",
     "OAuthError",
     "OAuthRoute",
@@ -173,8 +174,17 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
     return ApiError(400, validation_message(errors), details=_details(errors))
 
 
+#: OpenAPI extension marking an operation whose errors are RFC 6749 §5.2 bodies
+#: (read, and removed, by ``openapi.tekcify_document``).
+OAUTH_ERRORS_EXTENSION: Final = "x-tekcify-oauth-errors"
+
+
 class OAuthRoute(APIRoute):
     """A route of an OAuth protocol endpoint: validation errors become ``invalid_request``."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        extra = {**(kwargs.pop("openapi_extra", None) or {}), OAUTH_ERRORS_EXTENSION: True}
+        super().__init__(path, endpoint, openapi_extra=extra, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

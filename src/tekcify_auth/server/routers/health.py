@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -11,8 +13,27 @@ from .deps import Ctx
 
 router = APIRouter(tags=["health"])
 
+_STATUS: Final = {"type": "string"}
+_ANSWERS: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "description": "The server and its database answer",
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status", "database"],
+            "properties": {"status": _STATUS, "database": _STATUS},
+        }}},
+    },
+    503: {
+        "description": "The database does not answer",
+        "headers": {"Retry-After": {"required": True, "schema": {"type": "string"}}},
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status", "database", "message"],
+            "properties": {"status": _STATUS, "database": _STATUS, "message": _STATUS},
+        }}},
+    },
+}
 
-@router.get("/health")
+
+@router.get("/health", responses=_ANSWERS)
 def health(ctx: Ctx) -> JSONResponse:
     """``{"status": "ok", "database": "ok"}``, or 503 when the database does not answer."""
     try:

@@ -23,7 +23,10 @@ __all__ = [
 ]
 
 #: An email address, validated and normalised (lower case).
-Email = Annotated[str, Field(max_length=320), AfterValidator(normalise_email)]
+Email = Annotated[
+    str, Field(max_length=320, json_schema_extra={"format": "email"}),
+    AfterValidator(normalise_email),
+]
 #: A password being set: 8 to 1,024 characters.
 NewPassword = Annotated[
     str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)

@@ -1,0 +1,248 @@
+"""The server's OpenAPI document (``/openapi.json``), saying what the server really answers.
+
+FastAPI documents a 422 for request validation and nothing else that can go wrong;
+this server answers validation errors with 400 and the Tekcify error body
+(``http-api.md``, Conventions), and a route may also answer 401, 403, 404, 409, 413,
+429 or 503. :func:`install_openapi` makes ``app.openapi()`` rewrite FastAPI's document
+once, so that clients and the schemathesis suite (``tests/fuzz``) hold the server to
+the answers it documents:
+
+* every 422 becomes a 400 with the :data:`ERROR_SCHEMA` body (the OAuth protocol
+  endpoints, whose routes use :class:`~.errors.OAuthRoute`, answer 400 and 401 with
+  the RFC 6749 §5.2 body, :data:`OAUTH_ERROR_SCHEMA`, instead);
+* an operation with a request body may answer 400 and 413 (``BodyLimitMiddleware``);
+* a Bearer-protected operation answers 401 with ``WWW-Authenticate`` (RFC 6750 §3);
+* every operation may answer 503 with ``Retry-After`` while the database (or the
+  Redis rate-limit store) cannot be reached;
+* :data:`ANSWERS` lists what particular operations answer beyond that;
+* the OAuth protocol routes, which read and write JSON themselves, get their request
+  and answer bodies from :mod:`.schemas.protocol`.
+
+Answers a route documents itself (``responses=``) are kept as they are.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, Final
+
+from fastapi import FastAPI
+
+from .errors import OAUTH_ERRORS_EXTENSION
+from .schemas.protocol import PROTOCOL_SCHEMAS, protocol_operations
+
+__all__ = ["ANSWERS", "ERROR_SCHEMA", "OAUTH_ERROR_SCHEMA", "install_openapi", "tekcify_document"]
+
+#: Name of the ``{statusCode, error, message, details?}`` body in ``components.schemas``.
+ERROR_SCHEMA: Final = "TekcifyError"
+#: Name of the RFC 6749 §5.2 ``{error, error_description, message}`` body.
+OAUTH_ERROR_SCHEMA: Final = "OAuthErrorResponse"
+
+_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+    ERROR_SCHEMA: {
+        "title": ERROR_SCHEMA,
+        "description": "An error of the Tekcify API; clients show ``message``.",
+        "type": "object",
+        "required": ["statusCode", "error", "message"],
+        "properties": {
+            "statusCode": {"type": "integer"},
+            "error": {"type": "string"},
+            "message": {"type": "string"},
+            "details": {
+                "type": "array",
+                "description": "One entry per invalid field (validation errors only)",
+                "items": {
+                    "type": "object",
+                    "required": ["field", "type", "message"],
+                    "properties": {
+                        "field": {"type": "string"},
+                        "type": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    OAUTH_ERROR_SCHEMA: {
+        "title": OAUTH_ERROR_SCHEMA,
+        "description": "An OAuth error (RFC 6749 §5.2); ``message`` copies the description.",
+        "type": "object",
+        "required": ["error", "error_description", "message"],
+        "properties": {
+            "error": {"type": "string"},
+            "error_description": {"type": "string"},
+            "message": {"type": "string"},
+        },
+    },
+}
+
+_PAGE: Final = {"text/html": {"schema": {"type": "string"}}}
+
+#: What particular operations answer beyond what their shape implies, by
+#: ``(method, path)``: status and the description of a JSON error, or a whole answer.
+ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
+    ("post", "/api/auth/register"): {409: "An account with this email exists"},
+    ("post", "/api/auth/login"): {
+        401: "Wrong email or password",
+        403: "The account is disabled",
+        429: "Too many failed logins; try again after Retry-After seconds",
+    },
+    ("post", "/api/auth/refresh"): {
+        401: "The refresh token is unknown, expired, revoked or was already used",
+    },
+    ("post", "/api/auth/sessions/logout"): {400: "The access token belongs to no session"},
+    ("delete", "/api/auth/sessions/{session_id}"): {404: "No such live session of the caller"},
+    ("post", "/api/auth/password/change"): {
+        404: "The account is gone",
+        429: "Too many wrong passwords; try again after Retry-After seconds",
+    },
+    ("get", "/api/user/profile"): {
+        403: "The token lacks read:profile", 404: "The account is gone",
+    },
+    ("put", "/api/user/profile"): {
+        403: "The token lacks write:profile", 404: "The account is gone",
+    },
+    ("post", "/api/user/profile/picture"): {
+        403: "The token lacks write:profile", 404: "The account is gone",
+    },
+    ("get", "/api/user/export-data"): {
+        403: "A token issued to an application", 404: "The account is gone",
+    },
+    ("delete", "/api/user/account"): {
+        403: "Wrong password, or a token issued to an application",
+        404: "The account is gone",
+        409: "The password changed meanwhile",
+        429: "Too many wrong passwords; try again after Retry-After seconds",
+    },
+    ("get", "/api/applications"): {403: "A token issued to an application"},
+    ("post", "/api/applications"): {403: "A token issued to an application"},
+    ("get", "/api/applications/public/{client_id}"): {404: "No such application"},
+    ("put", "/api/applications/{client_id}"): {
+        403: "A token issued to an application", 404: "No such application of the caller",
+    },
+    ("delete", "/api/applications/{client_id}"): {
+        403: "A token issued to an application", 404: "No such application of the caller",
+    },
+    ("post", "/api/applications/{client_id}/logo"): {
+        403: "A token issued to an application", 404: "No such application of the caller",
+    },
+    ("post", "/api/applications/{client_id}/regenerate-secret"): {
+        400: "A public client has no secret",
+        403: "A token issued to an application",
+        404: "No such application of the caller",
+    },
+    ("post", "/api/oauth/token"): {400: "invalid_request, invalid_grant, ...",
+                                   401: "invalid_client"},
+    ("post", "/api/oauth/token/introspect"): {400: "invalid_request", 401: "invalid_client"},
+    ("post", "/api/oauth/revoke"): {400: "invalid_request", 401: "invalid_client"},
+    ("get", "/api/oauth/authorize"): {
+        302: {
+            "description": "Back to the redirect_uri with code and state, or an error",
+            "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+        },
+        400: {"description": "The request cannot be redirected: an error page",
+              "content": _PAGE},
+    },
+    ("get", "/api/oauth/connected-apps"): {403: "A token issued to an application"},
+    ("delete", "/api/oauth/connected-apps/{client_id}"): {
+        403: "A token issued to an application",
+        404: "The caller has not consented to this application",
+    },
+}
+
+_VALIDATION: Final = "The request is invalid (the message names the first problem)"
+_TOO_LARGE: Final = "The request body is too large"
+_UNAUTHENTICATED: Final = "No valid Bearer access token (RFC 6750 §3)"
+_UNAVAILABLE: Final = "The database or the rate-limit store is unavailable; try again shortly"
+_RETRY_AFTER: Final = {
+    "description": "Seconds to wait before trying again",
+    "required": True,
+    "schema": {"type": "string"},
+}
+_CHALLENGE: Final = {
+    "description": 'The Bearer challenge, with error="invalid_token" when a token was sent',
+    "required": True,
+    "schema": {"type": "string"},
+}
+_METHODS: Final = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Make ``app.openapi()`` (and ``/openapi.json``) return :func:`tekcify_document`."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = tekcify_document(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented hook
+
+
+def tekcify_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of FastAPI's ``document`` with the answers the server really gives.
+
+    Operations of :class:`~.errors.OAuthRoute` routes (marked with
+    :data:`~.errors.OAUTH_ERRORS_EXTENSION`) answer 400 and 401 with RFC 6749 §5.2 bodies.
+    """
+    result = copy.deepcopy(dict(document))
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas.update(copy.deepcopy(_SCHEMAS))
+    schemas.update(copy.deepcopy(PROTOCOL_SCHEMAS))
+    described = protocol_operations()
+    for path, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            if method in _METHODS:
+                protocol = bool(operation.pop(OAUTH_ERRORS_EXTENSION, False))
+                _describe_protocol(operation, described.get((method, path), {}))
+                _document_answers(method, path, operation, protocol)
+    return result
+
+
+def _describe_protocol(operation: dict[str, Any], described: Mapping[str, Any]) -> None:
+    """The request body and 200 body of a route that reads and writes JSON itself."""
+    if "requestBody" in described and "requestBody" not in operation:
+        operation["requestBody"] = described["requestBody"]
+    content = operation.get("responses", {}).get("200", {}).get("content", {})
+    json_answer = content.get("application/json")
+    if "answer" in described and json_answer is not None and not json_answer.get("schema"):
+        json_answer["schema"] = described["answer"]
+
+
+def _document_answers(method: str, path: str, operation: dict[str, Any], protocol: bool) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    validated = responses.pop("422", None) is not None
+    secured = bool(operation.get("security"))
+    wanted: dict[int, str | dict[str, Any]] = {}
+    if validated or "requestBody" in operation:
+        wanted[400] = _VALIDATION
+    if "requestBody" in operation:
+        wanted[413] = _TOO_LARGE
+    if secured:
+        wanted[401] = _UNAUTHENTICATED
+    wanted.update(ANSWERS.get((method, path), {}))
+    wanted[503] = _UNAVAILABLE
+    for status, answer in sorted(wanted.items()):
+        if str(status) in responses:
+            continue
+        if isinstance(answer, dict):
+            responses[str(status)] = copy.deepcopy(answer)
+            continue
+        oauth_body = protocol and (status == 400 or (status == 401 and not secured))
+        responses[str(status)] = _answer(status, answer, secured, oauth_body)
+
+
+def _answer(status: int, description: str, secured: bool, oauth_body: bool) -> dict[str, Any]:
+    name = OAUTH_ERROR_SCHEMA if oauth_body else ERROR_SCHEMA
+    answer: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+    }
+    if status in (429, 503):
+        answer["headers"] = {"Retry-After": _RETRY_AFTER}
+    elif status == 401 and secured and not oauth_body:
+        answer["headers"] = {"WWW-Authenticate": _CHALLENGE}
+    return answer
