@@ -27,6 +27,8 @@ PROMISED: dict[str, set[str]] = {
         "LogoUploadResponse",
         # Errors
         "TekcifyAuthError", "AuthServerError", "AuthServerUnavailable",
+        # Guards that ask the server (introspection mode, user info hooks)
+        "IntrospectionVerifier", "ServerUserInfo", "AsyncServerUserInfo",
     },
     "tekcify_auth.aio": {
         "fetch_user_info", "introspect_token", "get_user_profile", "update_user_profile",
