@@ -104,7 +104,21 @@ def _banner(settings: Settings, ctx: ServerContext, base_url: str) -> str:
             )
         else:
             lines.append("  resource servers: the same JWT_ACCESS_SECRET as this server")
+        if settings.jwt_access_secret is None and ctx.db.dialect != "sqlite":
+            # Another host sharing this database would generate a secret of its own, and
+            # refuse every token this instance signs.
+            lines.append(
+                "  several instances: give every one the same JWT_ACCESS_SECRET (this one's "
+                "was generated in its data folder)"
+            )
     lines.append(f"  resource servers with asymmetric keys: {base_url}/api/.well-known/jwks.json")
+    if settings.redis_url is None:
+        lines.append(
+            "  login limits: in this process's memory (several workers or instances count "
+            "apart: set TEKCIFY_REDIS_URL to share them)"
+        )
+    else:
+        lines.append("  login limits: shared through Redis (TEKCIFY_REDIS_URL)")
     lines.append(f"  health: {base_url}/health   API docs: {base_url}/docs")
     return "\n".join(lines)
 

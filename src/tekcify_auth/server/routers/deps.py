@@ -4,6 +4,10 @@ The Bearer check is the library's :class:`~tekcify_auth._guard.GuardCore` (the s
 verifier users get), followed by :func:`~tekcify_auth.server.services.sessions.ensure_live`
 (session not revoked, account not disabled). ``HTTPBearer`` is declared only so the
 routes show their security scheme in OpenAPI; it never answers by itself.
+
+The verifier keeps the tokens it verified (signature and claims only) until their
+``exp``; ``ensure_live`` asks the database on every request, never a cache, so a session
+revoked through any instance sharing the database is refused by all of them at once.
 """
 
 from __future__ import annotations
