@@ -16,7 +16,9 @@ from sqlalchemy import func, select, text
 from tekcify_auth.server.db.applications import Application
 from tekcify_auth.server.db.images import StoredImage
 from tekcify_auth.server.db.models import RefreshToken, User, UserSession
+from tekcify_auth.server.db.oauth import Consent
 from tekcify_auth.server.services import accounts
+from tekcify_auth.server.services.consent import remember_consent
 
 from .conftest import (
     PASSWORD,
@@ -196,6 +198,10 @@ async def test_the_export_holds_every_record_and_no_secret(
     await signed_up(client, BOB)
     create_oauth_app(app, owner_email=BOB)
     client_session(app, owned.client_id, email=BOB)
+    bobs = create_oauth_app(app, owner_email=BOB)
+    with app.state.ctx.db.write() as db:
+        remember_consent(db, _user_id(app, ADA), bobs.client_id, ["profile", "openid"],
+                         app.state.ctx.clock())
     with app.state.ctx.db.read() as db:
         secrets = [
             *db.execute(select(User.password_hash)).scalars(),
@@ -209,7 +215,9 @@ async def test_the_export_holds_every_record_and_no_secret(
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["content-disposition"].startswith("attachment")
     data = response.json()
-    assert list(data) == ["exportedAt", "profile", "sessions", "applications", "images"]
+    assert list(data) == [
+        "exportedAt", "profile", "sessions", "applications", "consents", "images"
+    ]
     assert data["profile"]["email"] == ADA
     assert data["profile"]["firstName"] == "Ada"
     assert data["profile"]["avatarUrl"] == avatar
@@ -219,6 +227,9 @@ async def test_the_export_holds_every_record_and_no_secret(
     assert data["sessions"][0]["ipAddress"] == "203.0.113.7"
     assert [a["clientId"] for a in data["applications"]] == [owned.client_id]
     assert data["applications"][0]["confidential"] is True
+    assert [(c["clientId"], c["scopes"]) for c in data["consents"]] == [
+        (bobs.client_id, ["openid", "profile"])
+    ]
     assert [(i["kind"], i["mediaType"]) for i in data["images"]] == [("avatar", "image/jpeg")]
     assert data["images"][0]["id"] in avatar
     words = " ".join(_keys(data)).lower()
@@ -251,7 +262,7 @@ async def test_the_export_is_only_for_the_users_own_session(
 
 def _counts(app: FastAPI) -> dict[str, int]:
     tables = {"users": User, "sessions": UserSession, "refresh_tokens": RefreshToken,
-              "applications": Application, "images": StoredImage}
+              "applications": Application, "images": StoredImage, "consents": Consent}
     with app.state.ctx.db.read() as db:
         counts = {
             name: int(db.execute(select(func.count()).select_from(model)).scalar_one())
@@ -277,6 +288,11 @@ async def _ada_with_everything(app: FastAPI, client: httpx.AsyncClient) -> dict[
         db.add(logo)
     bob = await signed_up(client, BOB)
     bob_with_app = client_session(app, owned.client_id, email=BOB)
+    bobs = create_oauth_app(app, owner_email=BOB)
+    with app.state.ctx.db.write() as db:
+        now = app.state.ctx.clock()
+        remember_consent(db, _user_id(app, BOB), owned.client_id, ["openid"], now)
+        remember_consent(db, _user_id(app, ADA), bobs.client_id, ["openid"], now)
     return {"pair": pair, "app": owned, "bob": bob, "bob_with_app": bob_with_app}
 
 
@@ -285,15 +301,17 @@ async def test_deleting_the_account_removes_everything_it_owned(
 ) -> None:
     made = await _ada_with_everything(app, client)
     before = _counts(app)
-    assert before == {"users": 2, "sessions": 4, "refresh_tokens": 4, "applications": 1,
-                      "images": 2, "revoked_sessions": 0}
+    assert before == {"users": 2, "sessions": 4, "refresh_tokens": 4, "applications": 2,
+                      "images": 2, "consents": 2, "revoked_sessions": 0}
     token = made["pair"]["accessToken"]
 
     response = await _delete(client, token, {"password": PASSWORD})
     assert response.status_code == 200
     assert response.json() == {"message": "Your account and all its data have been deleted"}
-    assert _counts(app) == {"users": 1, "sessions": 2, "refresh_tokens": 2, "applications": 0,
-                            "images": 0, "revoked_sessions": 1}
+    # Bob keeps his application; both consents go: Ada's (to Bob's application) with
+    # Ada, Bob's (to Ada's application) with the application.
+    assert _counts(app) == {"users": 1, "sessions": 2, "refresh_tokens": 2, "applications": 1,
+                            "images": 0, "consents": 0, "revoked_sessions": 1}
     assert (await client.get(PROFILE, headers=bearer(token))).status_code == 401
     gone = await client.post("/api/auth/login", json={"email": ADA, "password": PASSWORD})
     assert gone.status_code == 401

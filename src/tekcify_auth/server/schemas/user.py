@@ -14,6 +14,7 @@ __all__ = [
     "AvatarResponse",
     "DeleteAccountRequest",
     "ExportedApplication",
+    "ExportedConsent",
     "ExportedImage",
     "ExportedProfile",
     "ExportedSession",
@@ -51,6 +52,15 @@ class ExportedProfile(ResponseModel):
     avatarUrl: str | None
     role: str
     emailVerified: bool
+    createdAt: IsoDateTime
+    updatedAt: IsoDateTime
+
+
+class ExportedConsent(ResponseModel):
+    """The scopes the user granted one application, in a data export."""
+
+    clientId: str
+    scopes: list[str]
     createdAt: IsoDateTime
     updatedAt: IsoDateTime
 

@@ -2,9 +2,9 @@
 
 **Export.** :func:`export_data` gathers every record the server holds on a user, one
 section per kind of record (:data:`EXPORT_SECTIONS`): the profile, the sessions (never
-a token or its hash), the applications they own (never a secret's hash) and the
-stored images (their metadata; the URLs are in the profile and the applications). A
-feature that stores more about users (consents, authorization codes) adds its section
+a token or its hash), the applications they own (never a secret's hash), the consents
+they gave applications, and the stored images (their metadata; the URLs are in the
+profile and the applications). A feature that stores more about users adds its section
 there and its rows to :data:`ERASE_STEPS`.
 
 **Deletion.** :func:`delete_account` checks the password outside any transaction
@@ -28,9 +28,11 @@ from ..context import ServerContext
 from ..db.applications import Application
 from ..db.images import StoredImage
 from ..db.models import RefreshToken, User, UserSession
+from ..db.oauth import AuthorizationCode, Consent, LoginSession, RevokedClientToken
 from ..errors import ApiError
 from ..schemas.user import (
     ExportedApplication,
+    ExportedConsent,
     ExportedImage,
     ExportedProfile,
     ExportedSession,
@@ -152,6 +154,21 @@ def _applications(db: Session, user_id: str) -> Any:
     ]
 
 
+def _consents(db: Session, user_id: str) -> Any:
+    rows = db.execute(
+        select(Consent).where(Consent.user_id == user_id).order_by(Consent.created_at, Consent.id)
+    ).scalars()
+    return [
+        dump(
+            ExportedConsent(
+                clientId=c.client_id, scopes=c.scopes.split(), createdAt=c.created_at,
+                updatedAt=c.updated_at,
+            )
+        )
+        for c in rows
+    ]
+
+
 def _images(db: Session, user_id: str) -> Any:
     rows = db.execute(
         select(
@@ -177,6 +194,7 @@ EXPORT_SECTIONS: Final[tuple[tuple[str, Callable[[Session, str], Any]], ...]] = 
     ("profile", _profile),
     ("sessions", _sessions),
     ("applications", _applications),
+    ("consents", _consents),
     ("images", _images),
 )
 
@@ -219,6 +237,18 @@ def _delete_sessions(db: Session, user_id: str, _now: datetime) -> None:
     db.execute(delete(UserSession).where(UserSession.user_id == user_id))
 
 
+def _delete_oauth_records(db: Session, user_id: str, _now: datetime) -> None:
+    # The user's consents, codes and page sign-ins, and those of others with the user's
+    # applications (which are about to go).
+    owned = select(Application.client_id).where(Application.owner_id == user_id)
+    for model in (Consent, AuthorizationCode):
+        db.execute(
+            delete(model).where((model.user_id == user_id) | model.client_id.in_(owned))
+        )
+    db.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
+    db.execute(delete(RevokedClientToken).where(RevokedClientToken.client_id.in_(owned)))
+
+
 def _delete_images(db: Session, user_id: str, _now: datetime) -> None:
     db.execute(delete(StoredImage).where(StoredImage.owner_id == user_id))
 
@@ -235,6 +265,7 @@ def _delete_user(db: Session, user_id: str, _now: datetime) -> None:
 #: ``step(db, user_id, now)``, all in one transaction.
 ERASE_STEPS: Final[tuple[Callable[[Session, str, datetime], None], ...]] = (
     _revoke_application_sessions,
+    _delete_oauth_records,
     _delete_refresh_tokens,
     _delete_sessions,
     _delete_images,
