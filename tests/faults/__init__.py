@@ -1,0 +1,1 @@
+"""Fault tests: servers killed, a database stopped, and what must survive it."""
