@@ -28,8 +28,10 @@ __all__ = ["Caller", "Ctx", "client_address", "current_user", "get_ctx", "user_a
 _bearer = HTTPBearer(auto_error=False, description="A Tekcify access token")
 
 
-def get_ctx(request: Request) -> ServerContext:
+async def get_ctx(request: Request) -> ServerContext:
     """The running server's :class:`ServerContext`."""
+    # async: FastAPI runs a sync dependency in the threadpool, a hop per request for a
+    # lookup (benchmarks/server.py measured it at about a quarter of the JWKS route's CPU).
     ctx: ServerContext = request.app.state.ctx
     return ctx
 

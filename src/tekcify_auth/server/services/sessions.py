@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from tekcify_auth._errors import AuthenticationError
@@ -28,24 +28,32 @@ def _refuse(reason: str) -> AuthenticationError:
     )
 
 
+# Built once and run on the session's connection (Core, not the ORM): this check runs on
+# every Bearer request and introspection, and building the statement and its cache key
+# per call cost more than the query (benchmarks/server.py: 0.41 -> 0.17 ms on SQLite).
+_USER_STATE = select(User.disabled_at).where(User.id == bindparam("user_id"))
+_SESSION_STATE = (
+    select(User.disabled_at, UserSession.revoked_at, UserSession.user_id)
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(UserSession.id == bindparam("session_id"))
+)
+
+
 def ensure_live(session: Session, caller: UserPayload) -> None:
     """Raise the guard's 401 unless the caller's account and session are live.
 
     A verified token is not enough: its session may have been revoked (logout,
     password change, refresh-token reuse) or its account disabled since it was issued.
     """
+    connection = session.connection()
     if caller.session_id is None:
-        row = session.execute(select(User.disabled_at).where(User.id == caller.user_id)).first()
+        row = connection.execute(_USER_STATE, {"user_id": caller.user_id}).first()
         if row is None:
             raise _refuse("user_not_found")
         if row.disabled_at is not None:
             raise _refuse("user_disabled")
         return
-    found = session.execute(
-        select(User.disabled_at, UserSession.revoked_at, UserSession.user_id)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.id == caller.session_id)
-    ).first()
+    found = connection.execute(_SESSION_STATE, {"session_id": caller.session_id}).first()
     if found is None or found.user_id != caller.user_id:
         raise _refuse("session_not_found")
     if found.revoked_at is not None:

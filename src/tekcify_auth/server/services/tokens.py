@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..context import ServerContext
@@ -200,6 +200,31 @@ def _revoke_session(db: Session, session_id: str, now: datetime, reason: str) ->
     )
 
 
+# The statements of a rotation, built once and the writes run as Core on the session's
+# connection: building them per call, and the ORM's unit of work for one INSERT, cost
+# more than the queries (benchmarks/server.py: 1.3 -> 0.5 ms of CPU per rotation).
+_PRESENTED = (
+    select(RefreshToken, UserSession, User)
+    .join(UserSession, RefreshToken.session_id == UserSession.id)
+    .join(User, UserSession.user_id == User.id)
+    .where(RefreshToken.token_hash == bindparam("token_hash"))
+)
+_CLAIM_ROTATION = (
+    update(RefreshToken)
+    .where(RefreshToken.id == bindparam("token_id"), RefreshToken.rotated_at.is_(None))
+    .values(
+        rotated_at=bindparam("now"), replaced_by_id=bindparam("successor_id"),
+        retry_blob=bindparam("blob"),
+    )
+)
+_ADD_TOKEN = insert(RefreshToken)
+_TOUCH_SESSION = (
+    update(UserSession)
+    .where(UserSession.id == bindparam("session_id"))
+    .values(last_used_at=bindparam("now"))
+)
+
+
 def rotate_refresh_token(
     db: Session, ctx: ServerContext, presented: str, *, client_id: str | None = None
 ) -> TokenPair:
@@ -212,12 +237,7 @@ def rotate_refresh_token(
     """
     if not presented or len(presented) > MAX_REFRESH_TOKEN_LENGTH:
         raise RefreshRefused("unknown")
-    row = db.execute(
-        select(RefreshToken, UserSession, User)
-        .join(UserSession, RefreshToken.session_id == UserSession.id)
-        .join(User, UserSession.user_id == User.id)
-        .where(RefreshToken.token_hash == hash_token(presented))
-    ).first()
+    row = db.execute(_PRESENTED, {"token_hash": hash_token(presented)}).first()
     if row is None:
         raise RefreshRefused("unknown")
     token, session, user = row
@@ -257,25 +277,22 @@ def _rotate(
     blob = None
     if ctx.settings.refresh_retry_grace > 0:
         blob = _seal(presented, token.id, pair, claims["exp"])
-    won = db.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == token.id, RefreshToken.rotated_at.is_(None))
-        .values(rotated_at=now, replaced_by_id=successor_id, retry_blob=blob)
-        .execution_options(synchronize_session=False)
+    connection = db.connection()
+    won = connection.execute(
+        _CLAIM_ROTATION,
+        {"token_id": token.id, "now": now, "successor_id": successor_id, "blob": blob},
     )
-    if won.rowcount != 1:  # type: ignore[attr-defined]
+    if won.rowcount != 1:
         return None
-    db.add(
-        RefreshToken(
-            id=successor_id, session_id=session.id, token_hash=hash_token(refresh),
-            created_at=now,
-            expires_at=now + timedelta(seconds=ctx.settings.refresh_token_ttl),
-        )
+    connection.execute(
+        _ADD_TOKEN,
+        {
+            "id": successor_id, "session_id": session.id, "token_hash": hash_token(refresh),
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=ctx.settings.refresh_token_ttl),
+        },
     )
-    db.execute(
-        update(UserSession).where(UserSession.id == session.id).values(last_used_at=now)
-    )
-    db.flush()
+    connection.execute(_TOUCH_SESSION, {"session_id": session.id, "now": now})
     return pair
 
 
