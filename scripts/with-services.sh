@@ -34,7 +34,9 @@ if [ -z "${TEKCIFY_TEST_POSTGRES_URL:-}" ] && [ "${TEKCIFY_TEST_SKIP_POSTGRES:-}
     else
         echo "!!! PostgreSQL is not installed: the server tests run on SQLite only." >&2
         echo "!!! Install it (Debian: apt-get install -y postgresql) to run them on both." >&2
+        echo "!!! The PostgreSQL fault tests (tests/faults) are left out too." >&2
         export TEKCIFY_TEST_SKIP_POSTGRES=1
+        export TEKCIFY_TEST_SKIP_FAULTS=1
     fi
 fi
 

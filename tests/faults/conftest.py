@@ -34,14 +34,20 @@ collect_ignore = POSTGRES_MODULES if SKIPPING else []
 StartServer = Callable[[str, Mapping[str, str]], AuthServer]
 
 
+def _left_out() -> str:
+    return f"!!! {SKIP_VAR}=1: the PostgreSQL fault tests ({', '.join(POSTGRES_MODULES)}) " \
+        "were left out"
+
+
 def pytest_report_header() -> str | None:
+    return _left_out() if SKIPPING else None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if SKIPPING:
-        return (f"!!! {SKIP_VAR}=1: the PostgreSQL fault tests ("
-                + ", ".join(POSTGRES_MODULES) + ") are left out")
-    return None
+        terminalreporter.write_line(_left_out(), yellow=True, bold=True)
 
 
-#: What a test started, so a failure report can show its output.
 class HasOutput(Protocol):
     """A started process that can show its last output."""
 
