@@ -8,6 +8,7 @@ other failure is recorded in :attr:`WriteLoad.failures` for the test to show.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
@@ -138,7 +139,7 @@ class WriteLoad:
             return names[step % len(names)]
 
         try:
-            for index in range(1_000_000):
+            for index in itertools.count():
                 if self._stop.is_set():
                     return
                 email = f"f{self.run}-{number}-{index}@faults.example.com"
