@@ -33,6 +33,8 @@ pytest: venv
 bench: venv
 	$(PY) benchmarks/verify.py
 	$(PY) benchmarks/guard.py
+	scripts/with-services.sh $(PY) benchmarks/server.py
+	$(PY) benchmarks/fleet.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -49,4 +49,20 @@ if [ -z "${TEKCIFY_TEST_REDIS_URL:-}" ] && [ "${TEKCIFY_TEST_SKIP_REDIS:-}" != 1
     export TEKCIFY_TEST_SKIP_REDIS=1
 fi
 
+# The fleet suite needs both PostgreSQL and Redis.
+if [ "${TEKCIFY_TEST_SKIP_POSTGRES:-}" = 1 ] || [ "${TEKCIFY_TEST_SKIP_REDIS:-}" = 1 ]; then
+    if [ "${TEKCIFY_TEST_SKIP_FLEET:-}" != 1 ]; then
+        echo "!!! The fleet tests (tests/fleet) need PostgreSQL and Redis: left out." >&2
+        export TEKCIFY_TEST_SKIP_FLEET=1
+    fi
+fi
+
+# Chromium: the OAuth pages are tested in Debian's headless Chromium.
+if [ -z "${TEKCIFY_CHROMIUM:-}" ] && [ "${TEKCIFY_TEST_SKIP_BROWSER:-}" != 1 ] \
+        && [ ! -x /usr/bin/chromium ]; then
+    echo "!!! Chromium is not installed: the browser tests (tests/browser) are left out." >&2
+    echo "!!! Install it (scripts/install-browser.sh, or apt-get install -y chromium)." >&2
+    export TEKCIFY_TEST_SKIP_BROWSER=1
+fi
+
 "$@"
