@@ -80,8 +80,9 @@ def _log_config(level: str) -> dict[str, Any]:
             },
         },
         "loggers": {
+            # The access lines are INFO records: TEKCIFY_LOG_LEVEL=WARNING turns them off.
             "tekcify_auth.server.access": {
-                "handlers": ["access"], "level": "INFO", "propagate": False,
+                "handlers": ["access"], "level": level, "propagate": False,
             },
             "tekcify_auth": {"handlers": ["default"], "level": level, "propagate": False},
             "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},

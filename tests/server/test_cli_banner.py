@@ -41,3 +41,13 @@ def test_a_generated_secret_on_a_shared_database_asks_for_one_secret(tmp_path: P
     assert "several instances" not in banner(
         tmp_path, database_url=POSTGRES, signing_alg="ES256"
     )
+
+
+def test_the_log_level_governs_the_access_log() -> None:
+    # TEKCIFY_LOG_LEVEL=WARNING must silence the per-request INFO lines, as the README says.
+    from tekcify_auth.cli import _log_config
+
+    assert _log_config("WARNING")["loggers"]["tekcify_auth.server.access"]["level"] == "WARNING"
+    assert _log_config("INFO")["loggers"]["tekcify_auth.server.access"]["level"] == "INFO"
+    # uvicorn keeps saying where it listens whatever the level.
+    assert _log_config("ERROR")["loggers"]["uvicorn"]["level"] == "INFO"
