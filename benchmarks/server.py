@@ -756,8 +756,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="keep-alive connections per endpoint (default 16)")
     parser.add_argument("--login-connections", type=int, default=2,
                         help="connections for login, which hashes (default 2)")
-    parser.add_argument("--codes", type=int, default=600,
-                        help="authorization codes made for the code exchange (default 600)")
+    parser.add_argument("--codes", type=int, default=1200,
+                        help="authorization codes made for the code exchange (default 1200)")
     parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
     parser.add_argument("--metric", choices=("wall", "cpu"), default="wall",
                         help="what targets are judged on: req/s and x bare (default), or "
