@@ -1,0 +1,229 @@
+"""Promises of ``docs/security.md`` that no other suite shows on its own.
+
+Secrets are compared with :func:`hmac.compare_digest` (seen by wrapping the standard
+library's function, which still does the comparing: nothing of ours is replaced);
+refresh tokens, client secrets and authorization codes are 256 random bits; and no
+password, token, code or client secret reaches the server's logs, at any level, through a
+flow that succeeds and fails on purpose.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tekcify_auth import TokenVerifier
+from tekcify_auth.testing import mint_access_token
+
+from .conftest import PASSWORD, asgi_client, bearer, login, register
+from .test_authorize import Browser, authorization, get_code, hidden_fields, make_client, redeem
+
+TOKEN = "/api/oauth/token"
+APPLICATION = {
+    "name": "Photo Printer",
+    "redirectUris": ["https://app.example.com/callback"],
+    "scopes": ["openid", "profile"],
+}
+
+Compared = list[tuple[Any, Any]]
+
+
+@pytest.fixture
+def compared(monkeypatch: pytest.MonkeyPatch) -> Compared:
+    """Every pair of values given to ``hmac.compare_digest`` during the test."""
+    calls: Compared = []
+    real = hmac.compare_digest
+
+    def recording(a: Any, b: Any) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", recording)
+    return calls
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _basic(client_id: str, secret: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+async def _new_application(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
+    response = await client.post("/api/applications", json=APPLICATION, headers=bearer(token))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _assert_256_random_bits(values: list[str]) -> None:
+    """Each value is 32 bytes in unpadded base64url, and no two are alike."""
+    for value in values:
+        assert len(value) == 43, value
+        raw = base64.urlsafe_b64decode(value + "=")
+        assert len(raw) == 32
+        assert base64.urlsafe_b64encode(raw).rstrip(b"=").decode() == value
+    assert len(set(values)) == len(values)
+
+
+async def test_secrets_handed_out_are_256_random_bits(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await register(client)
+    pairs = [await login(client) for _ in range(3)]
+    _assert_256_random_bits([pair["refreshToken"] for pair in pairs])
+    token = pairs[0]["accessToken"]
+    _assert_256_random_bits(
+        [(await _new_application(client, token))["clientSecret"] for _ in range(3)]
+    )
+    oauth_client = make_client(app)
+    async with asgi_client(app) as http:
+        browser = Browser(http)
+        codes = [(await get_code(browser, oauth_client))[0] for _ in range(3)]
+    _assert_256_random_bits(codes)
+
+
+async def test_client_secrets_are_compared_in_constant_time(
+    client: httpx.AsyncClient, compared: Compared
+) -> None:
+    await register(client)
+    application = await _new_application(client, (await login(client))["accessToken"])
+    client_id, secret = application["clientId"], application["clientSecret"]
+    form = {"grant_type": "client_credentials"}
+
+    wrong = "w" * len(secret)
+    refused = await client.post(TOKEN, data=form, headers=_basic(client_id, wrong))
+    assert refused.status_code == 401
+    assert (_sha256(secret), _sha256(wrong)) in compared
+
+    compared.clear()
+    granted = await client.post(TOKEN, data=form, headers=_basic(client_id, secret))
+    assert granted.status_code == 200, granted.text
+    assert (_sha256(secret), _sha256(secret)) in compared
+
+
+async def test_pkce_verifiers_and_csrf_tokens_are_compared_in_constant_time(
+    app: FastAPI, client: httpx.AsyncClient, compared: Compared
+) -> None:
+    await register(client)
+    oauth_client = make_client(app)
+    async with asgi_client(app) as http:
+        browser = Browser(http)
+        request = authorization(oauth_client)
+        login_page = await browser.get(request.url)
+        csrf = hidden_fields(login_page)["csrf_token"]
+        code, request = await get_code(browser, oauth_client, request)
+    assert any(csrf in pair for pair in compared), "the login form's CSRF token"
+
+    compared.clear()
+    tokens = await redeem(client, oauth_client, code, request)
+    assert tokens.status_code == 200, tokens.text
+    challenge = request.params["code_challenge"]
+    assert any(challenge in pair for pair in compared), "the PKCE challenge"
+
+
+def test_hs256_signatures_are_compared_in_constant_time(compared: Compared) -> None:
+    secret = "a shared secret of the resource server"
+    verifier = TokenVerifier(secret=secret, cache=False)
+    assert verifier.verify(mint_access_token("user-1", secret=secret)).valid
+    assert len(compared) == 1
+    forged = mint_access_token("user-1", secret="another secret")
+    assert verifier.verify(forged).error == "bad_signature"
+    assert len(compared) == 2
+    assert all(isinstance(a, bytes) and isinstance(b, bytes) for a, b in compared)
+
+
+async def test_no_password_token_code_or_secret_reaches_the_logs(
+    app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="tekcify_auth")
+    wrong_password = "not-the-password-" + "x" * 8
+    await register(client)
+    bad = await client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": wrong_password}
+    )
+    assert bad.status_code == 401
+    pair = await login(client)
+    renewed = await client.post("/api/auth/refresh", json={"refreshToken": pair["refreshToken"]})
+    assert renewed.status_code == 200
+    reused = await client.post("/api/auth/refresh", json={"refreshToken": pair["refreshToken"]})
+    assert reused.status_code == 401
+    forged = mint_access_token("someone", secret="not the server's secret")
+    assert (await client.get("/api/auth/sessions", headers=bearer(forged))).status_code == 401
+
+    relogged = await login(client)
+    application = await _new_application(client, relogged["accessToken"])
+    client_id, secret = application["clientId"], application["clientSecret"]
+    form = {"grant_type": "client_credentials"}
+    wrong_secret = "w" * len(secret)
+    assert (await client.post(TOKEN, data=form, headers=_basic(client_id, wrong_secret))
+            ).status_code == 401
+    service = await client.post(TOKEN, data=form, headers=_basic(client_id, secret))
+    assert service.status_code == 200
+
+    oauth_client = make_client(app)
+    async with asgi_client(app) as http:
+        code, request = await get_code(Browser(http), oauth_client)
+    issued = (await redeem(client, oauth_client, code, request)).json()
+    again = await redeem(client, oauth_client, code, request)
+    assert again.status_code == 400
+
+    secrets_used = {
+        "password": PASSWORD,
+        "wrong password": wrong_password,
+        "access token": pair["accessToken"],
+        "refresh token": pair["refreshToken"],
+        "rotated access token": renewed.json()["accessToken"],
+        "rotated refresh token": renewed.json()["refreshToken"],
+        "forged token": forged,
+        "client secret": secret,
+        "wrong client secret": wrong_secret,
+        "service token": service.json()["access_token"],
+        "authorization code": code,
+        "PKCE verifier": request.verifier,
+        "code's access token": issued["access_token"],
+        "code's refresh token": issued["refresh_token"],
+    }
+    assert any(r.name == "tekcify_auth.server.access" for r in caplog.records)
+    assert any(r.levelno >= logging.WARNING for r in caplog.records)  # the refusals
+    logged = caplog.text
+    leaked = [name for name, value in secrets_used.items() if value in logged]
+    assert leaked == []
+    # A token's signature alone would do as much harm as the token.
+    for token in (pair["accessToken"], forged, issued["access_token"]):
+        assert token.rsplit(".", 1)[1] not in logged
+
+
+
+async def test_wrong_current_passwords_count_as_failed_logins(
+    client: httpx.AsyncClient,
+) -> None:
+    await register(client)
+    token = (await login(client))["accessToken"]
+
+    async def change(current: str) -> httpx.Response:
+        return await client.post(
+            "/api/auth/password/change",
+            json={"currentPassword": current, "newPassword": "a new long password"},
+            headers=bearer(token),
+        )
+
+    for _ in range(5):  # TEKCIFY_LOGIN_MAX_FAILURES
+        assert (await change("not it at all")).status_code == 400
+    blocked = await change(PASSWORD)
+    assert blocked.status_code == 429
+    assert 0 < int(blocked.headers["retry-after"]) <= 900
+    # The block is the login's too: the same account and address cannot log in.
+    refused = await client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert refused.status_code == 429
