@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import logging
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -227,3 +228,22 @@ async def test_wrong_current_passwords_count_as_failed_logins(
         "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
     )
     assert refused.status_code == 429
+
+
+def test_database_errors_never_carry_their_parameters(tmp_path: Path) -> None:
+    # An unexpected database error is logged with its statement: the values bound to it
+    # (emails, token hashes) must not be in the message.
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tekcify_auth.server.db.engine import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'hidden.sqlite3'}")
+    try:
+        with db.engine.connect() as conn, pytest.raises(SQLAlchemyError) as caught:
+            conn.execute(text("SELECT * FROM no_such_table WHERE email = :e"),
+                         {"e": "ada@example.com"})
+    finally:
+        db.engine.dispose()
+    assert "ada@example.com" not in str(caught.value)
+    assert "hidden" in str(caught.value)

@@ -46,7 +46,9 @@ class Database:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         self.timeout = timeout
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        # hide_parameters: an unexpected database error is logged with its statement, and
+        # its parameters (emails, token hashes) must not go with it.
+        kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
         if self.dialect == "sqlite":
             self._prepare_sqlite_path()
             kwargs["connect_args"] = {"timeout": timeout, "check_same_thread": False}
