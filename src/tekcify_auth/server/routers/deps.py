@@ -12,18 +12,26 @@ revoked through any instance sharing the database is refused by all of them at o
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from tekcify_auth._errors import AuthenticationError
 from tekcify_auth._models import UserPayload
 
 from ..context import ServerContext
-from ..services.sessions import ensure_live
+from ..services.sessions import UserRow, ensure_live, live_user
 
-__all__ = ["Caller", "Ctx", "client_address", "current_user", "get_ctx", "user_agent"]
+__all__ = [
+    "Caller", "CallerWithUser", "Ctx", "client_address", "current_user",
+    "current_user_with_row", "get_ctx", "user_agent",
+]
+
+_T = TypeVar("_T")
 
 _bearer = HTTPBearer(auto_error=False, description="A Tekcify access token")
 
@@ -50,24 +58,52 @@ def user_agent(request: Request) -> str | None:
     return value[:512] if value else None
 
 
-def current_user(
+def _authenticated(
+    ctx: ServerContext,
+    authorization: str | None,
+    route: str,
+    client: str | None,
+    check: Callable[[Session, UserPayload], _T],
+) -> tuple[UserPayload, _T]:
+    caller = ctx.guard.authenticate(authorization, route=route, client=client)
+    try:
+        with ctx.db.read() as session:
+            found = check(session, caller)
+    except AuthenticationError as exc:
+        ctx.guard.log_refusal(exc, route, client)
+        raise
+    return caller, found
+
+
+async def _authenticate(
+    request: Request, ctx: ServerContext, check: Callable[[Session, UserPayload], _T]
+) -> tuple[UserPayload, _T]:
+    # One worker-thread hop for the whole check: the verifier may reload keys from the
+    # database, and the session is read there (a hop costs about three bare requests).
+    return await anyio.to_thread.run_sync(
+        _authenticated, ctx, request.headers.get("authorization"), request.url.path,
+        client_address(request), check,
+    )
+
+
+async def current_user(
     request: Request,
     ctx: Ctx,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> UserPayload:
     """The caller of a Bearer-protected route; raises the guard's 401 otherwise."""
-    route = request.url.path
-    client = client_address(request)
-    caller = ctx.guard.authenticate(
-        request.headers.get("authorization"), route=route, client=client
-    )
-    try:
-        with ctx.db.read() as session:
-            ensure_live(session, caller)
-    except AuthenticationError as exc:
-        ctx.guard.log_refusal(exc, route, client)
-        raise
+    caller, _ = await _authenticate(request, ctx, ensure_live)
     return caller
 
 
+async def current_user_with_row(
+    request: Request,
+    ctx: Ctx,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> tuple[UserPayload, UserRow]:
+    """The caller and its user's row (:func:`~..services.sessions.live_user`), in one query."""
+    return await _authenticate(request, ctx, live_user)
+
+
 Caller = Annotated[UserPayload, Depends(current_user)]
+CallerWithUser = Annotated[tuple[UserPayload, UserRow], Depends(current_user_with_row)]

@@ -15,17 +15,13 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from tekcify_auth._errors import AuthenticationError
-from tekcify_auth._guard import INVALID_TOKEN
-
 from ..cors import allow_client_origins
 from ..db.applications import Application
-from ..db.models import User
 from ..errors import OAuthError, OAuthRoute
 from ..services import grants, introspection
 from ..services.client_auth import authenticate_client, parse_params, read_client_credentials
 from ..services.userinfo import userinfo_claims
-from .deps import Caller, Ctx, client_address, user_agent
+from .deps import CallerWithUser, Ctx, client_address, user_agent
 
 router = APIRouter(prefix="/api/oauth", tags=["oauth"], route_class=OAuthRoute)
 
@@ -108,23 +104,14 @@ def revoke(form: TokenStatusParams, request: Request, ctx: Ctx) -> JSONResponse:
 
 
 @router.get("/userinfo")
-def userinfo(caller: Caller, ctx: Ctx) -> JSONResponse:
+async def userinfo(found: CallerWithUser) -> JSONResponse:
     """OIDC UserInfo: the caller's claims, as far as the token's scopes allow."""
-    return _userinfo(caller, ctx)
+    caller, user = found
+    return JSONResponse(userinfo_claims(user, caller.scopes), headers=NO_STORE)
 
 
 @router.post("/userinfo")
-def userinfo_post(caller: Caller, ctx: Ctx) -> JSONResponse:
+async def userinfo_post(found: CallerWithUser) -> JSONResponse:
     """OIDC UserInfo by POST (OIDC Core §5.3.1); the token still comes in the header."""
-    return _userinfo(caller, ctx)
-
-
-def _userinfo(caller: Caller, ctx: Ctx) -> JSONResponse:
-    with ctx.db.read() as db:
-        user = db.get(User, caller.user_id)
-    if user is None:  # deleted since Caller checked its session
-        raise AuthenticationError(
-            401, INVALID_TOKEN, reason="user_not_found", error="invalid_token",
-            description="The token's user does not exist",
-        )
+    caller, user = found
     return JSONResponse(userinfo_claims(user, caller.scopes), headers=NO_STORE)

@@ -10,11 +10,10 @@ out rather than sent as ``null`` (§5.3.2).
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, Final
+from datetime import datetime
+from typing import Any, Final, Protocol
 
-from ..db.models import User
-
-__all__ = ["EMAIL_CLAIMS", "PROFILE_CLAIMS", "userinfo_claims"]
+__all__ = ["EMAIL_CLAIMS", "PROFILE_CLAIMS", "ClaimsSource", "userinfo_claims"]
 
 EMAIL_CLAIMS: Final = ("email", "email_verified")
 PROFILE_CLAIMS: Final = ("name", "given_name", "family_name", "picture", "updated_at")
@@ -22,7 +21,26 @@ _EMAIL_SCOPES: Final = frozenset({"email", "read:profile"})
 _PROFILE_SCOPES: Final = frozenset({"profile", "read:profile"})
 
 
-def userinfo_claims(user: User, scopes: Collection[str]) -> dict[str, Any]:
+class ClaimsSource(Protocol):
+    """What the claims are read from: a ``User`` or a row of its columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def email_verified(self) -> bool: ...
+    @property
+    def first_name(self) -> str | None: ...
+    @property
+    def last_name(self) -> str | None: ...
+    @property
+    def avatar_url(self) -> str | None: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+def userinfo_claims(user: ClaimsSource, scopes: Collection[str]) -> dict[str, Any]:
     """The UserInfo claims of ``user`` that ``scopes`` allow (``sub`` always)."""
     granted = set(scopes)
     claims: dict[str, Any] = {"sub": user.id}
