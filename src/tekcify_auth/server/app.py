@@ -69,12 +69,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.image_processor = image_processor
     install_error_handlers(app)
     install_fallback_handler(app)
+    # The protocol endpoints first: FastAPI walks the routers in order on every request,
+    # and these are the ones resource servers call all day (no two routers share a path).
+    app.include_router(oauth.router)
+    app.include_router(well_known.router)
     app.include_router(health.router)
     app.include_router(auth.router)
-    app.include_router(oauth.router)
     app.include_router(authorize.router)
     app.include_router(connected_apps.router)
-    app.include_router(well_known.router)
     app.include_router(user_routes.router)
     app.include_router(image_routes.router)
     app.include_router(application_routes.router)
