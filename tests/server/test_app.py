@@ -21,7 +21,7 @@ from tekcify_auth.server.db.migrate import current_revision, head_revision
 from tekcify_auth.server.db.models import Base
 from tekcify_auth.server.settings import SettingsError, load_settings
 
-from .conftest import FakeClock, asgi_client, make_settings
+from .conftest import FakeClock, asgi_client, bearer, make_settings, signed_up
 
 MIB = 1024 * 1024
 
@@ -102,6 +102,30 @@ async def test_a_lying_content_length_does_not_get_past_the_limit(
     }
     await app(scope, receive, send)
     assert sent[0]["status"] == 413
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("DELETE", "/api/auth/sessions/%00"),
+        ("GET", "/api/applications/public/%00"),
+        ("PUT", "/api/applications/app%00"),
+        ("DELETE", "/api/applications/%00"),
+        ("POST", "/api/applications/%00/regenerate-secret"),
+        ("DELETE", "/api/oauth/connected-apps/%00"),
+        ("GET", "/api/images/%00.png"),
+    ],
+)
+async def test_a_path_with_a_nul_is_not_found(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    # Found by tests/fuzz: an id with a NUL reached PostgreSQL, which refuses it (a 500).
+    pair = await signed_up(client)
+    response = await client.request(
+        method, path, headers=bearer(pair["accessToken"]), json={"name": "x"}
+    )
+    assert response.status_code == 404
+    assert response.json() == {"statusCode": 404, "error": "Not Found", "message": "Not found"}
 
 
 async def test_every_request_logs_one_line_without_query_or_secrets(

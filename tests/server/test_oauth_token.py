@@ -181,6 +181,19 @@ async def test_an_unknown_client_is_invalid_client(client: httpx.AsyncClient) ->
     assert_oauth_error(response, "invalid_client", status=401)
 
 
+@pytest.mark.parametrize("path", [TOKEN, "/api/oauth/token/introspect", "/api/oauth/revoke"])
+async def test_a_client_id_with_a_nul_is_invalid_client(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    # Found by tests/fuzz: PostgreSQL refuses NUL in a query, which was a 500 there.
+    data = {"grant_type": "client_credentials", "token": "t", "client_id": "app\x00",
+            "client_secret": "s"}
+    assert_oauth_error(await client.post(path, data=data), "invalid_client", status=401)
+    body = {"grant_type": "client_credentials"} if path == TOKEN else {"token": "t"}
+    response = await client.post(path, json=body, headers=OAuthApp("app\x00", "s", "").basic())
+    assert_oauth_error(response, "invalid_client", status=401)
+
+
 async def test_a_malformed_basic_header_is_invalid_client(client: httpx.AsyncClient) -> None:
     pair = await signed_up(client)
     response = await client.post(

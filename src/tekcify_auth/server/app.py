@@ -21,7 +21,7 @@ from .._version import __version__
 from .context import Clock, ServerContext
 from .cors import OAuthCorsMiddleware
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
-from .middleware import AccessLogMiddleware, BodyLimitMiddleware
+from .middleware import AccessLogMiddleware, BodyLimitMiddleware, NulPathMiddleware
 from .openapi import install_openapi
 from .proxies import TrustedProxyMiddleware
 from .routers import applications as application_routes
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Browsers at an application's origins may call the token, introspection, revocation
     # and UserInfo endpoints (answers preflights itself).
     app.add_middleware(OAuthCorsMiddleware, ctx=ctx)
+    app.add_middleware(NulPathMiddleware)
     # Added last = outermost: the access log sees every answer, 413s included.
     app.add_middleware(
         BodyLimitMiddleware, limit=settings.max_body_bytes,

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: the access log with request ids, and the request-body limit."""
+"""Pure ASGI middleware: the access log with request ids, the request-body limit, and
+the refusal of paths holding a NUL."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["AccessLogMiddleware", "BodyLimitMiddleware", "access_logger"]
+__all__ = ["AccessLogMiddleware", "BodyLimitMiddleware", "NulPathMiddleware", "access_logger"]
 
 #: One line per request, as JSON: method, path, status, duration, request id, client.
 access_logger = logging.getLogger("tekcify_auth.server.access")
@@ -159,16 +160,36 @@ async def _send_413(send: Send, limit: int) -> None:
         "error": "Payload Too Large",
         "message": f"The request body is larger than {limit} bytes",
     }
+    await _send_json(send, 413, body, close=True)
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any], *, close: bool) -> None:
     raw = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(raw)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(raw)).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": raw})
+
+
+class NulPathMiddleware:
+    """Answers 404 for a path holding a NUL (``%00``): no resource is named with one.
+
+    A path parameter with a NUL would reach a query, and PostgreSQL refuses NUL in text
+    (psycopg raises before sending it): a 500 there, a plain miss on SQLite. Refusing
+    such paths here answers alike on both databases, for every route with an id in its
+    path, present and future.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "\x00" in scope["path"]:
+            body = {"statusCode": 404, "error": "Not Found", "message": "Not found"}
+            await _send_json(send, 404, body, close=False)
+            return
+        await self.app(scope, receive, send)

@@ -172,6 +172,8 @@ def authenticate_client(db: Session, credentials: ClientCredentials) -> Applicat
         not credentials.client_id
         or len(credentials.client_id) > MAX_CLIENT_ID_LENGTH
         or len(credentials.secret or "") > MAX_SECRET_LENGTH
+        # No client id holds a NUL, and PostgreSQL refuses one in a query (a 500).
+        or "\x00" in credentials.client_id
     ):
         raise invalid_client()
     application = find_application(db, credentials.client_id)
