@@ -1,17 +1,22 @@
 """Fixtures of the fuzz suites: the real server on 127.0.0.1, with an account and an app.
 
-The server is ``create_app(settings)`` on SQLite in a temporary data folder, served by
-uvicorn in a thread of this process: requests go through a real HTTP parser (what a
-hostile client meets), while the tests can still open sessions through the server's own
-services, past the login rate limiter that the fuzzer is free to trip.
+The server is ``create_app(settings)`` served by uvicorn in a thread of this process:
+requests go through a real HTTP parser (what a hostile client meets), while the tests
+can still open sessions through the server's own services, past the login rate limiter
+that the fuzzer is free to trip. It runs once on SQLite (a temporary data folder) and
+once on PostgreSQL (a private schema of ``TEKCIFY_TEST_POSTGRES_URL``), as the server
+suite does: the two refuse different input (PostgreSQL has no NUL in text). Without
+that variable the PostgreSQL run fails, unless ``TEKCIFY_TEST_SKIP_POSTGRES=1``.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +26,17 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from tekcify_auth.server import create_app
+from tekcify_auth.server.db.engine import Database
 from tekcify_auth.server.services import accounts, tokens
 from tekcify_auth.server.settings import load_settings
+
+POSTGRES_URL_VAR = "TEKCIFY_TEST_POSTGRES_URL"
+SKIP_POSTGRES_VAR = "TEKCIFY_TEST_SKIP_POSTGRES"
+BACKENDS = ["sqlite"] + ([] if os.environ.get(SKIP_POSTGRES_VAR) == "1" else ["postgresql"])
 
 PASSWORD = "correct horse battery"
 OWNER_EMAIL = "fuzz-owner@example.com"
@@ -110,11 +122,44 @@ def _serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="session")
-def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzServer]:
-    """The server for the whole session (SQLite in a temporary folder)."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def fuzz_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """``None`` for SQLite in the data folder, else a private PostgreSQL schema's URL."""
+    if request.param == "sqlite":
+        yield None
+        return
+    root_url = os.environ.get(POSTGRES_URL_VAR)
+    if not root_url:
+        pytest.fail(
+            f"{POSTGRES_URL_VAR} is not set: start PostgreSQL with `export "
+            f"{POSTGRES_URL_VAR}=$(scripts/postgres.sh start)`, or set {SKIP_POSTGRES_VAR}=1 "
+            "to fuzz on SQLite only",
+            pytrace=False,
+        )
+    root = Database(root_url)
+    schema = f"fuzz_{uuid.uuid4().hex[:12]}"
+    with root.write_connection() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield make_url(root_url).update_query_dict(
+            {"options": f"-csearch_path={schema}"}
+        ).render_as_string(hide_password=False)
+    finally:
+        with root.write_connection() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        root.dispose()
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(
+    fuzz_database: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FuzzServer]:
+    """The server for one module and database (migrated on start)."""
     app = create_app(
-        load_settings({}, data_dir=tmp_path_factory.mktemp("fuzz-server"), **FAST_HASHING)
+        load_settings(
+            {}, data_dir=tmp_path_factory.mktemp("fuzz-server"), database_url=fuzz_database,
+            **FAST_HASHING,
+        )
     )
     server, thread, url = _serve(app)
     try:
@@ -124,7 +169,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzServer
         thread.join(timeout=_START_TIMEOUT)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def oauth_app(fuzz_server: FuzzServer) -> OAuthApp:
     """The application whose credentials authenticate protocol requests (never fuzzed)."""
     return fuzz_server.new_application()

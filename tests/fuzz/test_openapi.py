@@ -5,10 +5,11 @@ derandomized, so CI replays the same ones) sent to the real server over HTTP, an
 answer is checked: never a 5xx, a documented status code, content type, headers and body,
 invalid input refused with a 4xx, and Bearer routes refusing requests without a token.
 
-Requests carry a fresh first-party session, a session of an application, or whatever
-token schemathesis made up; protocol endpoints carry the test application's client
-credentials or none; a ``client_id`` / ``session_id`` in the path is sometimes one that
-exists, so that requests reach past the 404.
+The server runs on SQLite and on PostgreSQL (``conftest.py``). Requests carry a fresh
+first-party session, a session of an application, or whatever token schemathesis made
+up; protocol endpoints carry the test application's client credentials or none; a
+``client_id`` / ``session_id`` in the path is sometimes one that exists, so that requests
+reach past the 404, or that id with a NUL in it.
 
 Not checked: ``positive_data_acceptance`` (a schema-valid body may break rules JSON Schema
 cannot say, such as "an https redirect URI", which the server answers with 400) and the
@@ -17,6 +18,7 @@ stateful checks (use after free, resource availability), which need links.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from datetime import timedelta
 from typing import Any, Final
@@ -42,7 +44,8 @@ from tekcify_auth.server.settings import load_settings
 from .conftest import FuzzServer, OAuthApp
 
 #: Examples per operation and mode; the whole suite stays within about two minutes.
-MAX_EXAMPLES: Final = 40
+#: ``TEKCIFY_FUZZ_EXAMPLES=1000`` makes a longer hunt, still derandomized.
+MAX_EXAMPLES: Final = int(os.environ.get("TEKCIFY_FUZZ_EXAMPLES", "60"))
 #: One request slower than this is a failure (a hang), not a slow machine.
 DEADLINE: Final = timedelta(seconds=5)
 
@@ -86,11 +89,15 @@ def api_schema(fuzz_server: FuzzServer) -> Any:
 
 def _cases(operation: Any, fuzz_server: FuzzServer) -> st.SearchStrategy[Any]:
     fixed: list[dict[str, str]] = [{}]
-    path = operation.path
-    if "{client_id}" in path:
-        fixed.append({"client_id": fuzz_server.new_application().client_id})
-    if "{session_id}" in path:
-        fixed.append({"session_id": fuzz_server.session().session_id})
+    ids: dict[str, str] = {}
+    if "{client_id}" in operation.path:
+        ids["client_id"] = fuzz_server.new_application().client_id
+    if "{session_id}" in operation.path:
+        ids["session_id"] = fuzz_server.session().session_id
+    for name, value in ids.items():
+        # The id of a resource that exists, and the same with a NUL (PostgreSQL refuses
+        # NUL in text, which schemathesis rarely puts into a path).
+        fixed += [{name: value}, {name: value[:8] + "\x00" + value[8:]}]
     return st.one_of(
         operation.as_strategy(generation_mode=mode, path_parameters=parameters or None)
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
