@@ -119,7 +119,7 @@ async def test_a_lying_content_length_does_not_get_past_the_limit(
 async def test_a_path_with_a_nul_is_not_found(
     client: httpx.AsyncClient, method: str, path: str
 ) -> None:
-    # Found by tests/fuzz: an id with a NUL reached PostgreSQL, which refuses it (a 500).
+    # Found while fuzzing on PostgreSQL: an id with a NUL reached a query there (a 500).
     pair = await signed_up(client)
     response = await client.request(
         method, path, headers=bearer(pair["accessToken"]), json={"name": "x"}

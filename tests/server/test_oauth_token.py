@@ -185,7 +185,7 @@ async def test_an_unknown_client_is_invalid_client(client: httpx.AsyncClient) ->
 async def test_a_client_id_with_a_nul_is_invalid_client(
     client: httpx.AsyncClient, path: str
 ) -> None:
-    # Found by tests/fuzz: PostgreSQL refuses NUL in a query, which was a 500 there.
+    # Found while fuzzing on PostgreSQL: it refuses NUL in a query, which was a 500.
     data = {"grant_type": "client_credentials", "token": "t", "client_id": "app\x00",
             "client_secret": "s"}
     assert_oauth_error(await client.post(path, data=data), "invalid_client", status=401)
