@@ -68,6 +68,12 @@ def test_every_body_may_be_refused_as_invalid_or_too_large(document: dict[str, A
             assert {"400", "413"} <= set(operation["responses"]), (method, path)
 
 
+def test_every_id_in_a_path_may_be_not_found(document: dict[str, Any]) -> None:
+    for method, path, operation in _operations(document):
+        if "{" in path:
+            assert "404" in operation["responses"], (method, path)
+
+
 def test_bearer_routes_document_401_with_its_challenge(document: dict[str, Any]) -> None:
     secured = [op for _m, _p, op in _operations(document) if op.get("security")]
     assert secured

@@ -12,6 +12,7 @@ the answers it documents:
   the RFC 6749 §5.2 body, :data:`OAUTH_ERROR_SCHEMA`, instead);
 * an operation with a request body may answer 400 and 413 (``BodyLimitMiddleware``);
 * a Bearer-protected operation answers 401 with ``WWW-Authenticate`` (RFC 6750 §3);
+* an operation with a path parameter may answer 404;
 * every operation may answer 503 with ``Retry-After`` while the database (or the
   Redis rate-limit store) cannot be reached;
 * :data:`ANSWERS` lists what particular operations answer beyond that;
@@ -154,6 +155,7 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
 _VALIDATION: Final = "The request is invalid (the message names the first problem)"
 _TOO_LARGE: Final = "The request body is too large"
 _UNAUTHENTICATED: Final = "No valid Bearer access token (RFC 6750 §3)"
+_NOT_FOUND: Final = "Nothing has this id (or not for the caller)"
 _UNAVAILABLE: Final = "The database or the rate-limit store is unavailable; try again shortly"
 _RETRY_AFTER: Final = {
     "description": "Seconds to wait before trying again",
@@ -223,6 +225,8 @@ def _document_answers(method: str, path: str, operation: dict[str, Any], protoco
         wanted[413] = _TOO_LARGE
     if secured:
         wanted[401] = _UNAUTHENTICATED
+    if any(parameter.get("in") == "path" for parameter in operation.get("parameters", ())):
+        wanted[404] = _NOT_FOUND  # also every path with a NUL (NulPathMiddleware)
     wanted.update(ANSWERS.get((method, path), {}))
     wanted[503] = _UNAVAILABLE
     for status, answer in sorted(wanted.items()):
