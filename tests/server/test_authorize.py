@@ -412,6 +412,19 @@ async def test_unknown_client_id_is_an_error_page_not_a_redirect(
     assert_error_page(response, "Unknown application")
 
 
+async def test_a_client_id_with_a_nul_is_an_unknown_application(
+    browser: Browser, oauth_client: Client
+) -> None:
+    # PostgreSQL refuses NUL in text: this was a 500 there, on the pages as well.
+    response = await browser.get(authorization(oauth_client, client_id="\x00").url)
+    assert_error_page(response, "Unknown application")
+    forged = authorization(oauth_client, client_id="\x00").url
+    for path in ("/api/oauth/login", "/api/oauth/register"):
+        shown = await browser.get(f"{path}?next={quote(forged, safe='')}")
+        assert shown.status_code == 400
+        assert "location" not in shown.headers
+
+
 async def test_missing_client_id_is_an_error_page(browser: Browser, oauth_client: Client) -> None:
     response = await browser.get(authorization(oauth_client, client_id=None).url)
     assert_error_page(response, "client_id")

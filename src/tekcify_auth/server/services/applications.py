@@ -322,6 +322,8 @@ _BY_CLIENT_ID = select(Application).where(Application.client_id == bindparam("cl
 
 def find_application(db: Session, client_id: str) -> Application | None:
     """The application ``client_id``, if any."""
+    if "\x00" in client_id:  # no id holds one, and PostgreSQL refuses NUL in text
+        return None
     return db.execute(_BY_CLIENT_ID, {"client_id": client_id}).scalar_one_or_none()
 
 
