@@ -111,6 +111,13 @@ async def test_client_secrets_are_compared_in_constant_time(
     assert granted.status_code == 200, granted.text
     assert (_sha256(secret), _sha256(secret)) in compared
 
+    # An unknown client does the same comparison (against a stand-in), so timing does not
+    # tell a registered client id from an unregistered one.
+    compared.clear()
+    unknown = await client.post(TOKEN, data=form, headers=_basic("f" * 32, wrong))
+    assert unknown.status_code == 401
+    assert [b for _a, b in compared] == [_sha256(wrong)]
+
 
 async def test_pkce_verifiers_and_csrf_tokens_are_compared_in_constant_time(
     app: FastAPI, client: httpx.AsyncClient, compared: Compared

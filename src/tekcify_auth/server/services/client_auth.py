@@ -183,6 +183,9 @@ def authenticate_client(db: Session, credentials: ClientCredentials) -> Applicat
         if application is None or stored is not None:
             raise invalid_client()
         return application
-    if application is None or not secret_matches(stored, credentials.secret):
+    # Compared even for an unknown client (against a stand-in), so both failures cost
+    # the same work.
+    matches = secret_matches(stored, credentials.secret)
+    if application is None or not matches:
         raise invalid_client()
     return application
