@@ -303,6 +303,21 @@ def _from_next(ctx: ServerContext, next_path: str) -> AuthorizationRequest:
         return validate_request(db, ctx.settings, parse_query(next_path[len(prefix):]))
 
 
+def _continued(
+    browser: _Browser, ctx: ServerContext, next_path: str, redirect_status: int
+) -> AuthorizationRequest | Response:
+    """The request ``next`` continues, or the answer refusing it (error page or redirect).
+
+    ``redirect_status`` is 302 after a GET and 303 after a form post (RFC 9700 §4.12).
+    """
+    try:
+        return _from_next(ctx, next_path)
+    except PageError as exc:
+        return _error_page(browser, ctx, exc.message, exc.status_code)
+    except RedirectError as exc:
+        return _refuse(browser, ctx, exc, redirect_status)
+
+
 # -- routes ------------------------------------------------------------------------------
 
 
@@ -343,12 +358,9 @@ def authorize(request: Request, ctx: Ctx) -> Response:
 def login_page(request: Request, ctx: Ctx, next: str = "") -> Response:
     """The login page for the authorization request ``next``."""
     browser = _Browser.of(request, ctx)
-    try:
-        asked = _from_next(ctx, next)
-    except PageError as exc:
-        return _error_page(browser, ctx, exc.message, exc.status_code)
-    except RedirectError as exc:
-        return _refuse(browser, ctx, exc, 302)
+    asked = _continued(browser, ctx, next, 302)
+    if isinstance(asked, Response):
+        return asked
     return _login_page(browser, ctx, asked)
 
 
@@ -363,12 +375,9 @@ def login(
 ) -> Response:
     """Sign in with email and password, then continue the authorization request."""
     browser = _Browser.of(request, ctx)
-    try:
-        asked = _from_next(ctx, next)
-    except PageError as exc:
-        return _error_page(browser, ctx, exc.message, exc.status_code)
-    except RedirectError as exc:
-        return _refuse(browser, ctx, exc, 303)
+    asked = _continued(browser, ctx, next, 303)
+    if isinstance(asked, Response):
+        return asked
     shown = email.strip()[:320]
     if not browser.csrf_ok("login", csrf_token):
         return _login_page(
@@ -417,12 +426,9 @@ def _signed_in(
 def register_page(request: Request, ctx: Ctx, next: str = "") -> Response:
     """The registration page for the authorization request ``next``."""
     browser = _Browser.of(request, ctx)
-    try:
-        asked = _from_next(ctx, next)
-    except PageError as exc:
-        return _error_page(browser, ctx, exc.message, exc.status_code)
-    except RedirectError as exc:
-        return _refuse(browser, ctx, exc, 302)
+    asked = _continued(browser, ctx, next, 302)
+    if isinstance(asked, Response):
+        return asked
     return _register_page(browser, ctx, asked)
 
 
@@ -435,7 +441,7 @@ def _registration_problem(exc: ValidationError) -> str:
             f"Choose a password of {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
         )
     label = {"firstName": "First name", "lastName": "Last name"}.get(field, field)
-    return f"{label} must be at most 100 characters."
+    return f"{label} must be at most 100 characters, without control characters."
 
 
 @router.post("/register", response_class=HTMLResponse, include_in_schema=False)
@@ -451,12 +457,9 @@ def register(
 ) -> Response:
     """Create an account, sign in, and continue the authorization request."""
     browser = _Browser.of(request, ctx)
-    try:
-        asked = _from_next(ctx, next)
-    except PageError as exc:
-        return _error_page(browser, ctx, exc.message, exc.status_code)
-    except RedirectError as exc:
-        return _refuse(browser, ctx, exc, 303)
+    asked = _continued(browser, ctx, next, 303)
+    if isinstance(asked, Response):
+        return asked
     shown = {
         "email": email.strip()[:320], "first_name": first_name[:100],
         "last_name": last_name[:100],
