@@ -1,4 +1,5 @@
-"""What both benchmarks share: the machine line, medians and the Markdown table.
+"""What the benchmarks share: the machine line, medians, the Markdown table, free ports,
+CPU pinning and stopping server processes.
 
 Figures are ratios against a peer measured in the same run, because the machine is
 shared and noisy; absolute numbers are printed for context only.
@@ -6,9 +7,15 @@ shared and noisy; absolute numbers are printed for context only.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import platform
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 from collections.abc import Sequence
 from importlib import metadata
 
@@ -62,3 +69,79 @@ def markdown_table(
 def verdict(ok: bool) -> str:
     """The word printed beside a target."""
     return "PASS" if ok else "FAIL"
+
+
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported here."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # the parent package is missing
+        return False
+
+
+UVICORN_LOOP = "uvloop" if installed("uvloop") else "asyncio"
+UVICORN_HTTP = "httptools" if installed("httptools") else "h11"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _cpus() -> tuple[set[int] | None, set[int] | None]:
+    """The CPUs for the servers and for the load generator, or ``None`` for no pinning.
+
+    Every server of a comparison runs on the same CPU, so that they meet the same
+    neighbours: left to the scheduler, two servers settle on different cores, one of
+    them shared with the generator or another job, and the comparison is biased by
+    several percent however the slices alternate. The generator gets the other CPUs.
+    """
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None, None
+    if len(allowed) < 2:
+        return None, None
+    return {allowed[-1]}, set(allowed[:-1])
+
+
+SERVER_CPUS, LOAD_CPUS = _cpus()
+
+
+def die_with_parent() -> None:
+    """In a child process: get SIGTERM when the benchmark dies, whatever ends it."""
+    if sys.platform == "linux":
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def in_server() -> None:
+    """In a server's process: take the servers' CPU, and stop with the benchmark."""
+    if SERVER_CPUS is not None:
+        os.sched_setaffinity(0, SERVER_CPUS)
+    die_with_parent()
+
+
+def in_generator() -> None:
+    """In the load generator's process: take the other CPUs."""
+    if LOAD_CPUS is not None:
+        os.sched_setaffinity(0, LOAD_CPUS)
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """Stop ``proc``'s process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -42,7 +42,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
+
+from _common import die_with_parent, free_port, machine_line, median
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -234,13 +235,6 @@ class Generator:
 # -- PostgreSQL ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _plain(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
@@ -330,14 +324,6 @@ class Instance:
         return self.log.read().decode("utf-8", "replace")[-3000:]
 
 
-def _in_instance() -> None:
-    if sys.platform == "linux":  # stop with the benchmark, whatever ends it
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def fleet_env(
     database_url: str, data_dir: str, signing_alg: str, shared: dict[str, str]
 ) -> dict[str, str]:
@@ -361,7 +347,7 @@ def start(name: str, env: dict[str, str]) -> Instance:
          "--port", str(port)],
         env=env, cwd=env["TEKCIFY_DATA_DIR"], stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
-        preexec_fn=_in_instance,
+        preexec_fn=die_with_parent,
     )
     instance = Instance(name, port, proc, log)
     import httpx
@@ -463,14 +449,6 @@ def endpoints(token: str, connections: int) -> dict[str, Callable[[list[str]], d
 
 
 # -- the report ------------------------------------------------------------------------------
-
-
-def median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 @dataclass
@@ -636,9 +614,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         generator.close()
     elapsed = time.perf_counter() - began
-
-    sys.path.insert(0, HERE)
-    from _common import machine_line
 
     print("## Fleet throughput (benchmarks/fleet.py)\n")
     print(machine_line("tekcify-auth-backend", "fastapi", "uvicorn", "SQLAlchemy", "psycopg"))

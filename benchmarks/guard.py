@@ -34,11 +34,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,7 +45,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from _common import machine_line, markdown_table, median, verdict
+from _common import (
+    SERVER_CPUS,
+    UVICORN_HTTP,
+    UVICORN_LOOP,
+    free_port,
+    in_generator,
+    in_server,
+    installed,
+    machine_line,
+    markdown_table,
+    median,
+    stop_group,
+    verdict,
+)
 
 from tekcify_auth.testing import mint_access_token
 
@@ -55,17 +66,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
 SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
 WAITRESS_THREADS = 4
-
-
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ImportError:  # the parent package is missing
-        return False
-
-
-UVICORN_LOOP = "uvloop" if _installed("uvloop") else "asyncio"
-UVICORN_HTTP = "httptools" if _installed("httptools") else "h11"
 
 
 @dataclass
@@ -89,7 +89,7 @@ class Variant:
 
     @property
     def available(self) -> bool:
-        return self.needs is None or _installed(self.needs)
+        return self.needs is None or installed(self.needs)
 
 
 @dataclass
@@ -135,13 +135,6 @@ def groups(control: bool) -> list[Group]:
     return chosen
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def server_command(variant: Variant, port: int) -> list[str]:
     if variant.server == "uvicorn":
         return [
@@ -154,42 +147,6 @@ def server_command(variant: Variant, port: int) -> list[str]:
         sys.executable, "-m", "waitress", "--host=127.0.0.1", f"--port={port}",
         f"--threads={WAITRESS_THREADS}", "--call", variant.target,
     ]
-
-
-def _cpus() -> tuple[set[int] | None, set[int] | None]:
-    """The CPUs for the servers and for the load generator, or ``None`` for no pinning.
-
-    Every server of a comparison runs on the same CPU, so that they meet the same
-    neighbours: left to the scheduler, two servers settle on different cores, one of
-    them shared with the generator or another job, and the comparison is biased by
-    several percent however the slices alternate. The generator gets the other CPUs.
-    """
-    try:
-        allowed = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return None, None
-    if len(allowed) < 2:
-        return None, None
-    return {allowed[-1]}, set(allowed[:-1])
-
-
-SERVER_CPUS, LOAD_CPUS = _cpus()
-
-
-def _in_server() -> None:
-    """In the server's process: take its CPU, and stop if the benchmark is killed."""
-    if SERVER_CPUS is not None:
-        os.sched_setaffinity(0, SERVER_CPUS)
-    if sys.platform == "linux":
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _in_generator() -> None:
-    if LOAD_CPUS is not None:
-        os.sched_setaffinity(0, LOAD_CPUS)
 
 
 def get(port: int, token: str | None) -> tuple[int, bytes]:
@@ -214,7 +171,7 @@ def serving(variant: Variant, token: str) -> Iterator[None]:
         proc = subprocess.Popen(
             server_command(variant, port), env=env, cwd=APPS, stdin=subprocess.DEVNULL,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_in_server,
+            preexec_fn=in_server,
         )
         try:
             wait_ready(proc, port, token, log)
@@ -222,7 +179,7 @@ def serving(variant: Variant, token: str) -> Iterator[None]:
             variant.port, variant.pid = port, proc.pid
             yield
         finally:
-            stop(proc)
+            stop_group(proc, 5)
 
 
 def server_log(log: IO[bytes]) -> str:
@@ -258,19 +215,6 @@ def check_answers(variant: Variant, port: int, token: str) -> None:
         )
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 class Load:
     """The load generator: one separate process, given one job per framework over a pipe."""
 
@@ -279,7 +223,7 @@ class Load:
         self.args = args
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "_load.py"), "--serve"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=_in_generator,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=in_generator,
         )
 
     def close(self) -> None:

@@ -45,12 +45,10 @@ import argparse
 import base64
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,7 +61,19 @@ from typing import IO, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
-from _common import machine_line, markdown_table, median, verdict
+from _common import (
+    SERVER_CPUS,
+    UVICORN_HTTP,
+    UVICORN_LOOP,
+    free_port,
+    in_generator,
+    in_server,
+    machine_line,
+    markdown_table,
+    median,
+    stop_group,
+    verdict,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -73,54 +83,6 @@ EMAIL = "bench@example.com"
 PASSWORD = "correct horse battery staple"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 BARE = "bare FastAPI endpoint"
-
-
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ImportError:
-        return False
-
-
-UVICORN_LOOP = "uvloop" if _installed("uvloop") else "asyncio"
-UVICORN_HTTP = "httptools" if _installed("httptools") else "h11"
-
-
-def _cpus() -> tuple[set[int] | None, set[int] | None]:
-    """The server's CPU and the generator's, or ``None`` for no pinning (one CPU)."""
-    try:
-        allowed = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return None, None
-    if len(allowed) < 2:
-        return None, None
-    return {allowed[-1]}, set(allowed[:-1])
-
-
-SERVER_CPUS, LOAD_CPUS = _cpus()
-
-
-def _in_server() -> None:
-    """In the server's process: take its CPU, and stop if the benchmark dies."""
-    if SERVER_CPUS is not None:
-        os.sched_setaffinity(0, SERVER_CPUS)
-    if sys.platform == "linux":
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _in_generator() -> None:
-    if LOAD_CPUS is not None:
-        os.sched_setaffinity(0, LOAD_CPUS)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # -- the rows ----------------------------------------------------------------------
@@ -274,7 +236,7 @@ def serving(database_url: str | None) -> Iterator[Server]:
         proc = subprocess.Popen(
             command, env=server_env(database_url, data_dir), cwd=APPS,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_in_server,
+            start_new_session=True, preexec_fn=in_server,
         )
         try:
             wait_ready(proc, port, log)
@@ -282,7 +244,7 @@ def serving(database_url: str | None) -> Iterator[Server]:
             if proc.poll() is not None:
                 raise RuntimeError(f"the server exited ({proc.returncode}):\n{tail(log)}")
         finally:
-            stop(proc)
+            stop_group(proc, 10)
 
 
 def tail(log: IO[bytes]) -> str:
@@ -300,19 +262,6 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None
                 return
         time.sleep(0.1)
     raise RuntimeError(f"the server did not answer /health within 60 s:\n{tail(log)}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 # -- what the load needs -------------------------------------------------------------
@@ -476,7 +425,7 @@ class Load:
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "_serverload.py"), "--serve"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE,
-            preexec_fn=_in_generator,
+            preexec_fn=in_generator,
         )
         self.generator_share: list[float] = []
 
