@@ -21,10 +21,8 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +34,7 @@ import pytest
 import redis
 
 from e2e.support import ServerProcess
+from services import free_port, private_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_SH = ROOT / "scripts" / "postgres.sh"
@@ -57,13 +56,6 @@ def pytest_report_header() -> str | None:
     if SKIPPING:
         return f"!!! {SKIP_VAR}=1: the fleet suite (tests/fleet) is left out"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _missing(what: str, install: str) -> None:
@@ -128,29 +120,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if binary is None:
         _missing(f"redis-server ({REDIS_URL_VAR} is not set)", "apt-get install redis-server")
         return
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-         "no", "--dir", str(tmp_path_factory.mktemp("redis"))],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.05)
+    with private_redis(binary, tmp_path_factory.mktemp("redis")) as url:
         yield url
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 # -- the fleet -------------------------------------------------------------------------------

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +13,7 @@ import pytest
 import redis
 from fastapi import FastAPI
 
+from services import free_port, private_redis
 from tekcify_auth.server.errors import ApiError
 from tekcify_auth.server.services.ratelimit import (
     LimitStore,
@@ -29,13 +27,6 @@ from .conftest import PASSWORD, FakeClock, asgi_client, make_settings, register,
 REDIS_URL_VAR = "TEKCIFY_TEST_REDIS_URL"
 SKIP_REDIS_VAR = "TEKCIFY_TEST_SKIP_REDIS"
 STORES = ["memory"] + ([] if os.environ.get(SKIP_REDIS_VAR) == "1" else ["redis"])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
@@ -53,30 +44,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "in-memory limiter only",
             pytrace=False,
         )
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.05)
+    with private_redis(binary, tmp_path_factory.mktemp("redis")) as url:
         yield url
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(params=STORES)
@@ -251,7 +220,7 @@ async def test_workers_share_the_limits_through_redis(
 async def test_redis_gone_is_503_not_a_free_pass(
     clean_db: str, tmp_path: Path, clock: FakeClock
 ) -> None:
-    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    dead = f"redis://127.0.0.1:{free_port()}/0"
     settings = make_settings(database_url=clean_db, data_dir=tmp_path, redis_url=dead)
     async with running(settings, clock) as (_app, client):
         await register(client)
