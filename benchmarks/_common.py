@@ -145,3 +145,16 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def close_generator(proc: subprocess.Popen[str], grace: float) -> None:
+    """Stop a load generator that serves jobs on its stdin: close the pipe (it exits when
+    idle), then kill it after ``grace`` seconds (an interrupted job)."""
+    if proc.stdin is not None:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

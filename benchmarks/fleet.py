@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from _common import die_with_parent, free_port, machine_line, median
+from _common import close_generator, die_with_parent, free_port, machine_line, median
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -222,14 +222,7 @@ class Generator:
         return result
 
     def close(self) -> None:
-        if self.proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        close_generator(self.proc, 5)
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------

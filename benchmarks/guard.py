@@ -49,6 +49,7 @@ from _common import (
     SERVER_CPUS,
     UVICORN_HTTP,
     UVICORN_LOOP,
+    close_generator,
     free_port,
     in_generator,
     in_server,
@@ -228,14 +229,7 @@ class Load:
 
     def close(self) -> None:
         """Stop the generator: at once if it is idle, else (an interrupted job) by force."""
-        if self.proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        close_generator(self.proc, 2)
 
     def measure(self, variants: Sequence[Variant]) -> list[list[dict[str, Any]]]:
         """Per round, per variant: requests, seconds and server CPU of its slice."""

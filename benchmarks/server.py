@@ -65,6 +65,7 @@ from _common import (
     SERVER_CPUS,
     UVICORN_HTTP,
     UVICORN_LOOP,
+    close_generator,
     free_port,
     in_generator,
     in_server,
@@ -430,14 +431,7 @@ class Load:
         self.generator_share: list[float] = []
 
     def close(self) -> None:
-        if self.proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        close_generator(self.proc, 2)
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         stdin, stdout = self.proc.stdin, self.proc.stdout
