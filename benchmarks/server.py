@@ -167,8 +167,8 @@ def postgres() -> Iterator[tuple[str | None, str]]:
         with private_database(given) as url:
             yield url, "a private database in TEKCIFY_TEST_POSTGRES_URL's cluster"
         return
-    if os.environ.get("TEKCIFY_TEST_SKIP_POSTGRES") == "1":  # scripts/with-services.sh
-        yield None, "TEKCIFY_TEST_SKIP_POSTGRES=1 (PostgreSQL is not installed)"
+    if os.environ.get("TEKCIFY_TEST_SKIP_POSTGRES") == "1":  # left out on purpose
+        yield None, "TEKCIFY_TEST_SKIP_POSTGRES=1"
         return
     # A port of our own: postgres.sh reuses a cluster already on its port, and we stop ours.
     env = {**os.environ, "TEKCIFY_PG_PORT": str(free_port())}

@@ -5,6 +5,10 @@
 #                               create database tekcify_test, print its URL
 #   scripts/postgres.sh stop    stop the cluster and delete its directory
 #   scripts/postgres.sh url     print the URL (the cluster must be running)
+#   scripts/postgres.sh bin     print the folder of the server binaries it uses (exit 1: none)
+#
+# The server binaries are looked for in $PG_BIN when it is set (and only there), else
+# beside `pg_ctl` on PATH, else in Debian's /usr/lib/postgresql/<newest>/bin.
 #
 # Typical use:  export TEKCIFY_TEST_POSTGRES_URL="$(scripts/postgres.sh start)"
 # Run as root, the server runs as the `postgres` OS user (PostgreSQL refuses root).
@@ -14,12 +18,22 @@ set -euo pipefail
 PORT="${TEKCIFY_PG_PORT:-55432}"
 DIR="${TMPDIR:-/tmp}/tekcify-pg-${PORT}"
 DB="tekcify_test"
-BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
 URL="postgresql://postgres@127.0.0.1:${PORT}/${DB}"
 
-if [ -z "${BIN}" ] || [ ! -x "${BIN}/pg_ctl" ]; then
-    echo "postgres.sh: no PostgreSQL server binaries (looked in /usr/lib/postgresql/*/bin;" \
-         "install postgresql or set PG_BIN)" >&2
+find_bin() {
+    if [ -n "${PG_BIN+set}" ]; then
+        echo "${PG_BIN}"
+    elif command -v pg_ctl >/dev/null 2>&1; then
+        dirname "$(readlink -f "$(command -v pg_ctl)")"
+    else
+        ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+    fi
+}
+BIN="$(find_bin)"
+
+if [ -z "${BIN}" ] || [ ! -x "${BIN}/pg_ctl" ] || [ ! -x "${BIN}/initdb" ]; then
+    echo "postgres.sh: no PostgreSQL server binaries (looked in ${PG_BIN+\$PG_BIN=}${BIN:-PATH" \
+         "and /usr/lib/postgresql/*/bin}): apt-get install -y postgresql, or set PG_BIN" >&2
     exit 1
 fi
 
@@ -66,5 +80,6 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     url) running && echo "${URL}" ;;
-    *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+    bin) echo "${BIN}" ;;
+    *) echo "usage: $0 start|stop|url|bin" >&2; exit 2 ;;
 esac

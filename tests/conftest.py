@@ -1,1 +1,98 @@
-"""Shared fixtures for the whole suite."""
+"""Shared hooks of the whole suite: tests that need a missing service are left out, loudly.
+
+A test says what it needs with ``@pytest.mark.needs("postgres" | "pg_ctl" | "redis" |
+"chromium")`` (see ``needs.py``). When a needed service is missing the test is not run:
+its outcome is *left out*, counted apart from ordinary skips in pytest's last line
+(``2807 passed, 40 left out (no Redis, Chromium)``), and the run ends with one line naming
+what was left out and how to install it. On CI (``CI=true``) any left-out test fails the
+run: CI installs every service, so a test left out there is a broken install.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+
+from needs import SERVICES, missing
+
+#: Tests left out per missing service's label, and the first missing service of each label.
+_LEFT_OUT = pytest.StashKey[Counter[str]]()
+_WHY = pytest.StashKey[dict[str, str]]()
+#: The keyword a left-out test's reports carry (report.keywords holds the item's markers).
+_KEYWORD = "left_out_for_missing_service"
+
+
+def _on_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "needs(*services): the test needs these services (see tests/needs.py)"
+    )
+    config.addinivalue_line("markers", f"{_KEYWORD}: set on tests left out for a service")
+    config.stash[_LEFT_OUT] = Counter()
+    config.stash[_WHY] = {}
+
+
+@pytest.hookimpl(trylast=True)  # after -m / -k deselection: count only what would run
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    left_out, why = config.stash[_LEFT_OUT], config.stash[_WHY]
+    for item in items:
+        wanted = [name for mark in item.iter_markers("needs") for name in mark.args]
+        absent = [name for name in dict.fromkeys(wanted) if missing(name) is not None]
+        if not absent:
+            continue
+        reasons = "; ".join(f"{SERVICES[name].label}: {missing(name)}" for name in absent)
+        item.add_marker(pytest.mark.skip(reason=f"left out, no {reasons}"))
+        item.add_marker(_KEYWORD)
+        labels: dict[str, str] = {}
+        for name in absent:
+            labels.setdefault(SERVICES[name].label, name)
+            why.setdefault(SERVICES[name].label, name)
+        left_out.update(list(labels))
+
+
+def _labels(names: list[str]) -> str:
+    return ", ".join(sorted({SERVICES[name].label for name in names}))
+
+
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> tuple[str, str, str] | None:
+    """Count a left-out test as "left out (no X)", not as one more ordinary skip."""
+    if report.skipped and _KEYWORD in report.keywords:
+        return f"left out (no {', '.join(sorted(config.stash[_LEFT_OUT]))})", "L", "LEFT OUT"
+    return None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    absent = [name for name in SERVICES if missing(name) is not None]
+    if not absent:
+        return "services: all there (PostgreSQL, Redis, Chromium): nothing is left out"
+    return f"!!! services missing, tests needing them are left out: {_labels(absent)}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    left_out = terminalreporter.config.stash[_LEFT_OUT]
+    if not left_out:
+        return
+    why = terminalreporter.config.stash[_WHY]
+    parts = [
+        f"{label} ({count} tests; {missing(why[label])}; install: "
+        f"{SERVICES[why[label]].install})"
+        for label, count in sorted(left_out.items())
+    ]
+    verdict = "FAILS on CI (CI=true)" if _on_ci() else "this was NOT a full run"
+    terminalreporter.write_line(
+        f"!!! LEFT OUT for missing services, {verdict}: " + "; ".join(parts),
+        yellow=not _on_ci(), red=_on_ci(), bold=True,
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _on_ci() and session.config.stash[_LEFT_OUT] and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -6,8 +6,8 @@ loopback redirect URI served by :class:`RedirectCatcher`, which records what arr
 The browser is the system Chromium (Debian's ``chromium``; ``TEKCIFY_CHROMIUM`` names
 another) driven by Playwright, which comes from pip and never downloads a browser.
 
-Without Chromium or Playwright these tests FAIL, naming the install command, unless
-``TEKCIFY_TEST_SKIP_BROWSER=1`` says on purpose to leave them out (CI installs both).
+Every test here is marked ``pytest.mark.needs("chromium")``: without Chromium or
+Playwright they are left out, loudly (``tests/needs.py``); CI installs both.
 """
 
 from __future__ import annotations
@@ -32,16 +32,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
+import needs
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Expect, Page, Playwright
 
-SKIP_BROWSER_VAR = "TEKCIFY_TEST_SKIP_BROWSER"
-CHROMIUM_VAR = "TEKCIFY_CHROMIUM"
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
 INSTALL_HINT = (
     "the browser tests need both: scripts/install-browser.sh installs Chromium "
     "(apt-get install -y chromium), pip install -e '.[dev]' installs playwright (never run "
-    f"`playwright install`); or set {SKIP_BROWSER_VAR}=1 to leave the browser tests out"
+    "`playwright install`)"
 )
 # Without the background-networking flags Chromium keeps dialling Google's hosts, which
 # this closed network refuses; Playwright adds --headless, --no-sandbox (it runs as root
@@ -60,19 +59,6 @@ FAST_HASHING_ENV = {
     "TEKCIFY_ARGON2_TIME_COST": "1", "TEKCIFY_ARGON2_MEMORY_COST": "8",
     "TEKCIFY_ARGON2_PARALLELISM": "1",
 }
-
-if os.environ.get(SKIP_BROWSER_VAR) == "1":
-    collect_ignore_glob = ["test_*.py"]
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say loudly that the browser tests were left out, and why."""
-    if os.environ.get(SKIP_BROWSER_VAR) == "1":
-        terminalreporter.write_line(
-            f"!!! tests/browser left out: {SKIP_BROWSER_VAR}=1 (the login and consent pages "
-            "were not tested in Chromium)", yellow=True, bold=True,
-        )
-
 
 def free_port() -> int:
     """A port on 127.0.0.1 nobody listens on right now."""
@@ -285,11 +271,10 @@ def authorization_request(
 
 def chromium_executable() -> str:
     """The Chromium to drive; fails the test (naming the install command) when missing."""
-    path = os.environ.get(CHROMIUM_VAR) or DEFAULT_CHROMIUM
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        where = f"{CHROMIUM_VAR}={path}" if os.environ.get(CHROMIUM_VAR) else path
-        pytest.fail(f"Chromium is missing ({where} is not an executable): {INSTALL_HINT}",
-                    pytrace=False)
+    path = needs.chromium_executable()
+    if path is None:
+        pytest.fail(f"Chromium is missing: {INSTALL_HINT}; or mark the test "
+                    "pytest.mark.needs('chromium')", pytrace=False)
     return path
 
 

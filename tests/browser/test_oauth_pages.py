@@ -32,7 +32,7 @@ from .conftest import (
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Expect, Page, Response
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs("chromium")]
 
 
 def land_on_redirect_uri(page: Page, app: OAuthApp) -> None:

@@ -2,9 +2,9 @@
 
 The PostgreSQL tests need ``TEKCIFY_TEST_POSTGRES_URL`` (a cluster of
 ``scripts/postgres.sh``, for a database of their own) and PostgreSQL's server binaries
-(for a private cluster they stop and start). Without them they FAIL, unless
-``TEKCIFY_TEST_SKIP_FAULTS=1`` says on purpose to leave them out; the SQLite test always
-runs. When a test fails, the output of every process it started is printed.
+(for a private cluster they stop and start); they are marked ``pytest.mark.needs`` and
+left out, loudly, without them (``tests/needs.py``). The SQLite test always runs.
+When a test fails, the output of every process it started is printed.
 """
 
 from __future__ import annotations
@@ -21,31 +21,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from .processes import AuthServer, PostgresCluster, postgres_bin
+from needs import postgres_bin
 
-SKIP_VAR = "TEKCIFY_TEST_SKIP_FAULTS"
+from .processes import AuthServer, PostgresCluster
+
 POSTGRES_URL_VAR = "TEKCIFY_TEST_POSTGRES_URL"
-SKIPPING = os.environ.get(SKIP_VAR) == "1"
-#: The modules that need PostgreSQL, left out (not skipped) when SKIP_VAR is 1.
-POSTGRES_MODULES = ["test_instance_kill.py", "test_postgres_restart.py"]
-
-collect_ignore = POSTGRES_MODULES if SKIPPING else []
 
 StartServer = Callable[[str, Mapping[str, str]], AuthServer]
-
-
-def _left_out() -> str:
-    return f"!!! {SKIP_VAR}=1: the PostgreSQL fault tests ({', '.join(POSTGRES_MODULES)}) " \
-        "were left out"
-
-
-def pytest_report_header() -> str | None:
-    return _left_out() if SKIPPING else None
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if SKIPPING:
-        terminalreporter.write_line(_left_out(), yellow=True, bold=True)
 
 
 class HasOutput(Protocol):
@@ -71,7 +53,7 @@ def pytest_runtest_makereport(
 
 
 def _fail(message: str) -> None:
-    pytest.fail(f"{message}; or set {SKIP_VAR}=1 to leave the PostgreSQL fault tests out",
+    pytest.fail(f"{message}; a test that needs it is marked pytest.mark.needs(...)",
                 pytrace=False)
 
 

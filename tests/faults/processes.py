@@ -160,18 +160,6 @@ class AuthServer:
         )
 
 
-def postgres_bin() -> Path | None:
-    """PostgreSQL's server binaries as ``scripts/postgres.sh`` finds them, or ``None``."""
-    if os.environ.get("PG_BIN"):
-        found = Path(os.environ["PG_BIN"])
-        return found if (found / "pg_ctl").exists() else None
-    candidates = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-        key=lambda p: [int(part) for part in re.findall(r"\d+", p.parent.parent.name)] or [0],
-    )
-    return candidates[-1].parent if candidates else None
-
-
 class PostgresCluster:
     """A throwaway cluster of ``scripts/postgres.sh`` on its own port, for one test module.
 

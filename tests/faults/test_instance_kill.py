@@ -8,9 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .conftest import StartServer
 from .load import PASSWORD, REQUEST_TIMEOUT, WriteLoad
+
+pytestmark = pytest.mark.needs("postgres")
 
 #: Acknowledged registrations and profile updates before the kill.
 BEFORE_KILL = (40, 15)

@@ -17,6 +17,8 @@ from .load import PASSWORD, REQUEST_TIMEOUT, wait_until
 from .processes import PostgresCluster
 
 #: How long the server may take to answer 2xx again once PostgreSQL accepts connections.
+pytestmark = pytest.mark.needs("pg_ctl")
+
 RECOVERY_BOUND = 20.0
 #: Answers of each kind wanted in each phase.
 ENOUGH = 3

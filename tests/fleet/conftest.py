@@ -8,16 +8,14 @@ database and rotate). Both start at once on the empty database, so they also rac
 through the migrations.
 
 PostgreSQL: the cluster of ``TEKCIFY_TEST_POSTGRES_URL`` (a database of the fleet's own
-is made in it), or else a throwaway cluster from ``scripts/postgres.sh`` on a free port.
-Redis: ``TEKCIFY_TEST_REDIS_URL``, or else a ``redis-server`` on a free port. Missing
-binaries FAIL the suite, unless ``TEKCIFY_TEST_SKIP_FLEET=1`` says on purpose to leave
-it out (then nothing here is collected).
+is made in it). Redis: ``TEKCIFY_TEST_REDIS_URL``, or else a ``redis-server`` on a free
+port. The suite is marked ``pytest.mark.needs("postgres", "redis")``: without them it is
+left out, loudly (``tests/needs.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import secrets
 import shutil
@@ -34,16 +32,10 @@ import pytest
 import redis
 
 from e2e.support import ServerProcess
-from services import free_port, private_redis
+from services import private_redis
 
-ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_SH = ROOT / "scripts" / "postgres.sh"
-SKIP_VAR = "TEKCIFY_TEST_SKIP_FLEET"
 POSTGRES_URL_VAR = "TEKCIFY_TEST_POSTGRES_URL"
 REDIS_URL_VAR = "TEKCIFY_TEST_REDIS_URL"
-SKIPPING = os.environ.get(SKIP_VAR) == "1"
-
-collect_ignore_glob = ["test_*.py"] if SKIPPING else []
 
 #: Failed logins per account and address before 429 (the e2e helper lifts the
 #: per-address limit, since every request comes from 127.0.0.1).
@@ -52,16 +44,10 @@ MAX_FAILURES = 3
 KEY_RELOAD_INTERVAL = 1
 
 
-def pytest_report_header() -> str | None:
-    if SKIPPING:
-        return f"!!! {SKIP_VAR}=1: the fleet suite (tests/fleet) is left out"
-    return None
-
-
 def _missing(what: str, install: str) -> None:
     pytest.fail(
-        f"{what} is not installed: install it ({install}), or set {SKIP_VAR}=1 to leave "
-        "the fleet suite out on purpose",
+        f"{what} is not installed: install it ({install}); the fleet tests are marked "
+        "pytest.mark.needs('postgres', 'redis') and should have been left out",
         pytrace=False,
     )
 
@@ -70,28 +56,13 @@ def _missing(what: str, install: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[str]:
+def postgres_cluster() -> str:
     """The URL of a PostgreSQL cluster's maintenance database."""
     given = os.environ.get(POSTGRES_URL_VAR)
-    if given:
-        yield given
-        return
-    if not (os.environ.get("PG_BIN") or glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")):
-        _missing(
-            f"PostgreSQL ({POSTGRES_URL_VAR} is not set and no server binaries were found)",
-            "apt-get install postgresql",
-        )
-    # A port of our own: postgres.sh reuses a cluster already on its default port.
-    env = {**os.environ, "TEKCIFY_PG_PORT": str(free_port())}
-    started = subprocess.run(
-        [str(POSTGRES_SH), "start"], env=env, capture_output=True, text=True, check=False
-    )
-    try:
-        if started.returncode != 0:
-            pytest.fail(f"scripts/postgres.sh start failed:\n{started.stderr}", pytrace=False)
-        yield started.stdout.strip()
-    finally:
-        subprocess.run([str(POSTGRES_SH), "stop"], env=env, capture_output=True, check=False)
+    if not given:
+        _missing(f"PostgreSQL ({POSTGRES_URL_VAR} is not set)", "apt-get install postgresql")
+    assert given is not None
+    return given
 
 
 @contextlib.contextmanager

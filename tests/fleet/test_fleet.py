@@ -31,7 +31,7 @@ from tekcify_auth import JwksVerifier
 
 from .conftest import KEY_RELOAD_INTERVAL, MAX_FAILURES, Fleet
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs("postgres", "redis")]
 
 PASSWORD = "correct horse battery staple"
 REDIRECT_URI = "http://127.0.0.1:8765/callback"

@@ -6,7 +6,7 @@ can still open sessions through the server's own services, past the login rate l
 that the fuzzer is free to trip. It runs once on SQLite (a temporary data folder) and
 once on PostgreSQL (a private schema of ``TEKCIFY_TEST_POSTGRES_URL``), as the server
 suite does: the two refuse different input (PostgreSQL has no NUL in text). Without
-that variable the PostgreSQL run fails, unless ``TEKCIFY_TEST_SKIP_POSTGRES=1``.
+that variable the PostgreSQL run is left out, loudly (``tests/needs.py``).
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ from tekcify_auth.server.services import accounts, tokens
 from tekcify_auth.server.settings import load_settings
 
 POSTGRES_URL_VAR = "TEKCIFY_TEST_POSTGRES_URL"
-SKIP_POSTGRES_VAR = "TEKCIFY_TEST_SKIP_POSTGRES"
-BACKENDS = ["sqlite"] + ([] if os.environ.get(SKIP_POSTGRES_VAR) == "1" else ["postgresql"])
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.needs("postgres"))]
 
 PASSWORD = "correct horse battery"
 OWNER_EMAIL = "fuzz-owner@example.com"
@@ -132,8 +131,7 @@ def fuzz_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if not root_url:
         pytest.fail(
             f"{POSTGRES_URL_VAR} is not set: start PostgreSQL with `export "
-            f"{POSTGRES_URL_VAR}=$(scripts/postgres.sh start)`, or set {SKIP_POSTGRES_VAR}=1 "
-            "to fuzz on SQLite only",
+            f"{POSTGRES_URL_VAR}=$(scripts/postgres.sh start)`",
             pytrace=False,
         )
     root = Database(root_url)

@@ -2,8 +2,8 @@
 
 Every test that takes ``app`` or ``client`` runs once per database backend. PostgreSQL
 comes from ``TEKCIFY_TEST_POSTGRES_URL`` (``scripts/postgres.sh start`` prints one);
-without it the PostgreSQL runs fail, unless ``TEKCIFY_TEST_SKIP_POSTGRES=1`` says on
-purpose to run SQLite only. Each test session migrates a private schema (PostgreSQL)
+without it the PostgreSQL runs are left out, loudly (``pytest.mark.needs``, see
+``tests/needs.py``). Each test session migrates a private schema (PostgreSQL)
 or file (SQLite) once; every test starts from empty tables.
 """
 
@@ -34,8 +34,9 @@ from tekcify_auth.server.services import accounts, applications, tokens
 from tekcify_auth.server.settings import Settings, load_settings
 
 POSTGRES_URL_VAR = "TEKCIFY_TEST_POSTGRES_URL"
-SKIP_POSTGRES_VAR = "TEKCIFY_TEST_SKIP_POSTGRES"
-BACKENDS = ["sqlite"] + ([] if os.environ.get(SKIP_POSTGRES_VAR) == "1" else ["postgresql"])
+#: The PostgreSQL runs are left out (not failed) where no PostgreSQL is set up.
+POSTGRESQL = pytest.param("postgresql", marks=pytest.mark.needs("postgres"))
+BACKENDS = ["sqlite", POSTGRESQL]
 
 #: The address the ASGI transport reports as the client's.
 CLIENT_ADDRESS = "203.0.113.7"
@@ -69,8 +70,7 @@ def postgres_root_url() -> str:
     if not url:
         pytest.fail(
             f"{POSTGRES_URL_VAR} is not set: start PostgreSQL with "
-            f"`export {POSTGRES_URL_VAR}=$(scripts/postgres.sh start)`, or set "
-            f"{SKIP_POSTGRES_VAR}=1 to run the server tests on SQLite only",
+            f"`export {POSTGRES_URL_VAR}=$(scripts/postgres.sh start)`",
             pytrace=False,
         )
     return url

@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 from tekcify_auth.server.db.engine import Database
 
 from .conftest import (
-    BACKENDS,
     PASSWORD,
+    POSTGRESQL,
     FakeClock,
     make_settings,
     postgres_root_url,
@@ -54,46 +54,44 @@ async def test_a_locked_database_answers_503_then_recovers(
         locker.dispose()
 
 
-if "postgresql" in BACKENDS:  # TEKCIFY_TEST_SKIP_POSTGRES=1 leaves this test out
-
-    @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-    async def test_a_database_gone_answers_503_then_recovers(
-        clean_db: str, tmp_path: Path, clock: FakeClock
-    ) -> None:
-        # The server loses its database: its role may no longer connect and its connections
-        # are cut. Only this test's own role is touched, so other users of the cluster go on.
-        root = Database(postgres_root_url())
-        role = f"t_gone_{uuid.uuid4().hex[:10]}"
-        with root.write_connection() as conn:
-            conn.execute(text(f"CREATE ROLE {role} LOGIN SUPERUSER"))
-        url = make_url(clean_db).set(username=role).render_as_string(hide_password=False)
-        settings = make_settings(database_url=url, data_dir=tmp_path, db_timeout=1)
-        try:
-            async with running(settings, clock) as (_app, client):
-                await register(client, "ada@example.com")
-                with root.write_connection() as conn:
-                    conn.execute(text(f"ALTER ROLE {role} NOLOGIN"))
-                    conn.execute(
-                        text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                             "WHERE usename = :role"),
-                        {"role": role},
-                    )
-                health = await client.get("/health")
-                assert health.status_code == 503
-                assert health.json()["database"] == "unavailable"
-                response = await _register(client, "bob@example.com")
-                assert response.status_code == 503
-                assert response.json() == UNAVAILABLE
-                with root.write_connection() as conn:
-                    conn.execute(text(f"ALTER ROLE {role} LOGIN"))
-                assert (await client.get("/health")).json() == {"status": "ok", "database": "ok"}
-                assert (await _register(client, "bob@example.com")).status_code == 201
-        finally:
+@pytest.mark.parametrize("backend", [POSTGRESQL], indirect=True)
+async def test_a_database_gone_answers_503_then_recovers(
+    clean_db: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    # The server loses its database: its role may no longer connect and its connections
+    # are cut. Only this test's own role is touched, so other users of the cluster go on.
+    root = Database(postgres_root_url())
+    role = f"t_gone_{uuid.uuid4().hex[:10]}"
+    with root.write_connection() as conn:
+        conn.execute(text(f"CREATE ROLE {role} LOGIN SUPERUSER"))
+    url = make_url(clean_db).set(username=role).render_as_string(hide_password=False)
+    settings = make_settings(database_url=url, data_dir=tmp_path, db_timeout=1)
+    try:
+        async with running(settings, clock) as (_app, client):
+            await register(client, "ada@example.com")
             with root.write_connection() as conn:
+                conn.execute(text(f"ALTER ROLE {role} NOLOGIN"))
                 conn.execute(
                     text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         "WHERE usename = :r"),
-                    {"r": role},
+                         "WHERE usename = :role"),
+                    {"role": role},
                 )
-                conn.execute(text(f"DROP ROLE {role}"))
-            root.dispose()
+            health = await client.get("/health")
+            assert health.status_code == 503
+            assert health.json()["database"] == "unavailable"
+            response = await _register(client, "bob@example.com")
+            assert response.status_code == 503
+            assert response.json() == UNAVAILABLE
+            with root.write_connection() as conn:
+                conn.execute(text(f"ALTER ROLE {role} LOGIN"))
+            assert (await client.get("/health")).json() == {"status": "ok", "database": "ok"}
+            assert (await _register(client, "bob@example.com")).status_code == 201
+    finally:
+        with root.write_connection() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE usename = :r"),
+                {"r": role},
+            )
+            conn.execute(text(f"DROP ROLE {role}"))
+        root.dispose()

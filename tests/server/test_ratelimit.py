@@ -25,8 +25,7 @@ from tekcify_auth.server.services.ratelimit import (
 from .conftest import PASSWORD, FakeClock, asgi_client, make_settings, register, running
 
 REDIS_URL_VAR = "TEKCIFY_TEST_REDIS_URL"
-SKIP_REDIS_VAR = "TEKCIFY_TEST_SKIP_REDIS"
-STORES = ["memory"] + ([] if os.environ.get(SKIP_REDIS_VAR) == "1" else ["redis"])
+STORES = ["memory", pytest.param("redis", marks=pytest.mark.needs("redis"))]
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +39,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if binary is None:
         pytest.fail(
             f"redis-server is not installed and {REDIS_URL_VAR} is not set: install it "
-            f"(apt-get install redis-server) or set {SKIP_REDIS_VAR}=1 to test the "
-            "in-memory limiter only",
+            "(apt-get install redis-server); mark the test pytest.mark.needs('redis')",
             pytrace=False,
         )
     with private_redis(binary, tmp_path_factory.mktemp("redis")) as url:
@@ -150,6 +148,7 @@ def test_many_addresses_cannot_lock_the_user_out_of_a_known_address(store: Limit
     assert blocked_for(limits, "ada@example.com", "192.0.2.1") is None
 
 
+@pytest.mark.needs("redis")
 def test_redis_store_keeps_no_email_address(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
@@ -203,6 +202,7 @@ async def test_the_login_block_lifts_after_the_window(
     assert response.status_code == 200
 
 
+@pytest.mark.needs("redis")
 async def test_workers_share_the_limits_through_redis(
     redis_url: str, clean_db: str, tmp_path: Path, clock: FakeClock
 ) -> None:
