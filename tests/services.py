@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import json
 import socket
 import subprocess
 import threading
@@ -82,3 +84,25 @@ class KeyServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=10)
+
+
+#: The forms ``jwks=`` accepts; "verifier" is a JwksVerifier fetching the document.
+JWKS_FORMS = ("dict", "str", "bytes", "keyset", "verifier")
+
+
+def jwks_in_form(form: str, document: dict[str, Any], server: KeyServer) -> Any:
+    """``document`` as ``form`` (one of :data:`JWKS_FORMS`); ``server`` serves it."""
+    from joserfc.jwk import KeySet
+
+    from tekcify_auth import JwksVerifier
+
+    if form == "dict":
+        return copy.deepcopy(document)
+    if form == "str":
+        return json.dumps(document)
+    if form == "bytes":
+        return json.dumps(document).encode()
+    if form == "keyset":
+        return KeySet.import_key_set(copy.deepcopy(document))  # type: ignore[arg-type]
+    assert form == "verifier", form
+    return JwksVerifier(server.url + "/jwks.json")

@@ -25,15 +25,13 @@ from joserfc import jws
 from joserfc.jwk import KeySet, OctKey
 
 import tekcify_auth._jwks
-from services import KeyServer
+from services import JWKS_FORMS, KeyServer, jwks_in_form
 from tekcify_auth import ConfigurationError, JwksVerifier, VerifiedToken, verify_access_token
 from tekcify_auth import _verify as verify_module
 from tekcify_auth._jwks import StaticJwksVerifier, jwks_verifier
 from tekcify_auth._verify import ERROR_WORDS
 from tekcify_auth.testing import SigningKey
 
-#: The accepted forms; "verifier" is a JwksVerifier fetching the same document.
-FORMS = ["dict", "str", "bytes", "keyset", "verifier"]
 WRONG_TYPE = (
     "jwks= takes a JwksVerifier, a JWKS document (dict with 'keys', or its JSON) or a "
     "joserfc KeySet; got "
@@ -81,22 +79,10 @@ def attacker_host(attacker: SigningKey) -> Iterator[KeyServer]:
         server.stop()
 
 
-def in_form(form: str, document: dict[str, Any], host: KeyServer) -> Any:
-    if form == "dict":
-        return copy.deepcopy(document)
-    if form == "str":
-        return json.dumps(document)
-    if form == "bytes":
-        return json.dumps(document).encode()
-    if form == "keyset":
-        return KeySet.import_key_set(copy.deepcopy(document))  # type: ignore[arg-type]
-    return JwksVerifier(host.url + "/jwks.json")
-
-
-@pytest.fixture(params=FORMS)
+@pytest.fixture(params=JWKS_FORMS)
 def jwks(request: pytest.FixtureRequest, document: dict[str, Any], jwks_host: KeyServer) -> Any:
     """The same JWKS (our RSA and EC keys) in each accepted form."""
-    return in_form(request.param, document, jwks_host)
+    return jwks_in_form(request.param, document, jwks_host)
 
 
 def b64(data: bytes) -> str:
