@@ -465,11 +465,18 @@ def verify_access_token(
     Never raises for a bad token: the result's ``valid`` is true only when the
     signature, ``exp`` (required), ``nbf``, ``iss``, ``aud`` and ``type == "access"``
     all hold; otherwise ``error`` names the first check that failed. Give one of
-    ``secret`` (HS256/384/512 only), ``key`` (a public key: its own algorithms only)
-    or ``jwks`` (a :class:`~tekcify_auth.JwksVerifier`, which carries its own issuer
-    and audience). Verified tokens are cached per configuration until they expire.
+    ``secret`` (HS256/384/512 only), ``key`` (a public key as PEM, JWK dict, joserfc or
+    ``cryptography`` key: its own algorithms only) or ``jwks``: a
+    :class:`~tekcify_auth.JwksVerifier` (which carries its own issuer and audience), or
+    a JWKS document you hold, as a dict with ``"keys"``, its JSON (str or bytes) or a
+    joserfc ``KeySet``, never fetched and checked by the ``JwksVerifier`` rules
+    (asymmetric keys only, a JWK's ``alg`` pins it, an unknown ``kid`` is
+    ``unknown_key``). Keys and documents are read once, not per call (a dict changed in
+    place is read again), and verified tokens are cached per configuration until they
+    expire.
 
-    Raises :class:`~tekcify_auth.ConfigurationError` when the settings are unusable.
+    Raises :class:`~tekcify_auth.ConfigurationError` when the settings are unusable,
+    ``jwks`` of any other type included.
 
     >>> from tekcify_auth.testing import mint_access_token
     >>> token = mint_access_token("user-1", secret="change-me")
@@ -477,6 +484,10 @@ def verify_access_token(
     'user-1'
     >>> verify_access_token(token, secret="wrong").error
     'bad_signature'
+    >>> from tekcify_auth.testing import SigningKey
+    >>> signer = SigningKey.generate("ES256")
+    >>> verify_access_token(signer.mint("user-1"), jwks=signer.jwks()).valid
+    True
     """
     source: object = key
     if jwks is not None:

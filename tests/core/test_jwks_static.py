@@ -25,6 +25,7 @@ from joserfc import jws
 from joserfc.jwk import KeySet, OctKey
 
 import tekcify_auth._jwks
+import tekcify_auth.testing
 from services import JWKS_FORMS, KeyServer, jwks_in_form
 from tekcify_auth import ConfigurationError, JwksVerifier, VerifiedToken, verify_access_token
 from tekcify_auth import _verify as verify_module
@@ -388,3 +389,4 @@ async def test_averify_of_a_static_verifier(rsa: SigningKey) -> None:
 def test_docstring_examples() -> None:
     assert doctest.testmod(tekcify_auth._jwks).failed == 0
     assert doctest.testmod(verify_module).failed == 0
+    assert doctest.testmod(tekcify_auth.testing).failed == 0
