@@ -25,7 +25,7 @@ from ._models import UserPayload, VerifiedToken
 from ._verify import TokenVerifier
 
 if TYPE_CHECKING:
-    from ._jwks import JwksVerifier
+    from ._jwks import JwksLike
 
 __all__ = [
     "INSUFFICIENT_SCOPE",
@@ -81,7 +81,7 @@ def build_verifier(
     verifier: Verifier | None = None,
     secret: str | bytes | None = None,
     key: PublicKeyLike | None = None,
-    jwks: JwksVerifier | None = None,
+    jwks: JwksLike | None = None,
     jwks_uri: str | None = None,
     auth_server_url: str | None = None,
     issuer: str | None = DEFAULT_ISSUER,
@@ -91,7 +91,12 @@ def build_verifier(
 ) -> Verifier:
     """The verifier a guard's options describe: a shared secret, a key, a JWKS, or a
     ready ``verifier`` (an :class:`~tekcify_auth.IntrospectionVerifier`, or anything with
-    ``verify`` and ``averify``), which carries its own issuer and audience."""
+    ``verify`` and ``averify``), which carries its own issuer and audience.
+
+    ``jwks`` is a :class:`~tekcify_auth.JwksVerifier` (used as it is), or a JWKS document
+    (a dict with ``"keys"``, its JSON, a joserfc ``KeySet``) read here, once, and checked
+    with these ``issuer``, ``audience``, ``algorithms`` and ``leeway``; anything else
+    raises :class:`~tekcify_auth.ConfigurationError` now, not on the first request."""
     given = sum(x is not None for x in (verifier, secret, key, jwks)) + bool(
         jwks_uri or auth_server_url
     )
@@ -107,7 +112,11 @@ def build_verifier(
             raise ConfigurationError("verifier= needs verify(token) and averify(token) methods")
         return verifier
     if jwks is not None:
-        return jwks
+        from ._jwks import jwks_verifier
+
+        return jwks_verifier(
+            jwks, issuer=issuer, audience=audience, algorithms=algorithms, leeway=leeway
+        )
     if jwks_uri or auth_server_url:
         from ._jwks import JwksVerifier
 

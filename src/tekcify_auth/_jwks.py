@@ -5,6 +5,10 @@ The cache rules (:class:`FetchPolicy`) and the document parsing (:func:`parse_jw
 one for :meth:`~JwksVerifier.verify` and an async one for :meth:`~JwksVerifier.averify`.
 Every fetch, from any thread, task or event loop, goes through one in-flight
 :class:`concurrent.futures.Future`, so concurrent callers share a single request.
+
+:class:`StaticJwksVerifier` applies the same rules to a JWKS document the caller already
+holds (a dict, its JSON or a joserfc ``KeySet``), parsed once and never fetched;
+:func:`jwks_verifier` turns whatever ``jwks=`` was given into one of the two.
 """
 
 from __future__ import annotations
@@ -16,14 +20,15 @@ import math
 import re
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from concurrent.futures import Future
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import httpx
-from joserfc.jwk import Key
+from joserfc.jwk import Key, OctKey
+from joserfc.jwk import KeySet as JoseKeySet
 
 from ._config import DEFAULT_AUDIENCE, DEFAULT_CACHE_SIZE, DEFAULT_ISSUER, JWKS_PATH
 from ._config import auth_server_url as _default_server_url
@@ -36,9 +41,14 @@ from ._verify import _Pending as Pending
 __all__ = [
     "FetchPolicy",
     "Jwk",
+    "JwksLike",
     "JwksVerifier",
     "KeySet",
+    "StaticJwksVerifier",
     "create_jwks_verifier",
+    "jwks_document",
+    "jwks_verifier",
+    "key_set_of",
     "parse_jwks",
     "parse_max_age",
 ]
@@ -86,6 +96,11 @@ def parse_jwks(body: bytes, algorithms: Collection[str] = ASYMMETRIC_ALGORITHMS)
         document = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise JwksError(f"JWKS is not JSON: {exc}") from None
+    return key_set_of(document, algorithms)
+
+
+def key_set_of(document: object, algorithms: Collection[str] = ASYMMETRIC_ALGORITHMS) -> KeySet:
+    """The usable signature keys of a parsed JWKS ``document``; as :func:`parse_jwks`."""
     entries = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise JwksError('JWKS is not a JSON object with a "keys" list')
@@ -163,6 +178,14 @@ class FetchPolicy:
         self.expires_at = now + (self.ttl if max_age is None else min(self.ttl, max_age))
 
 
+def _conclude_with(verifier: BaseVerifier, keys: KeySet, pending: Pending) -> VerifiedToken:
+    """Check ``pending`` with the key its ``kid`` picks from ``keys`` (none: ``unknown_key``)."""
+    jwk = keys.select(pending.kid)
+    if jwk is not None and jwk.alg is not None and jwk.alg != pending.alg:
+        return _INVALID[ALGORITHM_NOT_ALLOWED]  # RFC 7517 §4.4: the JWK pins its algorithm
+    return verifier._finish(pending, None if jwk is None else jwk.key)
+
+
 class JwksVerifier(BaseVerifier):
     """Verifies access tokens with the keys at ``{auth_server_url}/api/.well-known/jwks.json``.
 
@@ -184,6 +207,8 @@ class JwksVerifier(BaseVerifier):
     >>> verifier.verify("not a token").error
     'malformed'
     """
+
+    _serves_jwks: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -232,6 +257,11 @@ class JwksVerifier(BaseVerifier):
 
     def verify(self, token: str | bytes) -> VerifiedToken:
         """Verify ``token``, fetching the JWKS if needed; never raises for a bad token."""
+        cache = self._cache
+        if cache is not None and token.__class__ is str:
+            hit = cache.get(token)  # what _begin would find, without its checks first
+            if hit is not None:
+                return hit
         pending = self._begin(token)
         if isinstance(pending, VerifiedToken):
             return pending
@@ -268,10 +298,7 @@ class JwksVerifier(BaseVerifier):
         keys = self._keys
         if keys is None:
             return _INVALID[JWKS_UNAVAILABLE]
-        jwk = keys.select(pending.kid)
-        if jwk is not None and jwk.alg is not None and jwk.alg != pending.alg:
-            return _INVALID[ALGORITHM_NOT_ALLOWED]
-        return self._finish(pending, None if jwk is None else jwk.key)
+        return _conclude_with(self, keys, pending)
 
     # -- single flight -----------------------------------------------------------------
 
@@ -389,6 +416,138 @@ def _append(body: bytearray, chunk: bytes, deadline: float) -> None:
     # The read timeout is per chunk; this bounds a server that trickles bytes.
     if time.monotonic() > deadline:
         raise JwksError("JWKS fetch took longer than its timeout")
+
+
+_JWKS_TYPES: Final = (
+    "jwks= takes a JwksVerifier, a JWKS document (dict with 'keys', or its JSON) or a "
+    "joserfc KeySet"
+)
+
+
+def jwks_document(jwks: object) -> tuple[str, dict[str, Any]]:
+    """A JWKS document given as a dict, its JSON or a joserfc ``KeySet``: its canonical
+    JSON text (to know a document by its content) and a private parsed copy.
+
+    Raises :class:`ConfigurationError` for any other type, JSON that does not parse,
+    and a document that is not an object with a ``"keys"`` list.
+    """
+    document: object
+    if isinstance(jwks, JoseKeySet):
+        # Public halves only, and never a symmetric key (a JWKS supplies no HMAC secret).
+        document = {
+            "keys": [k.as_dict(private=False) for k in jwks.keys if not isinstance(k, OctKey)]
+        }
+    elif isinstance(jwks, str | bytes):
+        if len(jwks) > MAX_JWKS_BYTES:
+            raise ConfigurationError(f"jwks= is larger than {MAX_JWKS_BYTES} bytes")
+        try:
+            document = json.loads(jwks)
+        except (ValueError, RecursionError) as exc:
+            raise ConfigurationError(
+                f"{_JWKS_TYPES}; got a {type(jwks).__name__} that is not JSON ({exc})"
+            ) from None
+    elif isinstance(jwks, Mapping):
+        document = dict(jwks)
+    else:
+        raise ConfigurationError(f"{_JWKS_TYPES}; got {type(jwks).__name__}")
+    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
+        raise ConfigurationError(
+            f'{_JWKS_TYPES}; got a document without a "keys" list (a JWKS is {{"keys": [...]}})'
+        )
+    try:
+        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+        parsed: dict[str, Any] = json.loads(canonical)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ConfigurationError(f"jwks= document is not plain JSON data: {exc}") from None
+    return canonical, parsed
+
+
+class StaticJwksVerifier(BaseVerifier):
+    """Verifies access tokens with the keys of a JWKS document held in memory; never fetches.
+
+    ``jwks`` is the document as a dict with ``"keys"``, its JSON (str or bytes) or a
+    joserfc ``KeySet``; it is parsed once, here, and later changes to the object passed
+    in are not seen. The rules are :class:`JwksVerifier`'s: asymmetric algorithms only
+    (narrowed by ``algorithms``), entries that are not asymmetric signature keys are
+    skipped, a JWK's own ``alg`` must match the token's, a ``kid`` not in the document
+    is ``unknown_key``, and ``jku``, ``x5u`` and ``jwk`` headers are never followed.
+
+    Raises :class:`ConfigurationError` when ``jwks`` is not such a document or holds no
+    usable key.
+
+    >>> from tekcify_auth.testing import SigningKey
+    >>> key = SigningKey.generate("ES256")
+    >>> StaticJwksVerifier(key.jwks()).verify(key.mint("user-1")).valid
+    True
+    """
+
+    _serves_jwks: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        jwks: Mapping[str, Any] | str | bytes | JoseKeySet,
+        *,
+        issuer: str | None = DEFAULT_ISSUER,
+        audience: str | None = DEFAULT_AUDIENCE,
+        algorithms: Collection[str] | None = None,
+        leeway: float = 0,
+        clock: Clock | None = None,
+        cache: bool = True,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        super().__init__(
+            algorithms=narrow_algorithms(ASYMMETRIC_ALGORITHMS, algorithms, "a JWKS"),
+            issuer=issuer, audience=audience, leeway=leeway, clock=clock, cache=cache,
+            cache_size=cache_size,
+        )
+        _, document = jwks_document(jwks)
+        try:
+            self.keys = key_set_of(document, self.algorithms)
+        except JwksError:
+            raise ConfigurationError(
+                "jwks= holds no usable signature key: only RSA, EC (P-256/384/521) and "
+                "Ed25519/Ed448 keys for signatures are used, never 'oct' (symmetric) keys"
+            ) from None
+
+    def verify(self, token: str | bytes) -> VerifiedToken:
+        """Verify ``token``; never raises for a bad token (see :class:`VerifiedToken`)."""
+        cache = self._cache
+        if cache is not None and token.__class__ is str:
+            hit = cache.get(token)
+            if hit is not None:
+                return hit
+        pending = self._begin(token)
+        if isinstance(pending, VerifiedToken):
+            return pending
+        return _conclude_with(self, self.keys, pending)
+
+    async def averify(self, token: str | bytes) -> VerifiedToken:
+        """The coroutine twin of :meth:`verify` (no I/O is involved)."""
+        return self.verify(token)
+
+
+#: What ``jwks=`` accepts (:func:`jwks_verifier`).
+JwksLike = JwksVerifier | StaticJwksVerifier | Mapping[str, Any] | str | bytes | JoseKeySet
+
+
+def jwks_verifier(
+    jwks: JwksLike,
+    *,
+    issuer: str | None = DEFAULT_ISSUER,
+    audience: str | None = DEFAULT_AUDIENCE,
+    algorithms: Collection[str] | None = None,
+    leeway: float = 0,
+) -> JwksVerifier | StaticJwksVerifier:
+    """The verifier ``jwks=`` describes: a ready one as it is (it carries its own issuer
+    and audience), a JWKS document as a :class:`StaticJwksVerifier` with these options.
+
+    Raises :class:`ConfigurationError` for anything else, naming what is accepted.
+    """
+    if isinstance(jwks, JwksVerifier | StaticJwksVerifier):
+        return jwks
+    return StaticJwksVerifier(
+        jwks, issuer=issuer, audience=audience, algorithms=algorithms, leeway=leeway
+    )
 
 
 def create_jwks_verifier(jwks_uri: str | None = None, **options: Any) -> JwksVerifier:

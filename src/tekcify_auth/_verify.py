@@ -9,18 +9,19 @@ word. Only successful verifications are cached, and never past the token's ``exp
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import json
 import math
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import Key
+from joserfc.jwk import KeySet as JoseKeySet
 from joserfc.util import urlsafe_b64decode
 
 from ._cache import ExpiringLRU
@@ -39,7 +40,7 @@ from ._keys import (
 from ._models import VerifiedToken, freeze_payload
 
 if TYPE_CHECKING:
-    from ._jwks import JwksVerifier
+    from ._jwks import JwksLike, StaticJwksVerifier
 
 __all__ = [
     "BaseVerifier",
@@ -111,8 +112,12 @@ class BaseVerifier:
     """What every verifier shares: the claim checks, the cache and the two-step verify.
 
     Subclasses hold the keys: :class:`TokenVerifier` one configured key,
-    :class:`~tekcify_auth.JwksVerifier` a key set fetched from the server.
+    :class:`~tekcify_auth.JwksVerifier` a key set fetched from the server,
+    :class:`~tekcify_auth._jwks.StaticJwksVerifier` a JWKS document held in memory.
     """
+
+    #: Whether ``jwks=`` takes this verifier as it is (the two JWKS verifiers).
+    _serves_jwks: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -332,51 +337,115 @@ class TokenVerifier(BaseVerifier):
         return self.verify(token)
 
 
-_verifiers: dict[tuple[Any, ...], TokenVerifier] = {}
+# verify_access_token's verifiers, one per configuration. By value: the arguments as
+# given when they are hashable (a secret, a PEM, a JWKS as JSON text), and a key's or a
+# document's normalised content, so that equal ones share a verifier and its cache.
+_verifiers: dict[tuple[Any, ...], TokenVerifier | StaticJwksVerifier] = {}
+# By identity: a key or document that is not hashable (a JWK or JWKS dict, a joserfc key
+# or KeySet, a cryptography key), with a private snapshot of it; an entry is used only
+# while the object still equals its snapshot, so a dict changed in place is read again.
+_by_identity: dict[tuple[Any, ...], tuple[object, object, TokenVerifier | StaticJwksVerifier]] = {}
 _verifiers_lock = threading.Lock()
 _MAX_VERIFIERS: Final = 64
+
+
+def _by_value(source: object) -> bool:
+    """Whether ``source`` (a key= or jwks= value) is looked up by value, not identity."""
+    return source is None or source.__class__ is str or source.__class__ is bytes
+
+
+def _snapshot(source: object) -> object:
+    """A private copy of ``source`` that equals it until it is changed in place."""
+    if isinstance(source, Mapping):
+        return copy.deepcopy(source)
+    if isinstance(source, JoseKeySet):
+        return JoseKeySet(list(source.keys))
+    return source  # keys are not changed in place: the object itself is its snapshot
+
+
+def _remember(cache: dict[tuple[Any, ...], Any], config: tuple[Any, ...], value: object) -> None:
+    while len(cache) >= _MAX_VERIFIERS:
+        cache.pop(next(iter(cache)), None)
+    cache[config] = value
 
 
 def _verifier_for(
     secret: str | bytes | None,
     key: PublicKeyLike | None,
+    jwks: JwksLike | None,
     issuer: str | None,
     audience: str | None,
     algorithms: Collection[str] | None,
     leeway: float,
-) -> TokenVerifier:
+) -> TokenVerifier | StaticJwksVerifier:
     algs: tuple[str, ...] | None = None
     if isinstance(algorithms, str):  # one name, not its letters
         algs = (algorithms,)
     elif algorithms is not None:
         algs = tuple(sorted(algorithms))
-    key_id: object = key
-    if key is not None:
+    source: object = key if jwks is None else jwks
+    identified = secret is None and not _by_value(source)
+    snapshot: object = None
+    if identified:
         try:
-            hash(key)
-        except TypeError:  # a JWK dict: identify it by its content
-            key_id = json.dumps(key, sort_keys=True, default=str)
-    config = (secret, key_id, issuer, audience, algs, leeway)
-    try:
-        verifier = _verifiers.get(config)
-    except TypeError:  # an unhashable secret or leeway: the constructor says what is wrong
+            # Taken first, and the verifier built from it, so that a change made meanwhile
+            # (by another thread) can never pair one content with another's verifier.
+            snapshot = _snapshot(source)
+        except Exception:  # not plain data: no identity entry, the verifier says what is wrong
+            identified = False
+        else:
+            source = snapshot
+    source_id: object = source
+    if jwks is not None:
+        from ._jwks import jwks_document  # ConfigurationError for anything else
+
+        source_id = ("jwks", jwks_document(source)[0])
+    elif isinstance(source, Mapping):
+        source_id = ("jwk", json.dumps(source, sort_keys=True, default=str))
+
+    def build() -> TokenVerifier | StaticJwksVerifier:
+        if jwks is not None:
+            from ._jwks import StaticJwksVerifier
+
+            return StaticJwksVerifier(
+                source,  # type: ignore[arg-type]  # jwks_document accepted it above
+                issuer=issuer, audience=audience, algorithms=algorithms, leeway=leeway,
+            )
         return TokenVerifier(
-            secret=secret, key=key, issuer=issuer, audience=audience,
+            secret=secret, key=source, issuer=issuer, audience=audience,
             algorithms=algorithms, leeway=leeway,
         )
+
+    by_content = (secret, source_id, issuer, audience, algs, leeway)
+    config: tuple[Any, ...] | None = by_content
+    verifier = None
+    try:
+        verifier = _verifiers.get(by_content)
+    except TypeError:  # a key object (known by identity only), or an unusable secret or leeway
+        config = None
     if verifier is None:
-        verifier = TokenVerifier(
-            secret=secret, key=key, issuer=issuer, audience=audience,
-            algorithms=algorithms, leeway=leeway,
-        )
+        verifier = build()  # ConfigurationError for unusable settings
+    # Also under the arguments as given, so that the next call finds it in one lookup.
+    given = key if jwks is None else jwks
+    place: tuple[Any, ...]
+    if identified:
+        # The entry holds the object, so its id cannot be reused while the entry lives.
+        place = (id(given), jwks is None, issuer, audience, algorithms, leeway)
+        entry: object = (given, snapshot, verifier)
+    else:
+        place = (secret, key, jwks, issuer, audience, algorithms, leeway)
+        entry = verifier
+    try:
+        hash(place)
+    except TypeError:  # unhashable algorithms, say: this call's arguments are not remembered
+        place = ()
     with _verifiers_lock:
-        while len(_verifiers) >= _MAX_VERIFIERS:
-            _verifiers.pop(next(iter(_verifiers)))
-        _verifiers[config] = verifier
-        raw = (secret, key, issuer, audience, algorithms, leeway)
-        # Also under the arguments as given, so the next call finds it in one lookup.
-        with contextlib.suppress(TypeError):
-            _verifiers[raw] = verifier
+        if config is not None:
+            _remember(_verifiers, config, verifier)
+        if place and identified:
+            _remember(_by_identity, place, entry)
+        elif place and _by_value(given):
+            _remember(_verifiers, place, entry)
     return verifier
 
 
@@ -385,7 +454,7 @@ def verify_access_token(
     *,
     secret: str | bytes | None = None,
     key: PublicKeyLike | None = None,
-    jwks: JwksVerifier | None = None,
+    jwks: JwksLike | None = None,
     issuer: str | None = DEFAULT_ISSUER,
     audience: str | None = DEFAULT_AUDIENCE,
     algorithms: Collection[str] | None = None,
@@ -396,11 +465,18 @@ def verify_access_token(
     Never raises for a bad token: the result's ``valid`` is true only when the
     signature, ``exp`` (required), ``nbf``, ``iss``, ``aud`` and ``type == "access"``
     all hold; otherwise ``error`` names the first check that failed. Give one of
-    ``secret`` (HS256/384/512 only), ``key`` (a public key: its own algorithms only)
-    or ``jwks`` (a :class:`~tekcify_auth.JwksVerifier`, which carries its own issuer
-    and audience). Verified tokens are cached per configuration until they expire.
+    ``secret`` (HS256/384/512 only), ``key`` (a public key as PEM, JWK dict, joserfc or
+    ``cryptography`` key: its own algorithms only) or ``jwks``: a
+    :class:`~tekcify_auth.JwksVerifier` (which carries its own issuer and audience), or
+    a JWKS document you hold, as a dict with ``"keys"``, its JSON (str or bytes) or a
+    joserfc ``KeySet``, never fetched and checked by the ``JwksVerifier`` rules
+    (asymmetric keys only, a JWK's ``alg`` pins it, an unknown ``kid`` is
+    ``unknown_key``). Keys and documents are read once, not per call (a dict changed in
+    place is read again), and verified tokens are cached per configuration until they
+    expire.
 
-    Raises :class:`~tekcify_auth.ConfigurationError` when the settings are unusable.
+    Raises :class:`~tekcify_auth.ConfigurationError` when the settings are unusable,
+    ``jwks`` of any other type included.
 
     >>> from tekcify_auth.testing import mint_access_token
     >>> token = mint_access_token("user-1", secret="change-me")
@@ -408,17 +484,31 @@ def verify_access_token(
     'user-1'
     >>> verify_access_token(token, secret="wrong").error
     'bad_signature'
+    >>> from tekcify_auth.testing import SigningKey
+    >>> signer = SigningKey.generate("ES256")
+    >>> verify_access_token(signer.mint("user-1"), jwks=signer.jwks()).valid
+    True
     """
+    source: object = key
     if jwks is not None:
         if secret is not None or key is not None:
             raise ConfigurationError("pass only one of secret=, key= or jwks=")
-        return jwks.verify(token)
+        if isinstance(jwks, BaseVerifier) and jwks._serves_jwks:
+            return jwks.verify(token)
+        source = jwks
+    verifier: TokenVerifier | StaticJwksVerifier | None = None
     try:
-        verifier = _verifiers.get((secret, key, issuer, audience, algorithms, leeway))
-    except TypeError:  # unhashable key or algorithms: take the normalising path
+        if source is None or source.__class__ is str or source.__class__ is bytes:  # _by_value
+            verifier = _verifiers.get((secret, key, jwks, issuer, audience, algorithms, leeway))
+        elif secret is None:
+            entry = _by_identity.get((id(source), jwks is None, issuer, audience, algorithms,
+                                      leeway))
+            if entry is not None and (entry[1] is source or entry[1] == source):
+                verifier = entry[2]
+    except (TypeError, ValueError):  # unhashable algorithms, say: take the normalising path
         verifier = None
     if verifier is None:
-        verifier = _verifier_for(secret, key, issuer, audience, algorithms, leeway)
+        verifier = _verifier_for(secret, key, jwks, issuer, audience, algorithms, leeway)
     return verifier.verify(token)
 
 

@@ -55,7 +55,7 @@ from .starlette import _authorization, _client, _does_no_io
 if TYPE_CHECKING:
     from starlette.types import Scope
 
-    from ._jwks import JwksVerifier
+    from ._jwks import JwksLike
 
 __all__ = ["CurrentUser", "JwksAuthGuard", "JwtAuthGuard", "require_scopes"]
 
@@ -179,10 +179,11 @@ class JwksAuthGuard(_BearerGuard):
     """Requires a Tekcify access token signed with an asymmetric key (RS*, PS*, ES*, EdDSA).
 
     The keys come from ``jwks_uri``, or from ``{auth_server_url}/api/.well-known/jwks.json``,
-    or from ``$AUTH_SERVER_URL`` when neither is given; or pass a ready
-    :class:`~tekcify_auth.JwksVerifier` as ``jwks`` (it carries its own issuer and
-    audience), or one static public key as ``key``. The other options are those of
-    :class:`JwtAuthGuard`.
+    or from ``$AUTH_SERVER_URL`` when neither is given; or pass ``jwks``: a ready
+    :class:`~tekcify_auth.JwksVerifier` (it carries its own issuer and audience) or a
+    JWKS document you hold (a dict with ``"keys"``, its JSON as str or bytes, or a
+    joserfc ``KeySet``; read once, never fetched); or one static public key as ``key``.
+    The other options are those of :class:`JwtAuthGuard`.
 
     Raises :class:`~tekcify_auth.ConfigurationError` for unusable settings.
 
@@ -195,7 +196,7 @@ class JwksAuthGuard(_BearerGuard):
         jwks_uri: str | None = None,
         *,
         auth_server_url: str | None = None,
-        jwks: JwksVerifier | None = None,
+        jwks: JwksLike | None = None,
         key: PublicKeyLike | None = None,
         issuer: str | None = DEFAULT_ISSUER,
         audience: str | None = DEFAULT_AUDIENCE,

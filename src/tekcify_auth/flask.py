@@ -35,7 +35,7 @@ from werkzeug.local import LocalProxy
 from ._config import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 from ._errors import AuthenticationError
 from ._guard import GuardCore, UserInfoHook, Verifier, build_verifier
-from ._jwks import JwksVerifier
+from ._jwks import JwksLike
 from ._keys import PublicKeyLike
 from ._models import UserPayload
 
@@ -210,7 +210,7 @@ def create_auth_middleware(
     *,
     secret: str | bytes | None = None,
     key: PublicKeyLike | None = None,
-    jwks: JwksVerifier | None = None,
+    jwks: JwksLike | None = None,
     jwks_uri: str | None = None,
     auth_server_url: str | None = None,
     verifier: Verifier | None = None,
@@ -225,7 +225,8 @@ def create_auth_middleware(
 
     Give exactly one key source: ``secret`` (the server's ``JWT_ACCESS_SECRET``,
     HS256/384/512), ``key`` (a public key), ``jwks`` (a
-    :class:`~tekcify_auth.JwksVerifier`), ``jwks_uri`` / ``auth_server_url`` (the
+    :class:`~tekcify_auth.JwksVerifier`, or a JWKS document: a dict with ``"keys"``, its
+    JSON or a joserfc ``KeySet``, read once), ``jwks_uri`` / ``auth_server_url`` (the
     server's published keys), or ``verifier`` (a ready verifier such as an
     :class:`~tekcify_auth.IntrospectionVerifier`, which asks the server about each
     token). ``issuer`` and ``audience`` default to Tekcify's.

@@ -37,7 +37,7 @@ from ._keys import PublicKeyLike
 from ._verify import TokenVerifier
 
 if TYPE_CHECKING:
-    from ._jwks import JwksVerifier
+    from ._jwks import JwksLike
 
 __all__ = ["AuthMiddleware"]
 
@@ -84,7 +84,8 @@ class AuthMiddleware:
 
     Configure it with exactly one of ``secret`` (the server's ``JWT_ACCESS_SECRET``,
     HS256/384/512), ``key`` (a public key: PEM, JWK or key object), ``jwks`` (a
-    :class:`~tekcify_auth.JwksVerifier`), ``jwks_uri`` / ``auth_server_url`` (keys
+    :class:`~tekcify_auth.JwksVerifier`, or a JWKS document: a dict with ``"keys"``, its
+    JSON or a joserfc ``KeySet``, read once), ``jwks_uri`` / ``auth_server_url`` (keys
     from the server's JWKS) or ``verifier`` (a ready verifier such as an
     :class:`~tekcify_auth.IntrospectionVerifier`). ``issuer`` and ``audience`` default
     to Tekcify's and may be ``None`` to skip the check; ``leeway`` is in seconds.
@@ -111,7 +112,7 @@ class AuthMiddleware:
         *,
         secret: str | bytes | None = None,
         key: PublicKeyLike | None = None,
-        jwks: JwksVerifier | None = None,
+        jwks: JwksLike | None = None,
         jwks_uri: str | None = None,
         auth_server_url: str | None = None,
         verifier: Verifier | None = None,

@@ -6,10 +6,13 @@
 ['read:profile']
 
 Asymmetric tokens come from a :class:`SigningKey`, which also gives the JWKS a
-:class:`~tekcify_auth.JwksVerifier` would fetch:
+:class:`~tekcify_auth.JwksVerifier` would fetch; ``jwks=`` (on ``verify_access_token``
+and every guard) takes that document as it is, or its JSON, or a joserfc ``KeySet``:
 
 >>> key = SigningKey.generate("ES256")
 >>> verify_access_token(key.mint("user-1"), key=key.public_jwk()).valid
+True
+>>> verify_access_token(key.mint("user-1"), jwks=key.jwks()).valid
 True
 """
 

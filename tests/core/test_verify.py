@@ -12,9 +12,7 @@ import hashlib
 import hmac
 import json
 import random
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -23,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
+from services import KeyServer
 from tekcify_auth import (
     ConfigurationError,
     TokenVerifier,
@@ -68,35 +67,6 @@ def at(now: float) -> Callable[[], float]:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-class KeyServer:
-    """An attacker's key server on 127.0.0.1 that counts the requests it gets."""
-
-    def __init__(self, body: bytes) -> None:
-        self.requests = 0
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=10)
 
 
 def vector(id_: str) -> Vector:

@@ -3,7 +3,7 @@
 Configure it in settings (only one key source is required)::
 
     TEKCIFY_AUTH = {
-        "SECRET": os.environ["JWT_ACCESS_SECRET"],  # or PUBLIC_KEY, JWKS_URI, AUTH_SERVER_URL
+        "SECRET": os.environ["JWT_ACCESS_SECRET"],  # or PUBLIC_KEY, JWKS, JWKS_URI, ...
         "ISSUER": "tekcify-auth",                   # default; None skips the check
         "AUDIENCE": "tekcify-api",                  # default; None skips the check
         "ALGORITHMS": None,                         # narrow the key's allow-list
@@ -15,7 +15,9 @@ Configure it in settings (only one key source is required)::
     MIDDLEWARE = [..., "tekcify_auth.django.JwtAuthMiddleware"]
 
 Key sources: ``SECRET`` is the server's ``JWT_ACCESS_SECRET`` (HS256/384/512);
-``PUBLIC_KEY`` a PEM or JWK; ``JWKS_URI`` a JWKS address; ``AUTH_SERVER_URL`` the
+``PUBLIC_KEY`` a PEM or JWK; ``JWKS`` a JWKS document (a dict with ``"keys"``, its
+JSON or a joserfc ``KeySet``, read once, never fetched) or a
+:class:`~tekcify_auth.JwksVerifier`; ``JWKS_URI`` a JWKS address; ``AUTH_SERVER_URL`` the
 server, whose JWKS is at ``/api/.well-known/jwks.json``; ``VERIFIER`` a ready verifier
 (or its dotted path) such as an :class:`~tekcify_auth.IntrospectionVerifier`, which
 asks the server about each token. ``GET_USER_INFO(user_id)``

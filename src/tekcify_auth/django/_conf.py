@@ -37,7 +37,7 @@ SETTING: Final = "TEKCIFY_AUTH"
 #: The request attribute that holds the authenticated :class:`~tekcify_auth.UserPayload`.
 USER_ATTRIBUTE: Final = "tekcify_user"
 
-_SOURCES: Final = ("SECRET", "PUBLIC_KEY", "JWKS_URI", "AUTH_SERVER_URL", "VERIFIER")
+_SOURCES: Final = ("SECRET", "PUBLIC_KEY", "JWKS", "JWKS_URI", "AUTH_SERVER_URL", "VERIFIER")
 _KEYS: Final = frozenset(
     {*_SOURCES, "ISSUER", "AUDIENCE", "ALGORITHMS", "LEEWAY", "GET_USER_INFO",
      "PROTECTED_PATHS", "EXEMPT_PATHS"}
@@ -202,11 +202,13 @@ def build_guard(config: object) -> DjangoGuard:
         raise ImproperlyConfigured(
             f"{SETTING} has unknown keys {unknown}; known keys: {sorted(_KEYS)}"
         )
-    given = [k for k in _SOURCES if config.get(k)]
+    # A JWKS document counts when given at all, so that an empty one is named as such.
+    given = [k for k in _SOURCES if (config.get(k) is not None if k == "JWKS" else config.get(k))]
     if len(given) != 1:
         raise ImproperlyConfigured(
             f"{SETTING} needs exactly one of 'SECRET' (the server's JWT_ACCESS_SECRET), "
-            f"'PUBLIC_KEY', 'JWKS_URI', 'AUTH_SERVER_URL' (the server's JWKS) or "
+            f"'PUBLIC_KEY', 'JWKS' (a JWKS document or JwksVerifier), 'JWKS_URI', "
+            f"'AUTH_SERVER_URL' (the server's JWKS) or "
             f"'VERIFIER' (an IntrospectionVerifier, say); got {given or 'none'}"
         )
     source = given[0]
@@ -220,6 +222,7 @@ def build_guard(config: object) -> DjangoGuard:
             verifier=_loaded(config, "VERIFIER"),
             secret=config.get("SECRET"),
             key=config.get("PUBLIC_KEY"),
+            jwks=config.get("JWKS"),
             jwks_uri=config.get("JWKS_URI"),
             auth_server_url=config.get("AUTH_SERVER_URL"),
             issuer=_setting(config, "ISSUER", str) if "ISSUER" in config else DEFAULT_ISSUER,
