@@ -12,14 +12,14 @@ revoked through any instance sharing the database is refused by all of them at o
 **Who may call which route.** The account's own routes (``/api/auth/*``, ``/api/user/*``,
 ``/api/applications/*``, ``/api/oauth/connected-apps``) take a Bearer token through
 :func:`first_party_or`, declared once per route with the scope that route needs
-(``docs/security.md`` has the whole matrix). A **first-party** token (``/api/auth/login``
-and its refresh: no ``clientId`` claim) may call them all; a token issued to an
-**application** only a route whose scope it was granted (``read:profile``,
-``write:profile``); a ``client_credentials`` token (no user: ``sub`` is the client id)
-none. A refusal is the guard's 403 ``insufficient_scope`` (RFC 6750 §3.1), checked from
-the verified claims once the session is known to be live (a revoked one stays 401). The
-OAuth endpoints (UserInfo, introspection, revocation) have their own rules and use
-:data:`CallerWithUser`.
+(README's "Which tokens reach which routes" has the whole matrix). A **first-party**
+token (``/api/auth/login`` and its refresh: no ``clientId`` claim) may call them all; a
+token issued to an **application** only a route whose scope it was granted
+(``read:profile``, ``write:profile``); a ``client_credentials`` token (no user: ``sub``
+is the client id) none. A refusal is the guard's 403 ``insufficient_scope`` (RFC 6750
+§3.1), checked from the verified claims once the session is known to be live (a revoked
+one stays 401). The OAuth endpoints (UserInfo, introspection, revocation) have their
+own rules and use :data:`CallerWithUser`.
 """
 
 from __future__ import annotations
@@ -78,10 +78,9 @@ def user_agent(request: Request) -> str | None:
 class AccessRule:
     """Which tokens may call a route: first-party ones, and app tokens granted ``scope``.
 
-    ``scope`` ``None`` means first-party tokens only. A first-party session holds every
-    scope (``accounts.DEFAULT_FIRST_PARTY_SCOPES``) and a scoped route still asks it for
-    that scope, so one rule reads the same for both kinds: the scope is needed, and
-    without a scope to name only the account holder's own session will do.
+    ``scope`` ``None`` means first-party tokens only. A scoped route asks every token for
+    its scope: a first-party session holds them all (``accounts.DEFAULT_FIRST_PARTY_SCOPES``),
+    so in practice it passes, and an application's token passes only if it was granted it.
     """
 
     scope: str | None = None
