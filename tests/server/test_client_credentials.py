@@ -161,9 +161,13 @@ async def test_the_token_is_not_a_users_token(
     client: httpx.AsyncClient, oauth_client: Client
 ) -> None:
     token = (await client_token(client, oauth_client))["access_token"]
-    for path in ("/api/oauth/userinfo", "/api/user/profile", "/api/auth/sessions"):
+    response = await client.get("/api/oauth/userinfo", headers=bearer(token))
+    assert response.status_code == 401
+    # The account routes refuse it even with read:profile (tests/server/test_access_rules.py).
+    for path in ("/api/user/profile", "/api/auth/sessions"):
         response = await client.get(path, headers=bearer(token))
-        assert response.status_code == 401, path
+        assert response.status_code == 403, path
+        assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
 
 
 async def test_the_token_expires(

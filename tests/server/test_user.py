@@ -250,7 +250,8 @@ async def test_the_export_is_only_for_the_users_own_session(
     assert (await client.get(PROFILE, headers=bearer(token))).status_code == 200
     refused = await client.get(EXPORT, headers=bearer(token))
     assert refused.status_code == 403
-    assert "not an application" in refused.json()["message"]
+    assert refused.json()["message"] == "Insufficient scope"
+    assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
     deleting = await _delete(client, token, {"password": PASSWORD})
     assert deleting.status_code == 403
     with app.state.ctx.db.read() as db:

@@ -80,6 +80,11 @@ _SCHEMAS: Final[dict[str, dict[str, Any]]] = {
 
 _PAGE: Final = {"text/html": {"schema": {"type": "string"}}}
 
+#: The 403 of a route for the account holder's own session only (``deps.first_party_or``).
+_FIRST_PARTY: Final = "insufficient_scope: a token issued to an application"
+#: The 403 of a profile route, followed by the scope it needs.
+_NEEDS: Final = "insufficient_scope: a client token, or a token without "
+
 #: What particular operations answer beyond what their shape implies, by
 #: ``(method, path)``: status and the description of a JSON error, or a whole answer.
 ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
@@ -92,45 +97,52 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
     ("post", "/api/auth/refresh"): {
         401: "The refresh token is unknown, expired, revoked or was already used",
     },
-    ("post", "/api/auth/sessions/logout"): {400: "The access token belongs to no session"},
-    ("delete", "/api/auth/sessions/{session_id}"): {404: "No such live session of the caller"},
+    ("post", "/api/auth/sessions/logout"): {
+        400: "The access token belongs to no session", 403: _FIRST_PARTY,
+    },
+    ("get", "/api/auth/sessions"): {403: _FIRST_PARTY},
+    ("delete", "/api/auth/sessions"): {403: _FIRST_PARTY},
+    ("delete", "/api/auth/sessions/{session_id}"): {
+        403: _FIRST_PARTY, 404: "No such live session of the caller",
+    },
     ("post", "/api/auth/password/change"): {
+        403: _FIRST_PARTY,
         404: "The account is gone",
         429: "Too many wrong passwords; try again after Retry-After seconds",
     },
     ("get", "/api/user/profile"): {
-        403: "The token lacks read:profile", 404: "The account is gone",
+        403: _NEEDS + "read:profile", 404: "The account is gone",
     },
     ("put", "/api/user/profile"): {
-        403: "The token lacks write:profile", 404: "The account is gone",
+        403: _NEEDS + "write:profile", 404: "The account is gone",
     },
     ("post", "/api/user/profile/picture"): {
-        403: "The token lacks write:profile", 404: "The account is gone",
+        403: _NEEDS + "write:profile", 404: "The account is gone",
     },
     ("get", "/api/user/export-data"): {
-        403: "A token issued to an application", 404: "The account is gone",
+        403: _FIRST_PARTY, 404: "The account is gone",
     },
     ("delete", "/api/user/account"): {
-        403: "Wrong password, or a token issued to an application",
+        403: "Wrong password; or " + _FIRST_PARTY,
         404: "The account is gone",
         409: "The password changed meanwhile",
         429: "Too many wrong passwords; try again after Retry-After seconds",
     },
-    ("get", "/api/applications"): {403: "A token issued to an application"},
-    ("post", "/api/applications"): {403: "A token issued to an application"},
+    ("get", "/api/applications"): {403: _FIRST_PARTY},
+    ("post", "/api/applications"): {403: _FIRST_PARTY},
     ("get", "/api/applications/public/{client_id}"): {404: "No such application"},
     ("put", "/api/applications/{client_id}"): {
-        403: "A token issued to an application", 404: "No such application of the caller",
+        403: _FIRST_PARTY, 404: "No such application of the caller",
     },
     ("delete", "/api/applications/{client_id}"): {
-        403: "A token issued to an application", 404: "No such application of the caller",
+        403: _FIRST_PARTY, 404: "No such application of the caller",
     },
     ("post", "/api/applications/{client_id}/logo"): {
-        403: "A token issued to an application", 404: "No such application of the caller",
+        403: _FIRST_PARTY, 404: "No such application of the caller",
     },
     ("post", "/api/applications/{client_id}/regenerate-secret"): {
         400: "A public client has no secret",
-        403: "A token issued to an application",
+        403: _FIRST_PARTY,
         404: "No such application of the caller",
     },
     ("post", "/api/oauth/token"): {400: "invalid_request, invalid_grant, ...",
@@ -145,9 +157,9 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
         400: {"description": "The request cannot be redirected: an error page",
               "content": _PAGE},
     },
-    ("get", "/api/oauth/connected-apps"): {403: "A token issued to an application"},
+    ("get", "/api/oauth/connected-apps"): {403: _FIRST_PARTY},
     ("delete", "/api/oauth/connected-apps/{client_id}"): {
-        403: "A token issued to an application",
+        403: _FIRST_PARTY,
         404: "The caller has not consented to this application",
     },
 }

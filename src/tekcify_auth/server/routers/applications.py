@@ -1,10 +1,11 @@
 """``/api/applications``: the caller's OAuth clients, and the public lookup of one.
 
 Managing applications takes the account holder's own first-party session: a token
-issued to a third-party application (one with a ``clientId``) gets 403 whatever its
-scopes, since a consent to read a profile must not let an app register clients or read
-secrets. An application someone else owns answers 404 on every route, as one that does
-not exist (``http-api.md``, Conventions).
+issued to a third-party application (one with a ``clientId``) gets 403
+``insufficient_scope`` whatever its scopes (``deps.first_party_or``), since a consent to
+read a profile must not let an app register clients or read secrets. An application
+someone else owns answers 404 on every route, as one that does not exist
+(``http-api.md``, Conventions).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from typing import Annotated, Final
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
-
-from tekcify_auth._models import UserPayload
 
 from ..db.applications import Application
 from ..errors import ApiError
@@ -30,7 +29,7 @@ from ..schemas.applications import (
 from ..schemas.base import Message
 from ..services import applications
 from ..services.image_store import public_base_url
-from .deps import Caller, Ctx
+from .deps import Ctx, FirstParty
 from .images import UPLOAD_OPENAPI, Processor, read_upload
 
 router = APIRouter(prefix="/api/applications", tags=["applications"])
@@ -45,15 +44,6 @@ _FIELDS: Final = {
     "name": "name", "description": "description", "redirectUris": "redirect_uris",
     "authorizedOrigins": "authorized_origins", "scopes": "scopes",
 }
-
-
-def _first_party(caller: UserPayload) -> str:
-    if caller.client_id is not None:
-        raise ApiError(
-            403, "Applications are managed with the account holder's own Tekcify session, "
-            "not with a token issued to an application",
-        )
-    return caller.user_id
 
 
 def _public(application: Application) -> PublicApplication:
@@ -75,7 +65,7 @@ def _owned(application: Application) -> ApplicationResponse:
 @router.get("")
 def list_applications(
     response: Response,
-    caller: Caller,
+    caller: FirstParty,
     ctx: Ctx,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
@@ -84,7 +74,7 @@ def list_applications(
 
     The total is in ``X-Total-Count``.
     """
-    owner_id = _first_party(caller)
+    owner_id = caller.user_id
     with ctx.db.read() as db:
         rows, total = applications.list_applications(db, owner_id, page=page, limit=limit)
         body = [_owned(row) for row in rows]
@@ -94,10 +84,10 @@ def list_applications(
 
 @router.post("", status_code=201)
 def create_application(
-    body: CreateApplicationRequest, response: Response, caller: Caller, ctx: Ctx
+    body: CreateApplicationRequest, response: Response, caller: FirstParty, ctx: Ctx
 ) -> CreatedApplication:
     """Register an application; its ``clientSecret`` is in this answer and never again."""
-    owner_id = _first_party(caller)
+    owner_id = caller.user_id
     scopes = applications.check_scopes(body.scopes, ctx.settings.scopes)
     with ctx.db.write() as db:
         application, secret = applications.create_application(
@@ -123,10 +113,10 @@ def get_public_application(client_id: str, ctx: Ctx) -> PublicApplication:
 
 @router.put("/{client_id}")
 def update_application(
-    client_id: str, body: UpdateApplicationRequest, caller: Caller, ctx: Ctx
+    client_id: str, body: UpdateApplicationRequest, caller: FirstParty, ctx: Ctx
 ) -> Message:
     """Change any of the create fields; those left out stay as they are."""
-    owner_id = _first_party(caller)
+    owner_id = caller.user_id
     if body.scopes is not None:
         applications.check_scopes(body.scopes, ctx.settings.scopes)
     changes = applications.Changes(
@@ -141,9 +131,9 @@ def update_application(
 
 
 @router.delete("/{client_id}")
-def delete_application(client_id: str, caller: Caller, ctx: Ctx) -> Message:
+def delete_application(client_id: str, caller: FirstParty, ctx: Ctx) -> Message:
     """Delete the application; every token issued to it is revoked."""
-    owner_id = _first_party(caller)
+    owner_id = caller.user_id
     with ctx.db.write() as db:
         applications.delete_application(db, owner_id, client_id, ctx.clock())
     return Message(message="Application deleted; its tokens have been revoked")
@@ -151,14 +141,14 @@ def delete_application(client_id: str, caller: Caller, ctx: Ctx) -> Message:
 
 @router.post("/{client_id}/logo", openapi_extra=UPLOAD_OPENAPI)
 async def upload_logo(
-    client_id: str, request: Request, caller: Caller, ctx: Ctx, processor: Processor
+    client_id: str, request: Request, caller: FirstParty, ctx: Ctx, processor: Processor
 ) -> LogoResponse:
     """Replace the application's logo (``multipart/form-data``, field ``file``).
 
     PNG, JPEG, WebP or GIF, at most 5 MiB and 4096x4096; stored re-encoded. 400 for
     anything else, 413 when too large.
     """
-    owner_id = _first_party(caller)
+    owner_id = caller.user_id
 
     def check_owner() -> None:
         with ctx.db.read() as db:
@@ -184,10 +174,10 @@ async def upload_logo(
 
 @router.post("/{client_id}/regenerate-secret")
 def regenerate_secret(
-    client_id: str, response: Response, caller: Caller, ctx: Ctx
+    client_id: str, response: Response, caller: FirstParty, ctx: Ctx
 ) -> RegeneratedSecret:
     """A new client secret, shown this once; the old one stops working at once."""
-    owner_id = _first_party(caller)
+    owner_id = caller.user_id
     with ctx.db.write() as db:
         secret = applications.regenerate_secret(db, owner_id, client_id, ctx.clock())
     response.headers.update(_NO_STORE)

@@ -1,4 +1,9 @@
-"""``/api/auth``: register, login, refresh, sessions, password change."""
+"""``/api/auth``: register, login, refresh, sessions, password change.
+
+The Bearer routes are for the account holder's own (first-party) session only: a token
+issued to an application gets 403 ``insufficient_scope`` whatever its scopes
+(``deps.first_party_or``).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from ..schemas.auth import (
 )
 from ..schemas.base import Message
 from ..services import accounts, sessions, tokens
-from .deps import Caller, Ctx, client_address, user_agent
+from .deps import Ctx, FirstParty, client_address, user_agent
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -81,7 +86,7 @@ def _session_id(caller: UserPayload) -> str:
 
 
 @router.post("/sessions/logout")
-def logout(caller: Caller, ctx: Ctx) -> Message:
+def logout(caller: FirstParty, ctx: Ctx) -> Message:
     """Revoke the caller's session and its refresh token."""
     with ctx.db.write() as db:
         sessions.revoke_session(db, caller.user_id, _session_id(caller), ctx.clock(), "logout")
@@ -89,7 +94,7 @@ def logout(caller: Caller, ctx: Ctx) -> Message:
 
 
 @router.get("/sessions")
-def list_sessions(caller: Caller, ctx: Ctx) -> list[SessionInfo]:
+def list_sessions(caller: FirstParty, ctx: Ctx) -> list[SessionInfo]:
     """The caller's live sessions, most recently used first."""
     with ctx.db.read() as db:
         rows = sessions.active_sessions(
@@ -105,7 +110,7 @@ def list_sessions(caller: Caller, ctx: Ctx) -> list[SessionInfo]:
 
 
 @router.delete("/sessions/{session_id}")
-def revoke_session(session_id: str, caller: Caller, ctx: Ctx) -> Message:
+def revoke_session(session_id: str, caller: FirstParty, ctx: Ctx) -> Message:
     """Revoke one of the caller's sessions (404 when it is not theirs)."""
     with ctx.db.write() as db:
         sessions.revoke_session(db, caller.user_id, session_id, ctx.clock(), "revoked_by_user")
@@ -113,7 +118,7 @@ def revoke_session(session_id: str, caller: Caller, ctx: Ctx) -> Message:
 
 
 @router.delete("/sessions")
-def revoke_other_sessions(caller: Caller, ctx: Ctx) -> Message:
+def revoke_other_sessions(caller: FirstParty, ctx: Ctx) -> Message:
     """Revoke every session of the caller but the current one."""
     with ctx.db.write() as db:
         count = sessions.revoke_other_sessions(
@@ -124,7 +129,7 @@ def revoke_other_sessions(caller: Caller, ctx: Ctx) -> Message:
 
 @router.post("/password/change")
 def change_password(
-    body: ChangePasswordRequest, request: Request, caller: Caller, ctx: Ctx
+    body: ChangePasswordRequest, request: Request, caller: FirstParty, ctx: Ctx
 ) -> Message:
     """Set a new password; every other session is revoked."""
     accounts.change_password(

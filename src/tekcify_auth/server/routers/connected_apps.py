@@ -1,39 +1,28 @@
 """``/api/oauth/connected-apps``: the applications the caller consented to, and withdrawing.
 
 Only the user's own (first-party) sessions manage this list: a token issued to an OAuth
-application is refused with 403, so no application can see or withdraw the others.
+application is refused with 403 ``insufficient_scope`` (``deps.first_party_or``), so no
+application can see or withdraw the others.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from tekcify_auth._models import UserPayload
-
-from ..errors import ApiError
 from ..schemas.base import Message
 from ..schemas.connected_apps import ConnectedApp
 from ..services import consent
-from .deps import Caller, Ctx
+from .deps import Ctx, FirstParty
 
 router = APIRouter(prefix="/api/oauth/connected-apps", tags=["oauth"])
 
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _first_party(caller: UserPayload) -> str:
-    if caller.client_id is not None:
-        raise ApiError(
-            403, "Connected applications are managed from the user's own sessions, "
-            "not with a token issued to an application",
-        )
-    return caller.user_id
-
-
 @router.get("")
-def list_connected_apps(caller: Caller, ctx: Ctx, response: Response) -> list[ConnectedApp]:
+def list_connected_apps(caller: FirstParty, ctx: Ctx, response: Response) -> list[ConnectedApp]:
     """The applications the caller has consented to, most recently granted first."""
-    user_id = _first_party(caller)
+    user_id = caller.user_id
     with ctx.db.read() as db:
         rows = consent.connected_apps(db, user_id)
     response.headers.update(_NO_STORE)
@@ -48,9 +37,9 @@ def list_connected_apps(caller: Caller, ctx: Ctx, response: Response) -> list[Co
 
 
 @router.delete("/{client_id}")
-def withdraw(client_id: str, caller: Caller, ctx: Ctx) -> Message:
+def withdraw(client_id: str, caller: FirstParty, ctx: Ctx) -> Message:
     """Withdraw the consent to ``client_id`` and revoke its tokens for the caller (404 if none)."""
-    user_id = _first_party(caller)
+    user_id = caller.user_id
     with ctx.db.write() as db:
         consent.withdraw_consent(db, user_id, client_id, ctx.clock())
     return Message(message="Access withdrawn; the application's tokens have been revoked")

@@ -3,7 +3,8 @@
 Scopes: reading the profile needs ``read:profile``, changing it or the picture
 ``write:profile`` (a first-party login has both). The data export and the account
 deletion are for the user's own first-party session only: a token issued to a
-third-party application (one with a ``clientId``) gets 403 whatever its scopes.
+third-party application (one with a ``clientId``) gets 403 whatever its scopes. Each
+route declares its rule through ``deps.first_party_or``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from tekcify_auth._models import UserPayload
-
-from ..errors import ApiError
 from ..schemas.auth import UserProfile
 from ..schemas.base import Message
 from ..schemas.user import AvatarResponse, DeleteAccountRequest, ProfileUpdate
@@ -24,7 +22,7 @@ from ..services import profile
 from ..services.accounts import Client
 from ..services.image_store import public_base_url
 from .auth import profile as user_profile
-from .deps import Caller, Ctx, client_address, user_agent
+from .deps import Ctx, FirstParty, ProfileReader, ProfileWriter, client_address, user_agent
 from .images import UPLOAD_OPENAPI, Processor, read_upload
 
 router = APIRouter(prefix="/api/user", tags=["user"])
@@ -33,25 +31,16 @@ _NO_STORE: Final = {"Cache-Control": "no-store"}
 _COLUMNS: Final = {"firstName": "first_name", "lastName": "last_name"}
 
 
-def _first_party(caller: UserPayload) -> None:
-    if caller.client_id is not None:
-        raise ApiError(
-            403, "Only the account holder's own Tekcify session can do this, not an application"
-        )
-
-
 @router.get("/profile")
-def get_profile(caller: Caller, ctx: Ctx) -> UserProfile:
+def get_profile(caller: ProfileReader, ctx: Ctx) -> UserProfile:
     """The caller's ``UserProfile``."""
-    ctx.guard.require(caller, {"read:profile"})
     with ctx.db.read() as db:
         return user_profile(profile.get_user(db, caller.user_id))
 
 
 @router.put("/profile")
-def update_profile(body: ProfileUpdate, caller: Caller, ctx: Ctx) -> UserProfile:
+def update_profile(body: ProfileUpdate, caller: ProfileWriter, ctx: Ctx) -> UserProfile:
     """Change ``firstName`` and/or ``lastName``; fields left out stay as they are."""
-    ctx.guard.require(caller, {"write:profile"})
     changes = {_COLUMNS[field]: getattr(body, field) for field in body.model_fields_set}
     with ctx.db.write() as db:
         return user_profile(profile.update_profile(db, caller.user_id, changes, ctx.clock()))
@@ -59,14 +48,13 @@ def update_profile(body: ProfileUpdate, caller: Caller, ctx: Ctx) -> UserProfile
 
 @router.post("/profile/picture", openapi_extra=UPLOAD_OPENAPI)
 async def upload_picture(
-    request: Request, caller: Caller, ctx: Ctx, processor: Processor
+    request: Request, caller: ProfileWriter, ctx: Ctx, processor: Processor
 ) -> AvatarResponse:
     """Replace the caller's picture (``multipart/form-data``, field ``file``).
 
     PNG, JPEG, WebP or GIF, at most 5 MiB and 4096x4096; stored re-encoded. 400 for
     anything else, 413 when too large.
     """
-    ctx.guard.require(caller, {"write:profile"})
     upload = await read_upload(request)
     processed = await processor.aprocess(
         upload.data, filename=upload.filename, content_type=upload.content_type
@@ -85,9 +73,8 @@ async def upload_picture(
 
 
 @router.get("/export-data")
-def export_data(caller: Caller, ctx: Ctx) -> JSONResponse:
+def export_data(caller: FirstParty, ctx: Ctx) -> JSONResponse:
     """Every record the server holds on the caller, as one JSON document."""
-    _first_party(caller)
     with ctx.db.read() as db:
         data: dict[str, Any] = profile.export_data(db, caller.user_id, ctx.clock())
     return JSONResponse(
@@ -101,10 +88,9 @@ def export_data(caller: Caller, ctx: Ctx) -> JSONResponse:
 
 @router.delete("/account")
 def delete_account(
-    body: DeleteAccountRequest, request: Request, caller: Caller, ctx: Ctx
+    body: DeleteAccountRequest, request: Request, caller: FirstParty, ctx: Ctx
 ) -> Message:
     """Delete the caller's account and everything it owns, after checking the password."""
-    _first_party(caller)
     profile.delete_account(
         ctx, user_id=caller.user_id, password=body.password,
         client=Client(address=client_address(request), user_agent=user_agent(request)),

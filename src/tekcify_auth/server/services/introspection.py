@@ -5,7 +5,8 @@ library verifier of the :class:`~.signing.Signer` (signature, ``exp``, ``iss``,
 ``aud``, ``type``), then the session named by ``sid`` must be live and the account not
 disabled, so a revoked session introspects inactive at once. Any caller may introspect
 an access token: resource servers do, and the answer tells nothing its holder could
-not decode from the token itself.
+not decode from the token itself. ``username`` (the email) is given for an application's
+token only when ``email`` or ``read:profile`` was granted (``userinfo.email_granted``).
 
 **Refresh tokens** are looked up by their hash. A refresh token belongs to the client
 it was issued to, as in rotation (``services/tokens.py``): only that client sees it
@@ -40,6 +41,7 @@ from ..db.applications import Application
 from ..db.models import RefreshToken, User, UserSession
 from ..errors import ApiError
 from . import client_credentials, sessions, tokens
+from .userinfo import email_granted
 
 __all__ = ["INACTIVE", "JSON_FIELDS", "TokenFacts", "find_token", "introspect", "revoke"]
 
@@ -109,10 +111,10 @@ def _access_facts(ctx: ServerContext, db: Session, token: str) -> TokenFacts | N
             return None
     scopes = claims.get("scopes") or []
     client_id, email, iat = claims.get("clientId"), claims.get("email"), claims.get("iat")
+    client_id = client_id if isinstance(client_id, str) else None
     return TokenFacts(
-        kind="access_token", sub=sub, scope=" ".join(scopes),
-        client_id=client_id if isinstance(client_id, str) else None,
-        username=email if isinstance(email, str) else None,
+        kind="access_token", sub=sub, scope=" ".join(scopes), client_id=client_id,
+        username=email if isinstance(email, str) and email_granted(scopes, client_id) else None,
         exp=int(claims["exp"]), iat=int(iat) if isinstance(iat, int | float) else None,
         iss=ctx.settings.issuer, aud=ctx.settings.audience, session_id=sid,
         user_id=None if client_credentials.is_client_token(claims) else sub,
@@ -151,7 +153,8 @@ def _refresh_facts(
         return None
     return TokenFacts(
         kind="refresh_token", sub=user.id, scope=session.scopes, client_id=session.client_id,
-        username=user.email, exp=int(refresh.expires_at.timestamp()),
+        username=user.email if email_granted(session.scopes.split(), session.client_id) else None,
+        exp=int(refresh.expires_at.timestamp()),
         iat=int(refresh.created_at.timestamp()), iss=ctx.settings.issuer, aud=None,
         session_id=session.id, user_id=user.id,
     )

@@ -2,7 +2,9 @@
 
 **Access tokens** are JWTs with every claim of ``http-api.md`` (``iss aud sub type
 scopes email role sid jti iat exp`` and ``clientId`` when the session belongs to an
-OAuth application), signed by the :class:`~.signing.Signer`.
+OAuth application), signed by the :class:`~.signing.Signer`. An application's token
+carries ``email`` only when ``email`` or ``read:profile`` was granted
+(:func:`~.userinfo.email_granted`).
 
 **Refresh tokens** are 256-bit random strings; the database keeps only their SHA-256.
 A session is one token family: every refresh rotates the presented token (RFC 9700
@@ -41,6 +43,7 @@ from sqlalchemy.orm import Session
 from ..context import ServerContext
 from ..db.models import RefreshToken, User, UserSession
 from ..db.types import new_id
+from .userinfo import email_granted
 
 __all__ = [
     "RefreshRefused",
@@ -110,7 +113,6 @@ def access_claims(
         "sub": user.id,
         "type": "access",
         "scopes": session.scopes.split(),
-        "email": user.email,
         "role": user.role,
         "sid": session.id,
         "jti": str(uuid.uuid4()),
@@ -119,6 +121,8 @@ def access_claims(
     }
     if session.client_id is not None:
         claims["clientId"] = session.client_id
+    if email_granted(claims["scopes"], session.client_id):
+        claims["email"] = user.email
     return claims
 
 

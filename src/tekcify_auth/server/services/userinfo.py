@@ -5,6 +5,11 @@ Which claims a token reveals depends on its scopes (OIDC Core §5.4): ``email`` 
 ``updated_at``; Tekcify's ``read:profile`` gives both, as it does for
 ``GET /api/user/profile``. ``sub`` is always there. Claims without a value are left
 out rather than sent as ``null`` (§5.3.2).
+
+The same rule decides where else an application may see the email
+(:func:`email_granted`): its access tokens' ``email`` claim and introspection's
+``username``. The user's own (first-party) tokens always carry it, as the Node
+``UserPayload`` expects.
 """
 
 from __future__ import annotations
@@ -13,12 +18,19 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-__all__ = ["EMAIL_CLAIMS", "PROFILE_CLAIMS", "ClaimsSource", "userinfo_claims"]
+__all__ = [
+    "EMAIL_CLAIMS", "PROFILE_CLAIMS", "ClaimsSource", "email_granted", "userinfo_claims",
+]
 
 EMAIL_CLAIMS: Final = ("email", "email_verified")
 PROFILE_CLAIMS: Final = ("name", "given_name", "family_name", "picture", "updated_at")
 _EMAIL_SCOPES: Final = frozenset({"email", "read:profile"})
 _PROFILE_SCOPES: Final = frozenset({"profile", "read:profile"})
+
+
+def email_granted(scopes: Collection[str], client_id: str | None) -> bool:
+    """Whether a token of ``client_id`` (``None``: first-party) with ``scopes`` shows the email."""
+    return client_id is None or not _EMAIL_SCOPES.isdisjoint(scopes)
 
 
 class ClaimsSource(Protocol):
