@@ -1,7 +1,8 @@
 """``grant_type=authorization_code``: single use, binding, PKCE, lifetime, one winner.
 
 Every failed redemption is a named test: wrong, missing or malformed verifier; a code
-used twice (which revokes the tokens of its first use), by another client, with
+used twice (which revokes the tokens of its first use), by another client (which
+changes nothing, spent or not), with
 another redirect URI, after 60 seconds. Concurrent redemptions: exactly one 200.
 """
 
@@ -274,17 +275,44 @@ async def test_a_code_used_twice_is_refused_and_revokes_the_first_tokens(
     assert status.json() == {"active": False}
 
 
-async def test_a_code_by_another_client_is_refused_and_burnt(
+async def test_a_code_by_another_client_is_refused_and_left_alone(
     app: FastAPI, client: httpx.AsyncClient, oauth_client: Client,
     issued: tuple[str, Authorization],
 ) -> None:
     code, request = issued
     thief = make_client(app, name="Thief")
     response = await redeem(client, thief, code, request)
-    assert_oauth_error(
-        response, "invalid_grant", message="The authorization code was issued to another client"
+    # The answer of an unknown code: the thief learns nothing about it...
+    assert_oauth_error(response, "invalid_grant", message="Invalid authorization code")
+    # ...and burns nothing: the code's own client still redeems it.
+    assert_token_answer(await redeem(client, oauth_client, code, request))
+
+
+async def test_another_client_replaying_a_spent_code_revokes_nothing(
+    app: FastAPI, client: httpx.AsyncClient, oauth_client: Client,
+    issued: tuple[str, Authorization],
+) -> None:
+    code, request = issued
+    first = assert_token_answer(await redeem(client, oauth_client, code, request))
+    thief = make_client(app, name="Thief")
+    replay = await redeem(client, thief, code, request)
+    # Plain invalid_grant, not "already used": and the victim's session lives on.
+    assert_oauth_error(replay, "invalid_grant", message="Invalid authorization code")
+    status = await client.post(
+        "/api/oauth/token/introspect", data={"token": first["access_token"]}
     )
-    await assert_spent(client, oauth_client, code, request)
+    assert status.json()["active"] is True
+    refreshed = await client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+        headers=oauth_client.basic(),
+    )
+    assert_token_answer(refreshed)
+    # The code's own client replaying it is still reuse, and revokes.
+    again = await redeem(client, oauth_client, code, request)
+    assert_oauth_error(
+        again, "invalid_grant",
+        message="Authorization code already used; the tokens issued with it have been revoked",
+    )
 
 
 async def test_a_code_by_a_public_client_that_is_not_its_own_is_refused(

@@ -25,10 +25,12 @@ application's scopes are requested (RFC 6749 §3.3 allows such a default).
 ``TEKCIFY_AUTHORIZATION_CODE_TTL`` seconds (60 at most), bound to the client, the exact
 redirect URI of the request and the challenge. :func:`redeem_code` spends a code with
 one conditional UPDATE (``... WHERE used_at IS NULL``): of concurrent redemptions
-exactly one wins. Any failed redemption (wrong client, redirect URI or verifier, or
-too late) spends it as well. Presenting a spent code again revokes the session its
-successful redemption started (RFC 6749 §4.1.2, RFC 9700 §4.5), committed before the
-refusal is raised.
+exactly one wins. Any failed redemption by the code's own client (wrong redirect URI
+or verifier, or too late) spends it as well. That client presenting a spent code again
+revokes the session its successful redemption started (RFC 6749 §4.1.2, RFC 9700
+§4.5), committed before the refusal is raised. Another client presenting it, spent or
+not, gets the answer of an unknown code and changes nothing: it can neither learn that
+the code was used, nor revoke the victim's session, nor burn the victim's code.
 """
 
 from __future__ import annotations
@@ -334,7 +336,7 @@ class CodeRefused(Exception):
     """A code was not redeemed; ``reason`` is a machine word, ``message`` prose.
 
     Reasons: ``unknown``, ``reused`` (its tokens have now been revoked), ``expired``,
-    ``foreign`` (another client's), ``redirect_uri``, ``verifier_malformed``,
+    ``foreign`` (another client's: answered as ``unknown``), ``redirect_uri``, ``verifier_malformed``,
     ``verifier`` (does not match the challenge), ``revoked`` (the account is disabled).
     """
 
@@ -342,7 +344,7 @@ class CodeRefused(Exception):
         "unknown": "Invalid authorization code",
         "reused": "Authorization code already used; the tokens issued with it have been revoked",
         "expired": "Authorization code expired",
-        "foreign": "The authorization code was issued to another client",
+        "foreign": "Invalid authorization code",
         "redirect_uri": "redirect_uri differs from the one of the authorization request",
         "verifier_malformed": (
             "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)"
@@ -372,8 +374,6 @@ class Redemption:
 def _problem(row: AuthorizationCode, asked: Redemption, now: datetime) -> str | None:
     if row.expires_at <= now:
         return "expired"
-    if row.client_id != asked.client_id:
-        return "foreign"
     if row.redirect_uri != asked.redirect_uri:
         return "redirect_uri"
     if not _VERIFIER.fullmatch(asked.verifier):
@@ -407,6 +407,9 @@ def redeem_code(db: Session, ctx: ServerContext, asked: Redemption) -> TokenPair
     ).scalar_one_or_none()
     if row is None:
         raise CodeRefused("unknown")
+    if row.client_id != asked.client_id:
+        # Another client's code: nothing is written (no burn, no reuse revocation).
+        raise CodeRefused("foreign")
     now = ctx.clock()
     if row.used_at is not None:
         raise _reuse(db, row, now)
