@@ -527,12 +527,22 @@ async def test_an_ipv6_loopback_redirect_uri_matches_on_any_port(
     assert code
 
 
-# -- errors that go back to the validated redirect URI -------------------------------------
+# -- errors that go back to the validated redirect URI, once the user is known ------------
 
 
 async def assert_redirected_error(
-    browser: Browser, request: Authorization, error: str, words: str = ""
+    browser: Browser, client: Client, request: Authorization, error: str, words: str = ""
 ) -> dict[str, str]:
+    """``request`` is refused with ``error``: as a page to a stranger, by redirect once known.
+
+    RFC 9700 §4.11.2: a stranger's browser (not signed in, or never consented to the
+    application) sees an error page; a user signed in who consented to the application
+    before is sent back to it with the error, ``state`` and ``iss``.
+    """
+    page = await browser.get(request.url)
+    assert_error_page(page, f"(error: {error})")
+    assert words in alert_text(page)
+    await get_code(browser, client)
     response = await browser.get(request.url)
     assert response.status_code == 302, response.text
     answer = redirect_query(response, request.redirect_uri)
@@ -545,25 +555,35 @@ async def assert_redirected_error(
     return answer
 
 
-async def test_missing_pkce_is_invalid_request(browser: Browser, oauth_client: Client) -> None:
+async def test_missing_pkce_is_invalid_request(
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
     request = authorization(oauth_client, code_challenge=None, code_challenge_method=None)
-    await assert_redirected_error(browser, request, "invalid_request", "PKCE is required")
+    await assert_redirected_error(
+        browser, oauth_client, request, "invalid_request", "PKCE is required"
+    )
 
 
 async def test_a_challenge_without_a_method_is_invalid_request(
-    browser: Browser, oauth_client: Client
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
     # RFC 7636 §4.3: no method means plain, which is refused.
     request = authorization(oauth_client, code_challenge_method=None)
-    await assert_redirected_error(browser, request, "invalid_request", "code_challenge_method")
+    await assert_redirected_error(
+        browser, oauth_client, request, "invalid_request", "code_challenge_method"
+    )
 
 
-async def test_the_plain_method_is_invalid_request(browser: Browser, oauth_client: Client) -> None:
+async def test_the_plain_method_is_invalid_request(
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
     verifier = secrets.token_urlsafe(48)
     request = authorization(
         oauth_client, code_challenge=verifier[:43], code_challenge_method="plain"
     )
-    await assert_redirected_error(browser, request, "invalid_request", "plain is not accepted")
+    await assert_redirected_error(
+        browser, oauth_client, request, "invalid_request", "plain is not accepted"
+    )
 
 
 @pytest.mark.parametrize(
@@ -578,42 +598,51 @@ async def test_the_plain_method_is_invalid_request(browser: Browser, oauth_clien
     ],
 )
 async def test_a_malformed_challenge_is_invalid_request(
-    browser: Browser, oauth_client: Client, challenge: str
+    browser: Browser, oauth_client: Client, ada: dict[str, Any], challenge: str
 ) -> None:
     request = authorization(oauth_client, code_challenge=challenge)
-    await assert_redirected_error(browser, request, "invalid_request", "code_challenge")
+    await assert_redirected_error(
+        browser, oauth_client, request, "invalid_request", "code_challenge"
+    )
 
 
-async def test_another_method_is_invalid_request(browser: Browser, oauth_client: Client) -> None:
+async def test_another_method_is_invalid_request(
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
     request = authorization(oauth_client, code_challenge_method="S512")
-    await assert_redirected_error(browser, request, "invalid_request", "S256")
+    await assert_redirected_error(browser, oauth_client, request, "invalid_request", "S256")
 
 
 async def test_a_response_type_other_than_code_is_refused(
-    browser: Browser, oauth_client: Client
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
     request = authorization(oauth_client, response_type="token")
-    await assert_redirected_error(browser, request, "unsupported_response_type")
+    await assert_redirected_error(browser, oauth_client, request, "unsupported_response_type")
 
 
 async def test_a_missing_response_type_is_invalid_request(
-    browser: Browser, oauth_client: Client
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
     request = authorization(oauth_client, response_type=None)
-    await assert_redirected_error(browser, request, "invalid_request", "response_type")
+    await assert_redirected_error(
+        browser, oauth_client, request, "invalid_request", "response_type"
+    )
 
 
 async def test_a_scope_the_application_lacks_is_invalid_scope(
-    browser: Browser, oauth_client: Client
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
     request = authorization(oauth_client, scope="openid write:profile")
-    await assert_redirected_error(browser, request, "invalid_scope", "write:profile")
+    await assert_redirected_error(browser, oauth_client, request, "invalid_scope", "write:profile")
 
 
 async def test_a_repeated_parameter_is_invalid_request(
-    browser: Browser, oauth_client: Client
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
     request = authorization(oauth_client)
+    stranger = await browser.get(request.url + "&scope=openid")
+    assert_error_page(stranger, "scope is given more than once")
+    await get_code(browser, oauth_client)
     response = await browser.get(request.url + "&scope=openid")
     answer = redirect_query(response, REDIRECT_URI)
     assert answer["error"] == "invalid_request"
@@ -621,10 +650,62 @@ async def test_a_repeated_parameter_is_invalid_request(
     assert answer["state"] == request.params["state"]
 
 
-async def test_an_unknown_prompt_is_invalid_request(browser: Browser, oauth_client: Client) -> None:
-    await assert_redirected_error(
-        browser, authorization(oauth_client, prompt="sideways"), "invalid_request", "prompt"
+async def test_an_unknown_prompt_is_invalid_request(
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
+    request = authorization(oauth_client, prompt="sideways")
+    await assert_redirected_error(browser, oauth_client, request, "invalid_request", "prompt")
+
+
+PHISHING_URI = "https://login-tekcify.phish.example/cb"
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        pytest.param({"code_challenge": None}, "invalid_request", id="invalid_request"),
+        pytest.param({"scope": "write:profile"}, "invalid_scope", id="invalid_scope"),
+        pytest.param({"response_type": "token"}, "unsupported_response_type", id="token"),
+        pytest.param({"prompt": "none"}, "login_required", id="login_required"),
+    ],
+)
+async def test_an_error_for_a_stranger_is_an_error_page_not_a_redirect(
+    app: FastAPI, browser: Browser, changes: dict[str, str | None], error: str
+) -> None:
+    # Anyone can sign up and register an application whose redirect URI is a phishing
+    # host; a link to an erroneous request must not bounce a stranger's browser there.
+    phishing = make_client(app, name="Totally Legit", redirect_uris=(PHISHING_URI,))
+    request = authorization(phishing, **changes)
+    response = await browser.get(request.url)
+    assert_error_page(response, f"(error: {error})")
+    if error == "login_required":
+        return  # the login page is no error: it is what the request lacks
+    # Nor through the login and registration pages, nor a consent post.
+    for path in ("/api/oauth/login", "/api/oauth/register"):
+        shown = await browser.get(f"{path}?next={quote(request.url, safe='')}")
+        assert_error_page(shown, f"(error: {error})")
+    posted = await browser.http.post(
+        "/api/oauth/consent", data={"request": urlencode(request.params), "decision": "deny"}
     )
+    assert_error_page(posted, f"(error: {error})")
+
+
+async def test_an_error_for_a_user_who_never_consented_is_an_error_page(
+    app: FastAPI, browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
+    await get_code(browser, oauth_client)  # signed in, consented to another application
+    phishing = make_client(app, name="Totally Legit", redirect_uris=(PHISHING_URI,))
+    for changes, error in (
+        ({"code_challenge": None}, "invalid_request"),
+        ({"prompt": "none"}, "consent_required"),
+    ):
+        response = await browser.get(authorization(phishing, **changes).url)
+        assert_error_page(response, f"(error: {error})")
+    # Once the user has consented to it, its errors go back to it (with iss).
+    await get_code(browser, phishing)
+    request = authorization(phishing, code_challenge=None)
+    answer = redirect_query(await browser.get(request.url), PHISHING_URI)
+    assert (answer["error"], answer["iss"]) == ("invalid_request", ISSUER)
 
 
 # -- the login page ------------------------------------------------------------------------
@@ -1017,14 +1098,13 @@ async def test_consent_is_per_user(
 async def test_prompt_none_answers_without_pages(
     browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
-    await assert_redirected_error(
-        browser, authorization(oauth_client, prompt="none"), "login_required"
-    )
+    # Not signed in: nobody is known, so the error is a page, not a redirect.
+    stranger = await browser.get(authorization(oauth_client, prompt="none").url)
+    assert_error_page(stranger, "(error: login_required)")
     await get_code(browser, oauth_client, authorization(oauth_client, scope="openid"))
-    await assert_redirected_error(
-        browser, authorization(oauth_client, prompt="none", scope="openid email"),
-        "consent_required",
-    )
+    asked = authorization(oauth_client, prompt="none", scope="openid email")
+    answer = redirect_query(await browser.get(asked.url), REDIRECT_URI)
+    assert (answer["error"], answer["iss"]) == ("consent_required", ISSUER)
     granted = await browser.get(authorization(oauth_client, prompt="none", scope="openid").url)
     assert "code" in redirect_query(granted, REDIRECT_URI)
 

@@ -285,10 +285,31 @@ def _grant(
     return _redirect(browser, ctx, location, status)
 
 
-def _refuse(
+def _send_error(
     browser: _Browser, ctx: ServerContext, error: RedirectError, status: int
 ) -> Response:
     return _redirect(browser, ctx, error.location(ctx.settings.issuer), status)
+
+
+def _refuse(
+    browser: _Browser, ctx: ServerContext, error: RedirectError, status: int
+) -> Response:
+    """``error`` sent to the redirect URI, or shown here (RFC 9700 §4.11.2).
+
+    Anyone may register an application with any redirect URI, so a link to this server
+    could otherwise send a stranger's browser on to any host. The error goes to the
+    redirect URI only when this browser is signed in as a user who has consented to
+    the application before; everyone else sees it on an error page.
+    """
+    with ctx.db.read() as db:
+        found = login_sessions.find_login_session(db, ctx, browser.login_token)
+        known = found is not None and (
+            consent.find_consent(db, found[1].id, error.client_id) is not None
+        )
+    if not known:
+        message = f"{error.description} (error: {error.error})"
+        return _error_page(browser, ctx, message, 400)
+    return _send_error(browser, ctx, error, status)
 
 
 def _from_next(ctx: ServerContext, next_path: str) -> AuthorizationRequest:
@@ -521,8 +542,9 @@ def decide(
             error="This form had expired or did not come from this page. Please choose again.",
         )
     if decision == "deny":
+        # The user answered the consent form: the answer goes back to the application.
         denied = asked.error("access_denied", "The user denied the request")
-        return _refuse(browser, ctx, denied, 303)
+        return _send_error(browser, ctx, denied, 303)
     if decision != "allow":
         return _consent_page(
             browser, ctx, asked, login_row.id, user, status=400,

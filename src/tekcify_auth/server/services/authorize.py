@@ -3,8 +3,13 @@
 **Two kinds of bad request** (§4.1.2.1). Until the client and its redirect URI are
 known to be genuine, nothing may be sent to the redirect URI: an unknown ``client_id``,
 a missing, repeated or unregistered ``redirect_uri`` is a :class:`PageError` (an HTML
-page, 400, never a redirect). Every later problem is a :class:`RedirectError`, sent to
-the validated redirect URI as ``error=...`` with the ``state`` and ``iss``.
+page, 400, never a redirect). Every later problem is a :class:`RedirectError`, which
+may go to the validated redirect URI as ``error=...`` with the ``state`` and ``iss``.
+Anyone can register an application with any redirect URI, so a registered URI alone
+does not make it safe to send a browser there (RFC 9700 §4.11.2): the pages send a
+:class:`RedirectError` only to a signed-in user who has consented to that application
+before (or has just answered its consent form), and show it as an error page to
+everyone else (``routers/authorize.py``).
 
 **Redirect URIs** are compared character for character with the registered ones (RFC
 9700 §4.1.3): no normalisation, so a changed case, an added slash, query, fragment,
@@ -104,11 +109,13 @@ class RedirectError(Exception):
     """An RFC 6749 §4.1.2.1 error, sent to the validated ``redirect_uri``."""
 
     def __init__(
-        self, error: str, description: str, *, redirect_uri: str, state: str | None
+        self, error: str, description: str, *, client_id: str, redirect_uri: str,
+        state: str | None,
     ) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
+        self.client_id = client_id
         self.redirect_uri = redirect_uri
         self.state = state
 
@@ -139,7 +146,10 @@ class AuthorizationRequest:
 
     def error(self, error: str, description: str) -> RedirectError:
         """A :class:`RedirectError` to this request's redirect URI."""
-        return RedirectError(error, description, redirect_uri=self.redirect_uri, state=self.state)
+        return RedirectError(
+            error, description, client_id=self.client.client_id,
+            redirect_uri=self.redirect_uri, state=self.state,
+        )
 
     def path(self, *, without_prompts: frozenset[str] = frozenset()) -> str:
         """This request as a path on this server (``/api/oauth/authorize?...``).
@@ -232,7 +242,10 @@ def validate_request(
     state = states[0] if len(states) == 1 and len(states[0]) <= MAX_STATE_LENGTH else None
 
     def fail(error: str, description: str) -> RedirectError:
-        return RedirectError(error, description, redirect_uri=redirect_uri, state=state)
+        return RedirectError(
+            error, description, client_id=client.client_id, redirect_uri=redirect_uri,
+            state=state,
+        )
 
     for name, values in params.items():
         if len(values) > 1:
@@ -336,8 +349,9 @@ class CodeRefused(Exception):
     """A code was not redeemed; ``reason`` is a machine word, ``message`` prose.
 
     Reasons: ``unknown``, ``reused`` (its tokens have now been revoked), ``expired``,
-    ``foreign`` (another client's: answered as ``unknown``), ``redirect_uri``, ``verifier_malformed``,
-    ``verifier`` (does not match the challenge), ``revoked`` (the account is disabled).
+    ``foreign`` (another client's: answered as ``unknown``), ``redirect_uri``,
+    ``verifier_malformed``, ``verifier`` (does not match the challenge), ``revoked``
+    (the account is disabled).
     """
 
     MESSAGES: Final = {
