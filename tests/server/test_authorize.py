@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from tekcify_auth.server.services import accounts, applications
 
 from .conftest import (
+    CLIENT_ADDRESS,
     PASSWORD,
     FakeClock,
     asgi_client,
@@ -1028,6 +1029,80 @@ async def test_a_disabled_account_loses_its_login_session(
         accounts.disable_user(db, ctx, "ada@example.com")
     page = await browser.get(authorization(oauth_client).url)
     assert ">Sign in</button>" in page.text
+
+
+async def page_session(client: httpx.AsyncClient, access_token: str) -> dict[str, Any]:
+    """The one listed session that is not the caller's: the pages' sign-in."""
+    listed = await client.get("/api/auth/sessions", headers=bearer(access_token))
+    assert listed.status_code == 200, listed.text
+    others = [entry for entry in listed.json() if not entry["current"]]
+    assert len(others) == 1, listed.json()
+    found: dict[str, Any] = others[0]
+    return found
+
+
+async def assert_signed_out_on_the_pages(browser: Browser, client: Client) -> None:
+    """The pages ask to sign in again, and ``prompt=none`` answers ``login_required``."""
+    page = await browser.get(authorization(client).url)
+    assert page.status_code == 200
+    assert ">Sign in</button>" in page.text
+    silent = await browser.get(authorization(client, prompt="none").url)
+    assert_error_page(silent, "(error: login_required)")
+
+
+async def test_signing_out_everywhere_ends_the_pages_sign_in(
+    browser: Browser, oauth_client: Client, client: httpx.AsyncClient
+) -> None:
+    pair = await register(client) and await login(client)
+    await get_code(browser, oauth_client)
+    assert (await page_session(client, pair["accessToken"]))["id"]
+    # "Sign out everywhere" (the other sessions), then log out of this one.
+    everywhere = await client.delete("/api/auth/sessions", headers=bearer(pair["accessToken"]))
+    assert everywhere.status_code == 200
+    assert everywhere.json()["message"] == "Revoked 1 other session"
+    logout = await client.post("/api/auth/sessions/logout", headers=bearer(pair["accessToken"]))
+    assert logout.status_code == 200
+    # The browser was signed in on the pages and had consented: now it is signed out.
+    await assert_signed_out_on_the_pages(browser, oauth_client)
+
+
+async def test_revoking_the_pages_session_ends_its_sign_in(
+    browser: Browser, oauth_client: Client, client: httpx.AsyncClient
+) -> None:
+    pair = await register(client) and await login(client)
+    await get_code(browser, oauth_client)
+    entry = await page_session(client, pair["accessToken"])
+    revoked = await client.delete(
+        f"/api/auth/sessions/{entry['id']}", headers=bearer(pair["accessToken"])
+    )
+    assert revoked.status_code == 200
+    await assert_signed_out_on_the_pages(browser, oauth_client)
+    # The API session it was revoked from is untouched.
+    me = await client.get("/api/auth/sessions", headers=bearer(pair["accessToken"]))
+    assert [entry["current"] for entry in me.json()] == [True]
+
+
+async def test_the_pages_sign_in_is_listed_with_its_device_until_it_ends(
+    browser: Browser, oauth_client: Client, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    pair = await register(client) and await login(client)
+    browser.http.headers["User-Agent"] = "Pages Browser/1.0"
+    await get_code(browser, oauth_client)
+    entry = await page_session(client, pair["accessToken"])
+    assert entry["userAgent"] == "Pages Browser/1.0"
+    assert entry["ipAddress"] == CLIENT_ADDRESS
+    # Signing in again in the same browser replaces it: still one.
+    request = authorization(oauth_client, prompt="login")
+    await browser.follow(await browser.sign_in(await browser.get(request.url)))
+    replaced = await page_session(client, pair["accessToken"])
+    assert replaced["id"] != entry["id"]
+    # Past its lifetime it is neither listed nor signed in; the API session lives on.
+    clock.advance(3600 + 1)
+    fresh = await login(client)
+    listed = await client.get("/api/auth/sessions", headers=bearer(fresh["accessToken"]))
+    assert replaced["id"] not in {entry["id"] for entry in listed.json()}
+    assert len(listed.json()) == 2
+    await assert_signed_out_on_the_pages(browser, oauth_client)
 
 
 async def test_a_forged_login_cookie_signs_nobody_in(

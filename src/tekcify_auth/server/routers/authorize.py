@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from ..context import ServerContext
 from ..db.models import User
+from ..db.oauth import LoginSession
 from ..errors import ApiError
 from ..schemas.auth import RegisterRequest
 from ..services import accounts, consent, login_sessions
@@ -270,15 +271,16 @@ def _with_prompt_login(request: AuthorizationRequest) -> str:
 
 
 def _grant(
-    browser: _Browser, ctx: ServerContext, request: AuthorizationRequest, user_id: str,
-    status: int, *, remember: bool,
+    browser: _Browser, ctx: ServerContext, request: AuthorizationRequest,
+    login: LoginSession, status: int, *, remember: bool,
 ) -> Response:
     with ctx.db.write() as db:
         if remember:
             consent.remember_consent(
-                db, user_id, request.client.client_id, request.scopes, ctx.clock()
+                db, login.user_id, request.client.client_id, request.scopes, ctx.clock()
             )
-        code = issue_code(db, ctx, request, user_id)
+        login_sessions.touch_login_session(db, login, ctx.clock())
+        code = issue_code(db, ctx, request, login.user_id)
     location = response_location(
         request.redirect_uri, {"code": code}, state=request.state, issuer=ctx.settings.issuer
     )
@@ -372,7 +374,7 @@ def authorize(request: Request, ctx: Ctx) -> Response:
     login, user = found
     if ask_consent:
         return _consent_page(browser, ctx, asked, login.id, user)
-    return _grant(browser, ctx, asked, user.id, 302, remember=False)
+    return _grant(browser, ctx, asked, login, 302, remember=False)
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -550,7 +552,7 @@ def decide(
             browser, ctx, asked, login_row.id, user, status=400,
             error="Choose Allow or Deny.",
         )
-    return _grant(browser, ctx, asked, user.id, 303, remember=True)
+    return _grant(browser, ctx, asked, login_row, 303, remember=True)
 
 
 @lru_cache(maxsize=1)
