@@ -43,7 +43,8 @@ TOKEN = "/api/oauth/token"
 REDIRECT_URI = "https://app.example.com/callback"
 LOOPBACK_URI = "http://127.0.0.1/callback"
 ISSUER = "tekcify-auth"
-SCOPES = ("openid", "profile", "email")
+#: What the tests' requests ask for by default: offline_access too, so a refresh token comes.
+SCOPES = ("openid", "profile", "email", "offline_access")
 
 
 # -- helpers shared by the OAuth tests -----------------------------------------------------
@@ -324,7 +325,7 @@ async def test_the_whole_flow_over_http(
     assert tokens.status_code == 200, tokens.text
     body = tokens.json()
     assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
-    assert body["scope"] == "openid profile email"
+    assert body["scope"] == "openid profile email offline_access"
     me = await client.get("/api/oauth/userinfo", headers=bearer(body["access_token"]))
     assert me.status_code == 200
     assert me.json()["email"] == "ada@example.com"
@@ -370,7 +371,22 @@ async def test_scope_defaults_to_the_applications_scopes(
     request = authorization(oauth_client, scope=None)
     code, _ = await get_code(browser, oauth_client, request)
     tokens = await redeem(client, oauth_client, code, request)
-    assert tokens.json()["scope"] == "openid profile email read:profile"
+    assert tokens.json()["scope"] == "openid profile email offline_access read:profile"
+
+
+async def test_the_consent_page_says_whether_access_outlasts_the_visit(
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
+    offline = authorization(oauth_client, scope="openid offline_access")
+    page = await browser.follow(await browser.sign_in(await browser.get(offline.url)))
+    assert "Keep access while you are away, until you disconnect it" in page.text
+    assert "access ends" not in page.text
+    online = await browser.get(authorization(oauth_client, scope="openid email").url)
+    assert "Keep access while you are away" not in online.text
+    assert (
+        "Photo Printer does not ask to keep access while you are away: its access ends "
+        "15 minutes after you allow it."
+    ) in online.text
 
 
 # -- the user says no ----------------------------------------------------------------------

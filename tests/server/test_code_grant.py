@@ -18,9 +18,18 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from tekcify_auth import decode_token
+from tekcify_auth.server.db.models import RefreshToken
 from tekcify_auth.server.db.oauth import AuthorizationCode
 
-from .conftest import FakeClock, asgi_client, bearer, make_settings, register, running
+from .conftest import (
+    FakeClock,
+    asgi_client,
+    bearer,
+    login,
+    make_settings,
+    register,
+    running,
+)
 from .test_authorize import (
     LOOPBACK_URI,
     TOKEN,
@@ -71,12 +80,12 @@ async def test_a_code_becomes_an_access_and_a_refresh_token(
     code, request = issued
     response = await redeem(client, oauth_client, code, request)
     body = assert_token_answer(response)
-    assert body["scope"] == "openid profile email"
+    assert body["scope"] == "openid profile email offline_access"
     claims = decode_token(body["access_token"])
     assert claims is not None
     assert claims["sub"] == ada["userId"]
     assert claims["clientId"] == oauth_client.client_id
-    assert claims["scopes"] == ["openid", "profile", "email"]
+    assert claims["scopes"] == ["openid", "profile", "email", "offline_access"]
     assert claims["sid"]
     # The refresh token belongs to the client.
     refreshed = await client.post(
@@ -87,6 +96,54 @@ async def test_a_code_becomes_an_access_and_a_refresh_token(
     # The user sees the session among theirs.
     me = await client.get("/api/oauth/userinfo", headers=bearer(body["access_token"]))
     assert me.status_code == 200
+
+
+async def test_without_offline_access_an_application_gets_no_refresh_token(
+    app: FastAPI, client: httpx.AsyncClient, oauth_client: Client, clock: FakeClock,
+    ada: dict[str, Any],
+) -> None:
+    # OIDC Core §11: only offline_access gets a third-party application a refresh token.
+    async with asgi_client(app) as http:
+        code, request = await get_code(
+            Browser(http), oauth_client, authorization(oauth_client, scope="openid profile")
+        )
+    response = await redeem(client, oauth_client, code, request)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
+    assert body["scope"] == "openid profile"
+    claims = decode_token(body["access_token"])
+    assert claims is not None
+    # No refresh token is stored for its session, which ends with the access token.
+    ctx = app.state.ctx
+    with ctx.db.read() as db:
+        stored = db.execute(
+            select(RefreshToken).where(RefreshToken.session_id == claims["sid"])
+        ).scalars().all()
+    assert stored == []
+    first_party = await login(client)
+    listed = await client.get("/api/auth/sessions", headers=bearer(first_party["accessToken"]))
+    assert claims["sid"] in {entry["id"] for entry in listed.json()}
+    clock.advance(900)
+    fresh = await login(client)
+    listed = await client.get("/api/auth/sessions", headers=bearer(fresh["accessToken"]))
+    assert claims["sid"] not in {entry["id"] for entry in listed.json()}
+
+
+async def test_with_offline_access_the_refresh_token_works(
+    app: FastAPI, client: httpx.AsyncClient, oauth_client: Client, ada: dict[str, Any]
+) -> None:
+    async with asgi_client(app) as http:
+        code, request = await get_code(
+            Browser(http), oauth_client,
+            authorization(oauth_client, scope="openid offline_access"),
+        )
+    body = assert_token_answer(await redeem(client, oauth_client, code, request))
+    refreshed = await client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+        headers=oauth_client.basic(),
+    )
+    assert assert_token_answer(refreshed)["scope"] == "openid offline_access"
 
 
 async def test_client_secret_post_works_too(

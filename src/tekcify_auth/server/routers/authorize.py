@@ -37,6 +37,7 @@ from ..schemas.auth import RegisterRequest
 from ..services import accounts, consent, login_sessions
 from ..services.authorize import (
     AUTHORIZE_PATH,
+    OFFLINE_ACCESS,
     AuthorizationRequest,
     PageError,
     RedirectError,
@@ -71,7 +72,7 @@ SCOPE_TEXT: Final = {
     "openid": "Know who you are on Tekcify",
     "profile": "See your name and profile picture",
     "email": "See your email address",
-    "offline_access": "Stay connected while you are not using it",
+    "offline_access": "Keep access while you are away, until you disconnect it",
     "read:profile": "Read your profile",
     "write:profile": "Change your profile",
 }
@@ -255,6 +256,10 @@ def _consent_page(
         for name in request.scopes
     ]
     query = request.path().split("?", 1)[1]
+    # OIDC Core §11: only offline_access gets the application a refresh token.
+    access_ends = None
+    if OFFLINE_ACCESS not in request.scopes:
+        access_ends = max(1, ctx.settings.access_token_ttl // 60)
     return _page(
         browser, ctx, "consent.html", status=status, redirect_uri=request.redirect_uri,
         title=f"Allow {client.name}?", application_name=client.name,
@@ -262,6 +267,7 @@ def _consent_page(
         switch_url=_with_prompt_login(request), scopes=scopes,
         destination=urlsplit(request.redirect_uri).netloc, action=CONSENT_PATH,
         csrf_token=browser.token(f"consent|{login_id}"), request_query=query, error=error,
+        access_ends=access_ends,
     )
 
 

@@ -25,6 +25,10 @@ a SHA-256, is ``invalid_request``.
 
 **Scopes** requested must all be among the application's; without ``scope`` the
 application's scopes are requested (RFC 6749 §3.3 allows such a default).
+``offline_access`` is what gets the application a refresh token (OpenID Connect Core
+§11): a code whose scopes lack it is exchanged for an access token alone, whose
+session ends when that token expires. (First-party logins, ``/api/auth/login``,
+always get a refresh token: the Node contract.)
 
 **Codes** are 256-bit random strings, stored as their SHA-256, living
 ``TEKCIFY_AUTHORIZATION_CODE_TTL`` seconds (60 at most), bound to the client, the exact
@@ -60,10 +64,11 @@ from ..db.models import User, UserSession
 from ..db.oauth import AuthorizationCode
 from ..settings import Settings
 from .applications import find_application
-from .tokens import TokenPair, start_session
+from .tokens import AccessGrant, TokenPair, start_access_session, start_session
 
 __all__ = [
     "AUTHORIZE_PATH",
+    "OFFLINE_ACCESS",
     "AuthorizationRequest",
     "CodeRefused",
     "PageError",
@@ -79,6 +84,8 @@ __all__ = [
 ]
 
 AUTHORIZE_PATH: Final = "/api/oauth/authorize"
+#: The scope that gets an application a refresh token (OpenID Connect Core §11).
+OFFLINE_ACCESS: Final = "offline_access"
 MAX_QUERY_PARAMS: Final = 30
 MAX_STATE_LENGTH: Final = 2048
 MAX_CODE_LENGTH: Final = 256
@@ -408,8 +415,13 @@ def _reuse(db: Session, row: AuthorizationCode, now: datetime) -> CodeRefused:
     return CodeRefused("reused")
 
 
-def redeem_code(db: Session, ctx: ServerContext, asked: Redemption) -> TokenPair:
+def redeem_code(
+    db: Session, ctx: ServerContext, asked: Redemption
+) -> TokenPair | AccessGrant:
     """Spend a code and start its session; ``db`` must be a write session.
+
+    The answer has a refresh token (a :class:`TokenPair`) only when ``offline_access``
+    was granted; otherwise an :class:`AccessGrant`, whose session ends with its token.
 
     Raises :class:`CodeRefused`; a spent code and its revocation (reuse) are committed
     before raising, so the caller's rollback cannot undo them.
@@ -446,8 +458,10 @@ def redeem_code(db: Session, ctx: ServerContext, asked: Redemption) -> TokenPair
     if user is None or user.disabled_at is not None:
         db.commit()
         raise CodeRefused("revoked")
-    pair = start_session(
-        db, ctx, user, scopes=row.scopes.split(), client_id=row.client_id,
+    scopes = row.scopes.split()
+    start = start_session if OFFLINE_ACCESS in scopes else start_access_session
+    pair = start(
+        db, ctx, user, scopes=scopes, client_id=row.client_id,
         user_agent=asked.user_agent, ip_address=asked.ip_address,
     )
     db.execute(
