@@ -28,7 +28,8 @@ from .test_keys import serve
 pytestmark = pytest.mark.slow
 
 REDIRECT_URI = "http://127.0.0.1:43117/callback"
-SCOPE = "openid profile email"
+#: offline_access: without it a third-party application gets no refresh token (OIDC Core §11).
+SCOPE = "openid profile email offline_access"
 
 
 def authlib_httpx() -> ModuleType:

@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from tekcify_auth.server.services import accounts, applications
 
 from .conftest import (
+    CLIENT_ADDRESS,
     PASSWORD,
     FakeClock,
     asgi_client,
@@ -42,7 +43,8 @@ TOKEN = "/api/oauth/token"
 REDIRECT_URI = "https://app.example.com/callback"
 LOOPBACK_URI = "http://127.0.0.1/callback"
 ISSUER = "tekcify-auth"
-SCOPES = ("openid", "profile", "email")
+#: What the tests' requests ask for by default: offline_access too, so a refresh token comes.
+SCOPES = ("openid", "profile", "email", "offline_access")
 
 
 # -- helpers shared by the OAuth tests -----------------------------------------------------
@@ -323,7 +325,7 @@ async def test_the_whole_flow_over_http(
     assert tokens.status_code == 200, tokens.text
     body = tokens.json()
     assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
-    assert body["scope"] == "openid profile email"
+    assert body["scope"] == "openid profile email offline_access"
     me = await client.get("/api/oauth/userinfo", headers=bearer(body["access_token"]))
     assert me.status_code == 200
     assert me.json()["email"] == "ada@example.com"
@@ -369,7 +371,22 @@ async def test_scope_defaults_to_the_applications_scopes(
     request = authorization(oauth_client, scope=None)
     code, _ = await get_code(browser, oauth_client, request)
     tokens = await redeem(client, oauth_client, code, request)
-    assert tokens.json()["scope"] == "openid profile email read:profile"
+    assert tokens.json()["scope"] == "openid profile email offline_access read:profile"
+
+
+async def test_the_consent_page_says_whether_access_outlasts_the_visit(
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
+    offline = authorization(oauth_client, scope="openid offline_access")
+    page = await browser.follow(await browser.sign_in(await browser.get(offline.url)))
+    assert "Keep access while you are away, until you disconnect it" in page.text
+    assert "access ends" not in page.text
+    online = await browser.get(authorization(oauth_client, scope="openid email").url)
+    assert "Keep access while you are away" not in online.text
+    assert (
+        "Photo Printer does not ask to keep access while you are away: its access ends "
+        "15 minutes after you allow it."
+    ) in online.text
 
 
 # -- the user says no ----------------------------------------------------------------------
@@ -527,12 +544,22 @@ async def test_an_ipv6_loopback_redirect_uri_matches_on_any_port(
     assert code
 
 
-# -- errors that go back to the validated redirect URI -------------------------------------
+# -- errors that go back to the validated redirect URI, once the user is known ------------
 
 
 async def assert_redirected_error(
-    browser: Browser, request: Authorization, error: str, words: str = ""
+    browser: Browser, client: Client, request: Authorization, error: str, words: str = ""
 ) -> dict[str, str]:
+    """``request`` is refused with ``error``: as a page to a stranger, by redirect once known.
+
+    RFC 9700 §4.11.2: a stranger's browser (not signed in, or never consented to the
+    application) sees an error page; a user signed in who consented to the application
+    before is sent back to it with the error, ``state`` and ``iss``.
+    """
+    page = await browser.get(request.url)
+    assert_error_page(page, f"(error: {error})")
+    assert words in alert_text(page)
+    await get_code(browser, client)
     response = await browser.get(request.url)
     assert response.status_code == 302, response.text
     answer = redirect_query(response, request.redirect_uri)
@@ -545,25 +572,35 @@ async def assert_redirected_error(
     return answer
 
 
-async def test_missing_pkce_is_invalid_request(browser: Browser, oauth_client: Client) -> None:
+async def test_missing_pkce_is_invalid_request(
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
     request = authorization(oauth_client, code_challenge=None, code_challenge_method=None)
-    await assert_redirected_error(browser, request, "invalid_request", "PKCE is required")
+    await assert_redirected_error(
+        browser, oauth_client, request, "invalid_request", "PKCE is required"
+    )
 
 
 async def test_a_challenge_without_a_method_is_invalid_request(
-    browser: Browser, oauth_client: Client
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
     # RFC 7636 §4.3: no method means plain, which is refused.
     request = authorization(oauth_client, code_challenge_method=None)
-    await assert_redirected_error(browser, request, "invalid_request", "code_challenge_method")
+    await assert_redirected_error(
+        browser, oauth_client, request, "invalid_request", "code_challenge_method"
+    )
 
 
-async def test_the_plain_method_is_invalid_request(browser: Browser, oauth_client: Client) -> None:
+async def test_the_plain_method_is_invalid_request(
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
     verifier = secrets.token_urlsafe(48)
     request = authorization(
         oauth_client, code_challenge=verifier[:43], code_challenge_method="plain"
     )
-    await assert_redirected_error(browser, request, "invalid_request", "plain is not accepted")
+    await assert_redirected_error(
+        browser, oauth_client, request, "invalid_request", "plain is not accepted"
+    )
 
 
 @pytest.mark.parametrize(
@@ -578,42 +615,51 @@ async def test_the_plain_method_is_invalid_request(browser: Browser, oauth_clien
     ],
 )
 async def test_a_malformed_challenge_is_invalid_request(
-    browser: Browser, oauth_client: Client, challenge: str
+    browser: Browser, oauth_client: Client, ada: dict[str, Any], challenge: str
 ) -> None:
     request = authorization(oauth_client, code_challenge=challenge)
-    await assert_redirected_error(browser, request, "invalid_request", "code_challenge")
+    await assert_redirected_error(
+        browser, oauth_client, request, "invalid_request", "code_challenge"
+    )
 
 
-async def test_another_method_is_invalid_request(browser: Browser, oauth_client: Client) -> None:
+async def test_another_method_is_invalid_request(
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
     request = authorization(oauth_client, code_challenge_method="S512")
-    await assert_redirected_error(browser, request, "invalid_request", "S256")
+    await assert_redirected_error(browser, oauth_client, request, "invalid_request", "S256")
 
 
 async def test_a_response_type_other_than_code_is_refused(
-    browser: Browser, oauth_client: Client
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
     request = authorization(oauth_client, response_type="token")
-    await assert_redirected_error(browser, request, "unsupported_response_type")
+    await assert_redirected_error(browser, oauth_client, request, "unsupported_response_type")
 
 
 async def test_a_missing_response_type_is_invalid_request(
-    browser: Browser, oauth_client: Client
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
     request = authorization(oauth_client, response_type=None)
-    await assert_redirected_error(browser, request, "invalid_request", "response_type")
+    await assert_redirected_error(
+        browser, oauth_client, request, "invalid_request", "response_type"
+    )
 
 
 async def test_a_scope_the_application_lacks_is_invalid_scope(
-    browser: Browser, oauth_client: Client
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
     request = authorization(oauth_client, scope="openid write:profile")
-    await assert_redirected_error(browser, request, "invalid_scope", "write:profile")
+    await assert_redirected_error(browser, oauth_client, request, "invalid_scope", "write:profile")
 
 
 async def test_a_repeated_parameter_is_invalid_request(
-    browser: Browser, oauth_client: Client
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
     request = authorization(oauth_client)
+    stranger = await browser.get(request.url + "&scope=openid")
+    assert_error_page(stranger, "scope is given more than once")
+    await get_code(browser, oauth_client)
     response = await browser.get(request.url + "&scope=openid")
     answer = redirect_query(response, REDIRECT_URI)
     assert answer["error"] == "invalid_request"
@@ -621,10 +667,62 @@ async def test_a_repeated_parameter_is_invalid_request(
     assert answer["state"] == request.params["state"]
 
 
-async def test_an_unknown_prompt_is_invalid_request(browser: Browser, oauth_client: Client) -> None:
-    await assert_redirected_error(
-        browser, authorization(oauth_client, prompt="sideways"), "invalid_request", "prompt"
+async def test_an_unknown_prompt_is_invalid_request(
+    browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
+    request = authorization(oauth_client, prompt="sideways")
+    await assert_redirected_error(browser, oauth_client, request, "invalid_request", "prompt")
+
+
+PHISHING_URI = "https://login-tekcify.phish.example/cb"
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        pytest.param({"code_challenge": None}, "invalid_request", id="invalid_request"),
+        pytest.param({"scope": "write:profile"}, "invalid_scope", id="invalid_scope"),
+        pytest.param({"response_type": "token"}, "unsupported_response_type", id="token"),
+        pytest.param({"prompt": "none"}, "login_required", id="login_required"),
+    ],
+)
+async def test_an_error_for_a_stranger_is_an_error_page_not_a_redirect(
+    app: FastAPI, browser: Browser, changes: dict[str, str | None], error: str
+) -> None:
+    # Anyone can sign up and register an application whose redirect URI is a phishing
+    # host; a link to an erroneous request must not bounce a stranger's browser there.
+    phishing = make_client(app, name="Totally Legit", redirect_uris=(PHISHING_URI,))
+    request = authorization(phishing, **changes)
+    response = await browser.get(request.url)
+    assert_error_page(response, f"(error: {error})")
+    if error == "login_required":
+        return  # the login page is no error: it is what the request lacks
+    # Nor through the login and registration pages, nor a consent post.
+    for path in ("/api/oauth/login", "/api/oauth/register"):
+        shown = await browser.get(f"{path}?next={quote(request.url, safe='')}")
+        assert_error_page(shown, f"(error: {error})")
+    posted = await browser.http.post(
+        "/api/oauth/consent", data={"request": urlencode(request.params), "decision": "deny"}
     )
+    assert_error_page(posted, f"(error: {error})")
+
+
+async def test_an_error_for_a_user_who_never_consented_is_an_error_page(
+    app: FastAPI, browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
+    await get_code(browser, oauth_client)  # signed in, consented to another application
+    phishing = make_client(app, name="Totally Legit", redirect_uris=(PHISHING_URI,))
+    for changes, error in (
+        ({"code_challenge": None}, "invalid_request"),
+        ({"prompt": "none"}, "consent_required"),
+    ):
+        response = await browser.get(authorization(phishing, **changes).url)
+        assert_error_page(response, f"(error: {error})")
+    # Once the user has consented to it, its errors go back to it (with iss).
+    await get_code(browser, phishing)
+    request = authorization(phishing, code_challenge=None)
+    answer = redirect_query(await browser.get(request.url), PHISHING_URI)
+    assert (answer["error"], answer["iss"]) == ("invalid_request", ISSUER)
 
 
 # -- the login page ------------------------------------------------------------------------
@@ -949,6 +1047,80 @@ async def test_a_disabled_account_loses_its_login_session(
     assert ">Sign in</button>" in page.text
 
 
+async def page_session(client: httpx.AsyncClient, access_token: str) -> dict[str, Any]:
+    """The one listed session that is not the caller's: the pages' sign-in."""
+    listed = await client.get("/api/auth/sessions", headers=bearer(access_token))
+    assert listed.status_code == 200, listed.text
+    others = [entry for entry in listed.json() if not entry["current"]]
+    assert len(others) == 1, listed.json()
+    found: dict[str, Any] = others[0]
+    return found
+
+
+async def assert_signed_out_on_the_pages(browser: Browser, client: Client) -> None:
+    """The pages ask to sign in again, and ``prompt=none`` answers ``login_required``."""
+    page = await browser.get(authorization(client).url)
+    assert page.status_code == 200
+    assert ">Sign in</button>" in page.text
+    silent = await browser.get(authorization(client, prompt="none").url)
+    assert_error_page(silent, "(error: login_required)")
+
+
+async def test_signing_out_everywhere_ends_the_pages_sign_in(
+    browser: Browser, oauth_client: Client, client: httpx.AsyncClient
+) -> None:
+    pair = await register(client) and await login(client)
+    await get_code(browser, oauth_client)
+    assert (await page_session(client, pair["accessToken"]))["id"]
+    # "Sign out everywhere" (the other sessions), then log out of this one.
+    everywhere = await client.delete("/api/auth/sessions", headers=bearer(pair["accessToken"]))
+    assert everywhere.status_code == 200
+    assert everywhere.json()["message"] == "Revoked 1 other session"
+    logout = await client.post("/api/auth/sessions/logout", headers=bearer(pair["accessToken"]))
+    assert logout.status_code == 200
+    # The browser was signed in on the pages and had consented: now it is signed out.
+    await assert_signed_out_on_the_pages(browser, oauth_client)
+
+
+async def test_revoking_the_pages_session_ends_its_sign_in(
+    browser: Browser, oauth_client: Client, client: httpx.AsyncClient
+) -> None:
+    pair = await register(client) and await login(client)
+    await get_code(browser, oauth_client)
+    entry = await page_session(client, pair["accessToken"])
+    revoked = await client.delete(
+        f"/api/auth/sessions/{entry['id']}", headers=bearer(pair["accessToken"])
+    )
+    assert revoked.status_code == 200
+    await assert_signed_out_on_the_pages(browser, oauth_client)
+    # The API session it was revoked from is untouched.
+    me = await client.get("/api/auth/sessions", headers=bearer(pair["accessToken"]))
+    assert [entry["current"] for entry in me.json()] == [True]
+
+
+async def test_the_pages_sign_in_is_listed_with_its_device_until_it_ends(
+    browser: Browser, oauth_client: Client, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    pair = await register(client) and await login(client)
+    browser.http.headers["User-Agent"] = "Pages Browser/1.0"
+    await get_code(browser, oauth_client)
+    entry = await page_session(client, pair["accessToken"])
+    assert entry["userAgent"] == "Pages Browser/1.0"
+    assert entry["ipAddress"] == CLIENT_ADDRESS
+    # Signing in again in the same browser replaces it: still one.
+    request = authorization(oauth_client, prompt="login")
+    await browser.follow(await browser.sign_in(await browser.get(request.url)))
+    replaced = await page_session(client, pair["accessToken"])
+    assert replaced["id"] != entry["id"]
+    # Past its lifetime it is neither listed nor signed in; the API session lives on.
+    clock.advance(3600 + 1)
+    fresh = await login(client)
+    listed = await client.get("/api/auth/sessions", headers=bearer(fresh["accessToken"]))
+    assert replaced["id"] not in {entry["id"] for entry in listed.json()}
+    assert len(listed.json()) == 2
+    await assert_signed_out_on_the_pages(browser, oauth_client)
+
+
 async def test_a_forged_login_cookie_signs_nobody_in(
     browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
@@ -1017,14 +1189,13 @@ async def test_consent_is_per_user(
 async def test_prompt_none_answers_without_pages(
     browser: Browser, oauth_client: Client, ada: dict[str, Any]
 ) -> None:
-    await assert_redirected_error(
-        browser, authorization(oauth_client, prompt="none"), "login_required"
-    )
+    # Not signed in: nobody is known, so the error is a page, not a redirect.
+    stranger = await browser.get(authorization(oauth_client, prompt="none").url)
+    assert_error_page(stranger, "(error: login_required)")
     await get_code(browser, oauth_client, authorization(oauth_client, scope="openid"))
-    await assert_redirected_error(
-        browser, authorization(oauth_client, prompt="none", scope="openid email"),
-        "consent_required",
-    )
+    asked = authorization(oauth_client, prompt="none", scope="openid email")
+    answer = redirect_query(await browser.get(asked.url), REDIRECT_URI)
+    assert (answer["error"], answer["iss"]) == ("consent_required", ISSUER)
     granted = await browser.get(authorization(oauth_client, prompt="none", scope="openid").url)
     assert "code" in redirect_query(granted, REDIRECT_URI)
 

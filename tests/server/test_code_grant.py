@@ -1,7 +1,8 @@
 """``grant_type=authorization_code``: single use, binding, PKCE, lifetime, one winner.
 
 Every failed redemption is a named test: wrong, missing or malformed verifier; a code
-used twice (which revokes the tokens of its first use), by another client, with
+used twice (which revokes the tokens of its first use), by another client (which
+changes nothing, spent or not), with
 another redirect URI, after 60 seconds. Concurrent redemptions: exactly one 200.
 """
 
@@ -17,9 +18,18 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from tekcify_auth import decode_token
+from tekcify_auth.server.db.models import RefreshToken
 from tekcify_auth.server.db.oauth import AuthorizationCode
 
-from .conftest import FakeClock, asgi_client, bearer, make_settings, register, running
+from .conftest import (
+    FakeClock,
+    asgi_client,
+    bearer,
+    login,
+    make_settings,
+    register,
+    running,
+)
 from .test_authorize import (
     LOOPBACK_URI,
     TOKEN,
@@ -70,12 +80,12 @@ async def test_a_code_becomes_an_access_and_a_refresh_token(
     code, request = issued
     response = await redeem(client, oauth_client, code, request)
     body = assert_token_answer(response)
-    assert body["scope"] == "openid profile email"
+    assert body["scope"] == "openid profile email offline_access"
     claims = decode_token(body["access_token"])
     assert claims is not None
     assert claims["sub"] == ada["userId"]
     assert claims["clientId"] == oauth_client.client_id
-    assert claims["scopes"] == ["openid", "profile", "email"]
+    assert claims["scopes"] == ["openid", "profile", "email", "offline_access"]
     assert claims["sid"]
     # The refresh token belongs to the client.
     refreshed = await client.post(
@@ -86,6 +96,54 @@ async def test_a_code_becomes_an_access_and_a_refresh_token(
     # The user sees the session among theirs.
     me = await client.get("/api/oauth/userinfo", headers=bearer(body["access_token"]))
     assert me.status_code == 200
+
+
+async def test_without_offline_access_an_application_gets_no_refresh_token(
+    app: FastAPI, client: httpx.AsyncClient, oauth_client: Client, clock: FakeClock,
+    ada: dict[str, Any],
+) -> None:
+    # OIDC Core §11: only offline_access gets a third-party application a refresh token.
+    async with asgi_client(app) as http:
+        code, request = await get_code(
+            Browser(http), oauth_client, authorization(oauth_client, scope="openid profile")
+        )
+    response = await redeem(client, oauth_client, code, request)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
+    assert body["scope"] == "openid profile"
+    claims = decode_token(body["access_token"])
+    assert claims is not None
+    # No refresh token is stored for its session, which ends with the access token.
+    ctx = app.state.ctx
+    with ctx.db.read() as db:
+        stored = db.execute(
+            select(RefreshToken).where(RefreshToken.session_id == claims["sid"])
+        ).scalars().all()
+    assert stored == []
+    first_party = await login(client)
+    listed = await client.get("/api/auth/sessions", headers=bearer(first_party["accessToken"]))
+    assert claims["sid"] in {entry["id"] for entry in listed.json()}
+    clock.advance(900)
+    fresh = await login(client)
+    listed = await client.get("/api/auth/sessions", headers=bearer(fresh["accessToken"]))
+    assert claims["sid"] not in {entry["id"] for entry in listed.json()}
+
+
+async def test_with_offline_access_the_refresh_token_works(
+    app: FastAPI, client: httpx.AsyncClient, oauth_client: Client, ada: dict[str, Any]
+) -> None:
+    async with asgi_client(app) as http:
+        code, request = await get_code(
+            Browser(http), oauth_client,
+            authorization(oauth_client, scope="openid offline_access"),
+        )
+    body = assert_token_answer(await redeem(client, oauth_client, code, request))
+    refreshed = await client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+        headers=oauth_client.basic(),
+    )
+    assert assert_token_answer(refreshed)["scope"] == "openid offline_access"
 
 
 async def test_client_secret_post_works_too(
@@ -274,17 +332,44 @@ async def test_a_code_used_twice_is_refused_and_revokes_the_first_tokens(
     assert status.json() == {"active": False}
 
 
-async def test_a_code_by_another_client_is_refused_and_burnt(
+async def test_a_code_by_another_client_is_refused_and_left_alone(
     app: FastAPI, client: httpx.AsyncClient, oauth_client: Client,
     issued: tuple[str, Authorization],
 ) -> None:
     code, request = issued
     thief = make_client(app, name="Thief")
     response = await redeem(client, thief, code, request)
-    assert_oauth_error(
-        response, "invalid_grant", message="The authorization code was issued to another client"
+    # The answer of an unknown code: the thief learns nothing about it...
+    assert_oauth_error(response, "invalid_grant", message="Invalid authorization code")
+    # ...and burns nothing: the code's own client still redeems it.
+    assert_token_answer(await redeem(client, oauth_client, code, request))
+
+
+async def test_another_client_replaying_a_spent_code_revokes_nothing(
+    app: FastAPI, client: httpx.AsyncClient, oauth_client: Client,
+    issued: tuple[str, Authorization],
+) -> None:
+    code, request = issued
+    first = assert_token_answer(await redeem(client, oauth_client, code, request))
+    thief = make_client(app, name="Thief")
+    replay = await redeem(client, thief, code, request)
+    # Plain invalid_grant, not "already used": and the victim's session lives on.
+    assert_oauth_error(replay, "invalid_grant", message="Invalid authorization code")
+    status = await client.post(
+        "/api/oauth/token/introspect", data={"token": first["access_token"]}
     )
-    await assert_spent(client, oauth_client, code, request)
+    assert status.json()["active"] is True
+    refreshed = await client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+        headers=oauth_client.basic(),
+    )
+    assert_token_answer(refreshed)
+    # The code's own client replaying it is still reuse, and revokes.
+    again = await redeem(client, oauth_client, code, request)
+    assert_oauth_error(
+        again, "invalid_grant",
+        message="Authorization code already used; the tokens issued with it have been revoked",
+    )
 
 
 async def test_a_code_by_a_public_client_that_is_not_its_own_is_refused(

@@ -95,7 +95,8 @@ async def test_only_the_callers_consents_are_listed(
 async def test_withdrawing_revokes_the_tokens_and_asks_consent_again(
     app: FastAPI, client: httpx.AsyncClient, ada: dict[str, Any], oauth_client: Client
 ) -> None:
-    tokens = await connect(app, client, oauth_client)
+    # offline_access: a refresh token, to show that it dies too.
+    tokens = await connect(app, client, oauth_client, "openid profile offline_access")
     other = make_client(app, name="Other app")
     kept = await connect(app, client, other)
     response = await client.delete(

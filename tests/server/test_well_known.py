@@ -78,7 +78,10 @@ async def test_discovery_describes_this_server(client: httpx.AsyncClient) -> Non
             "client_secret_basic", "client_secret_post", "none",
         ]
     assert "refresh_token" in doc["grant_types_supported"]
-    assert {"openid", "profile", "email", "read:profile"} <= set(doc["scopes_supported"])
+    # offline_access is listed: it is how an application asks for a refresh token.
+    assert {"openid", "profile", "email", "offline_access", "read:profile"} <= set(
+        doc["scopes_supported"]
+    )
     assert {"sub", "email", "email_verified", "name", "picture", "updated_at"} <= set(
         doc["claims_supported"]
     )

@@ -68,6 +68,10 @@ class UserSession(Base):
     ip_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The fixed end of a session without a refresh token (a sign-in on the authorization
+    # pages, an application session without offline_access); NULL: it ends with its
+    # refresh token.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
 

@@ -6,7 +6,8 @@
   is kept, with everything the code is bound to and, once redeemed, the session it
   started, so a second use can revoke it (``services/authorize.py``).
 * ``login_sessions`` — a sign-in on the authorization pages (a browser cookie); only the
-  cookie's SHA-256 is kept (``services/login_sessions.py``).
+  cookie's SHA-256 is kept, with the ``sessions`` row that backs it
+  (``services/login_sessions.py``).
 * ``revoked_client_tokens`` — the ``jti`` of client-credentials access tokens revoked
   before they expire (``services/client_credentials.py``); a row can go once its token
   has expired.
@@ -74,6 +75,9 @@ class AuthorizationCode(Base):
 class LoginSession(Base):
     """A sign-in on the authorization pages: the browser holds the token, we its SHA-256.
 
+    ``session_id`` is the session (``sessions`` row, no refresh token) the sign-in is:
+    it is listed with the user's other sessions and ends when that session is revoked
+    (logout, "sign out everywhere", a password change); deleting it deletes this row.
     ``password_marker`` is the SHA-256 of the user's password hash at sign-in: when the
     password changes, the marker no longer matches and the sign-in ends.
     """
@@ -83,12 +87,14 @@ class LoginSession(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), unique=True
+    )
     password_marker: Mapped[str] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
     ip_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RevokedClientToken(Base):

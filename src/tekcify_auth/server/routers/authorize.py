@@ -31,11 +31,13 @@ from pydantic import ValidationError
 
 from ..context import ServerContext
 from ..db.models import User
+from ..db.oauth import LoginSession
 from ..errors import ApiError
 from ..schemas.auth import RegisterRequest
 from ..services import accounts, consent, login_sessions
 from ..services.authorize import (
     AUTHORIZE_PATH,
+    OFFLINE_ACCESS,
     AuthorizationRequest,
     PageError,
     RedirectError,
@@ -70,7 +72,7 @@ SCOPE_TEXT: Final = {
     "openid": "Know who you are on Tekcify",
     "profile": "See your name and profile picture",
     "email": "See your email address",
-    "offline_access": "Stay connected while you are not using it",
+    "offline_access": "Keep access while you are away, until you disconnect it",
     "read:profile": "Read your profile",
     "write:profile": "Change your profile",
 }
@@ -254,6 +256,10 @@ def _consent_page(
         for name in request.scopes
     ]
     query = request.path().split("?", 1)[1]
+    # OIDC Core §11: only offline_access gets the application a refresh token.
+    access_ends = None
+    if OFFLINE_ACCESS not in request.scopes:
+        access_ends = max(1, ctx.settings.access_token_ttl // 60)
     return _page(
         browser, ctx, "consent.html", status=status, redirect_uri=request.redirect_uri,
         title=f"Allow {client.name}?", application_name=client.name,
@@ -261,6 +267,7 @@ def _consent_page(
         switch_url=_with_prompt_login(request), scopes=scopes,
         destination=urlsplit(request.redirect_uri).netloc, action=CONSENT_PATH,
         csrf_token=browser.token(f"consent|{login_id}"), request_query=query, error=error,
+        access_ends=access_ends,
     )
 
 
@@ -270,25 +277,47 @@ def _with_prompt_login(request: AuthorizationRequest) -> str:
 
 
 def _grant(
-    browser: _Browser, ctx: ServerContext, request: AuthorizationRequest, user_id: str,
-    status: int, *, remember: bool,
+    browser: _Browser, ctx: ServerContext, request: AuthorizationRequest,
+    login: LoginSession, status: int, *, remember: bool,
 ) -> Response:
     with ctx.db.write() as db:
         if remember:
             consent.remember_consent(
-                db, user_id, request.client.client_id, request.scopes, ctx.clock()
+                db, login.user_id, request.client.client_id, request.scopes, ctx.clock()
             )
-        code = issue_code(db, ctx, request, user_id)
+        login_sessions.touch_login_session(db, login, ctx.clock())
+        code = issue_code(db, ctx, request, login.user_id)
     location = response_location(
         request.redirect_uri, {"code": code}, state=request.state, issuer=ctx.settings.issuer
     )
     return _redirect(browser, ctx, location, status)
 
 
-def _refuse(
+def _send_error(
     browser: _Browser, ctx: ServerContext, error: RedirectError, status: int
 ) -> Response:
     return _redirect(browser, ctx, error.location(ctx.settings.issuer), status)
+
+
+def _refuse(
+    browser: _Browser, ctx: ServerContext, error: RedirectError, status: int
+) -> Response:
+    """``error`` sent to the redirect URI, or shown here (RFC 9700 §4.11.2).
+
+    Anyone may register an application with any redirect URI, so a link to this server
+    could otherwise send a stranger's browser on to any host. The error goes to the
+    redirect URI only when this browser is signed in as a user who has consented to
+    the application before; everyone else sees it on an error page.
+    """
+    with ctx.db.read() as db:
+        found = login_sessions.find_login_session(db, ctx, browser.login_token)
+        known = found is not None and (
+            consent.find_consent(db, found[1].id, error.client_id) is not None
+        )
+    if not known:
+        message = f"{error.description} (error: {error.error})"
+        return _error_page(browser, ctx, message, 400)
+    return _send_error(browser, ctx, error, status)
 
 
 def _from_next(ctx: ServerContext, next_path: str) -> AuthorizationRequest:
@@ -351,7 +380,7 @@ def authorize(request: Request, ctx: Ctx) -> Response:
     login, user = found
     if ask_consent:
         return _consent_page(browser, ctx, asked, login.id, user)
-    return _grant(browser, ctx, asked, user.id, 302, remember=False)
+    return _grant(browser, ctx, asked, login, 302, remember=False)
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -521,14 +550,15 @@ def decide(
             error="This form had expired or did not come from this page. Please choose again.",
         )
     if decision == "deny":
+        # The user answered the consent form: the answer goes back to the application.
         denied = asked.error("access_denied", "The user denied the request")
-        return _refuse(browser, ctx, denied, 303)
+        return _send_error(browser, ctx, denied, 303)
     if decision != "allow":
         return _consent_page(
             browser, ctx, asked, login_row.id, user, status=400,
             error="Choose Allow or Deny.",
         )
-    return _grant(browser, ctx, asked, user.id, 303, remember=True)
+    return _grant(browser, ctx, asked, login_row, 303, remember=True)
 
 
 @lru_cache(maxsize=1)

@@ -3,8 +3,13 @@
 **Two kinds of bad request** (§4.1.2.1). Until the client and its redirect URI are
 known to be genuine, nothing may be sent to the redirect URI: an unknown ``client_id``,
 a missing, repeated or unregistered ``redirect_uri`` is a :class:`PageError` (an HTML
-page, 400, never a redirect). Every later problem is a :class:`RedirectError`, sent to
-the validated redirect URI as ``error=...`` with the ``state`` and ``iss``.
+page, 400, never a redirect). Every later problem is a :class:`RedirectError`, which
+may go to the validated redirect URI as ``error=...`` with the ``state`` and ``iss``.
+Anyone can register an application with any redirect URI, so a registered URI alone
+does not make it safe to send a browser there (RFC 9700 §4.11.2): the pages send a
+:class:`RedirectError` only to a signed-in user who has consented to that application
+before (or has just answered its consent form), and show it as an error page to
+everyone else (``routers/authorize.py``).
 
 **Redirect URIs** are compared character for character with the registered ones (RFC
 9700 §4.1.3): no normalisation, so a changed case, an added slash, query, fragment,
@@ -20,15 +25,21 @@ a SHA-256, is ``invalid_request``.
 
 **Scopes** requested must all be among the application's; without ``scope`` the
 application's scopes are requested (RFC 6749 §3.3 allows such a default).
+``offline_access`` is what gets the application a refresh token (OpenID Connect Core
+§11): a code whose scopes lack it is exchanged for an access token alone, whose
+session ends when that token expires. (First-party logins, ``/api/auth/login``,
+always get a refresh token: the Node contract.)
 
 **Codes** are 256-bit random strings, stored as their SHA-256, living
 ``TEKCIFY_AUTHORIZATION_CODE_TTL`` seconds (60 at most), bound to the client, the exact
 redirect URI of the request and the challenge. :func:`redeem_code` spends a code with
 one conditional UPDATE (``... WHERE used_at IS NULL``): of concurrent redemptions
-exactly one wins. Any failed redemption (wrong client, redirect URI or verifier, or
-too late) spends it as well. Presenting a spent code again revokes the session its
-successful redemption started (RFC 6749 §4.1.2, RFC 9700 §4.5), committed before the
-refusal is raised.
+exactly one wins. Any failed redemption by the code's own client (wrong redirect URI
+or verifier, or too late) spends it as well. That client presenting a spent code again
+revokes the session its successful redemption started (RFC 6749 §4.1.2, RFC 9700
+§4.5), committed before the refusal is raised. Another client presenting it, spent or
+not, gets the answer of an unknown code and changes nothing: it can neither learn that
+the code was used, nor revoke the victim's session, nor burn the victim's code.
 """
 
 from __future__ import annotations
@@ -53,10 +64,11 @@ from ..db.models import User, UserSession
 from ..db.oauth import AuthorizationCode
 from ..settings import Settings
 from .applications import find_application
-from .tokens import TokenPair, start_session
+from .tokens import AccessGrant, TokenPair, start_access_session, start_session
 
 __all__ = [
     "AUTHORIZE_PATH",
+    "OFFLINE_ACCESS",
     "AuthorizationRequest",
     "CodeRefused",
     "PageError",
@@ -72,6 +84,8 @@ __all__ = [
 ]
 
 AUTHORIZE_PATH: Final = "/api/oauth/authorize"
+#: The scope that gets an application a refresh token (OpenID Connect Core §11).
+OFFLINE_ACCESS: Final = "offline_access"
 MAX_QUERY_PARAMS: Final = 30
 MAX_STATE_LENGTH: Final = 2048
 MAX_CODE_LENGTH: Final = 256
@@ -102,11 +116,13 @@ class RedirectError(Exception):
     """An RFC 6749 §4.1.2.1 error, sent to the validated ``redirect_uri``."""
 
     def __init__(
-        self, error: str, description: str, *, redirect_uri: str, state: str | None
+        self, error: str, description: str, *, client_id: str, redirect_uri: str,
+        state: str | None,
     ) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
+        self.client_id = client_id
         self.redirect_uri = redirect_uri
         self.state = state
 
@@ -137,7 +153,10 @@ class AuthorizationRequest:
 
     def error(self, error: str, description: str) -> RedirectError:
         """A :class:`RedirectError` to this request's redirect URI."""
-        return RedirectError(error, description, redirect_uri=self.redirect_uri, state=self.state)
+        return RedirectError(
+            error, description, client_id=self.client.client_id,
+            redirect_uri=self.redirect_uri, state=self.state,
+        )
 
     def path(self, *, without_prompts: frozenset[str] = frozenset()) -> str:
         """This request as a path on this server (``/api/oauth/authorize?...``).
@@ -230,7 +249,10 @@ def validate_request(
     state = states[0] if len(states) == 1 and len(states[0]) <= MAX_STATE_LENGTH else None
 
     def fail(error: str, description: str) -> RedirectError:
-        return RedirectError(error, description, redirect_uri=redirect_uri, state=state)
+        return RedirectError(
+            error, description, client_id=client.client_id, redirect_uri=redirect_uri,
+            state=state,
+        )
 
     for name, values in params.items():
         if len(values) > 1:
@@ -334,15 +356,16 @@ class CodeRefused(Exception):
     """A code was not redeemed; ``reason`` is a machine word, ``message`` prose.
 
     Reasons: ``unknown``, ``reused`` (its tokens have now been revoked), ``expired``,
-    ``foreign`` (another client's), ``redirect_uri``, ``verifier_malformed``,
-    ``verifier`` (does not match the challenge), ``revoked`` (the account is disabled).
+    ``foreign`` (another client's: answered as ``unknown``), ``redirect_uri``,
+    ``verifier_malformed``, ``verifier`` (does not match the challenge), ``revoked``
+    (the account is disabled).
     """
 
     MESSAGES: Final = {
         "unknown": "Invalid authorization code",
         "reused": "Authorization code already used; the tokens issued with it have been revoked",
         "expired": "Authorization code expired",
-        "foreign": "The authorization code was issued to another client",
+        "foreign": "Invalid authorization code",
         "redirect_uri": "redirect_uri differs from the one of the authorization request",
         "verifier_malformed": (
             "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)"
@@ -372,8 +395,6 @@ class Redemption:
 def _problem(row: AuthorizationCode, asked: Redemption, now: datetime) -> str | None:
     if row.expires_at <= now:
         return "expired"
-    if row.client_id != asked.client_id:
-        return "foreign"
     if row.redirect_uri != asked.redirect_uri:
         return "redirect_uri"
     if not _VERIFIER.fullmatch(asked.verifier):
@@ -394,8 +415,13 @@ def _reuse(db: Session, row: AuthorizationCode, now: datetime) -> CodeRefused:
     return CodeRefused("reused")
 
 
-def redeem_code(db: Session, ctx: ServerContext, asked: Redemption) -> TokenPair:
+def redeem_code(
+    db: Session, ctx: ServerContext, asked: Redemption
+) -> TokenPair | AccessGrant:
     """Spend a code and start its session; ``db`` must be a write session.
+
+    The answer has a refresh token (a :class:`TokenPair`) only when ``offline_access``
+    was granted; otherwise an :class:`AccessGrant`, whose session ends with its token.
 
     Raises :class:`CodeRefused`; a spent code and its revocation (reuse) are committed
     before raising, so the caller's rollback cannot undo them.
@@ -407,6 +433,9 @@ def redeem_code(db: Session, ctx: ServerContext, asked: Redemption) -> TokenPair
     ).scalar_one_or_none()
     if row is None:
         raise CodeRefused("unknown")
+    if row.client_id != asked.client_id:
+        # Another client's code: nothing is written (no burn, no reuse revocation).
+        raise CodeRefused("foreign")
     now = ctx.clock()
     if row.used_at is not None:
         raise _reuse(db, row, now)
@@ -429,8 +458,10 @@ def redeem_code(db: Session, ctx: ServerContext, asked: Redemption) -> TokenPair
     if user is None or user.disabled_at is not None:
         db.commit()
         raise CodeRefused("revoked")
-    pair = start_session(
-        db, ctx, user, scopes=row.scopes.split(), client_id=row.client_id,
+    scopes = row.scopes.split()
+    start = start_session if OFFLINE_ACCESS in scopes else start_access_session
+    pair = start(
+        db, ctx, user, scopes=scopes, client_id=row.client_id,
         user_agent=asked.user_agent, ip_address=asked.ip_address,
     )
     db.execute(

@@ -6,7 +6,8 @@ that request and its PKCE ``code_verifier``. A confidential client authenticates
 ``client_id``. The rules (lifetime, single use, binding, reuse revocation, one winner
 among concurrent redemptions) are :func:`~.authorize.redeem_code`'s. A request missing
 a parameter is ``invalid_request`` and does not spend the code: it is not a redemption.
-The answer has an access token and a refresh token, for the session the code starts.
+The answer has an access token for the session the code starts, and a refresh token
+only when the code's scopes include ``offline_access`` (OpenID Connect Core §11).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..errors import OAuthError
 from .authorize import CodeRefused, Redemption, redeem_code
 from .client_auth import invalid_client
 from .grants import Grant, IssuedTokens, TokenRequest, register_grant
+from .tokens import TokenPair
 
 __all__: list[str] = []
 
@@ -36,7 +38,8 @@ def _authorization_code_grant(ctx: ServerContext, request: TokenRequest) -> Issu
             pair = redeem_code(db, ctx, asked)
     except CodeRefused as exc:
         raise OAuthError("invalid_grant", exc.message) from None
-    return IssuedTokens(pair.access_token, pair.expires_in, pair.scope, pair.refresh_token)
+    refresh = pair.refresh_token if isinstance(pair, TokenPair) else None
+    return IssuedTokens(pair.access_token, pair.expires_in, pair.scope, refresh)
 
 
 register_grant(

@@ -2,12 +2,17 @@
 
 **Login sessions.** Signing in on the login or registration page gives the browser a
 cookie holding a 256-bit random token; the ``login_sessions`` table keeps only its
-SHA-256, so the database alone cannot sign anyone in. A login session lives
+SHA-256, so the database alone cannot sign anyone in. Each sign-in is backed by a
+session (a ``sessions`` row without refresh token, with the browser's user agent and
+address) that the cookie's row names: it is listed by ``GET /api/auth/sessions`` with
+the user's other sessions, and revoking it by any means (``DELETE /api/auth/sessions``,
+``DELETE /api/auth/sessions/{id}``, a password change) ends the sign-in, through the
+same mechanism as every other session. A login session lives
 ``TEKCIFY_LOGIN_SESSION_TTL`` seconds (an hour by default) from sign-in, and ends early
-when it is revoked (signing in again in the same browser revokes the previous one),
-when the account is disabled or deleted, or when the password changes: the row keeps
-a digest of the password hash it was made under, which must still match. It gives
-access to the authorization pages only, never to the API.
+when its session is revoked (signing in again in the same browser revokes the previous
+one), when the account is disabled or deleted, or when the password changes: the row
+keeps a digest of the password hash it was made under, which must still match. It
+gives access to the authorization pages only, never to the API.
 
 **CSRF.** Each browser gets a random secret in a cookie of its own (HttpOnly,
 SameSite=Lax). A form carries a token derived from that secret and the form's purpose
@@ -22,15 +27,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ..context import ServerContext
-from ..db.models import User
+from ..db.models import User, UserSession
 from ..db.oauth import LoginSession
+from ..db.types import new_id
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
@@ -39,9 +45,12 @@ __all__ = [
     "find_login_session",
     "new_secret",
     "start_login_session",
+    "touch_login_session",
 ]
 
 MAX_TOKEN_LENGTH: Final = 128
+#: The ``revoked_reason`` of a sign-in replaced by a new one in the same browser.
+_REPLACED: Final = "signed_in_again"
 _CSRF_INFO: Final = b"tekcify-auth page form v1|"
 
 
@@ -67,32 +76,57 @@ def start_login_session(
     user_agent: str | None = None,
     ip_address: str | None = None,
 ) -> tuple[str, LoginSession]:
-    """Sign ``user_id`` in; returns the cookie token and the row.
+    """Sign ``user_id`` in; returns the cookie token and the row (and opens its session).
 
-    ``replacing`` is the browser's previous token, revoked here. Expired rows are
-    deleted on the way.
+    ``replacing`` is the browser's previous token, whose session is revoked here.
+    Expired sign-ins are deleted on the way, with their sessions.
     """
     now = ctx.clock()
     user = db.get(User, user_id)
     if user is None:
         raise LookupError(user_id)
-    db.execute(delete(LoginSession).where(LoginSession.expires_at < now))
+    expired = select(LoginSession.session_id).where(LoginSession.expires_at < now)
+    db.execute(
+        delete(UserSession)
+        .where(UserSession.id.in_(expired))
+        .execution_options(synchronize_session=False)
+    )
     if replacing is not None and len(replacing) <= MAX_TOKEN_LENGTH:
-        db.execute(
-            update(LoginSession)
-            .where(LoginSession.token_hash == _hash(replacing), LoginSession.revoked_at.is_(None))
-            .values(revoked_at=now)
+        previous = select(LoginSession.session_id).where(
+            LoginSession.token_hash == _hash(replacing)
         )
+        db.execute(
+            update(UserSession)
+            .where(UserSession.id.in_(previous), UserSession.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=_REPLACED)
+            .execution_options(synchronize_session=False)
+        )
+    expires_at = now + timedelta(seconds=ctx.settings.login_session_ttl)
+    session = UserSession(
+        id=new_id(), user_id=user.id, client_id=None, scopes="", user_agent=user_agent,
+        ip_address=ip_address, created_at=now, last_used_at=now, expires_at=expires_at,
+    )
+    db.add(session)
+    db.flush()  # the session first: the sign-in refers to it
     token = new_secret()
     row = LoginSession(
-        user_id=user.id, token_hash=_hash(token),
+        user_id=user.id, token_hash=_hash(token), session_id=session.id,
         password_marker=_password_marker(user.password_hash), user_agent=user_agent,
-        ip_address=ip_address, created_at=now,
-        expires_at=now + timedelta(seconds=ctx.settings.login_session_ttl),
+        ip_address=ip_address, created_at=now, expires_at=expires_at,
     )
     db.add(row)
     db.flush()
     return token, row
+
+
+def touch_login_session(db: Session, login: LoginSession, now: datetime) -> None:
+    """Record that the sign-in ``login`` was used (its session's ``last_used_at``)."""
+    db.execute(
+        update(UserSession)
+        .where(UserSession.id == login.session_id)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def find_login_session(
@@ -102,15 +136,16 @@ def find_login_session(
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     found = db.execute(
-        select(LoginSession, User)
+        select(LoginSession, User, UserSession.revoked_at)
         .join(User, User.id == LoginSession.user_id)
+        .join(UserSession, UserSession.id == LoginSession.session_id)
         .where(LoginSession.token_hash == _hash(token))
     ).first()
     if found is None:
         return None
-    login, user = found
+    login, user, revoked_at = found
     if (
-        login.revoked_at is not None
+        revoked_at is not None
         or login.expires_at <= ctx.clock()
         or user.disabled_at is not None
         or not hmac.compare_digest(login.password_marker, _password_marker(user.password_hash))

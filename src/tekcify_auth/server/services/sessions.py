@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from tekcify_auth._errors import AuthenticationError
@@ -113,7 +113,11 @@ def ensure_live(session: Session, caller: UserPayload) -> None:
 def active_sessions(
     db: Session, user_id: str, now: datetime, refresh_ttl: int
 ) -> list[UserSession]:
-    """The user's sessions that are neither revoked nor past their refresh lifetime."""
+    """The user's sessions that are neither revoked nor past their refresh lifetime.
+
+    Sessions with a fixed end (``expires_at``: sign-ins on the authorization pages,
+    application sessions without a refresh token) are listed until it.
+    """
     horizon = now - timedelta(seconds=refresh_ttl)
     return list(
         db.execute(
@@ -122,6 +126,7 @@ def active_sessions(
                 UserSession.user_id == user_id,
                 UserSession.revoked_at.is_(None),
                 UserSession.last_used_at > horizon,
+                or_(UserSession.expires_at.is_(None), UserSession.expires_at > now),
             )
             .order_by(UserSession.last_used_at.desc(), UserSession.id)
         ).scalars()

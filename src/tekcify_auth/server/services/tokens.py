@@ -46,12 +46,14 @@ from ..db.types import new_id
 from .userinfo import email_granted
 
 __all__ = [
+    "AccessGrant",
     "RefreshRefused",
     "TokenPair",
     "access_claims",
     "hash_token",
     "new_refresh_token",
     "rotate_refresh_token",
+    "start_access_session",
     "start_session",
 ]
 
@@ -158,18 +160,67 @@ def start_session(
 ) -> TokenPair:
     """Open a session for ``user`` and issue its first pair (login, code exchange)."""
     now = ctx.clock()
-    session = UserSession(
-        id=new_id(), user_id=user.id, client_id=client_id, scopes=" ".join(scopes),
-        user_agent=user_agent, ip_address=ip_address, created_at=now, last_used_at=now,
-    )
-    db.add(session)
-    db.flush()  # the session row first: refresh_tokens refers to it
+    session = _open_session(db, user, scopes, client_id, user_agent, ip_address, now, None)
     refresh = _add_refresh_token(db, ctx, session.id, now)
     db.flush()
     return TokenPair(
         _sign_access(ctx, user, session, now), refresh, ctx.settings.access_token_ttl,
         session.scopes, session.id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessGrant:
+    """An access token without a refresh token, and its session."""
+
+    access_token: str
+    expires_in: int
+    scope: str
+    session_id: str
+
+
+def start_access_session(
+    db: Session,
+    ctx: ServerContext,
+    user: User,
+    *,
+    scopes: list[str],
+    client_id: str,
+    user_agent: str | None = None,
+    ip_address: str | None = None,
+) -> AccessGrant:
+    """Open an application session that ends with its one access token (no refresh token).
+
+    For a code exchange without ``offline_access`` (OIDC Core §11): the session ends
+    when the access token expires (``expires_at``), and is listed until then.
+    """
+    now = ctx.clock()
+    ends = now + timedelta(seconds=ctx.settings.access_token_ttl)
+    session = _open_session(db, user, scopes, client_id, user_agent, ip_address, now, ends)
+    return AccessGrant(
+        _sign_access(ctx, user, session, now), ctx.settings.access_token_ttl, session.scopes,
+        session.id,
+    )
+
+
+def _open_session(
+    db: Session,
+    user: User,
+    scopes: list[str],
+    client_id: str | None,
+    user_agent: str | None,
+    ip_address: str | None,
+    now: datetime,
+    expires_at: datetime | None,
+) -> UserSession:
+    session = UserSession(
+        id=new_id(), user_id=user.id, client_id=client_id, scopes=" ".join(scopes),
+        user_agent=user_agent, ip_address=ip_address, created_at=now, last_used_at=now,
+        expires_at=expires_at,
+    )
+    db.add(session)
+    db.flush()  # the session row first: refresh_tokens refers to it
+    return session
 
 
 def _retry_key(presented: str) -> bytes:
