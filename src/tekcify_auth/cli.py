@@ -189,12 +189,37 @@ def _positive(value: str) -> int:
 Handler = Callable[[argparse.Namespace], int]
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends every option's line with its default (or "required")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not action.option_strings or "%(default)" in text:
+            return text
+        if action.required:
+            return f"{text} (required)"
+        if action.nargs == 0 and action.const is True:  # a store_true flag
+            return f"{text} (default: off)"
+        if action.default is None or action.default is argparse.SUPPRESS:
+            return f"{text} (default: none)" if action.default is None else text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """The command's parsers: every one, subcommands included, shows its defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tekcify-auth",
         description="Tekcify Auth: run the server and administer it. Settings come from "
         "the environment (TEKCIFY_*, JWT_ACCESS_SECRET).",
     )
+    # Subparsers are made with the parser's own class, so they show defaults too.
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the server")
@@ -218,14 +243,14 @@ def _add_user_commands(commands: Any) -> None:
     users = commands.add_parser("users", help="manage accounts")
     actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     create = actions.add_parser("create", help="create an account")
-    create.add_argument("--email", required=True)
+    create.add_argument("--email", required=True, help="the account's email address")
     create.add_argument("--admin", action="store_true", help="give the account the admin role")
     create.add_argument(
         "--password-stdin", action="store_true",
         help="read the password from standard input (else it is prompted for)",
     )
-    create.add_argument("--first-name")
-    create.add_argument("--last-name")
+    create.add_argument("--first-name", help="the person's first name")
+    create.add_argument("--last-name", help="the person's last name")
     create.set_defaults(handler=_users_create)
     actions.add_parser("list", help="list accounts").set_defaults(handler=_users_list)
     disable = actions.add_parser("disable", help="disable an account and end its sessions")
