@@ -3,10 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# `make run` has a virtualenv of its own with the server's runtime packages only (no test,
+# lint or browser tools): what an operator installs with pip install tekcify-auth-backend[server].
+RUN_VENV ?= .venv-run
+RUN_STAMP := $(RUN_VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 7001
 
-.PHONY: venv run test lint typecheck pytest bench clean
+.PHONY: venv run-venv run test lint typecheck pytest bench clean
 
 # The virtualenv is (re)built whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -18,8 +22,17 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-run: venv
-	$(VENV)/bin/tekcify-auth serve --host $(HOST) --port $(PORT)
+$(RUN_STAMP): pyproject.toml
+	@test -x $(RUN_VENV)/bin/python || $(PYTHON) -m venv $(RUN_VENV)
+	@echo "==> installing tekcify-auth-backend[server] (runtime only) into $(RUN_VENV)"
+	$(RUN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RUN_VENV)/bin/python -m pip install --quiet --progress-bar off -e '.[server]'
+	@touch $(RUN_STAMP)
+
+run-venv: $(RUN_STAMP)
+
+run: run-venv
+	$(RUN_VENV)/bin/tekcify-auth serve --host $(HOST) --port $(PORT)
 
 lint: venv
 	$(PY) -m ruff check src tests benchmarks examples
@@ -37,4 +50,4 @@ bench: venv
 	$(PY) benchmarks/fleet.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(RUN_VENV) .pytest_cache .mypy_cache .ruff_cache

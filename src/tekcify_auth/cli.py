@@ -17,8 +17,13 @@ package is imported only inside the commands, so ``import tekcify_auth`` stays l
 from __future__ import annotations
 
 import argparse
+import errno
+import os
+import socket
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -124,8 +129,75 @@ def _banner(settings: Settings, ctx: ServerContext, base_url: str) -> str:
     return "\n".join(lines)
 
 
+def _port_owner(port: int) -> str | None:
+    """The process listening on TCP ``port`` (``"pid 123: cmd ..."``), when Linux says."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            # local_address is HEX_IP:HEX_PORT; state 0A is LISTEN.
+            listening = len(fields) > 9 and fields[3] == "0A"
+            if listening and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                    errors="replace").strip()
+                return f"pid {proc.name}: {command[:200]}"
+        except OSError:  # gone, or another user's process
+            continue
+    return None
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse at once, naming the holder, when ``host:port`` cannot be listened on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: a port in TIME_WAIT after a restart is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                owner = _port_owner(port)
+                held = f" by {owner}" if owner else ""
+                raise CommandError(
+                    f"port {port} on {host} is already in use{held}. Is the server already "
+                    f"running? Stop it, or choose another port: tekcify-auth serve --port "
+                    f"{port + 1}"
+                ) from None
+            raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _check_data_dir(settings: Settings) -> None:
+    """Refuse at once when the data folder cannot be made or written to."""
+    folder = settings.data_dir
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise CommandError(
+            f"the data folder {folder.resolve()} is not writable ({exc.strerror}): give this "
+            "user write access to it, or choose another with TEKCIFY_DATA_DIR=/path"
+        ) from None
+
+
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
+    # Before anything is touched: a second `serve` on a busy port must not migrate the
+    # live database first and die after.
+    _check_port(args.host, args.port)
+    _check_data_dir(settings)
     ctx = _started_context(settings)  # migrate and make keys once, before any worker
     ctx.stop()
     host = args.host
@@ -189,12 +261,37 @@ def _positive(value: str) -> int:
 Handler = Callable[[argparse.Namespace], int]
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends every option's line with its default (or "required")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not action.option_strings or "%(default)" in text:
+            return text
+        if action.required:
+            return f"{text} (required)"
+        if action.nargs == 0 and action.const is True:  # a store_true flag
+            return f"{text} (default: off)"
+        if action.default is None or action.default is argparse.SUPPRESS:
+            return f"{text} (default: none)" if action.default is None else text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """The command's parsers: every one, subcommands included, shows its defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tekcify-auth",
         description="Tekcify Auth: run the server and administer it. Settings come from "
         "the environment (TEKCIFY_*, JWT_ACCESS_SECRET).",
     )
+    # Subparsers are made with the parser's own class, so they show defaults too.
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the server")
@@ -218,14 +315,14 @@ def _add_user_commands(commands: Any) -> None:
     users = commands.add_parser("users", help="manage accounts")
     actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     create = actions.add_parser("create", help="create an account")
-    create.add_argument("--email", required=True)
+    create.add_argument("--email", required=True, help="the account's email address")
     create.add_argument("--admin", action="store_true", help="give the account the admin role")
     create.add_argument(
         "--password-stdin", action="store_true",
         help="read the password from standard input (else it is prompted for)",
     )
-    create.add_argument("--first-name")
-    create.add_argument("--last-name")
+    create.add_argument("--first-name", help="the person's first name")
+    create.add_argument("--last-name", help="the person's last name")
     create.set_defaults(handler=_users_create)
     actions.add_parser("list", help="list accounts").set_defaults(handler=_users_list)
     disable = actions.add_parser("disable", help="disable an account and end its sessions")

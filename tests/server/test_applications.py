@@ -193,6 +193,14 @@ async def test_loopback_http_redirects_and_origins_are_accepted(
 # -- validation --------------------------------------------------------------------------
 
 LONG_URI = "https://app.example.com/" + "a" * 2030
+def operator_hint(scope: str) -> str:
+    """What the unknown-scope message adds for the server's operator."""
+    return (
+        " (its operator adds scopes with TEKCIFY_EXTRA_SCOPES, e.g. "
+        f'TEKCIFY_EXTRA_SCOPES="{scope}=What it lets the application do")'
+    )
+
+
 BAD_CREATES = [
     ({"name": ""}, "Invalid field name: must not be empty"),
     ({"name": "   "}, "Invalid field name: must not be empty"),
@@ -294,7 +302,7 @@ BAD_CREATES = [
     ({"scopes": ["openid", "openid"]}, "Invalid field scopes: lists openid twice"),
     ({"scopes": ["openid", "admin"]},
      "Invalid field scopes.1: unknown scope 'admin'; this server knows openid profile email "
-     "offline_access read:profile write:profile"),
+     "offline_access read:profile write:profile" + operator_hint("admin")),
     ({"scopes": "openid"}, "Invalid field scopes: Input should be a valid list"),
     ({"primaryColor": "#ff0000"}, "Unknown field: primaryColor"),
     ({"tokenEndpointAuthMethod": "none"}, "Unknown field: tokenEndpointAuthMethod"),
@@ -341,7 +349,7 @@ BAD_UPDATES = [
      "query or fragment: https://app.example.com"),
     ({"scopes": ["email", "superuser"]},
      "Invalid field scopes.1: unknown scope 'superuser'; this server knows openid profile "
-     "email offline_access read:profile write:profile"),
+     "email offline_access read:profile write:profile" + operator_hint("superuser")),
     ({"clientId": "mine-now"}, "Unknown field: clientId"),
 ]
 
@@ -376,7 +384,24 @@ async def test_scopes_an_operator_adds_are_accepted(
         assert response.json()["message"] == (
             "Invalid field scopes.0: unknown scope 'delete:orders'; this server knows openid "
             "profile email offline_access read:profile write:profile read:orders write:orders"
+            + operator_hint("delete:orders")
         )
+
+
+def test_extra_scopes_with_descriptions_and_their_refusals() -> None:
+    settings = load_settings({
+        "TEKCIFY_EXTRA_SCOPES":
+            "read:orders = Read your  orders , write:orders=Place orders for you, admin:x",
+    })
+    assert settings.scopes[-3:] == ("read:orders", "write:orders", "admin:x")
+    assert settings.scope_descriptions == {
+        "read:orders": "Read your orders", "write:orders": "Place orders for you",
+    }
+    for bad in ("read:orders=", "a b=two names", "x=" + "y" * 121, "x=bidi\u202eevil",
+                "x=zero\u200bwidth", "x=bell\x07", 'bad"name=fine'):
+        with pytest.raises(SettingsError) as caught:
+            load_settings({"TEKCIFY_EXTRA_SCOPES": bad})
+        assert caught.value.problems[0].startswith("TEKCIFY_EXTRA_SCOPES="), bad
 
 
 def test_extra_scopes_are_read_from_the_environment() -> None:

@@ -140,7 +140,7 @@ def _rejected(data: bytes, **kwargs: Any) -> ImageRejected:
     ("fmt", "mode", "size", "media_type", "out_size"),
     [
         ("PNG", "RGBA", (1024, 768), "image/png", (512, 384)),
-        ("PNG", "RGB", (640, 1280), "image/jpeg", (256, 512)),
+        ("PNG", "RGB", (640, 1280), "image/png", (256, 512)),
         ("JPEG", "RGB", (2000, 1000), "image/jpeg", (512, 256)),
         ("WEBP", "RGB", (800, 800), "image/jpeg", (512, 512)),
         ("GIF", "P", (600, 300), "image/png", (512, 256)),
@@ -160,6 +160,29 @@ def test_valid_images_are_accepted_resized_and_reencoded(
     before = ImageStat.Stat(source.convert("RGB")).mean
     after = ImageStat.Stat(out.convert("RGB")).mean
     assert all(abs(a - b) < 8 for a, b in zip(before, after, strict=True))
+
+
+def test_a_png_stays_a_png_with_its_transparency_and_a_jpeg_stays_a_jpeg() -> None:
+    # Half transparent, half opaque red; a logo on a transparent background.
+    logo = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    logo.paste(Image.new("RGBA", (32, 64), (*RED, 255)), (0, 0))
+    result = process_image(_encode(logo, "PNG"))
+    assert result.media_type == "image/png"
+    assert result.extension == "png"
+    out = _decoded(result)
+    assert out.mode == "RGBA"
+    assert out.getpixel((48, 32))[3] == 0  # still see-through
+    assert out.getpixel((16, 32)) == pytest.approx((*RED, 255), abs=2)
+    # A PNG with a transparent colour key (tRNS) rather than an alpha channel.
+    keyed = Image.new("RGB", (32, 32), BLUE)
+    keyed.paste(Image.new("RGB", (16, 32), RED), (0, 0))
+    keyed_png = _encode(keyed, "PNG", transparency=BLUE)
+    keyed_out = _decoded(process_image(keyed_png))
+    assert keyed_out.convert("RGBA").getpixel((24, 16))[3] == 0
+    # An opaque PNG (a screenshot) is a PNG too; a JPEG photo stays a JPEG.
+    assert process_image(_encode(_picture((40, 40), "RGB"), "PNG")).media_type == "image/png"
+    photo = process_image(_encode(_picture((40, 40), "RGB"), "JPEG"))
+    assert (photo.media_type, photo.extension) == ("image/jpeg", "jpg")
 
 
 def test_the_declared_name_and_type_are_ignored() -> None:

@@ -230,7 +230,7 @@ async def test_the_export_holds_every_record_and_no_secret(
     assert [(c["clientId"], c["scopes"]) for c in data["consents"]] == [
         (bobs.client_id, ["openid", "profile"])
     ]
-    assert [(i["kind"], i["mediaType"]) for i in data["images"]] == [("avatar", "image/jpeg")]
+    assert [(i["kind"], i["mediaType"]) for i in data["images"]] == [("avatar", "image/png")]
     assert data["images"][0]["id"] in avatar
     words = " ".join(_keys(data)).lower()
     for word in ("hash", "secret", "password", "token", "data"):

@@ -18,6 +18,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from .._version import __version__
+from .api_docs import install_docs
 from .context import Clock, ServerContext
 from .cors import OAuthCorsMiddleware
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         title="Tekcify Auth",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs from package files, not a CDN
         redoc_url=None,
     )
     app.state.ctx = ctx
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         install_redis_handler(app)
     # /openapi.json documents the 400s (not FastAPI's 422s) and the other errors.
     install_openapi(app)
+    install_docs(app)
     # Browsers at an application's origins may call the token, introspection, revocation
     # and UserInfo endpoints (answers preflights itself).
     app.add_middleware(OAuthCorsMiddleware, ctx=ctx)

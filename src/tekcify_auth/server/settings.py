@@ -9,6 +9,7 @@ an operator can act on rather than a traceback.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -21,7 +22,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .proxies import parse_networks
 
-__all__ = ["DEFAULT_SCOPES", "SIGNING_ALGORITHMS", "Settings", "SettingsError", "load_settings"]
+__all__ = [
+    "DEFAULT_SCOPES", "SIGNING_ALGORITHMS", "Settings", "SettingsError", "load_settings",
+    "parse_extra_scopes",
+]
 
 SIGNING_ALGORITHMS: Final = ("HS256", "RS256", "ES256", "EdDSA")
 
@@ -33,6 +37,37 @@ DEFAULT_SCOPES: Final = (
 # RFC 6749 §3.3 scope-token (%x21 / %x23-5B / %x5D-7E); the comma separates names here.
 _SCOPE_NAME: Final = re.compile(r"[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]{1,64}")
 _MAX_EXTRA_SCOPES: Final = 100
+_MAX_SCOPE_TEXT: Final = 120
+
+
+def parse_extra_scopes(value: str) -> dict[str, str]:
+    """``TEKCIFY_EXTRA_SCOPES`` as ``{name: description or ""}``, in order.
+
+    Entries are separated by commas; an entry is ``name=description`` or names separated
+    by spaces (the older form). Raises :class:`ValueError` naming the first bad entry.
+    """
+    described: dict[str, str] = {}
+    for entry in value.split(","):
+        name, equals, text = entry.partition("=")
+        names = name.split()
+        if equals:
+            text = " ".join(text.split())
+            if len(names) != 1:
+                raise ValueError(f"{entry.strip()[:80]!r} is not name=description")
+            if not text or len(text) > _MAX_SCOPE_TEXT or not text.isprintable() or any(
+                unicodedata.category(char) == "Cf" for char in text
+            ):
+                raise ValueError(
+                    f"the description of {names[0][:64]!r} must be 1 to {_MAX_SCOPE_TEXT} "
+                    "printable characters"
+                )
+        for scope in names:
+            if not _SCOPE_NAME.fullmatch(scope):
+                raise ValueError(f"{scope[:80]!r} is not a scope name")
+            described[scope] = text if equals else described.get(scope, "")
+    if len(described) > _MAX_EXTRA_SCOPES:
+        raise ValueError("too many scopes")
+    return described
 
 _MIB: Final = 1024 * 1024
 
@@ -196,9 +231,12 @@ class Settings(BaseSettings):
     )
     extra_scopes: str = _env(
         "TEKCIFY_EXTRA_SCOPES",
-        f"up to {_MAX_EXTRA_SCOPES} scope names separated by spaces or commas, each 1 to 64 "
-        "printable ASCII characters other than \" and \\ (RFC 6749 §3.3); they are added "
-        "to the default scopes " + " ".join(DEFAULT_SCOPES),
+        f"up to {_MAX_EXTRA_SCOPES} scope names separated by commas (or spaces), each 1 to 64 "
+        "printable ASCII characters other than \" and \\ (RFC 6749 §3.3), each optionally "
+        "followed by =description, the words the consent page shows (up to "
+        f"{_MAX_SCOPE_TEXT} characters, no commas), e.g. \"read:orders=Read your orders, "
+        "write:orders=Place orders for you\"; they are added to the default scopes "
+        + " ".join(DEFAULT_SCOPES),
         default="",
     )
 
@@ -267,13 +305,8 @@ class Settings(BaseSettings):
     @field_validator("extra_scopes")
     @classmethod
     def _extra_scopes(cls, value: str) -> str:
-        names = value.replace(",", " ").split()
-        for name in names:
-            if not _SCOPE_NAME.fullmatch(name):
-                raise ValueError(f"{name[:80]!r} is not a scope name")
-        if len(names) > _MAX_EXTRA_SCOPES:
-            raise ValueError("too many scopes")
-        return " ".join(dict.fromkeys(names))
+        described = parse_extra_scopes(value)
+        return ", ".join(f"{name}={text}" if text else name for name, text in described.items())
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -290,7 +323,12 @@ class Settings(BaseSettings):
     @property
     def scopes(self) -> tuple[str, ...]:
         """Every scope the server knows: :data:`DEFAULT_SCOPES`, then ``TEKCIFY_EXTRA_SCOPES``."""
-        return tuple(dict.fromkeys((*DEFAULT_SCOPES, *self.extra_scopes.split())))
+        return tuple(dict.fromkeys((*DEFAULT_SCOPES, *parse_extra_scopes(self.extra_scopes))))
+
+    @property
+    def scope_descriptions(self) -> dict[str, str]:
+        """The consent page's words for the extra scopes that were given some."""
+        return {name: text for name, text in parse_extra_scopes(self.extra_scopes).items() if text}
 
     @property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:

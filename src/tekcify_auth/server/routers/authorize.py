@@ -251,8 +251,10 @@ def _consent_page(
     error: str | None = None,
 ) -> Response:
     client = request.client
+    described = ctx.settings.scope_descriptions
     scopes = [
-        {"name": name, "text": SCOPE_TEXT.get(name, f"Use the “{name}” permission")}
+        {"name": name, "text": SCOPE_TEXT.get(name) or described.get(name)
+         or f"Use the “{name}” permission"}
         for name in request.scopes
     ]
     query = request.path().split("?", 1)[1]

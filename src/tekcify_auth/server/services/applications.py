@@ -304,7 +304,11 @@ def check_scopes(scopes: Sequence[str], known: Sequence[str]) -> list[str]:
     for index, scope in enumerate(scopes):
         if scope not in allowed:
             field = f"scopes.{index}"
-            reason = f"unknown scope {scope[:64]!r}; this server knows {' '.join(known)}"
+            reason = (
+                f"unknown scope {scope[:64]!r}; this server knows {' '.join(known)} (its "
+                "operator adds scopes with TEKCIFY_EXTRA_SCOPES, e.g. "
+                f"TEKCIFY_EXTRA_SCOPES=\"{scope[:64]}=What it lets the application do\")"
+            )
             raise ApiError(
                 400, f"Invalid field {field}: {reason}",
                 details=[{"field": field, "type": "unknown_scope", "message": reason}],

@@ -25,11 +25,12 @@ refusing with an :class:`ImageRejected` (400, or 413 when too large) that says w
 
 Decisions:
 
-* **Output format.** PNG for images with transparency and for palette, bilevel or GIF
-  sources (logos, icons, line art: lossless, no JPEG ringing around edges); JPEG
-  (quality 85) for everything else (photos). Both are readable everywhere an avatar URL
-  ends up — browsers, native apps, and e-mail clients, several of which still cannot
-  show WebP — so WebP is accepted but never produced.
+* **Output format.** An image keeps its kind where it matters: a PNG stays a PNG (its
+  transparency kept), a JPEG stays a JPEG (quality 85). GIF and palette or bilevel
+  sources (logos, icons, line art) become PNG, lossless with no JPEG ringing around
+  edges; a WebP becomes PNG when it has transparency, else JPEG. Both are readable
+  everywhere an avatar URL ends up — browsers, native apps, and e-mail clients, several
+  of which still cannot show WebP — so WebP is accepted but never produced.
 * **Metadata.** Nothing survives: no EXIF (GPS, camera serials), XMP, comments, text
   chunks, or ICC profile. The ICC profile is dropped rather than applied: it is an
   attacker-supplied binary that would go through LittleCMS, and for a 512-pixel avatar
@@ -258,12 +259,12 @@ def _orientation(image: Image.Image) -> int:
 
 
 def _is_graphic(image: Image.Image) -> bool:
-    """Whether the output should be lossless PNG: transparency, palette, bilevel, GIF."""
+    """Whether the output should be lossless PNG: a PNG or GIF, transparency, palette, bilevel."""
     return (
-        image.mode in _GRAPHIC_MODES
+        image.format in {"PNG", "GIF"}
+        or image.mode in _GRAPHIC_MODES
         or "A" in image.mode
         or "transparency" in image.info
-        or image.format == "GIF"
     )
 
 
