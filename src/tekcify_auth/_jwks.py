@@ -54,6 +54,14 @@ __all__ = [
 ]
 
 logger = logging.getLogger("tekcify_auth.jwks")
+NO_USABLE_KEY: Final = "JWKS holds no usable signature key"
+_NO_KEYS_HINT: Final = (
+    "the JWKS at %s holds no key this verifier can use, so every token is refused. A "
+    "Tekcify Auth server that signs with a shared secret (TEKCIFY_SIGNING_ALG=HS256, the "
+    "default) publishes none: verify with that secret instead (JwtAuthGuard(secret=...), "
+    "JWT_ACCESS_SECRET), or have the server sign with a key pair (TEKCIFY_SIGNING_ALG=RS256, "
+    "ES256 or EdDSA) and restart it"
+)
 
 #: A JWKS larger than this is refused (Tekcify's holds a handful of keys, ~1 KiB each).
 MAX_JWKS_BYTES: Final = 1 << 20
@@ -117,7 +125,7 @@ def key_set_of(document: object, algorithms: Collection[str] = ASYMMETRIC_ALGORI
             by_kid[kid] = jwk
         usable.append(jwk)
     if not usable:
-        raise JwksError("JWKS holds no usable signature key")
+        raise JwksError(NO_USABLE_KEY)
     return KeySet(by_kid, tuple(usable))
 
 
@@ -332,6 +340,8 @@ class JwksVerifier(BaseVerifier):
         if error is not None:
             kept = "keeping the last good key set" if self._keys else "no key set loaded"
             logger.warning("JWKS fetch from %s failed (%s); %s", self.jwks_uri, error, kept)
+            if str(error) == NO_USABLE_KEY:
+                self._warn_once("empty_jwks", _NO_KEYS_HINT, self.jwks_uri)
         future.set_result(error)
 
     def _fetch(self, kid: str | None, force: bool = False) -> JwksError | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import threading
 import time
@@ -74,6 +75,28 @@ ERROR_WORDS: Final = frozenset(
         BAD_SIGNATURE, MISSING_EXP, EXPIRED, NOT_YET_VALID, WRONG_ISSUER, WRONG_AUDIENCE,
         WRONG_TYPE, JWKS_UNAVAILABLE,
     }
+)
+
+#: Mistakes of configuration that a verifier can tell from bad tokens are logged here, once
+#: per verifier and kind, at WARNING; the answer to the client stays the generic one.
+logger = logging.getLogger("tekcify_auth.verify")
+
+_HS_AT_JWKS: Final = (
+    "a token signed with %s (a shared secret) reached a JWKS verifier, which admits only "
+    "key-pair algorithms, so every such token is refused. The Tekcify Auth server signs with "
+    "a shared secret by default (TEKCIFY_SIGNING_ALG=HS256) and then publishes no keys. "
+    "Either verify with that secret (JwtAuthGuard(secret=...), TokenVerifier(secret=...), "
+    "JWT_ACCESS_SECRET), or have the server sign with a key pair "
+    "(TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA) and restart it"
+)
+_WRONG_ISSUER: Final = (
+    "a correctly signed token has issuer %r, but this verifier expects %r, so every token of "
+    "that server is refused: pass issuer=%r (the server's TEKCIFY_ISSUER), or issuer=None"
+)
+_WRONG_AUDIENCE: Final = (
+    "a correctly signed token is for audience %r, but this verifier expects %r, so such "
+    "tokens are refused: pass audience= the server's TEKCIFY_AUDIENCE, if that token's "
+    "audience is yours"
 )
 
 # Shared by every caller, so their (empty) payloads are read-only too.
@@ -147,6 +170,13 @@ class BaseVerifier:
         self._cache: ExpiringLRU[VerifiedToken] | None = (
             ExpiringLRU(cache_size, self.clock) if cache else None
         )
+        self._warned: set[str] = set()
+
+    def _warn_once(self, kind: str, message: str, *args: object) -> None:
+        """Log a configuration mistake at WARNING, the first time this verifier sees it."""
+        if kind not in self._warned:
+            self._warned.add(kind)
+            logger.warning(message, *args)
 
     def clear_cache(self) -> None:
         """Forget every verified token (for example after a key was withdrawn)."""
@@ -184,6 +214,8 @@ class BaseVerifier:
             return _INVALID[MALFORMED]
         if alg not in self.algorithms:
             # Covers "none" in any casing and HS256-with-the-public-key confusion.
+            if self._serves_jwks and alg in HMAC_ALGORITHMS:
+                self._warn_once("hs_at_jwks", _HS_AT_JWKS, alg)
             return _INVALID[ALGORITHM_NOT_ALLOWED]
         if "crit" in header or header.get("b64") is False:
             # RFC 7515 §4.1.11: we understand no extension, so a critical one fails.
@@ -218,6 +250,11 @@ class BaseVerifier:
             return _INVALID[MALFORMED]
         error = self._check_claims(payload)
         if error is not None:
+            if error == WRONG_ISSUER:  # signed by a key we trust: the setting is wrong
+                iss = str(payload.get("iss"))[:200]
+                self._warn_once(error, _WRONG_ISSUER, iss, self.issuer, iss)
+            elif error == WRONG_AUDIENCE:
+                self._warn_once(error, _WRONG_AUDIENCE, payload.get("aud"), self.audience)
             return _INVALID[error]
         result = VerifiedToken(freeze_payload(payload), True, None)
         if self._cache is not None:
