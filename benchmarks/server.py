@@ -202,6 +202,7 @@ def postgres_version(url: str) -> str:
 class Server:
     port: int
     pid: int
+    env: dict[str, str] = field(default_factory=dict)  # for tekcify-auth admin commands
 
     @property
     def url(self) -> str:
@@ -233,15 +234,16 @@ def serving(database_url: str | None) -> Iterator[Server]:
     ]
     with tempfile.TemporaryDirectory(prefix="tekcify-bench-") as data_dir, \
             tempfile.TemporaryFile() as log:
+        env = server_env(database_url, data_dir)
         # Its own session: a Ctrl-C reaches only us, and we stop the server ourselves.
         proc = subprocess.Popen(
-            command, env=server_env(database_url, data_dir), cwd=APPS,
+            command, env=env, cwd=APPS,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=in_server,
         )
         try:
             wait_ready(proc, port, log)
-            yield Server(port, proc.pid)
+            yield Server(port, proc.pid, env)
             if proc.poll() is not None:
                 raise RuntimeError(f"the server exited ({proc.returncode}):\n{tail(log)}")
         finally:
@@ -310,6 +312,12 @@ def prepare(server: Server) -> Fixtures:
         if created.status_code == 201:
             body = created.json()
             client = (body["clientId"], body["clientSecret"])
+            # client_credentials needs the operator's leave (issue 10 item 6).
+            subprocess.run(
+                [sys.executable, "-m", "tekcify_auth.cli", "apps", "allow-client-credentials",
+                 body["clientId"], "--scopes", "read:profile"],
+                env=server.env, cwd=APPS, check=True, capture_output=True, timeout=120,
+            )
         else:
             note = f"POST /api/applications gave {created.status_code}"
     return Fixtures(

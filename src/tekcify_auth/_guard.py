@@ -22,7 +22,7 @@ from ._config import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 from ._errors import AuthenticationError, ConfigurationError
 from ._keys import PublicKeyLike
 from ._models import UserPayload, VerifiedToken
-from ._verify import TokenVerifier
+from ._verify import TokenVerifier, client_names, token_client
 
 if TYPE_CHECKING:
     from ._jwks import JwksLike
@@ -199,6 +199,14 @@ class GuardCore:
     sync hook runs in a worker thread when called from async code (either way it can
     read the request's token from :data:`current_token`). ``scopes`` are required on
     every request this guard sees.
+
+    ``clients`` (client ids) accepts only the tokens issued to those applications
+    (their ``clientId``; the server also puts it in ``aud``); a first-party token (no
+    ``clientId``) then passes only with ``allow_first_party``. A token that acts for no
+    user (``client_credentials``: ``sub`` is its ``clientId``) is refused unless
+    ``allow_client_tokens``. Both refusals are 401 ``Invalid or expired token``
+    (``invalid_token``), logged with the reason ``wrong_client`` or ``client_token``,
+    and checked before ``get_user_info`` runs.
     """
 
     def __init__(
@@ -208,9 +216,15 @@ class GuardCore:
         get_user_info: UserInfoHook | None = None,
         scopes: Iterable[str] = (),
         log: logging.Logger | None = None,
+        clients: Iterable[str] | None = None,
+        allow_first_party: bool = False,
+        allow_client_tokens: bool = False,
     ) -> None:
         if get_user_info is not None and not callable(get_user_info):
             raise ConfigurationError("get_user_info must be a function of the user id")
+        self.clients = client_names(clients)
+        self.allow_first_party = allow_first_party
+        self.allow_client_tokens = allow_client_tokens
         self.verifier = verifier
         self.get_user_info = get_user_info
         self._hook_is_async = get_user_info is not None and _is_async_callable(get_user_info)
@@ -246,6 +260,7 @@ class GuardCore:
             token = extract_bearer(authorization)
             result = self.verifier.verify(token)
             payload = self._payload(result)
+            self.admit(payload["sub"], token_client(payload))
             info: UserInfo = None
             if self.get_user_info is not None:
                 reset = current_token.set(token)
@@ -275,6 +290,7 @@ class GuardCore:
         try:
             token = extract_bearer(authorization)
             payload = self._payload(await self.verifier.averify(token))
+            self.admit(payload["sub"], token_client(payload))
             info: UserInfo = None
             if self.get_user_info is not None:
                 reset = current_token.set(token)
@@ -299,6 +315,26 @@ class GuardCore:
                 error="insufficient_scope",
                 description=f"The token lacks the scopes: {needed}",
                 scope=needed,
+            )
+
+    def admit(self, user_id: str, client_id: str | None) -> None:
+        """Raise the 401 refusal unless this guard accepts a token of ``client_id``.
+
+        ``client_id`` is the application the token was issued to (``None``: first-party);
+        a token whose ``user_id`` is its ``client_id`` acts for no user.
+        """
+        clients = self.clients
+        if clients is not None and not (
+            client_id in clients if client_id is not None else self.allow_first_party
+        ):
+            raise AuthenticationError(
+                401, INVALID_TOKEN, reason="wrong_client", error="invalid_token",
+                description="The access token was not issued to this application",
+            )
+        if client_id is not None and user_id == client_id and not self.allow_client_tokens:
+            raise AuthenticationError(
+                401, INVALID_TOKEN, reason="client_token", error="invalid_token",
+                description="The access token acts for no user (client credentials)",
             )
 
     def log_refusal(self, exc: AuthenticationError, route: str, client: str | None) -> None:

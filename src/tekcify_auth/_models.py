@@ -96,7 +96,8 @@ class VerifiedToken:
     ``valid`` is true only when the signature and every claim check hold. When it is
     false, ``payload`` is empty and ``error`` is a short machine word such as
     ``expired``, ``bad_signature``, ``wrong_type``, ``wrong_issuer``,
-    ``wrong_audience``, ``malformed``, ``unknown_key`` or ``algorithm_not_allowed``.
+    ``wrong_audience``, ``malformed``, ``unknown_key``, ``algorithm_not_allowed`` or
+    ``wrong_client`` (issued to an application not among ``clients=``).
     """
 
     payload: dict[str, Any] = field(default_factory=dict)

@@ -15,7 +15,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
@@ -47,7 +47,9 @@ __all__ = [
     "BaseVerifier",
     "Clock",
     "TokenVerifier",
+    "client_names",
     "decode_token",
+    "token_client",
     "verify_access_token",
 ]
 
@@ -67,13 +69,14 @@ WRONG_ISSUER: Final = "wrong_issuer"
 WRONG_AUDIENCE: Final = "wrong_audience"
 WRONG_TYPE: Final = "wrong_type"
 JWKS_UNAVAILABLE: Final = "jwks_unavailable"
+WRONG_CLIENT: Final = "wrong_client"
 
 #: Every error word a verifier can return, for documentation and tests.
 ERROR_WORDS: Final = frozenset(
     {
         TOO_LARGE, MALFORMED, ALGORITHM_NOT_ALLOWED, UNSUPPORTED_HEADER, UNKNOWN_KEY,
         BAD_SIGNATURE, MISSING_EXP, EXPIRED, NOT_YET_VALID, WRONG_ISSUER, WRONG_AUDIENCE,
-        WRONG_TYPE, JWKS_UNAVAILABLE,
+        WRONG_TYPE, JWKS_UNAVAILABLE, WRONG_CLIENT,
     }
 )
 
@@ -486,6 +489,31 @@ def _verifier_for(
     return verifier
 
 
+def client_names(clients: Iterable[str] | None) -> frozenset[str] | None:
+    """``clients=`` as a set of client ids (one string is one id); ``None`` stays ``None``.
+
+    Raises :class:`~tekcify_auth.ConfigurationError` for an empty set, which would refuse
+    every token: pass ``None`` to skip the check.
+    """
+    if clients is None:
+        return None
+    names = frozenset((clients,) if isinstance(clients, str) else clients)
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise ConfigurationError(
+            "clients= takes the client ids whose tokens are accepted (at least one), or None"
+        )
+    return names
+
+
+def token_client(payload: Mapping[str, Any]) -> str | None:
+    """The application a verified token was issued to (its ``clientId``), ``None`` if first-party.
+
+    The server also names the application in ``aud`` (``["tekcify-api", client id]``).
+    """
+    client_id = payload.get("clientId")
+    return client_id if isinstance(client_id, str) and client_id else None
+
+
 def verify_access_token(
     token: str | bytes,
     *,
@@ -496,6 +524,8 @@ def verify_access_token(
     audience: str | None = DEFAULT_AUDIENCE,
     algorithms: Collection[str] | None = None,
     leeway: float = 0,
+    clients: Iterable[str] | None = None,
+    allow_first_party: bool = False,
 ) -> VerifiedToken:
     """Verify a Tekcify access token, as ``verifyAccessToken`` does in the Node package.
 
@@ -512,6 +542,15 @@ def verify_access_token(
     place is read again), and verified tokens are cached per configuration until they
     expire.
 
+    ``clients`` (client ids; one string is one id) accepts only the tokens issued to
+    those applications: every application's token carries ``aud: ["tekcify-api",
+    client id]`` and the ``clientId`` claim, so without ``clients`` a backend accepts
+    the tokens of *every* application registered on the server. Any other token is
+    ``wrong_client``, a first-party token (from ``/api/auth/login``, no ``clientId``)
+    included unless ``allow_first_party`` is true. A ``client_credentials`` token of one
+    of ``clients`` passes: it acts for no user (``sub`` is the client id), which the
+    guards refuse unless told ``allow_client_tokens=True``.
+
     Raises :class:`~tekcify_auth.ConfigurationError` when the settings are unusable,
     ``jwks`` of any other type included.
 
@@ -525,7 +564,22 @@ def verify_access_token(
     >>> signer = SigningKey.generate("ES256")
     >>> verify_access_token(signer.mint("user-1"), jwks=signer.jwks()).valid
     True
+    >>> app_token = mint_access_token("user-1", secret="change-me", client_id="app-b")
+    >>> verify_access_token(app_token, secret="change-me", clients=["app-a"]).error
+    'wrong_client'
     """
+    if clients is not None:
+        names = client_names(clients)
+        result = verify_access_token(
+            token, secret=secret, key=key, jwks=jwks, issuer=issuer, audience=audience,
+            algorithms=algorithms, leeway=leeway,
+        )
+        if not result.valid:
+            return result
+        client_id = token_client(result.payload)
+        if (client_id is None and allow_first_party) or (names and client_id in names):
+            return result
+        return _INVALID[WRONG_CLIENT]
     source: object = key
     if jwks is not None:
         if secret is not None or key is not None:

@@ -9,6 +9,8 @@
     tekcify-auth users disable EMAIL
     tekcify-auth keys list
     tekcify-auth keys rotate
+    tekcify-auth apps allow-client-credentials CLIENT_ID --scopes "read:orders ..."
+    tekcify-auth apps deny-client-credentials CLIENT_ID
 
 Settings come from the environment (``TEKCIFY_*``, ``JWT_ACCESS_SECRET``). The server
 package is imported only inside the commands, so ``import tekcify_auth`` stays light.
@@ -308,6 +310,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_user_commands(commands)
     _add_key_commands(commands)
+    _add_app_commands(commands)
     return parser
 
 
@@ -479,6 +482,70 @@ def _keys_rotate(_args: argparse.Namespace) -> int:
         f"running servers sign with the new key within {settings.key_reload_interval:g} "
         "seconds (TEKCIFY_KEY_RELOAD_INTERVAL)"
     )
+    return 0
+
+
+# -- apps ----------------------------------------------------------------------------
+
+
+def _add_app_commands(commands: Any) -> None:
+    apps = commands.add_parser("apps", help="administer OAuth applications")
+    actions = apps.add_subparsers(dest="apps_command", required=True, metavar="ACTION")
+    allow = actions.add_parser(
+        "allow-client-credentials",
+        help="let a confidential application get client_credentials tokens (no user) for "
+        "these scopes; replaces an earlier allowance",
+    )
+    allow.add_argument("client_id", metavar="CLIENT_ID")
+    allow.add_argument(
+        "--scopes", required=True,
+        help='the scopes its client tokens may hold, space-separated ("read:orders ...")',
+    )
+    allow.set_defaults(handler=_apps_allow_client_credentials)
+    deny = actions.add_parser(
+        "deny-client-credentials",
+        help="withdraw that leave; the application's client tokens stop being active",
+    )
+    deny.add_argument("client_id", metavar="CLIENT_ID")
+    deny.set_defaults(handler=_apps_deny_client_credentials)
+
+
+def _apps_allow_client_credentials(args: argparse.Namespace) -> int:
+    from .server.services.client_credentials import AllowanceRefused, allow_client_credentials
+
+    ctx = _started_context(_settings())
+    try:
+        with ctx.db.write() as db:
+            granted, pending = allow_client_credentials(
+                db, args.client_id, args.scopes.split(), ctx.clock()
+            )
+    except AllowanceRefused as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        ctx.stop()
+    print(
+        f"{args.client_id} may use client_credentials for: {' '.join(granted) or '(nothing yet)'}"
+    )
+    if pending:
+        print(f"  not registered by the application, granted once it does: {' '.join(pending)}")
+    return 0
+
+
+def _apps_deny_client_credentials(args: argparse.Namespace) -> int:
+    from .server.services.client_credentials import AllowanceRefused, deny_client_credentials
+
+    ctx = _started_context(_settings())
+    try:
+        with ctx.db.write() as db:
+            had = deny_client_credentials(db, args.client_id)
+    except AllowanceRefused as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        ctx.stop()
+    if had:
+        print(f"{args.client_id} may no longer use client_credentials; its tokens are revoked")
+    else:
+        print(f"{args.client_id} was not allowed client_credentials")
     return 0
 
 

@@ -82,8 +82,14 @@ class _BearerGuard(SecurityBase):
         scopes: Iterable[str],
         scheme_name: str | None,
         description: str | None,
+        clients: Iterable[str] | None = None,
+        allow_first_party: bool = False,
+        allow_client_tokens: bool = False,
     ) -> None:
-        self.core = GuardCore(verifier, get_user_info=get_user_info, scopes=scopes)
+        self.core = GuardCore(
+            verifier, get_user_info=get_user_info, scopes=scopes, clients=clients,
+            allow_first_party=allow_first_party, allow_client_tokens=allow_client_tokens,
+        )
         # What FastAPI reads to list the scheme in OpenAPI (and Swagger's Authorize).
         self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
         self.scheme_name = scheme_name or DEFAULT_SCHEME_NAME
@@ -135,10 +141,17 @@ class JwtAuthGuard(_BearerGuard):
     required on every route the guard protects (403 ``insufficient_scope``).
     ``scheme_name`` and ``description`` name and describe the OpenAPI security scheme.
 
+    ``clients`` (your application's client id, or several) accepts only the tokens
+    issued to those applications; without it, every application registered on the
+    server can call your routes with its users' tokens. First-party tokens (from
+    ``/api/auth/login``) are then refused unless ``allow_first_party=True``. Tokens
+    that act for no user (``client_credentials``) are refused unless
+    ``allow_client_tokens=True``. Those refusals are 401 ``Invalid or expired token``.
+
     Raises :class:`~tekcify_auth.ConfigurationError` for unusable settings.
 
     >>> from fastapi import Depends, FastAPI
-    >>> guard = JwtAuthGuard(secret="change-me")
+    >>> guard = JwtAuthGuard(secret="change-me", clients=["my-client-id"])
     >>> app = FastAPI(dependencies=[Depends(guard)])
     """
 
@@ -156,6 +169,9 @@ class JwtAuthGuard(_BearerGuard):
         scopes: Iterable[str] = (),
         scheme_name: str | None = None,
         description: str | None = None,
+        clients: Iterable[str] | None = None,
+        allow_first_party: bool = False,
+        allow_client_tokens: bool = False,
     ) -> None:
         if secret is None and key is None and verifier is None:
             raise ConfigurationError(
@@ -172,6 +188,9 @@ class JwtAuthGuard(_BearerGuard):
             scopes=scopes,
             scheme_name=scheme_name,
             description=description,
+            clients=clients,
+            allow_first_party=allow_first_party,
+            allow_client_tokens=allow_client_tokens,
         )
 
 
@@ -183,7 +202,8 @@ class JwksAuthGuard(_BearerGuard):
     :class:`~tekcify_auth.JwksVerifier` (it carries its own issuer and audience) or a
     JWKS document you hold (a dict with ``"keys"``, its JSON as str or bytes, or a
     joserfc ``KeySet``; read once, never fetched); or one static public key as ``key``.
-    The other options are those of :class:`JwtAuthGuard`.
+    The other options (``clients``, ``allow_first_party`` and ``allow_client_tokens``
+    among them) are those of :class:`JwtAuthGuard`.
 
     Raises :class:`~tekcify_auth.ConfigurationError` for unusable settings.
 
@@ -206,6 +226,9 @@ class JwksAuthGuard(_BearerGuard):
         scopes: Iterable[str] = (),
         scheme_name: str | None = None,
         description: str | None = None,
+        clients: Iterable[str] | None = None,
+        allow_first_party: bool = False,
+        allow_client_tokens: bool = False,
     ) -> None:
         if jwks_uri is None and auth_server_url is None and jwks is None and key is None:
             auth_server_url = _env_auth_server_url()
@@ -218,6 +241,9 @@ class JwksAuthGuard(_BearerGuard):
             scopes=scopes,
             scheme_name=scheme_name,
             description=description,
+            clients=clients,
+            allow_first_party=allow_first_party,
+            allow_client_tokens=allow_client_tokens,
         )
 
 
@@ -297,8 +323,8 @@ def require_scopes(*scopes: str) -> _ScopeRequirement:
 class _StandIn:
     """What :func:`tekcify_auth.testing.override_guard` puts in a guard's place.
 
-    It hands over a fixed user without any token; the guard's own ``scopes`` are still
-    required, so a test can prove a 403.
+    It hands over a fixed user without any token; the guard's own ``scopes``, ``clients``
+    and ``allow_client_tokens`` still hold, so a test can prove a 403 or a 401.
     """
 
     def __init__(self, guard: _BearerGuard, user: UserPayload) -> None:
@@ -308,12 +334,13 @@ class _StandIn:
     async def __call__(self, request: HTTPConnection) -> UserPayload:
         scope = request.scope
         core = self.guard.core
-        if core.scopes:
-            try:
+        try:
+            core.admit(self.user.user_id, self.user.client_id)
+            if core.scopes:
                 core.require(self.user, core.scopes)
-            except AuthenticationError as exc:
-                core.log_refusal(exc, scope["path"], _client(scope))
-                raise _refusal(scope, exc) from None
+        except AuthenticationError as exc:
+            core.log_refusal(exc, scope["path"], _client(scope))
+            raise _refusal(scope, exc) from None
         _remember(scope, self.user)
         return self.user
 

@@ -193,6 +193,11 @@ class FlaskAuth:
         return None
 
     def _stand_in(self, user: UserPayload, needed: Collection[str]) -> UserPayload:
+        try:
+            self.core.admit(user.user_id, user.client_id)
+        except AuthenticationError as exc:
+            self.core.log_refusal(exc, request.path, request.remote_addr)
+            raise
         scopes = self.core.scopes.union(needed)
         if scopes:
             self._require(user, scopes)
@@ -220,6 +225,9 @@ def create_auth_middleware(
     leeway: float = 0,
     get_user_info: UserInfoHook | None = None,
     scopes: Iterable[str] = (),
+    clients: Iterable[str] | None = None,
+    allow_first_party: bool = False,
+    allow_client_tokens: bool = False,
 ) -> FlaskAuth:
     """A Flask guard, as ``createAuthMiddleware`` builds the Express one.
 
@@ -233,6 +241,11 @@ def create_auth_middleware(
     ``get_user_info(user_id)``, sync or async, returns ``{"email": ...}`` or ``None``
     (then 401 ``User not found``). ``scopes`` are required on every request the guard
     sees.
+
+    ``clients`` (your application's client id, or several) accepts only the tokens
+    issued to those applications, not those of every application on the server;
+    first-party tokens then pass only with ``allow_first_party=True``. Tokens that act
+    for no user (``client_credentials``) are refused unless ``allow_client_tokens=True``.
 
     Raises :class:`~tekcify_auth.ConfigurationError` for unusable settings.
 
@@ -252,4 +265,9 @@ def create_auth_middleware(
         algorithms=algorithms,
         leeway=leeway,
     )
-    return FlaskAuth(GuardCore(checker, get_user_info=get_user_info, scopes=scopes))
+    return FlaskAuth(
+        GuardCore(
+            checker, get_user_info=get_user_info, scopes=scopes, clients=clients,
+            allow_first_party=allow_first_party, allow_client_tokens=allow_client_tokens,
+        )
+    )

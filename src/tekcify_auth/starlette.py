@@ -95,6 +95,11 @@ class AuthMiddleware:
     ``User not found``). ``scopes`` are required on every protected request (403
     ``insufficient_scope`` otherwise).
 
+    ``clients`` (your application's client id, or several) accepts only the tokens
+    issued to those applications, not those of every application on the server;
+    first-party tokens then pass only with ``allow_first_party=True``. Tokens that act
+    for no user (``client_credentials``) are refused unless ``allow_client_tokens=True``.
+
     ``exclude_paths`` are paths served without authentication: an entry matches that
     exact path, and an entry ending in ``*`` matches every path that starts with what
     precedes the star (``"/public/*"``). Paths are relative to the app's ``root_path``.
@@ -124,6 +129,9 @@ class AuthMiddleware:
         scopes: Iterable[str] = (),
         exclude_paths: Iterable[str] = (),
         websockets: bool = True,
+        clients: Iterable[str] | None = None,
+        allow_first_party: bool = False,
+        allow_client_tokens: bool = False,
     ) -> None:
         self.app = app
         self.core = GuardCore(
@@ -134,6 +142,9 @@ class AuthMiddleware:
             ),
             get_user_info=get_user_info,
             scopes=scopes,
+            clients=clients,
+            allow_first_party=allow_first_party,
+            allow_client_tokens=allow_client_tokens,
         )
         exact: set[str] = set()
         prefixes: list[str] = []

@@ -67,13 +67,16 @@ def _claims(
     audience: str | None,
     now: float | None,
     extra: dict[str, Any],
+    client_id: str | None = None,
 ) -> dict[str, Any]:
     issued = int(time.time() if now is None else now)
     claims: dict[str, Any] = {"sub": sub, "type": "access", "scopes": list(scopes)}
     if issuer is not None:
         claims["iss"] = issuer
     if audience is not None:
-        claims["aud"] = audience
+        claims["aud"] = audience if client_id is None else [audience, client_id]
+    if client_id is not None:
+        claims["clientId"] = client_id
     if email is not None:
         claims["email"] = email
     claims.update(
@@ -103,17 +106,21 @@ def mint_access_token(
     algorithm: str = "HS256",
     now: float | None = None,
     header: dict[str, Any] | None = None,
+    client_id: str | None = None,
     **claims: Any,
 ) -> str:
     """An HS256 access token as the Tekcify server issues it, signed with ``secret``.
 
-    ``expires_in`` may be negative for an expired token; any extra keyword becomes a
-    claim (``role="admin"``, ``clientId=...``), and a claim given as ``None`` is left
-    out.
+    ``client_id`` makes it an application's token, as the server issues them: the
+    ``clientId`` claim and ``aud: [audience, client_id]``; without it the token is
+    first-party. ``mint_access_token("app-1", client_id="app-1")`` is a
+    ``client_credentials`` token (``sub`` is the client id: no user). ``expires_in`` may
+    be negative for an expired token; any extra keyword becomes a claim
+    (``role="admin"``...), and a claim given as ``None`` is left out.
     """
     body = _claims(
         sub, scopes=scopes, email=email, expires_in=expires_in, issuer=issuer,
-        audience=audience, now=now, extra=claims,
+        audience=audience, now=now, extra=claims, client_id=client_id,
     )
     return _sign(body, algorithm, load_hmac_key(secret), header or {})
 
@@ -163,12 +170,16 @@ class SigningKey:
         audience: str | None = DEFAULT_AUDIENCE,
         now: float | None = None,
         header: dict[str, Any] | None = None,
+        client_id: str | None = None,
         **claims: Any,
     ) -> str:
-        """An access token signed with this key, its ``kid`` in the header."""
+        """An access token signed with this key, its ``kid`` in the header.
+
+        ``client_id`` and the other options are those of :func:`mint_access_token`.
+        """
         body = _claims(
             sub, scopes=scopes, email=email, expires_in=expires_in, issuer=issuer,
-            audience=audience, now=now, extra=claims,
+            audience=audience, now=now, extra=claims, client_id=client_id,
         )
         return _sign(body, self.algorithm, self.key, {"kid": self.kid, **(header or {})})
 
@@ -184,14 +195,18 @@ def _stand_in_user(
     scopes: Iterable[str],
     email: str | None,
     role: str | None,
+    client_id: str | None = None,
 ) -> UserPayload:
     if isinstance(user, UserPayload):
         return user
     claims = {"sub": user, "type": "access", "scopes": list(scopes), "role": role}
     if email is not None:
         claims["email"] = email
+    if client_id is not None:
+        claims["clientId"] = client_id
     return UserPayload(
-        user_id=user, email=email, scopes=tuple(scopes), role=role, claims=claims
+        user_id=user, email=email, scopes=tuple(scopes), role=role, client_id=client_id,
+        claims=claims,
     )
 
 
@@ -200,9 +215,10 @@ class UserOverride:
 
     A context manager (``with``) and a decorator for sync and ``async`` test functions;
     made by :func:`override_flask_user` and :func:`override_django_user`. While active,
-    the token, its verification and ``get_user_info`` are skipped; scope checks still
-    run, so a test can prove a route's 403. It is process-wide (servers running in
-    threads see it too) and meant for tests only.
+    the token, its verification and ``get_user_info`` are skipped; scope checks and the
+    guard's ``clients`` / ``allow_client_tokens`` still run, so a test can prove a route's
+    403 (give the stand-in ``client_id=`` when the guard names ``clients``). It is
+    process-wide (servers running in threads see it too) and meant for tests only.
     """
 
     def __init__(
@@ -244,6 +260,7 @@ def override_flask_user(
     scopes: Iterable[str] = (),
     email: str | None = None,
     role: str | None = "user",
+    client_id: str | None = None,
 ) -> UserOverride:
     """Every ``tekcify_auth.flask`` guard accepts ``user`` while this is active.
 
@@ -260,7 +277,9 @@ def override_flask_user(
     """
     from . import flask as adapter
 
-    return UserOverride(adapter._swap_override, _stand_in_user(user, scopes, email, role))
+    return UserOverride(
+        adapter._swap_override, _stand_in_user(user, scopes, email, role, client_id)
+    )
 
 
 def override_django_user(
@@ -269,6 +288,7 @@ def override_django_user(
     scopes: Iterable[str] = (),
     email: str | None = None,
     role: str | None = "user",
+    client_id: str | None = None,
 ) -> UserOverride:
     """``JwtAuthMiddleware``, ``auth_required`` and DRF's ``JwtAuthentication`` accept ``user``.
 
@@ -282,7 +302,9 @@ def override_django_user(
     """
     from .django import _conf
 
-    return UserOverride(_conf._swap_override, _stand_in_user(user, scopes, email, role))
+    return UserOverride(
+        _conf._swap_override, _stand_in_user(user, scopes, email, role, client_id)
+    )
 
 
 __all__ += ["UserOverride", "override_django_user", "override_flask_user"]
@@ -299,11 +321,13 @@ def override_guard(
     scopes: Iterable[str] = (),
     email: str | None = None,
     role: str | None = "user",
+    client_id: str | None = None,
 ) -> UserOverride:
     """``guard`` accepts ``user`` on ``app`` while this is active, with or without a token.
 
     ``user`` is a user id (a :class:`~tekcify_auth.UserPayload` is built with
-    ``scopes``, ``email`` and ``role``) or a ready ``UserPayload``. The stand-in goes
+    ``scopes``, ``email``, ``role`` and ``client_id``, the application the stand-in's
+    token would have been issued to) or a ready ``UserPayload``. The stand-in goes
     into ``app.dependency_overrides`` and stores the user where ``CurrentUser`` reads
     it; the guard's own ``scopes`` and ``require_scopes`` still answer 403 when
     ``scopes`` lack one::
@@ -325,7 +349,7 @@ def override_guard(
     from . import fastapi as adapter
 
     return UserOverride(
-        adapter._override_swap(app, guard), _stand_in_user(user, scopes, email, role)
+        adapter._override_swap(app, guard), _stand_in_user(user, scopes, email, role, client_id)
     )
 
 

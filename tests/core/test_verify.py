@@ -134,8 +134,9 @@ def test_vector_ids_are_unique_and_words_declared() -> None:
     words = {v.error for v in VECTORS} - {None}
     assert words <= ERROR_WORDS
     # Everything a verifier with one configured key can say is exercised by some vector
-    # (unknown_key and jwks_unavailable come from the JWKS verifier only).
-    assert ERROR_WORDS - words <= {"unknown_key", "jwks_unavailable"}
+    # (unknown_key and jwks_unavailable come from the JWKS verifier only; wrong_client
+    # from verify_access_token's clients=, tests/core/test_verify_clients.py).
+    assert ERROR_WORDS - words <= {"unknown_key", "jwks_unavailable", "wrong_client"}
 
 
 # -- alg "none" and algorithm confusion ---------------------------------------------------

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -66,6 +66,7 @@ class ServerProcess:
             TEKCIFY_LOG_LEVEL="WARNING",
         )
         clean.update(env or {})
+        self.env = clean
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tekcify_auth.cli", "serve", "--host", "127.0.0.1",
              "--port", "0"],
@@ -114,6 +115,20 @@ class ServerProcess:
                     break
                 time.sleep(0.05)
         raise RuntimeError(f"the auth server at {url} never answered /health:\n{self.output()}")
+
+    def admin(self, *args: str) -> str:
+        """Run ``tekcify-auth ARGS`` against this server's storage, as its operator would;
+        returns what it printed (asserts it succeeded)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "tekcify_auth.cli", *args], cwd=self.data_dir, env=self.env,
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def allow_client_credentials(self, client_id: str, scopes: Iterable[str]) -> None:
+        """Let ``client_id`` use ``client_credentials`` for ``scopes`` (an admin's leave)."""
+        self.admin("apps", "allow-client-credentials", client_id, "--scopes", " ".join(scopes))
 
     def output(self) -> str:
         """What the server wrote lately, for a failure message."""

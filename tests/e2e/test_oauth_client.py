@@ -27,7 +27,7 @@ from tekcify_auth.oauth import (
     generate_code_verifier,
 )
 
-from .support import Account, Api, Browser, app_data
+from .support import Account, Api, Browser, ServerProcess, app_data
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +49,13 @@ def registered(account: Account, client: AuthClient) -> Registered:
         account.access_token, app_data("OAuth App", scopes=SCOPES, redirect_uris=[REDIRECT_URI])
     )
     return Registered(account, app)
+
+
+@pytest.fixture
+def allowed(registered: Registered, auth_server: ServerProcess) -> Registered:
+    """:func:`registered`, which an administrator allowed ``client_credentials``."""
+    auth_server.allow_client_credentials(registered.app.client_id, SCOPES)
+    return registered
 
 
 @pytest.fixture
@@ -185,8 +192,9 @@ async def test_revoke_ends_the_session_of_a_refresh_or_access_token(
 
 
 async def test_client_credentials(
-    oauth: Api, registered: Registered, client: AuthClient
+    oauth: Api, allowed: Registered, client: AuthClient
 ) -> None:
+    registered = allowed
     tokens = await oauth.client_credentials()
     assert tokens.refresh_token is None  # RFC 6749 §4.4.3
     assert set(tokens.scopes) == set(SCOPES)
@@ -208,9 +216,9 @@ async def test_client_credentials(
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 def test_both_client_authentication_methods_and_a_wrong_secret(
-    server_url: str, registered: Registered, method: Any
+    server_url: str, allowed: Registered, method: Any
 ) -> None:
-    app = registered.app
+    app = allowed.app
     with OAuthClient(
         app.client_id, app.client_secret, REDIRECT_URI, auth_server_url=server_url,
         token_endpoint_auth_method=method,
@@ -227,8 +235,9 @@ def test_both_client_authentication_methods_and_a_wrong_secret(
 
 
 async def test_a_regenerated_secret_revokes_client_tokens(
-    oauth: Api, registered: Registered, client: AuthClient
+    oauth: Api, allowed: Registered, client: AuthClient
 ) -> None:
+    registered = allowed
     tokens = await oauth.client_credentials()
     client.regenerate_application_secret(registered.owner.access_token, registered.app.client_id)
     assert client.introspect_token(tokens.access_token).active is False
@@ -276,8 +285,9 @@ async def test_connected_apps_list_and_withdraw(
 
 
 async def test_deleting_the_application_revokes_its_tokens(
-    oauth: Api, browser: Browser, registered: Registered, client: AuthClient
+    oauth: Api, browser: Browser, allowed: Registered, client: AuthClient
 ) -> None:
+    registered = allowed
     callback, _state, verifier = sign_in(oauth, browser, registered.owner)
     user_tokens = await oauth.exchange_code(callback["code"], verifier)
     service = await oauth.client_credentials()

@@ -4,7 +4,8 @@ Every fenced ``python`` block right after a ``<!-- test: e2e -->`` line is run o
 in a fresh namespace, with ``AUTH_SERVER_URL`` and ``JWT_ACCESS_SECRET`` pointing at the
 session's server and the names the examples use for the reader's own values:
 ``access_token``, ``refresh_token``, ``password`` (a new user's), ``client_id`` and
-``client_secret`` (an application that user registered and consented to), ``png_bytes``,
+``client_secret`` (an application that user registered and consented to, and the
+operator allowed ``client_credentials``), ``png_bytes``,
 files ``avatar.png`` and ``logo.png`` in the working folder, and ``the_user_signs_in(url)``
 (a browser signing in on the server's pages and allowing access). Top-level ``await`` is
 allowed, as in an async REPL. A block that leaves a FastAPI or Flask ``app`` behind is then
@@ -149,6 +150,7 @@ async def namespace(
         account.access_token,
         app_data("README App", redirect_uris=[REDIRECT_URI], scopes=SCOPES),
     )
+    auth_server.allow_client_credentials(app.client_id, SCOPES)  # the operator's leave
 
     def the_user_signs_in(url: str) -> dict[str, str]:
         browser = Browser(auth_server.url)

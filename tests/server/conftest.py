@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +30,7 @@ from tekcify_auth.server import create_app
 from tekcify_auth.server.db.engine import Database
 from tekcify_auth.server.db.migrate import upgrade
 from tekcify_auth.server.db.models import Base
-from tekcify_auth.server.services import accounts, applications, tokens
+from tekcify_auth.server.services import accounts, applications, client_credentials, tokens
 from tekcify_auth.server.settings import Settings, load_settings
 
 POSTGRES_URL_VAR = "TEKCIFY_TEST_POSTGRES_URL"
@@ -249,6 +249,20 @@ def create_oauth_app(
             now=ctx.clock(), confidential=confidential,
         )
     return OAuthApp(application.client_id, secret, owner.id)
+
+
+def allow_client_credentials(
+    app: FastAPI, client_id: str, scopes: Iterable[str] | None = None
+) -> None:
+    """Let ``client_id`` use ``client_credentials``, as ``tekcify-auth apps
+    allow-client-credentials`` does; ``scopes`` default to all the application registered."""
+    ctx = app.state.ctx
+    with ctx.db.write() as db:
+        if scopes is None:
+            application = applications.find_application(db, client_id)
+            assert application is not None, client_id
+            scopes = application.scopes
+        client_credentials.allow_client_credentials(db, client_id, list(scopes), ctx.clock())
 
 
 @pytest.fixture

@@ -18,10 +18,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tekcify_auth.server import create_app
 
-from .conftest import PASSWORD, make_settings
+from .conftest import PASSWORD, allow_client_credentials, make_settings
 from .test_authorize import parse_page
 from .test_keys import serve
 
@@ -50,11 +51,17 @@ def authlib_httpx() -> ModuleType:
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path, clean_db: str) -> Iterator[str]:
-    """The server under uvicorn on a free 127.0.0.1 port (real clock); yields its URL."""
+def served(database_url: str, tmp_path: Path, clean_db: str) -> Iterator[tuple[FastAPI, str]]:
+    """The server under uvicorn on a free 127.0.0.1 port (real clock): the app and its URL."""
     app = create_app(make_settings(database_url=database_url, data_dir=tmp_path / "data"))
     with serve(app) as url:
-        yield url
+        yield app, url
+
+
+@pytest.fixture
+def server(served: tuple[FastAPI, str]) -> str:
+    """The URL of :func:`served`."""
+    return served[1]
 
 
 def register_application(base: str) -> tuple[str, str]:
@@ -167,9 +174,11 @@ def test_authlib_completes_code_pkce_refresh_introspection_and_revocation(server
         assert refused.value.error == "invalid_grant"
 
 
-def test_authlib_gets_a_client_credentials_token(server: str) -> None:
+def test_authlib_gets_a_client_credentials_token(served: tuple[FastAPI, str]) -> None:
+    app, server = served
     httpx_client = authlib_httpx()
     client_id, client_secret = register_application(server)
+    allow_client_credentials(app, client_id)
     with httpx_client.OAuth2Client(
         client_id, client_secret, token_endpoint_auth_method="client_secret_post", timeout=10
     ) as oauth:

@@ -19,7 +19,7 @@ from tekcify_auth import verify_access_token
 from tekcify_auth.cli import main
 from tekcify_auth.server.db.migrate import head_revision
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, running
 
 FAST_HASHING_ENV = {
     "TEKCIFY_ARGON2_TIME_COST": "1", "TEKCIFY_ARGON2_MEMORY_COST": "8",
@@ -170,3 +170,68 @@ def test_a_bad_setting_stops_the_command_with_its_name(
     code, _, err = _run(["serve"], capsys, monkeypatch)
     assert code == 1
     assert "TEKCIFY_SIGNING_ALG=none is not valid" in err
+
+
+async def test_apps_allow_and_deny_client_credentials(cli_env: Path) -> None:
+    from tekcify_auth.server.context import ServerContext
+    from tekcify_auth.server.services import accounts, applications
+    from tekcify_auth.server.settings import load_settings
+
+    settings = load_settings()
+    ctx = ServerContext(settings)
+    ctx.start()
+    try:
+        with ctx.db.write() as db:
+            owner = accounts.create_user(
+                db, ctx, email="owner@example.com", password_hash=ctx.passwords.hash(PASSWORD)
+            )
+            application, secret = applications.create_application(
+                db, owner_id=owner.id, name="Orders", scopes=["openid", "read:orders"],
+                redirect_uris=["https://orders.example.com/callback"], now=ctx.clock(),
+            )
+        client_id = application.client_id
+    finally:
+        ctx.stop()
+    assert secret is not None
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tekcify_auth.cli", "apps", *args],
+            env=dict(os.environ), capture_output=True, text=True, timeout=120, check=False,
+        )
+
+    async with running(settings) as (_app, server):
+
+        async def grant(scope: str | None = None) -> httpx.Response:
+            form = {"grant_type": "client_credentials"}
+            if scope is not None:
+                form["scope"] = scope
+            return await server.post("/api/oauth/token", data=form, auth=(client_id, secret))
+
+        refused = await grant()
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "unauthorized_client"
+
+        allowed = cli("allow-client-credentials", client_id, "--scopes", "read:orders admin")
+        assert allowed.returncode == 0, allowed.stderr
+        assert f"{client_id} may use client_credentials for: read:orders" in allowed.stdout
+        assert "admin" in allowed.stdout  # named as not granted: the app did not register it
+        token = await grant()
+        assert token.status_code == 200, token.text
+        assert token.json()["scope"] == "read:orders"
+        assert (await grant("openid")).json()["error"] == "invalid_scope"
+
+        denied = cli("deny-client-credentials", client_id)
+        assert denied.returncode == 0, denied.stderr
+        assert (await grant()).json()["error"] == "unauthorized_client"
+        introspected = await server.post(
+            "/api/oauth/token/introspect", data={"token": token.json()["access_token"]},
+            auth=(client_id, secret),
+        )
+        assert introspected.json() == {"active": False}
+
+    unknown = cli("allow-client-credentials", "no-such-client", "--scopes", "openid")
+    assert unknown.returncode == 1
+    assert "no application 'no-such-client'" in unknown.stderr
+    missing = cli("allow-client-credentials", client_id)
+    assert missing.returncode == 2  # argparse: --scopes is required

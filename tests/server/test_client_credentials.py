@@ -14,8 +14,9 @@ import pytest
 from fastapi import FastAPI
 
 from tekcify_auth import decode_token
+from tekcify_auth.server.services import client_credentials
 
-from .conftest import FakeClock, bearer, signed_up
+from .conftest import FakeClock, allow_client_credentials, bearer, signed_up
 from .test_authorize import TOKEN, Client, make_client
 from .test_introspection import introspect_form, introspect_json
 from .test_oauth_token import assert_oauth_error
@@ -25,8 +26,11 @@ REVOKE = "/api/oauth/revoke"
 
 @pytest.fixture
 def oauth_client(app: FastAPI) -> Client:
-    """A confidential application with the scopes openid profile email read:profile."""
-    return make_client(app)
+    """A confidential application with the scopes openid profile email read:profile,
+    allowed client_credentials for all of them."""
+    made = make_client(app)
+    allow_client_credentials(app, made.client_id)
+    return made
 
 
 async def client_token(
@@ -64,6 +68,7 @@ async def test_a_confidential_client_gets_a_token_for_its_scopes(
     claims = decode_token(body["access_token"])
     assert claims is not None
     assert claims["sub"] == claims["clientId"] == oauth_client.client_id
+    assert claims["aud"] == ["tekcify-api", oauth_client.client_id]
     assert claims["type"] == "access"
     assert claims["scopes"] == ["openid", "profile", "email", "read:profile"]
     assert "sid" not in claims
@@ -112,6 +117,61 @@ async def test_a_public_client_asking_client_credentials_is_unauthorized_client(
         TOKEN, data={"grant_type": "client_credentials", "client_id": public.client_id}
     )
     assert_oauth_error(response, "unauthorized_client")
+
+
+async def test_client_credentials_is_unauthorized_client_until_an_administrator_allows_it(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # Anyone may sign up and register an application with any scope: that alone must not
+    # mint tokens that act for no user (issue 10, item 6; RFC 6749 §5.2).
+    stranger = make_client(app, owner_email="stranger@example.com", scopes=("read:orders",))
+    form = {"grant_type": "client_credentials"}
+    refused = await client.post(TOKEN, data=form, headers=stranger.basic())
+    assert_oauth_error(refused, "unauthorized_client")
+    allow_client_credentials(app, stranger.client_id, ["read:orders"])
+    granted = await client_token(client, stranger)
+    assert granted["scope"] == "read:orders"
+
+
+async def test_only_the_allowed_scopes_are_granted(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    application = make_client(app)  # registered: openid profile email read:profile
+    allow_client_credentials(app, application.client_id, ["read:profile", "write:orders"])
+    body = await client_token(client, application)
+    # write:orders is allowed but not registered by the application: not granted either.
+    assert body["scope"] == "read:profile"
+    for scope in ("openid", "write:orders", "read:profile email"):
+        response = await client.post(
+            TOKEN, data={"grant_type": "client_credentials", "scope": scope},
+            headers=application.basic(),
+        )
+        assert_oauth_error(response, "invalid_scope")
+
+
+async def test_denying_client_credentials_revokes_the_tokens_and_refuses_new_ones(
+    app: FastAPI, client: httpx.AsyncClient, oauth_client: Client
+) -> None:
+    token = (await client_token(client, oauth_client))["access_token"]
+    assert (await introspect_json(client, token))["active"] is True
+    ctx = app.state.ctx
+    with ctx.db.write() as db:
+        assert client_credentials.deny_client_credentials(db, oauth_client.client_id)
+    assert (await introspect_json(client, token)) == {"active": False}
+    refused = await client.post(
+        TOKEN, data={"grant_type": "client_credentials"}, headers=oauth_client.basic()
+    )
+    assert_oauth_error(refused, "unauthorized_client")
+
+
+async def test_narrowing_the_allowance_revokes_the_tokens_beyond_it(
+    app: FastAPI, client: httpx.AsyncClient, oauth_client: Client
+) -> None:
+    wide = (await client_token(client, oauth_client))["access_token"]
+    narrow = (await client_token(client, oauth_client, scope="openid"))["access_token"]
+    allow_client_credentials(app, oauth_client.client_id, ["openid"])
+    assert (await introspect_json(client, wide)) == {"active": False}
+    assert (await introspect_json(client, narrow))["active"] is True
 
 
 async def test_no_client_authentication_is_invalid_client(client: httpx.AsyncClient) -> None:

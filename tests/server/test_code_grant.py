@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from tekcify_auth import decode_token
+from tekcify_auth import decode_token, verify_access_token
 from tekcify_auth.server.db.models import RefreshToken
 from tekcify_auth.server.db.oauth import AuthorizationCode
 
@@ -522,3 +522,28 @@ async def test_deleting_the_application_deletes_its_codes(
     assert_oauth_error(response, "invalid_client", 401)
     with ctx.db.read() as db:
         assert db.execute(select(AuthorizationCode)).first() is None
+
+
+async def test_an_applications_tokens_name_it_in_their_audience(
+    app: FastAPI, client: httpx.AsyncClient, oauth_client: Client,
+    issued: tuple[str, Authorization],
+) -> None:
+    # Issue 10 item 5: with aud "tekcify-api" alone, app B's backend accepted app A's
+    # tokens. The configured audience stays first, so a verifier that checks that one
+    # of the audiences matches (the Node package's) keeps accepting them.
+    code, request = issued
+    body = assert_token_answer(await redeem(client, oauth_client, code, request))
+    refreshed = assert_token_answer(await client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+        headers=oauth_client.basic(),
+    ))
+    secret = app.state.ctx.settings.secret_file.read_text().strip()
+    for token in (body["access_token"], refreshed["access_token"]):
+        claims = decode_token(token)
+        assert claims is not None
+        assert claims["aud"] == ["tekcify-api", oauth_client.client_id]
+        assert verify_access_token(token, secret=secret).valid
+        mine = verify_access_token(token, secret=secret, clients=[oauth_client.client_id])
+        assert mine.valid
+        theirs = verify_access_token(token, secret=secret, clients=["another-client"])
+        assert theirs.error == "wrong_client"

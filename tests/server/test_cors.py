@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from .conftest import bearer, signed_up
+from .conftest import allow_client_credentials, bearer, signed_up
 from .test_authorize import TOKEN, Client, make_client
 
 APP_ORIGIN = "https://app.example.com"
@@ -27,8 +27,10 @@ ENDPOINTS = {
 
 @pytest.fixture
 def spa(app: FastAPI) -> Client:
-    """A confidential application whose page runs at APP_ORIGIN."""
-    return make_client(app, origins=(APP_ORIGIN,))
+    """A confidential application whose page runs at APP_ORIGIN (allowed client_credentials)."""
+    made = make_client(app, origins=(APP_ORIGIN,))
+    allow_client_credentials(app, made.client_id)
+    return made
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from tekcify_auth import TokenVerifier
 from tekcify_auth.testing import mint_access_token
 
-from .conftest import PASSWORD, asgi_client, bearer, login, register
+from .conftest import PASSWORD, allow_client_credentials, asgi_client, bearer, login, register
 from .test_authorize import Browser, authorization, get_code, hidden_fields, make_client, redeem
 
 TOKEN = "/api/oauth/token"
@@ -94,11 +94,12 @@ async def test_secrets_handed_out_are_256_random_bits(
 
 
 async def test_client_secrets_are_compared_in_constant_time(
-    client: httpx.AsyncClient, compared: Compared
+    app: FastAPI, client: httpx.AsyncClient, compared: Compared
 ) -> None:
     await register(client)
     application = await _new_application(client, (await login(client))["accessToken"])
     client_id, secret = application["clientId"], application["clientSecret"]
+    allow_client_credentials(app, client_id)
     form = {"grant_type": "client_credentials"}
 
     wrong = "w" * len(secret)
@@ -171,6 +172,7 @@ async def test_no_password_token_code_or_secret_reaches_the_logs(
     relogged = await login(client)
     application = await _new_application(client, relogged["accessToken"])
     client_id, secret = application["clientId"], application["clientSecret"]
+    allow_client_credentials(app, client_id)
     form = {"grant_type": "client_credentials"}
     wrong_secret = "w" * len(secret)
     assert (await client.post(TOKEN, data=form, headers=_basic(client_id, wrong_secret))

@@ -11,6 +11,9 @@ Configure it in settings (only one key source is required)::
         "GET_USER_INFO": "myapp.auth.get_user_info",  # or the function; sync or async
         "PROTECTED_PATHS": ["/api"],                # default ["/"]: the whole site
         "EXEMPT_PATHS": ["/api/health"],            # default []: nothing
+        "CLIENTS": ["<your client id>"],            # default None: every application's tokens
+        "ALLOW_FIRST_PARTY": False,                 # with CLIENTS: also /api/auth/login tokens
+        "ALLOW_CLIENT_TOKENS": False,               # client_credentials tokens (no user)
     }
     MIDDLEWARE = [..., "tekcify_auth.django.JwtAuthMiddleware"]
 
@@ -21,7 +24,11 @@ JSON or a joserfc ``KeySet``, read once, never fetched) or a
 server, whose JWKS is at ``/api/.well-known/jwks.json``; ``VERIFIER`` a ready verifier
 (or its dotted path) such as an :class:`~tekcify_auth.IntrospectionVerifier`, which
 asks the server about each token. ``GET_USER_INFO(user_id)``
-returns ``{"email": ...}`` or ``None`` (401 ``User not found``). A missing or bad
+returns ``{"email": ...}`` or ``None`` (401 ``User not found``). ``CLIENTS`` accepts
+only the tokens issued to those applications (without it, every application registered
+on the server can call you with its users' tokens); first-party tokens then pass only
+with ``ALLOW_FIRST_PARTY``. Tokens that act for no user (``client_credentials``) are
+refused unless ``ALLOW_CLIENT_TOKENS`` is true. A missing or bad
 setting, or an unknown key, raises ``ImproperlyConfigured`` naming the key.
 
 ``JwtAuthMiddleware`` refuses tokenless requests on the protected paths (as the Express

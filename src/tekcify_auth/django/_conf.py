@@ -40,7 +40,7 @@ USER_ATTRIBUTE: Final = "tekcify_user"
 _SOURCES: Final = ("SECRET", "PUBLIC_KEY", "JWKS", "JWKS_URI", "AUTH_SERVER_URL", "VERIFIER")
 _KEYS: Final = frozenset(
     {*_SOURCES, "ISSUER", "AUDIENCE", "ALGORITHMS", "LEEWAY", "GET_USER_INFO",
-     "PROTECTED_PATHS", "EXEMPT_PATHS"}
+     "PROTECTED_PATHS", "EXEMPT_PATHS", "CLIENTS", "ALLOW_FIRST_PARTY", "ALLOW_CLIENT_TOKENS"}
 )
 
 # Set only by tekcify_auth.testing.override_django_user: the user every guard accepts.
@@ -129,6 +129,11 @@ class DjangoGuard:
     def _stand_in(
         self, request: HttpRequest, user: UserPayload, scopes: Collection[str]
     ) -> UserPayload:
+        try:
+            self.core.admit(user.user_id, user.client_id)
+        except AuthenticationError as exc:
+            self.refuse(request, exc)
+            raise
         needed = self.core.scopes.union(scopes)
         if needed:
             self.require(request, user, needed)
@@ -190,6 +195,27 @@ def _user_info_hook(config: Mapping[str, Any]) -> UserInfoHook | None:
     return loaded  # type: ignore[no-any-return]
 
 
+def _client_policy(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``CLIENTS``, ``ALLOW_FIRST_PARTY`` and ``ALLOW_CLIENT_TOKENS`` as ``GuardCore`` options."""
+    clients = config.get("CLIENTS")
+    if clients is not None and (
+        not isinstance(clients, str | list | tuple | set | frozenset)
+        or not clients
+        or not all(isinstance(c, str) and c for c in clients)
+    ):
+        raise ImproperlyConfigured(
+            f"{SETTING}['CLIENTS'] must list the client ids whose tokens are accepted, "
+            f"such as ['<your client id>'], not {clients!r}"
+        )
+    for key in ("ALLOW_FIRST_PARTY", "ALLOW_CLIENT_TOKENS"):
+        _setting(config, key, bool)
+    return {
+        "clients": clients,
+        "allow_first_party": bool(config.get("ALLOW_FIRST_PARTY")),
+        "allow_client_tokens": bool(config.get("ALLOW_CLIENT_TOKENS")),
+    }
+
+
 def build_guard(config: object) -> DjangoGuard:
     """The guard a ``TEKCIFY_AUTH`` mapping describes; raises ``ImproperlyConfigured``."""
     if not isinstance(config, Mapping):
@@ -235,10 +261,11 @@ def build_guard(config: object) -> DjangoGuard:
     except ConfigurationError as exc:
         raise ImproperlyConfigured(f"{SETTING}[{source!r}]: {exc}") from exc
     hook = _user_info_hook(config)
-    core = GuardCore(verifier, get_user_info=hook)
+    policy = _client_policy(config)
+    core = GuardCore(verifier, get_user_info=hook, **policy)
     acore = core
     if hook is not None and not iscoroutinefunction(hook):
-        acore = GuardCore(verifier, get_user_info=_thread_sensitive(hook))
+        acore = GuardCore(verifier, get_user_info=_thread_sensitive(hook), **policy)
     return DjangoGuard(
         core=core,
         acore=acore,

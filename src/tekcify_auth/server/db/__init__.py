@@ -4,12 +4,19 @@ from .applications import Application
 from .engine import Database, DatabaseUnavailable
 from .images import StoredImage
 from .models import Base, RefreshToken, SigningKey, User, UserSession
-from .oauth import AuthorizationCode, Consent, LoginSession, RevokedClientToken
+from .oauth import (
+    AuthorizationCode,
+    ClientCredentialsAllowance,
+    Consent,
+    LoginSession,
+    RevokedClientToken,
+)
 
 __all__ = [
     "Application",
     "AuthorizationCode",
     "Base",
+    "ClientCredentialsAllowance",
     "Consent",
     "Database",
     "DatabaseUnavailable",

@@ -11,6 +11,9 @@
 * ``revoked_client_tokens`` — the ``jti`` of client-credentials access tokens revoked
   before they expire (``services/client_credentials.py``); a row can go once its token
   has expired.
+* ``client_credentials_allowances`` — the applications an administrator allowed to use
+  ``client_credentials``, and for which scopes (``tekcify-auth apps
+  allow-client-credentials``); an application without a row gets no client token.
 
 Every row goes with its user and its application (``ON DELETE CASCADE``).
 """
@@ -25,7 +28,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .models import Base
 from .types import UTCDateTime, new_id
 
-__all__ = ["AuthorizationCode", "Consent", "LoginSession", "RevokedClientToken"]
+__all__ = [
+    "AuthorizationCode", "ClientCredentialsAllowance", "Consent", "LoginSession",
+    "RevokedClientToken",
+]
 
 
 class Consent(Base):
@@ -107,3 +113,19 @@ class RevokedClientToken(Base):
         ForeignKey("applications.client_id", ondelete="CASCADE"), index=True
     )
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ClientCredentialsAllowance(Base):
+    """An administrator's leave for ``client_id`` to use ``client_credentials``.
+
+    ``scopes`` (space-separated, sorted, no repeats) are the most its client tokens may
+    hold; the application's own registered scopes narrow them further.
+    """
+
+    __tablename__ = "client_credentials_allowances"
+
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("applications.client_id", ondelete="CASCADE"), primary_key=True
+    )
+    scopes: Mapped[str] = mapped_column(Text)
+    allowed_at: Mapped[datetime] = mapped_column(UTCDateTime)

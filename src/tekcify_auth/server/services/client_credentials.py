@@ -1,10 +1,17 @@
 """The ``client_credentials`` grant (RFC 6749 §4.4) and the life of its tokens.
 
 Only a **confidential** client may use it (a public client has nothing to prove it is
-itself: ``unauthorized_client``). It gets an access token for its own scopes (or the
-subset it asks for; anything else is ``invalid_scope``) and no refresh token (§4.4.3).
-The token's ``sub`` and ``clientId`` are the client id; it has no ``sid`` and no
-``email``: it acts for no user, so the user endpoints refuse it.
+itself: ``unauthorized_client``), and only once an administrator allowed it (``tekcify-auth
+apps allow-client-credentials CLIENT_ID --scopes "..."``; until then, or after ``apps
+deny-client-credentials``, it is ``unauthorized_client``, RFC 6749 §5.2): anyone may
+register an application, but a token that acts for no user is the operator's to give.
+It gets an access token for the allowed scopes that the application also registered
+(or the subset it asks for; anything else is ``invalid_scope``) and no refresh token
+(§4.4.3).
+The token's ``sub`` and ``clientId`` are the client id and its ``aud`` is
+``[audience, client id]``, as every application's token; it has no ``sid`` and no
+``email``: it acts for no user, so the user endpoints refuse it, and so do the library's
+guards unless told ``allow_client_tokens=True``.
 
 **Revocation.** The token belongs to no session, so it is checked on its own
 (introspection, ``services/introspection.py``): it is live while
@@ -12,7 +19,8 @@ The token's ``sub`` and ``clientId`` are the client id; it has no ``sid`` and no
 * its application exists (deleting the application revokes its tokens),
 * its ``cfp`` claim, a digest of the client secret's stored hash, still matches
   (regenerating the secret revokes every token got with the old one),
-* the application still has every scope of the token, and
+* the application still has every scope of the token, and the administrator's allowance
+  still covers them (``deny-client-credentials`` revokes every client token at once), and
 * its ``jti`` is not in ``revoked_client_tokens``: RFC 7009 revocation by the client
   lists it there until it expires.
 
@@ -35,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from ..context import ServerContext
 from ..db.applications import Application
-from ..db.oauth import RevokedClientToken
+from ..db.oauth import ClientCredentialsAllowance, RevokedClientToken
 from ..errors import OAuthError
 from .applications import find_application
 from .client_auth import invalid_client
@@ -43,7 +51,11 @@ from .grants import Grant, IssuedTokens, TokenRequest, register_grant
 
 __all__ = [
     "FINGERPRINT_CLAIM",
+    "AllowanceRefused",
+    "allow_client_credentials",
+    "allowed_scopes",
     "client_token_claims",
+    "deny_client_credentials",
     "is_client_token",
     "live_client_token",
     "revoke_client_token",
@@ -67,7 +79,7 @@ def client_token_claims(
     issued = int(now.timestamp())
     return {
         "iss": ctx.settings.issuer,
-        "aud": ctx.settings.audience,
+        "aud": [ctx.settings.audience, application.client_id],
         "sub": application.client_id,
         "type": "access",
         "scopes": scopes,
@@ -79,8 +91,71 @@ def client_token_claims(
     }
 
 
-def _requested(request: TokenRequest, application: Application) -> list[str]:
-    allowed = list(application.scopes)
+class AllowanceRefused(Exception):
+    """An allowance cannot be changed as asked (no such application, a public client...)."""
+
+
+def allowed_scopes(db: Session, application: Application) -> list[str] | None:
+    """The scopes ``application`` may get by ``client_credentials``; ``None``: not allowed.
+
+    The administrator's allowance narrowed to what the application registered, in the
+    application's order.
+    """
+    row = db.get(ClientCredentialsAllowance, application.client_id)
+    if row is None:
+        return None
+    allowance = set(row.scopes.split())
+    return [scope for scope in application.scopes if scope in allowance]
+
+
+def allow_client_credentials(
+    db: Session, client_id: str, scopes: list[str], now: datetime
+) -> tuple[list[str], list[str]]:
+    """Allow ``client_id`` to get client tokens for ``scopes`` (replacing any allowance).
+
+    Returns the scopes granted now (those the application registered) and the rest,
+    granted once the application registers them. Raises :class:`AllowanceRefused`.
+    """
+    application = find_application(db, client_id)
+    if application is None:
+        raise AllowanceRefused(f"no application {client_id!r}")
+    if application.client_secret_hash is None:
+        raise AllowanceRefused(
+            f"{client_id} is a public client: it has no secret, so no client_credentials"
+        )
+    wanted = sorted({scope for scope in scopes if scope})
+    if not wanted:
+        raise AllowanceRefused("give at least one scope")
+    text = " ".join(wanted)
+    row = db.get(ClientCredentialsAllowance, client_id, with_for_update=True)
+    if row is None:
+        db.add(ClientCredentialsAllowance(client_id=client_id, scopes=text, allowed_at=now))
+    else:
+        row.scopes, row.allowed_at = text, now
+    db.flush()
+    registered = set(application.scopes)
+    return (
+        [scope for scope in wanted if scope in registered],
+        [scope for scope in wanted if scope not in registered],
+    )
+
+
+def deny_client_credentials(db: Session, client_id: str) -> bool:
+    """Withdraw ``client_id``'s allowance; its live client tokens stop being active.
+
+    Returns whether there was one. Raises :class:`AllowanceRefused` for an unknown client.
+    """
+    if find_application(db, client_id) is None:
+        raise AllowanceRefused(f"no application {client_id!r}")
+    row = db.get(ClientCredentialsAllowance, client_id)
+    if row is None:
+        return False
+    db.delete(row)
+    db.flush()
+    return True
+
+
+def _requested(request: TokenRequest, allowed: list[str]) -> list[str]:
     raw = request.params.get("scope")
     if raw is None:
         return allowed
@@ -104,7 +179,16 @@ def _client_credentials_grant(ctx: ServerContext, request: TokenRequest) -> Issu
             "A public client cannot use client_credentials: it has no secret to prove "
             "who it is",
         )
-    scopes = _requested(request, application)
+    with ctx.db.read() as db:
+        allowed = allowed_scopes(db, application)
+    if allowed is None:
+        raise OAuthError(
+            "unauthorized_client",
+            "This client may not use client_credentials: an administrator has not allowed it",
+        )
+    if not allowed:
+        raise OAuthError("invalid_scope", "This client may get no scope by client_credentials")
+    scopes = _requested(request, allowed)
     claims = client_token_claims(ctx, application, scopes, ctx.clock())
     return IssuedTokens(
         ctx.signer.sign(claims), ctx.settings.access_token_ttl, " ".join(scopes)
@@ -133,7 +217,8 @@ def live_client_token(db: Session, claims: Mapping[str, Any]) -> Application | N
     if claims.get(FINGERPRINT_CLAIM) != _fingerprint(application.client_secret_hash):
         return None
     scopes = claims.get("scopes")
-    if not isinstance(scopes, list) or not set(scopes) <= set(application.scopes):
+    allowed = allowed_scopes(db, application)
+    if not isinstance(scopes, list) or allowed is None or not set(scopes) <= set(allowed):
         return None
     revoked = db.execute(
         select(RevokedClientToken.jti).where(RevokedClientToken.jti == jti)

@@ -4,7 +4,11 @@
 scopes email role sid jti iat exp`` and ``clientId`` when the session belongs to an
 OAuth application), signed by the :class:`~.signing.Signer`. An application's token
 carries ``email`` only when ``email`` or ``read:profile`` was granted
-(:func:`~.userinfo.email_granted`).
+(:func:`~.userinfo.email_granted`). A first-party token's ``aud`` is the configured
+audience (a string, as the Node server issues it); an application's is
+``[audience, client id]``, so that a resource server can accept only the tokens issued
+to its own application (RFC 7519 §4.1.3; the Node verifier accepts a list that contains
+its audience).
 
 **Refresh tokens** are 256-bit random strings; the database keeps only their SHA-256.
 A session is one token family: every refresh rotates the presented token (RFC 9700
@@ -109,9 +113,12 @@ def access_claims(
 ) -> dict[str, Any]:
     """The claims of an access token for ``user`` in ``session``, issued at ``now``."""
     issued = int(now.timestamp())
+    audience: str | list[str] = ctx.settings.audience
+    if session.client_id is not None:
+        audience = [ctx.settings.audience, session.client_id]
     claims: dict[str, Any] = {
         "iss": ctx.settings.issuer,
-        "aud": ctx.settings.audience,
+        "aud": audience,
         "sub": user.id,
         "type": "access",
         "scopes": session.scopes.split(),
