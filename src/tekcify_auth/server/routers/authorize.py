@@ -403,20 +403,25 @@ def login(
             browser, ctx, asked, status=exc.status_code, email=shown, error=exc.message,
             headers=exc.headers,
         )
-    return _signed_in(browser, ctx, asked, user.id, client)
+    try:
+        return _signed_in(browser, ctx, asked, user, client)
+    except ApiError as exc:  # the password changed while it was checked
+        return _login_page(
+            browser, ctx, asked, status=exc.status_code, email=shown, error=exc.message
+        )
 
 
 def _signed_in(
     browser: _Browser,
     ctx: ServerContext,
     asked: AuthorizationRequest,
-    user_id: str,
+    user: User,
     client: accounts.Client,
 ) -> Response:
     with ctx.db.write() as db:
         token, _row = login_sessions.start_login_session(
-            db, ctx, user_id, replacing=browser.login_token, user_agent=client.user_agent,
-            ip_address=client.address,
+            db, ctx, user.id, password_hash=user.password_hash, replacing=browser.login_token,
+            user_agent=client.user_agent, ip_address=client.address,
         )
     browser.set_login = token
     return _redirect(browser, ctx, asked.path(without_prompts=_LOGIN_PROMPTS), 303)
@@ -488,7 +493,10 @@ def register(
             browser, ctx, asked, status=exc.status_code, error=exc.message, **shown
         )
     client = accounts.Client(address=client_address(request), user_agent=user_agent(request))
-    return _signed_in(browser, ctx, asked, user.id, client)
+    try:
+        return _signed_in(browser, ctx, asked, user, client)
+    except ApiError:  # changed or disabled in the instant since: sign in on the login page
+        return _login_page(browser, ctx, asked, status=401, email=shown["email"])
 
 
 @router.post("/consent", response_class=HTMLResponse, include_in_schema=False)

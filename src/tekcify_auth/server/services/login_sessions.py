@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from ..context import ServerContext
 from ..db.models import User
 from ..db.oauth import LoginSession
+from .accounts import lock_signed_in_user
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
@@ -63,19 +64,21 @@ def start_login_session(
     ctx: ServerContext,
     user_id: str,
     *,
+    password_hash: str,
     replacing: str | None = None,
     user_agent: str | None = None,
     ip_address: str | None = None,
 ) -> tuple[str, LoginSession]:
     """Sign ``user_id`` in; returns the cookie token and the row.
 
-    ``replacing`` is the browser's previous token, revoked here. Expired rows are
-    deleted on the way.
+    ``password_hash`` is the hash the password was verified against (outside this
+    transaction): the sign-in is refused with the 401 ``ApiError`` of
+    :func:`.accounts.lock_signed_in_user` when the password changed meanwhile, so a
+    sign-in with the old password cannot outlive the change. ``replacing`` is the
+    browser's previous token, revoked here. Expired rows are deleted on the way.
     """
     now = ctx.clock()
-    user = db.get(User, user_id)
-    if user is None:
-        raise LookupError(user_id)
+    user = lock_signed_in_user(db, user_id, password_hash)
     db.execute(delete(LoginSession).where(LoginSession.expires_at < now))
     if replacing is not None and len(replacing) <= MAX_TOKEN_LENGTH:
         db.execute(
