@@ -32,6 +32,7 @@ __all__ = [
     "check_credentials",
     "create_user",
     "disable_user",
+    "enable_user",
     "find_by_email",
     "list_users",
     "lock_signed_in_user",
@@ -260,7 +261,10 @@ def list_users(db: Session) -> list[User]:
 
 
 def disable_user(db: Session, ctx: ServerContext, email: str) -> User:
-    """Disable the account and revoke all its sessions; 404 when there is none."""
+    """Disable the account and revoke all its sessions; 404 when there is none.
+
+    While it is disabled its applications are suspended (``find_application``).
+    """
     user = find_by_email(db, email)
     if user is None:
         raise ApiError(404, "User not found")
@@ -273,6 +277,21 @@ def disable_user(db: Session, ctx: ServerContext, email: str) -> User:
         .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason="account_disabled")
     )
+    return user
+
+
+def enable_user(db: Session, ctx: ServerContext, email: str) -> User:
+    """Enable a disabled account again; 404 when there is none.
+
+    Its sessions stay revoked (the user signs in again); its applications, suspended
+    while it was disabled, work again.
+    """
+    user = find_by_email(db, email)
+    if user is None:
+        raise ApiError(404, "User not found")
+    if user.disabled_at is not None:
+        user.disabled_at = None
+        user.updated_at = ctx.clock()
     return user
 
 
