@@ -36,6 +36,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     """Hashing slow enough (a few ms) that sign-ins are in flight when the change lands."""
     return make_settings(
         database_url=database_url, data_dir=tmp_path / "data", argon2_memory_cost=2048,
+        login_max_successes_per_account=100_000,
     )
 
 

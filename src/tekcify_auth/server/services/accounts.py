@@ -129,7 +129,7 @@ def check_credentials(ctx: ServerContext, *, email: str, password: str, client: 
     a hash made with older parameters is replaced. Raises the same errors as
     :func:`login`.
     """
-    ctx.limiter.check(email, client.address)
+    ctx.limiter.check(email, client.address, login=True)
     with ctx.db.read() as db:
         user = find_by_email(db, email)
     if user is None:

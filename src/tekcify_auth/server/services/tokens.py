@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from ..context import ServerContext
 from ..db.models import RefreshToken, User, UserSession
 from ..db.types import new_id
+from .sessions import limit_sessions
 
 __all__ = [
     "RefreshRefused",
@@ -152,7 +153,11 @@ def start_session(
     user_agent: str | None = None,
     ip_address: str | None = None,
 ) -> TokenPair:
-    """Open a session for ``user`` and issue its first pair (login, code exchange)."""
+    """Open a session for ``user`` and issue its first pair (login, code exchange).
+
+    Past ``TEKCIFY_MAX_SESSIONS_PER_ACCOUNT`` live sessions the least recently used
+    are revoked (:func:`.sessions.limit_sessions`).
+    """
     now = ctx.clock()
     session = UserSession(
         id=new_id(), user_id=user.id, client_id=client_id, scopes=" ".join(scopes),
@@ -162,6 +167,7 @@ def start_session(
     db.flush()  # the session row first: refresh_tokens refers to it
     refresh = _add_refresh_token(db, ctx, session.id, now)
     db.flush()
+    limit_sessions(db, user.id, session.id, ctx.settings.max_sessions_per_account, now)
     return TokenPair(
         _sign_access(ctx, user, session, now), refresh, ctx.settings.access_token_ttl,
         session.scopes, session.id,
