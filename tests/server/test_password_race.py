@@ -2,10 +2,11 @@
 
 Sign-ins run for real, concurrently: the app's sync routes run in the server's worker
 threads while the client keeps several requests in flight. Each worker signs in with the
-old password over and over until it is refused; the change lands in the middle. A
+old password over and over until it is refused (or, signed in before, asks for codes
+until it is sent to the login page); the change lands in the middle. A
 sign-in spends nearly all its time in argon2 between reading the account and opening
 the session, so some of them are always in flight when the change commits. Afterwards
-no session, refresh token or page sign-in opened with the old password may be live.
+no session, refresh token, page sign-in or code got with the old password may be live.
 """
 
 from __future__ import annotations
@@ -24,11 +25,19 @@ from tekcify_auth.server.services import accounts
 from tekcify_auth.server.settings import Settings
 
 from .conftest import PASSWORD, asgi_client, bearer, login, make_settings, register
-from .test_authorize import Browser, authorization, get_code, make_client, redeem
+from .test_authorize import (
+    REDIRECT_URI,
+    Browser,
+    authorization,
+    get_code,
+    make_client,
+    redeem,
+    redirect_query,
+)
 
 NEW_PASSWORD = "a brand new long password"
 ROUNDS = 3
-WORKERS = 4  # two on the API, two on the login page
+WORKERS = 6  # two on the API, two on the login page, two asking for codes
 
 
 @pytest.fixture
@@ -66,15 +75,32 @@ async def _page_worker(browser: Browser, url: str, email: str, ready: asyncio.Ev
         ready.set()
 
 
+async def _code_worker(browser: Browser, url: str, ready: asyncio.Event) -> list[str]:
+    """Signed in already: ask for codes until sent to the login page; the codes got."""
+    codes: list[str] = []
+    while True:
+        answer = await browser.get(url)
+        if answer.status_code != 302:
+            assert 'name="password"' in answer.text, answer.text
+            return codes
+        codes.append(redirect_query(answer, REDIRECT_URI)["code"])
+        ready.set()
+
+
 async def _race_once(app: FastAPI, client: httpx.AsyncClient, email: str) -> None:
     await register(client, email)
     changer = await login(client, email)
     oauth = make_client(app, owner_email=f"owner-{email}")
-    url = authorization(oauth).url
+    request = authorization(oauth)
+    url = request.url
     ready = [asyncio.Event() for _ in range(WORKERS)]
     async with asgi_client(app) as api_a, asgi_client(app) as api_b, \
-            asgi_client(app) as page_a, asgi_client(app) as page_b:
+            asgi_client(app) as page_a, asgi_client(app) as page_b, \
+            asgi_client(app) as code_a, asgi_client(app) as code_b:
         browsers = [Browser(page_a), Browser(page_b)]
+        signed_in = [Browser(code_a), Browser(code_b)]
+        for browser in signed_in:  # signed in and consented before the race
+            await get_code(browser, oauth, request, email=email)
 
         async def change() -> httpx.Response:
             # Once every worker has signed in, so all are busy when the change lands.
@@ -90,8 +116,11 @@ async def _race_once(app: FastAPI, client: httpx.AsyncClient, email: str) -> Non
             _api_worker(api_b, email, ready[1]),
             _page_worker(browsers[0], url, email, ready[2]),
             _page_worker(browsers[1], url, email, ready[3]),
+            _code_worker(signed_in[0], url, ready[4]),
+            _code_worker(signed_in[1], url, ready[5]),
         )
         changed, *worked = results
+        codes = [code for got in worked[4:] for code in got]
         assert changed.status_code == 200, changed.text
         refresh_tokens = [token for tokens in worked[:2] for token in tokens]
 
@@ -108,11 +137,13 @@ async def _race_once(app: FastAPI, client: httpx.AsyncClient, email: str) -> Non
             (await client.post("/api/auth/refresh", json={"refreshToken": token})).status_code
             for token in refresh_tokens
         ]
-        pages = [await browser.get(url) for browser in browsers]
+        pages = [await browser.get(url) for browser in (*browsers, *signed_in)]
+        redeemed = [(await redeem(client, oauth, code, request)).status_code for code in codes]
         survivors = {
             "sessions": len(live) - 1,
             "refresh tokens": sum(status == 200 for status in refreshed),
             "page sign-ins": sum('name="password"' not in page.text for page in pages),
+            "codes": sum(status == 200 for status in redeemed),
         }
         assert survivors == dict.fromkeys(survivors, 0), f"survived the change: {survivors}"
 

@@ -271,9 +271,16 @@ def _with_prompt_login(request: AuthorizationRequest) -> str:
 
 def _grant(
     browser: _Browser, ctx: ServerContext, request: AuthorizationRequest, user_id: str,
-    status: int, *, remember: bool,
+    status: int, *, remember: bool, login_id: str,
 ) -> Response:
     with ctx.db.write() as db:
+        # Read again under the user's row lock: a password change since it was found
+        # must not let a code through (services/login_sessions.py).
+        if not login_sessions.lock_login_session(db, ctx, login_id):
+            return _login_page(
+                browser, ctx, request, status=401,
+                error="Your sign-in has ended. Sign in again to continue.",
+            )
         if remember:
             consent.remember_consent(
                 db, user_id, request.client.client_id, request.scopes, ctx.clock()
@@ -351,7 +358,7 @@ def authorize(request: Request, ctx: Ctx) -> Response:
     login, user = found
     if ask_consent:
         return _consent_page(browser, ctx, asked, login.id, user)
-    return _grant(browser, ctx, asked, user.id, 302, remember=False)
+    return _grant(browser, ctx, asked, user.id, 302, remember=False, login_id=login.id)
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -536,7 +543,7 @@ def decide(
             browser, ctx, asked, login_row.id, user, status=400,
             error="Choose Allow or Deny.",
         )
-    return _grant(browser, ctx, asked, user.id, 303, remember=True)
+    return _grant(browser, ctx, asked, user.id, 303, remember=True, login_id=login_row.id)
 
 
 @lru_cache(maxsize=1)

@@ -38,6 +38,7 @@ __all__ = [
     "csrf_token",
     "csrf_valid",
     "find_login_session",
+    "lock_login_session",
     "new_secret",
     "start_login_session",
 ]
@@ -112,14 +113,34 @@ def find_login_session(
     if found is None:
         return None
     login, user = found
-    if (
-        login.revoked_at is not None
-        or login.expires_at <= ctx.clock()
-        or user.disabled_at is not None
-        or not hmac.compare_digest(login.password_marker, _password_marker(user.password_hash))
-    ):
-        return None
-    return login, user
+    return (login, user) if _live(ctx, login, user) else None
+
+
+def _live(ctx: ServerContext, login: LoginSession, user: User) -> bool:
+    return (
+        login.revoked_at is None
+        and login.expires_at > ctx.clock()
+        and user.disabled_at is None
+        and hmac.compare_digest(login.password_marker, _password_marker(user.password_hash))
+    )
+
+
+def lock_login_session(db: Session, ctx: ServerContext, login_id: str) -> bool:
+    """Whether the page sign-in ``login_id`` is still live, its user's row locked.
+
+    For the write transaction that acts on a sign-in found earlier (issuing a code):
+    like :func:`.accounts.lock_signed_in_user`, the row lock orders it with a password
+    change, which spends every unspent code in its own transaction. Either the code is
+    stored first and the change spends it, or the change commits first and this sees
+    the new password.
+    """
+    found = db.execute(
+        select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.id == login_id)
+        .with_for_update(of=User)
+    ).first()
+    return found is not None and _live(ctx, found[0], found[1])
 
 
 def csrf_token(secret: str, purpose: str) -> str:
