@@ -217,6 +217,10 @@ def server_env(database_url: str | None, data_dir: str) -> dict[str, str]:
     }
     env["TEKCIFY_DATA_DIR"] = data_dir
     env["TEKCIFY_LOG_LEVEL"] = "WARNING"
+    # The login load logs one account in over and over, and its sessions seed the refresh
+    # load: lift the per-account limits on successful logins and live sessions.
+    env["TEKCIFY_LOGIN_MAX_SUCCESSES_PER_ACCOUNT"] = "100000"
+    env["TEKCIFY_MAX_SESSIONS_PER_ACCOUNT"] = "10000"
     if database_url is not None:
         env["TEKCIFY_DATABASE_URL"] = database_url
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [APPS, env.get("PYTHONPATH")]))

@@ -7,6 +7,7 @@
     tekcify-auth users create --email EMAIL [--admin] [--password-stdin]
     tekcify-auth users list
     tekcify-auth users disable EMAIL
+    tekcify-auth users enable EMAIL
     tekcify-auth keys list
     tekcify-auth keys rotate
     tekcify-auth apps allow-client-credentials CLIENT_ID --scopes "read:orders ..."
@@ -328,9 +329,16 @@ def _add_user_commands(commands: Any) -> None:
     create.add_argument("--last-name", help="the person's last name")
     create.set_defaults(handler=_users_create)
     actions.add_parser("list", help="list accounts").set_defaults(handler=_users_list)
-    disable = actions.add_parser("disable", help="disable an account and end its sessions")
+    disable = actions.add_parser(
+        "disable", help="disable an account, end its sessions and suspend its applications"
+    )
     disable.add_argument("email")
     disable.set_defaults(handler=_users_disable)
+    enable = actions.add_parser(
+        "enable", help="enable a disabled account again (its applications work again)"
+    )
+    enable.add_argument("email")
+    enable.set_defaults(handler=_users_enable)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -408,7 +416,24 @@ def _users_disable(args: argparse.Namespace) -> int:
         raise CommandError(f"{exc.message}: {email}") from None
     finally:
         ctx.stop()
-    print(f"disabled {user.email}; its sessions are revoked")
+    print(f"disabled {user.email}; its sessions are revoked and its applications suspended")
+    return 0
+
+
+def _users_enable(args: argparse.Namespace) -> int:
+    from .server.errors import ApiError
+    from .server.services import accounts
+
+    email = _email(args.email)
+    ctx = _started_context(_settings())
+    try:
+        with ctx.db.write() as db:
+            user = accounts.enable_user(db, ctx, email)
+    except ApiError as exc:
+        raise CommandError(f"{exc.message}: {email}") from None
+    finally:
+        ctx.stop()
+    print(f"enabled {user.email}; its applications work again")
     return 0
 
 

@@ -154,6 +154,26 @@ def test_users_create_list_disable(
     assert "User not found" in err
 
 
+def test_users_enable_undoes_disable(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(
+        ["users", "create", "--email", "root@example.com", "--password-stdin"],
+        capsys, monkeypatch, stdin=PASSWORD + "\n",
+    )
+    code, out, _ = _run(["users", "disable", "root@example.com"], capsys, monkeypatch)
+    assert code == 0
+    assert "applications suspended" in out
+    code, out, _ = _run(["users", "enable", "Root@Example.com"], capsys, monkeypatch)
+    assert code == 0
+    assert "enabled root@example.com" in out
+    code, out, _ = _run(["users", "list"], capsys, monkeypatch)
+    assert "active" in out.splitlines()[1]
+    code, _, err = _run(["users", "enable", "nobody@example.com"], capsys, monkeypatch)
+    assert code == 1
+    assert "User not found" in err
+
+
 def test_db_upgrade_reports_the_revision(
     cli_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,6 +20,7 @@ from tekcify_auth.server.services.ratelimit import (
     LoginLimiter,
     MemoryLimitStore,
     RedisLimitStore,
+    client_key,
 )
 
 from .conftest import PASSWORD, FakeClock, asgi_client, make_settings, register, running
@@ -231,3 +232,138 @@ async def test_redis_gone_is_503_not_a_free_pass(
         body: dict[str, Any] = response.json()
         assert body["statusCode"] == 503
         assert "unavailable" in body["message"]
+
+
+# -- successful logins per account (issue 10, item 12) -------------------------------------
+
+
+def test_successful_logins_per_account_are_limited(store: LimitStore) -> None:
+    clock = Clock()
+    limits = LoginLimiter(
+        store, window=60, per_account_address=3, per_address=10, per_account=5,
+        per_account_successes=4, clock=clock,
+    )
+    for n in range(4):
+        limits.check("ada@example.com", f"10.0.0.{n}", login=True)
+        limits.succeeded("ada@example.com", f"10.0.0.{n}")
+        clock.now += 10
+    with pytest.raises(ApiError) as refused:
+        limits.check("ada@example.com", "10.9.9.9", login=True)
+    assert refused.value.status_code == 429
+    assert refused.value.message == "Too many logins to this account; try again later"
+    assert int(refused.value.headers["Retry-After"]) == 20  # the first success leaves then
+    # Other accounts, and the password checks that are not logins, are not affected.
+    limits.check("bob@example.com", "10.9.9.9", login=True)
+    limits.check("ada@example.com", "10.9.9.9")
+    clock.now += 20
+    limits.check("ada@example.com", "10.9.9.9", login=True)
+
+
+async def test_login_answers_429_past_the_successful_logins_of_an_account(
+    clean_db: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    settings = make_settings(
+        database_url=clean_db, data_dir=tmp_path, login_max_successes_per_account=3
+    )
+    async with running(settings, clock) as (app, client):
+        await register(client)
+        body = {"email": "ada@example.com", "password": PASSWORD}
+        for _ in range(3):
+            assert (await client.post("/api/auth/login", json=body)).status_code == 200
+        async with asgi_client(app, "198.51.100.50") as elsewhere:
+            refused = await elsewhere.post("/api/auth/login", json=body)
+        assert refused.status_code == 429
+        assert refused.json()["message"] == "Too many logins to this account; try again later"
+        assert 1 <= int(refused.headers["retry-after"]) <= 900
+        clock.advance(900)
+        assert (await client.post("/api/auth/login", json=body)).status_code == 200
+
+
+# -- client addresses: IPv6 networks, IPv4-mapped addresses (issue 10, item 13) ------------
+
+
+@pytest.mark.parametrize(
+    ("address", "prefix", "key"),
+    [
+        ("203.0.113.7", 64, "203.0.113.7"),
+        ("::ffff:203.0.113.7", 64, "203.0.113.7"),
+        ("::FFFF:cb00:7107", 64, "203.0.113.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 64, "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::1", 64, "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", 48, "2001:db8:1::/48"),
+        ("2001:db8:1:2::1", 128, "2001:db8:1:2::1/128"),
+        ("fe80::1%eth0", 64, "fe80::/64"),
+        ("::1", 64, "::/64"),
+        (None, 64, "-"),
+        ("", 64, "-"),
+        ("testclient", 64, "testclient"),
+    ],
+)
+def test_client_key_groups_ipv6_by_network_and_unmaps_ipv4(
+    address: str | None, prefix: int, key: str
+) -> None:
+    assert client_key(address, prefix) == key
+
+
+def test_addresses_of_one_ipv6_network_count_as_one_client(store: LimitStore) -> None:
+    clock = Clock()
+    limits = limiter(store, clock)  # the default /64
+    for n in range(1, 4):
+        limits.failed("ada@example.com", f"2001:db8:1:2::{n}")
+    assert blocked_for(limits, "ada@example.com", "2001:db8:1:2:ffff::99") is not None
+    assert blocked_for(limits, "ada@example.com", "2001:db8:1:3::1") is None
+    for n in range(10):  # one /64 guessing at many accounts
+        limits.failed(f"user{n}@example.com", f"2001:db8:9:9::{n + 1:x}")
+    assert blocked_for(limits, "someone@example.com", "2001:db8:9:9::abcd") is not None
+
+
+def test_the_ipv6_prefix_is_configurable(store: LimitStore) -> None:
+    clock = Clock()
+    limits = LoginLimiter(
+        store, window=60, per_account_address=3, per_address=10, per_account=5, clock=clock,
+        ipv6_prefix=128,
+    )
+    for _ in range(3):
+        limits.failed("ada@example.com", "2001:db8:1:2::1")
+    assert blocked_for(limits, "ada@example.com", "2001:db8:1:2::1") is not None
+    assert blocked_for(limits, "ada@example.com", "2001:db8:1:2::2") is None
+
+
+def test_an_ipv4_mapped_address_counts_as_its_ipv4(store: LimitStore) -> None:
+    clock = Clock()
+    limits = limiter(store, clock)
+    for _ in range(3):
+        limits.failed("ada@example.com", "::ffff:192.0.2.1")
+    assert blocked_for(limits, "ada@example.com", "192.0.2.1") is not None
+    limits.succeeded("ada@example.com", "192.0.2.1")  # clears the mapped spelling's count
+    assert blocked_for(limits, "ada@example.com", "::ffff:192.0.2.1") is None
+
+
+def test_redis_keys_hold_the_ipv6_network(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        limits = limiter(RedisLimitStore(client), Clock())
+        limits.failed("ada@example.com", "2001:db8:1:2::1")
+        limits.failed("ada@example.com", "::ffff:192.0.2.1")
+        keys = [k.decode() for k in client.keys("*")]
+        assert any(k.endswith(":2001:db8:1:2::/64") for k in keys), keys
+        assert any(k.endswith(":192.0.2.1") for k in keys), keys
+        assert not any("2001:db8:1:2::1" in k or "ffff" in k for k in keys), keys
+    finally:
+        client.close()
+
+
+async def test_a_login_from_another_address_of_the_same_ipv6_network_is_limited(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await register(client)
+    body = {"email": "ada@example.com", "password": "not the password"}
+    for n in range(1, 6):
+        async with asgi_client(app, f"2001:db8:1:2::{n}") as one:
+            assert (await one.post("/api/auth/login", json=body)).status_code == 401
+    right = {"email": "ada@example.com", "password": PASSWORD}
+    async with asgi_client(app, "2001:db8:1:2:ffff::1") as neighbour:
+        assert (await neighbour.post("/api/auth/login", json=right)).status_code == 429
+    async with asgi_client(app, "2001:db8:1:3::1") as elsewhere:
+        assert (await elsewhere.post("/api/auth/login", json=right)).status_code == 200

@@ -76,6 +76,8 @@ class ServerContext:
             per_account_address=self.settings.login_max_failures,
             per_address=self.settings.login_max_failures_per_address,
             per_account=self.settings.login_max_failures_per_account,
+            per_account_successes=self.settings.login_max_successes_per_account,
+            ipv6_prefix=self.settings.login_ipv6_prefix,
             clock=self.timestamp,
         )
 

@@ -212,6 +212,25 @@ class Settings(BaseSettings):
         "never logged in to it, per window",
         default=100, ge=1, le=100_000,
     )
+    login_max_successes_per_account: int = _env(
+        "TEKCIFY_LOGIN_MAX_SUCCESSES_PER_ACCOUNT",
+        "a whole number from 1 to 100000: successful logins per account per window (each "
+        "costs a password hash and a session; then 429 with Retry-After)",
+        default=60, ge=1, le=100_000,
+    )
+    login_ipv6_prefix: int = _env(
+        "TEKCIFY_LOGIN_IPV6_PREFIX",
+        "a whole number from 32 to 128: the login limiter counts IPv6 clients by network of "
+        "this prefix length, one client usually holding a whole /64 (128: each address "
+        "apart)",
+        default=64, ge=32, le=128,
+    )
+    max_sessions_per_account: int = _env(
+        "TEKCIFY_MAX_SESSIONS_PER_ACCOUNT",
+        "a whole number from 1 to 10000: live sessions per account; opening one more "
+        "revokes the least recently used",
+        default=50, ge=1, le=10_000,
+    )
     max_body_bytes: int = _env(
         "TEKCIFY_MAX_BODY_BYTES",
         "a number of bytes from 1024 to 104857600",

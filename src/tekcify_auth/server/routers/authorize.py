@@ -283,6 +283,13 @@ def _grant(
     login: LoginSession, status: int, *, remember: bool,
 ) -> Response:
     with ctx.db.write() as db:
+        # Read again under the user's row lock: a password change since it was found
+        # must not let a code through (services/login_sessions.py).
+        if not login_sessions.lock_login_session(db, ctx, login.id):
+            return _login_page(
+                browser, ctx, request, status=401,
+                error="Your sign-in has ended. Sign in again to continue.",
+            )
         if remember:
             consent.remember_consent(
                 db, login.user_id, request.client.client_id, request.scopes, ctx.clock()
@@ -434,20 +441,25 @@ def login(
             browser, ctx, asked, status=exc.status_code, email=shown, error=exc.message,
             headers=exc.headers,
         )
-    return _signed_in(browser, ctx, asked, user.id, client)
+    try:
+        return _signed_in(browser, ctx, asked, user, client)
+    except ApiError as exc:  # the password changed while it was checked
+        return _login_page(
+            browser, ctx, asked, status=exc.status_code, email=shown, error=exc.message
+        )
 
 
 def _signed_in(
     browser: _Browser,
     ctx: ServerContext,
     asked: AuthorizationRequest,
-    user_id: str,
+    user: User,
     client: accounts.Client,
 ) -> Response:
     with ctx.db.write() as db:
         token, _row = login_sessions.start_login_session(
-            db, ctx, user_id, replacing=browser.login_token, user_agent=client.user_agent,
-            ip_address=client.address,
+            db, ctx, user.id, password_hash=user.password_hash, replacing=browser.login_token,
+            user_agent=client.user_agent, ip_address=client.address,
         )
     browser.set_login = token
     return _redirect(browser, ctx, asked.path(without_prompts=_LOGIN_PROMPTS), 303)
@@ -519,7 +531,10 @@ def register(
             browser, ctx, asked, status=exc.status_code, error=exc.message, **shown
         )
     client = accounts.Client(address=client_address(request), user_agent=user_agent(request))
-    return _signed_in(browser, ctx, asked, user.id, client)
+    try:
+        return _signed_in(browser, ctx, asked, user, client)
+    except ApiError:  # changed or disabled in the instant since: sign in on the login page
+        return _login_page(browser, ctx, asked, status=401, email=shown["email"])
 
 
 @router.post("/consent", response_class=HTMLResponse, include_in_schema=False)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..context import ServerContext
 from ..db.models import User, UserSession
+from ..db.oauth import AuthorizationCode
 from ..db.types import new_id
 from ..errors import ApiError
 from .tokens import TokenPair, start_session
@@ -31,10 +32,13 @@ __all__ = [
     "check_credentials",
     "create_user",
     "disable_user",
+    "enable_user",
     "find_by_email",
     "list_users",
+    "lock_signed_in_user",
     "login",
     "register",
+    "replace_password",
 ]
 
 INVALID_CREDENTIALS: Final = "Invalid email or password"
@@ -111,9 +115,7 @@ def login(ctx: ServerContext, *, email: str, password: str, client: Client) -> T
     """
     user = check_credentials(ctx, email=email, password=password, client=client)
     with ctx.db.write() as db:
-        fresh = db.get(User, user.id)
-        if fresh is None or fresh.disabled_at is not None:
-            raise ApiError(401, INVALID_CREDENTIALS)
+        fresh = lock_signed_in_user(db, user.id, user.password_hash)
         return start_session(
             db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
             user_agent=client.user_agent, ip_address=client.address,
@@ -127,7 +129,7 @@ def check_credentials(ctx: ServerContext, *, email: str, password: str, client: 
     a hash made with older parameters is replaced. Raises the same errors as
     :func:`login`.
     """
-    ctx.limiter.check(email, client.address)
+    ctx.limiter.check(email, client.address, login=True)
     with ctx.db.read() as db:
         user = find_by_email(db, email)
     if user is None:
@@ -143,11 +145,38 @@ def check_credentials(ctx: ServerContext, *, email: str, password: str, client: 
     if ctx.passwords.needs_rehash(user.password_hash):
         new_hash = ctx.passwords.hash(password)
         with ctx.db.write() as db:
-            db.execute(
+            result = db.execute(
                 update(User)
                 .where(User.id == user.id, User.password_hash == user.password_hash)
                 .values(password_hash=new_hash)
             )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            user.password_hash = new_hash  # what was verified, stored anew
+    return user
+
+
+def lock_signed_in_user(db: Session, user_id: str, password_hash: str) -> User:
+    """The user, locked, if their password is still the one a sign-in just verified.
+
+    Every sign-in calls this in the write transaction that opens its session (API
+    session or page sign-in), with the password hash it verified outside that
+    transaction. A password change or reset (:func:`replace_password`) commits the new
+    hash and revokes every session in one transaction, so a sign-in with the old
+    password either commits before it (and its session is revoked with the others) or
+    sees the new hash here and is refused: it cannot slip a session in after the
+    revocation. On PostgreSQL the row lock (``SELECT ... FOR UPDATE``) is what makes the
+    two wait for each other under READ COMMITTED: without it this read could see the old
+    hash while the change's revocation misses the session inserted next. SQLite's write
+    transactions hold the whole database already.
+
+    Raises the 401 ``INVALID_CREDENTIALS`` when the account is gone, disabled or its
+    password changed since it was checked.
+    """
+    user = db.execute(
+        select(User).where(User.id == user_id).with_for_update()
+    ).scalar_one_or_none()
+    if user is None or user.disabled_at is not None or user.password_hash != password_hash:
+        raise ApiError(401, INVALID_CREDENTIALS)
     return user
 
 
@@ -174,17 +203,56 @@ def change_password(
         raise ApiError(400, "The current password is incorrect")
     new_hash = ctx.passwords.hash(new_password)
     with ctx.db.write() as db:
-        now = ctx.clock()
-        db.execute(
-            update(User).where(User.id == user_id).values(password_hash=new_hash, updated_at=now)
+        return replace_password(
+            db, ctx, user_id, old_hash=user.password_hash, new_hash=new_hash,
+            keep=session_id, reason="password_changed",
         )
-        query = update(UserSession).where(
-            UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
-        )
-        if session_id is not None:
-            query = query.where(UserSession.id != session_id)
-        result = db.execute(query.values(revoked_at=now, revoked_reason="password_changed"))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def replace_password(
+    db: Session,
+    ctx: ServerContext,
+    user_id: str,
+    *,
+    old_hash: str | None,
+    new_hash: str,
+    keep: str | None,
+    reason: str,
+) -> int:
+    """Store ``new_hash`` and end everything the old password opened; how many sessions.
+
+    The one place a password is replaced (change now, reset later), in the caller's
+    write transaction: the user row is locked and updated, then every live session but
+    ``keep`` is revoked with ``reason`` and the user's unspent authorization codes are
+    spent. Page sign-ins end by themselves (their password marker no longer matches).
+    Sign-ins in flight are refused by :func:`lock_signed_in_user`.
+
+    ``old_hash`` is the hash the caller verified the current password against (``None``
+    for a reset, which proves the user otherwise); 409 when it changed meanwhile.
+    """
+    user = db.execute(
+        select(User).where(User.id == user_id).with_for_update()
+    ).scalar_one_or_none()
+    if user is None:
+        raise ApiError(404, "User not found")
+    if old_hash is not None and user.password_hash != old_hash:
+        raise ApiError(409, "The password was changed meanwhile; try again")
+    now = ctx.clock()
+    user.password_hash = new_hash
+    user.updated_at = now
+    db.flush()
+    db.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.user_id == user_id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=now)
+    )
+    query = update(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(UserSession.id != keep)
+    result = db.execute(query.values(revoked_at=now, revoked_reason=reason))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def list_users(db: Session) -> list[User]:
@@ -193,7 +261,10 @@ def list_users(db: Session) -> list[User]:
 
 
 def disable_user(db: Session, ctx: ServerContext, email: str) -> User:
-    """Disable the account and revoke all its sessions; 404 when there is none."""
+    """Disable the account and revoke all its sessions; 404 when there is none.
+
+    While it is disabled its applications are suspended (``find_application``).
+    """
     user = find_by_email(db, email)
     if user is None:
         raise ApiError(404, "User not found")
@@ -206,6 +277,21 @@ def disable_user(db: Session, ctx: ServerContext, email: str) -> User:
         .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason="account_disabled")
     )
+    return user
+
+
+def enable_user(db: Session, ctx: ServerContext, email: str) -> User:
+    """Enable a disabled account again; 404 when there is none.
+
+    Its sessions stay revoked (the user signs in again); its applications, suspended
+    while it was disabled, work again.
+    """
+    user = find_by_email(db, email)
+    if user is None:
+        raise ApiError(404, "User not found")
+    if user.disabled_at is not None:
+        user.disabled_at = None
+        user.updated_at = ctx.clock()
     return user
 
 

@@ -43,7 +43,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ..db.applications import Application
-from ..db.models import UserSession
+from ..db.models import User, UserSession
 from ..errors import ApiError
 from ..settings import DEFAULT_SCOPES
 from .image_store import LOGO, delete_image_at, replace_image
@@ -321,11 +321,24 @@ def check_scopes(scopes: Sequence[str], known: Sequence[str]) -> list[str]:
 
 # Built once: every client authentication looks the client up, and building the
 # statement per call cost a third of the lookup (benchmarks/server.py).
-_BY_CLIENT_ID = select(Application).where(Application.client_id == bindparam("client_id"))
+# An application whose owner is disabled is suspended: it is not found (see below).
+_BY_CLIENT_ID = (
+    select(Application)
+    .join(User, User.id == Application.owner_id)
+    .where(Application.client_id == bindparam("client_id"), User.disabled_at.is_(None))
+)
 
 
 def find_application(db: Session, client_id: str) -> Application | None:
-    """The application ``client_id``, if any."""
+    """The application ``client_id``, if any and not suspended.
+
+    Every protocol path looks the client up here (client authentication, the
+    authorization request, client tokens at introspection, the public page), so while
+    the owner's account is disabled the application is as if it did not exist: no
+    token of any grant (refresh included), no authorization by anyone, its
+    ``client_credentials`` tokens inactive. Nothing is deleted or revoked: enabling the
+    owner again (``tekcify-auth users enable``) restores it.
+    """
     if "\x00" in client_id:  # no id holds one, and PostgreSQL refuses NUL in text
         return None
     return db.execute(_BY_CLIENT_ID, {"client_id": client_id}).scalar_one_or_none()

@@ -37,12 +37,15 @@ from ..context import ServerContext
 from ..db.models import User, UserSession
 from ..db.oauth import LoginSession
 from ..db.types import new_id
+from .accounts import lock_signed_in_user
+from .sessions import limit_sessions
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
     "csrf_token",
     "csrf_valid",
     "find_login_session",
+    "lock_login_session",
     "new_secret",
     "start_login_session",
     "touch_login_session",
@@ -72,19 +75,22 @@ def start_login_session(
     ctx: ServerContext,
     user_id: str,
     *,
+    password_hash: str,
     replacing: str | None = None,
     user_agent: str | None = None,
     ip_address: str | None = None,
 ) -> tuple[str, LoginSession]:
     """Sign ``user_id`` in; returns the cookie token and the row (and opens its session).
 
-    ``replacing`` is the browser's previous token, whose session is revoked here.
-    Expired sign-ins are deleted on the way, with their sessions.
+    ``password_hash`` is the hash the password was verified against (outside this
+    transaction): the sign-in is refused with the 401 ``ApiError`` of
+    :func:`.accounts.lock_signed_in_user` when the password changed meanwhile, so a
+    sign-in with the old password cannot outlive the change. ``replacing`` is the
+    browser's previous token, whose session is revoked here. Expired sign-ins are
+    deleted on the way, with their sessions.
     """
     now = ctx.clock()
-    user = db.get(User, user_id)
-    if user is None:
-        raise LookupError(user_id)
+    user = lock_signed_in_user(db, user_id, password_hash)
     expired = select(LoginSession.session_id).where(LoginSession.expires_at < now)
     db.execute(
         delete(UserSession)
@@ -108,6 +114,7 @@ def start_login_session(
     )
     db.add(session)
     db.flush()  # the session first: the sign-in refers to it
+    limit_sessions(db, user.id, session.id, ctx.settings.max_sessions_per_account, now)
     token = new_secret()
     row = LoginSession(
         user_id=user.id, token_hash=_hash(token), session_id=session.id,
@@ -144,14 +151,39 @@ def find_login_session(
     if found is None:
         return None
     login, user, revoked_at = found
-    if (
-        revoked_at is not None
-        or login.expires_at <= ctx.clock()
-        or user.disabled_at is not None
-        or not hmac.compare_digest(login.password_marker, _password_marker(user.password_hash))
-    ):
-        return None
-    return login, user
+    return (login, user) if _live(ctx, login, user, revoked_at) else None
+
+
+def _live(
+    ctx: ServerContext, login: LoginSession, user: User, revoked_at: datetime | None
+) -> bool:
+    """A sign-in is live while its session is not revoked, it has not expired, its user
+    is not disabled and the password it was made with is still the user's."""
+    return (
+        revoked_at is None
+        and login.expires_at > ctx.clock()
+        and user.disabled_at is None
+        and hmac.compare_digest(login.password_marker, _password_marker(user.password_hash))
+    )
+
+
+def lock_login_session(db: Session, ctx: ServerContext, login_id: str) -> bool:
+    """Whether the page sign-in ``login_id`` is still live, its user's row locked.
+
+    For the write transaction that acts on a sign-in found earlier (issuing a code):
+    like :func:`.accounts.lock_signed_in_user`, the row lock orders it with a password
+    change, which spends every unspent code in its own transaction. Either the code is
+    stored first and the change spends it, or the change commits first and this sees
+    the new password.
+    """
+    found = db.execute(
+        select(LoginSession, User, UserSession.revoked_at)
+        .join(User, User.id == LoginSession.user_id)
+        .join(UserSession, UserSession.id == LoginSession.session_id)
+        .where(LoginSession.id == login_id)
+        .with_for_update(of=User)
+    ).first()
+    return found is not None and _live(ctx, found[0], found[1], found[2])
 
 
 def csrf_token(secret: str, purpose: str) -> str:

@@ -15,12 +15,24 @@ for 30 days): the user's usual devices keep working while a botnet is throttled
 block ends one window after the failures that caused it. A success clears the
 account + address counter.
 
-Accounts are keyed by a hash of the normalised email, so Redis holds no addresses.
+**Successful logins** are counted too, per account (``..._SUCCESSES_PER_ACCOUNT``,
+default 60 per window): each costs a password hash and opens a session, so one user
+with the password cannot make the server spend without bound. Past the limit a login
+is refused before the password is checked, 429 with ``Retry-After`` as above.
+
+**Client addresses** are counted through :func:`client_key`, the one key function of
+both stores: an IPv4 address as itself (an IPv4-mapped IPv6 address too), an IPv6
+address by its network of ``TEKCIFY_LOGIN_IPV6_PREFIX`` bits (default /64: a single
+client usually holds a whole /64, so counting each address apart would let it guess
+without limit).
+
+Accounts are keyed by a hash of the normalised email, so Redis holds no email address.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import threading
 import uuid
@@ -30,10 +42,11 @@ from typing import Any, Final, Protocol
 
 from ..errors import ApiError
 
-__all__ = ["LimitStore", "LoginLimiter", "MemoryLimitStore", "RedisLimitStore"]
+__all__ = ["LimitStore", "LoginLimiter", "MemoryLimitStore", "RedisLimitStore", "client_key"]
 
 TRUSTED_FOR: Final = 30 * 86_400.0
 TOO_MANY: Final = "Too many failed login attempts; try again later"
+TOO_MANY_LOGINS: Final = "Too many logins to this account; try again later"
 
 
 class LimitStore(Protocol):
@@ -144,6 +157,28 @@ def _account(email: str) -> str:
     return hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
+def client_key(address: str | None, ipv6_prefix: int = 64) -> str:
+    """How the limiter counts the client ``address``: the part of every address key.
+
+    IPv4 as itself; an IPv4-mapped IPv6 address (``::ffff:192.0.2.1``) as its IPv4; any
+    other IPv6 address as its network of ``ipv6_prefix`` bits (``2001:db8:1:2::/64``),
+    a zone (``%eth0``) dropped. ``-`` when there is no address; anything else that is
+    not an address is kept as it is.
+    """
+    if not address:
+        return "-"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        network = ipaddress.IPv6Network((int(ip), ipv6_prefix), strict=False)
+        return str(network)
+    return str(ip)
+
+
 class LoginLimiter:
     """Decides whether a login may be tried, and records how it went.
 
@@ -160,17 +195,21 @@ class LoginLimiter:
         per_address: int,
         per_account: int,
         clock: Callable[[], float],
+        per_account_successes: int | None = None,
+        ipv6_prefix: int = 64,
     ) -> None:
         self.store = store
         self.window = window
         self.per_account_address = per_account_address
         self.per_address = per_address
         self.per_account = per_account
+        self.per_account_successes = per_account_successes
+        self.ipv6_prefix = ipv6_prefix
         self.clock = clock
 
     def _keys(self, email: str, address: str | None) -> list[tuple[str, int]]:
         account = _account(email)
-        where = address or "-"
+        where = client_key(address, self.ipv6_prefix)
         keys = [
             (f"aa:{account}:{where}", self.per_account_address),
             (f"ad:{where}", self.per_address),
@@ -179,17 +218,32 @@ class LoginLimiter:
             keys.append((f"ac:{account}", self.per_account))
         return keys
 
-    def check(self, email: str, address: str | None) -> None:
-        """Raise 429 when any counter for this account or address is full."""
-        now = self.clock()
+    def _wait(self, keys: list[tuple[str, int]], now: float) -> float:
         wait = 0.0
-        for key, limit in self._keys(email, address):
+        for key, limit in keys:
             count, oldest = self.store.recent(key, self.window, now)
             if count >= limit and oldest is not None:
                 wait = max(wait, oldest + self.window - now)
+        return wait
+
+    def _refuse(self, wait: float, message: str) -> ApiError:
+        seconds = min(math.ceil(self.window), max(1, math.ceil(wait)))
+        return ApiError(429, message, headers={"Retry-After": str(seconds)})
+
+    def check(self, email: str, address: str | None, *, login: bool = False) -> None:
+        """Raise 429 when any counter for this account or address is full.
+
+        ``login``: this is a login (API or page), so the account's successful logins
+        count as well.
+        """
+        now = self.clock()
+        wait = self._wait(self._keys(email, address), now)
         if wait > 0:
-            seconds = min(math.ceil(self.window), max(1, math.ceil(wait)))
-            raise ApiError(429, TOO_MANY, headers={"Retry-After": str(seconds)})
+            raise self._refuse(wait, TOO_MANY)
+        if login and self.per_account_successes is not None:
+            wait = self._wait([(f"ok:{_account(email)}", self.per_account_successes)], now)
+            if wait > 0:
+                raise self._refuse(wait, TOO_MANY_LOGINS)
 
     def failed(self, email: str, address: str | None) -> None:
         """Count a failed attempt on every counter that applies."""
@@ -198,8 +252,11 @@ class LoginLimiter:
             self.store.add(key, self.window, now, keep=limit)
 
     def succeeded(self, email: str, address: str | None) -> None:
-        """Clear this account + address counter and trust the address for the account."""
+        """Count a successful login; clear its account + address counter, trust the address."""
         account = _account(email)
-        where = address or "-"
+        where = client_key(address, self.ipv6_prefix)
+        now = self.clock()
+        if self.per_account_successes is not None:
+            self.store.add(f"ok:{account}", self.window, now, keep=self.per_account_successes)
         self.store.clear(f"aa:{account}:{where}")
-        self.store.mark(f"trusted:{account}:{where}", TRUSTED_FOR, self.clock())
+        self.store.mark(f"trusted:{account}:{where}", TRUSTED_FOR, now)

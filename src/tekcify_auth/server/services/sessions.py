@@ -23,6 +23,7 @@ __all__ = [
     "UserRow",
     "active_sessions",
     "ensure_live",
+    "limit_sessions",
     "live_user",
     "revoke_other_sessions",
     "revoke_session",
@@ -158,4 +159,38 @@ def revoke_other_sessions(
     if keep is not None:
         query = query.where(UserSession.id != keep)
     result = db.execute(query.values(revoked_at=now, revoked_reason="revoked_by_user"))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def limit_sessions(db: Session, user_id: str, keep: str, limit: int, now: datetime) -> int:
+    """Revoke the user's live sessions beyond ``limit``, least recently used first.
+
+    ``keep`` (the session just opened) is never one of them. Returns how many were
+    revoked. Logins run it under the user's row lock, so they cannot overshoot the
+    limit together (``accounts.lock_signed_in_user``).
+    """
+    beyond = list(
+        db.execute(
+            select(UserSession.id)
+            .where(
+                UserSession.user_id == user_id,
+                UserSession.revoked_at.is_(None),
+                # Page sign-ins and sessions without a refresh token end by themselves.
+                or_(UserSession.expires_at.is_(None), UserSession.expires_at > now),
+                UserSession.id != keep,
+            )
+            .order_by(
+                UserSession.last_used_at.desc(), UserSession.created_at.desc(),
+                UserSession.id.desc(),
+            )
+            .offset(limit - 1)
+        ).scalars()
+    )
+    if not beyond:
+        return 0
+    result = db.execute(
+        update(UserSession)
+        .where(UserSession.id.in_(beyond), UserSession.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason="session_limit")
+    )
     return int(result.rowcount)  # type: ignore[attr-defined]

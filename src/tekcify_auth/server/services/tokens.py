@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 from ..context import ServerContext
 from ..db.models import RefreshToken, User, UserSession
 from ..db.types import new_id
+from .sessions import limit_sessions
 from .userinfo import email_granted
 
 __all__ = [
@@ -165,11 +166,16 @@ def start_session(
     user_agent: str | None = None,
     ip_address: str | None = None,
 ) -> TokenPair:
-    """Open a session for ``user`` and issue its first pair (login, code exchange)."""
+    """Open a session for ``user`` and issue its first pair (login, code exchange).
+
+    Past ``TEKCIFY_MAX_SESSIONS_PER_ACCOUNT`` live sessions the least recently used
+    are revoked (:func:`.sessions.limit_sessions`).
+    """
     now = ctx.clock()
     session = _open_session(db, user, scopes, client_id, user_agent, ip_address, now, None)
     refresh = _add_refresh_token(db, ctx, session.id, now)
     db.flush()
+    limit_sessions(db, user.id, session.id, ctx.settings.max_sessions_per_account, now)
     return TokenPair(
         _sign_access(ctx, user, session, now), refresh, ctx.settings.access_token_ttl,
         session.scopes, session.id,
@@ -204,6 +210,7 @@ def start_access_session(
     now = ctx.clock()
     ends = now + timedelta(seconds=ctx.settings.access_token_ttl)
     session = _open_session(db, user, scopes, client_id, user_agent, ip_address, now, ends)
+    limit_sessions(db, user.id, session.id, ctx.settings.max_sessions_per_account, now)
     return AccessGrant(
         _sign_access(ctx, user, session, now), ctx.settings.access_token_ttl, session.scopes,
         session.id,

@@ -1,7 +1,7 @@
 """Client credentials only by an administrator's leave: ``client_credentials_allowances``.
 
-Revision ID: 0005_aud
-Revises: 0004_oauth
+Revision ID: 0006_aud
+Revises: 0005_oauth
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from tekcify_auth.server.db.types import UTCDateTime
 
-revision = "0005_aud"
-down_revision = "0004_oauth"
+revision = "0006_aud"
+down_revision = "0005_oauth"
 branch_labels = None
 depends_on = None
 
