@@ -22,10 +22,17 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
 from tekcify_auth.server.routers.deps import ACCESS_RULE, AccessRule
-from tekcify_auth.server.services import accounts, applications
-from tekcify_auth.server.services.client_credentials import client_token_claims
+from tekcify_auth.server.services import accounts, applications, client_credentials
 
-from .conftest import PASSWORD, bearer, client_session, create_oauth_app, login, register
+from .conftest import (
+    PASSWORD,
+    allow_client_credentials,
+    bearer,
+    client_session,
+    create_oauth_app,
+    login,
+    register,
+)
 
 README: Final = Path(__file__).resolve().parents[2] / "README.md"
 MATRIX_HEADING: Final = "### Which tokens reach which routes"
@@ -121,6 +128,8 @@ class Tokens:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self.oauth = create_oauth_app(app, scopes=ALL_SCOPES)
+        # As `tekcify-auth apps allow-client-credentials` would: a live client token.
+        allow_client_credentials(app, self.oauth.client_id)
 
     def __call__(self, kind: str) -> str:
         if kind == FIRST_PARTY:
@@ -133,7 +142,12 @@ class Tokens:
                 application = applications.find_application(db, self.oauth.client_id)
                 assert application is not None
                 # Granted every scope the routes ask for: still no user behind it.
-                claims = client_token_claims(ctx, application, list(ALL_SCOPES), ctx.clock())
+                granted = client_credentials.allowed_scopes(db, application)
+                assert granted is not None
+                assert {"read:profile", "write:profile"} <= set(granted)
+                claims = client_credentials.client_token_claims(
+                    ctx, application, granted, ctx.clock()
+                )
             token: str = ctx.signer.sign(claims)
             return token
         return client_session(self.app, self.oauth.client_id, scopes=APP_KINDS[kind]).access_token

@@ -21,7 +21,7 @@ from .test_introspection import introspect_form, introspect_json
 from .test_oauth_token import assert_token_answer
 
 ADA = "ada@example.com"
-EVERY_SCOPE = ("openid", "profile", "email", "read:profile", "write:profile")
+EVERY_SCOPE = ("openid", "profile", "email", "offline_access", "read:profile", "write:profile")
 
 
 def _email_claim(token: str) -> Any:
@@ -48,10 +48,11 @@ async def test_an_app_sees_the_email_only_with_the_email_or_read_profile_scope(
     oauth = make_client(app, scopes=EVERY_SCOPE)
     async with asgi_client(app) as http:
         code, request = await get_code(
-            Browser(http), oauth, authorization(oauth, scope=" ".join(scopes))
+            # offline_access: the refresh token is checked too.
+            Browser(http), oauth, authorization(oauth, scope=" ".join((*scopes, "offline_access")))
         )
     issued = assert_token_answer(await redeem(client, oauth, code, request))
-    assert issued["scope"].split() == list(scopes)
+    assert issued["scope"].split() == [*scopes, "offline_access"]
     refreshed = assert_token_answer(await client.post(
         TOKEN, data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
         headers=oauth.basic(),

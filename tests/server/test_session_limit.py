@@ -59,7 +59,11 @@ async def test_the_least_recently_used_session_goes_first(
     settings = limited(clean_db, tmp_path, max_sessions_per_account=3)
     async with running(settings, clock) as (_app, client):
         await register(client)
-        first, second, third = [await login(client) for _ in range(3)]
+        opened = []
+        for _ in range(3):  # a second apart: the order is by time, never by random ids
+            clock.advance(1)
+            opened.append(await login(client))
+        first, second, third = opened
         clock.advance(10)
         used = await client.post("/api/auth/refresh", json={"refreshToken": first["refreshToken"]})
         assert used.status_code == 200

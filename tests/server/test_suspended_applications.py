@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from tekcify_auth.server.services import accounts
 
-from .conftest import asgi_client, bearer, register
+from .conftest import allow_client_credentials, asgi_client, bearer, register
 from .test_authorize import (
     TOKEN,
     Browser,
@@ -54,6 +54,7 @@ async def test_a_disabled_owners_client_tokens_are_inactive_until_enabled_again(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     suspended = make_client(app)
+    allow_client_credentials(app, suspended.client_id)
     other = make_client(app, owner_email="other-owner@example.com", name="Other")
     token = (await client_token(client, suspended))["access_token"]
     assert (await introspect_json(client, token))["active"] is True
@@ -72,6 +73,7 @@ async def test_a_disabled_owners_application_gets_no_new_tokens(
 ) -> None:
     await register(client)
     suspended = make_client(app)
+    allow_client_credentials(app, suspended.client_id)
     async with asgi_client(app) as http:
         code, request = await get_code(Browser(http), suspended)
         second_code, second_request = await get_code(Browser(http), suspended)
@@ -99,6 +101,7 @@ async def test_nobody_can_authorize_a_disabled_owners_application(
 ) -> None:
     await register(client)
     suspended = make_client(app)
+    allow_client_credentials(app, suspended.client_id)
     async with asgi_client(app) as http:
         browser = Browser(http)
         await get_code(browser, suspended)  # signed in, consent remembered

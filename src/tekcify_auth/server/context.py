@@ -64,7 +64,10 @@ class ServerContext:
         verifier = self._signer.verifier(
             issuer=self.settings.issuer, audience=self.settings.audience, clock=self.timestamp
         )
-        self._guard = GuardCore(verifier)
+        # Client tokens (no user) get through the Bearer check here: each account route's
+        # AccessRule refuses them with 403 insufficient_scope (routers/deps.py), and the
+        # OAuth endpoints have rules of their own.
+        self._guard = GuardCore(verifier, allow_client_tokens=True)
         self._passwords = Passwords(
             time_cost=self.settings.argon2_time_cost,
             memory_cost=self.settings.argon2_memory_cost,

@@ -38,8 +38,8 @@ from tekcify_auth._guard import INSUFFICIENT_SCOPE
 from tekcify_auth._models import UserPayload
 
 from ..context import ServerContext
-from ..services.client_credentials import is_client_token
-from ..services.sessions import UserRow, ensure_live, live_user
+from ..services.client_credentials import is_client_token, live_client_token
+from ..services.sessions import UserRow, ensure_live, live_user, refuse_caller
 
 __all__ = [
     "ACCESS_RULE", "AccessRule", "CallerWithUser", "Ctx", "FirstParty", "ProfileReader",
@@ -123,8 +123,16 @@ def _authenticated(
 ) -> tuple[UserPayload, _T]:
     caller = ctx.guard.authenticate(authorization, route=route, client=client)
     try:
-        if rule is not None and is_client_token(caller.claims):
-            rule.check(caller)  # no user and no session to check: refused at once
+        if is_client_token(caller.claims):
+            # No user and no session: a dead client token (its application suspended,
+            # its allowance withdrawn, its secret changed) is 401, a live one is refused
+            # by the route's rule (403); no account route serves client tokens.
+            with ctx.db.read() as session:
+                if live_client_token(session, caller.claims) is None:
+                    raise refuse_caller("client_token_inactive")
+            if rule is not None:
+                rule.check(caller)
+            raise refuse_caller("client_token")
         with ctx.db.read() as session:
             found = check(session, caller)
         # After the liveness check: a revoked session is 401 whatever its scopes.

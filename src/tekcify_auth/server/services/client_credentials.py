@@ -95,6 +95,9 @@ class AllowanceRefused(Exception):
     """An allowance cannot be changed as asked (no such application, a public client...)."""
 
 
+_NEVER_TO_CLIENTS: Final = frozenset({"offline_access"})
+
+
 def allowed_scopes(db: Session, application: Application) -> list[str] | None:
     """The scopes ``application`` may get by ``client_credentials``; ``None``: not allowed.
 
@@ -105,7 +108,12 @@ def allowed_scopes(db: Session, application: Application) -> list[str] | None:
     if row is None:
         return None
     allowance = set(row.scopes.split())
-    return [scope for scope in application.scopes if scope in allowance]
+    # offline_access asks for refresh tokens, which this grant never issues (RFC 6749
+    # §4.4.3): it is never granted here, whatever the allowance says.
+    return [
+        scope for scope in application.scopes
+        if scope in allowance and scope not in _NEVER_TO_CLIENTS
+    ]
 
 
 def allow_client_credentials(

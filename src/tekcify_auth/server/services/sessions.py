@@ -25,12 +25,14 @@ __all__ = [
     "ensure_live",
     "limit_sessions",
     "live_user",
+    "refuse_caller",
     "revoke_other_sessions",
     "revoke_session",
 ]
 
 
-def _refuse(reason: str) -> AuthenticationError:
+def refuse_caller(reason: str) -> AuthenticationError:
+    """The guard's generic 401 for a caller refused after verification (``reason`` is logged)."""
     return AuthenticationError(
         401, INVALID_TOKEN, reason=reason, error="invalid_token",
         description="The access token is invalid or expired",
@@ -76,15 +78,15 @@ def live_user(session: Session, caller: UserPayload) -> UserRow:
     if caller.session_id is None:
         row = connection.execute(_LIVE_USER, {"user_id": caller.user_id}).first()
         if row is None:
-            raise _refuse("user_not_found")
+            raise refuse_caller("user_not_found")
     else:
         row = connection.execute(_LIVE_SESSION_USER, {"session_id": caller.session_id}).first()
         if row is None or row.id != caller.user_id:
-            raise _refuse("session_not_found")
+            raise refuse_caller("session_not_found")
         if row.revoked_at is not None:
-            raise _refuse("session_revoked")
+            raise refuse_caller("session_revoked")
     if row.disabled_at is not None:
-        raise _refuse("user_disabled")
+        raise refuse_caller("user_disabled")
     return row
 
 
@@ -98,17 +100,17 @@ def ensure_live(session: Session, caller: UserPayload) -> None:
     if caller.session_id is None:
         row = connection.execute(_USER_STATE, {"user_id": caller.user_id}).first()
         if row is None:
-            raise _refuse("user_not_found")
+            raise refuse_caller("user_not_found")
         if row.disabled_at is not None:
-            raise _refuse("user_disabled")
+            raise refuse_caller("user_disabled")
         return
     found = connection.execute(_SESSION_STATE, {"session_id": caller.session_id}).first()
     if found is None or found.user_id != caller.user_id:
-        raise _refuse("session_not_found")
+        raise refuse_caller("session_not_found")
     if found.revoked_at is not None:
-        raise _refuse("session_revoked")
+        raise refuse_caller("session_revoked")
     if found.disabled_at is not None:
-        raise _refuse("user_disabled")
+        raise refuse_caller("user_disabled")
 
 
 def active_sessions(
