@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from .._version import __version__
 from .context import Clock, ServerContext
@@ -28,6 +28,7 @@ from .routers import applications as application_routes
 from .routers import auth, authorize, connected_apps, health, oauth, well_known
 from .routers import images as image_routes
 from .routers import user as user_routes
+from .routers.text import refuse_lone_surrogates
 from .services.image_store import upload_limit_for
 from .services.images import ImageProcessor
 from .settings import Settings, load_settings
@@ -62,6 +63,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version=__version__,
         lifespan=lifespan,
         redoc_url=None,
+        # Every route's JSON body is refused with a 400 in the route's own shape when it
+        # holds a lone UTF-16 surrogate, before anything hashes or stores it (issue 10).
+        dependencies=[Depends(refuse_lone_surrogates)],
     )
     app.state.ctx = ctx
     # One per app, shared by the avatar and logo uploads: bounds the decoding threads.

@@ -48,7 +48,7 @@ from ..errors import ApiError
 from ..settings import DEFAULT_SCOPES
 from .image_store import LOGO, delete_image_at, replace_image
 from .images import ProcessedImage
-from .text import check_display_text
+from .text import check_display_text, has_lone_surrogate
 
 __all__ = [
     "DEFAULT_SCOPES",
@@ -122,8 +122,8 @@ def new_client_secret() -> str:
 
 
 def hash_client_secret(secret: str) -> str:
-    """The stored form of a client secret: its SHA-256, hex."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+    """The stored form of a client secret: its SHA-256, hex (never raises: see ``hash_token``)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def secret_matches(stored_hash: str | None, presented: str) -> bool:
@@ -323,7 +323,8 @@ _BY_CLIENT_ID = select(Application).where(Application.client_id == bindparam("cl
 
 def find_application(db: Session, client_id: str) -> Application | None:
     """The application ``client_id``, if any."""
-    if "\x00" in client_id:  # no id holds one, and PostgreSQL refuses NUL in text
+    # No id holds a NUL or a lone surrogate, and the drivers refuse to send either (a 500).
+    if "\x00" in client_id or has_lone_surrogate(client_id):
         return None
     return db.execute(_BY_CLIENT_ID, {"client_id": client_id}).scalar_one_or_none()
 
