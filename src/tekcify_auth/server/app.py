@@ -21,6 +21,7 @@ from .._version import __version__
 from .context import Clock, ServerContext
 from .cors import OAuthCorsMiddleware
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
+from .hosts import AllowedHostsMiddleware
 from .middleware import AccessLogMiddleware, BodyLimitMiddleware, NulPathMiddleware
 from .openapi import install_openapi
 from .proxies import TrustedProxyMiddleware
@@ -92,6 +93,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # and UserInfo endpoints (answers preflights itself).
     app.add_middleware(OAuthCorsMiddleware, ctx=ctx)
     app.add_middleware(NulPathMiddleware)
+    if settings.public_url is None:
+        # Without a public URL the server's URLs come from Host: only its own hosts.
+        app.add_middleware(AllowedHostsMiddleware, extra=settings.allowed_host_list)
     # Added last = outermost: the access log sees every answer, 413s included.
     app.add_middleware(
         BodyLimitMiddleware, limit=settings.max_body_bytes,

@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .hosts import parse_hosts
 from .proxies import parse_networks
 
 __all__ = ["DEFAULT_SCOPES", "SIGNING_ALGORITHMS", "Settings", "SettingsError", "load_settings"]
@@ -108,6 +109,14 @@ class Settings(BaseSettings):
         "TEKCIFY_PUBLIC_URL",
         "an absolute http:// or https:// URL without query or fragment",
         default=None,
+    )
+    allowed_hosts: str = _env(
+        "TEKCIFY_ALLOWED_HOSTS",
+        "host names or addresses, each with an optional :port, separated by commas (at most "
+        "100): the Host header values answered when TEKCIFY_PUBLIC_URL is unset, besides "
+        "localhost, 127.0.0.1, [::1] and the server's own address at its port (unset: those "
+        "only)",
+        default="",
     )
     trusted_proxies: str = _env(
         "TEKCIFY_TRUSTED_PROXIES",
@@ -264,6 +273,11 @@ class Settings(BaseSettings):
     def _trusted_proxies(cls, value: str) -> str:
         return ",".join(str(network) for network in parse_networks(value))
 
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, value: str) -> str:
+        return ",".join(parse_hosts(value))
+
     @field_validator("extra_scopes")
     @classmethod
     def _extra_scopes(cls, value: str) -> str:
@@ -291,6 +305,11 @@ class Settings(BaseSettings):
     def scopes(self) -> tuple[str, ...]:
         """Every scope the server knows: :data:`DEFAULT_SCOPES`, then ``TEKCIFY_EXTRA_SCOPES``."""
         return tuple(dict.fromkeys((*DEFAULT_SCOPES, *self.extra_scopes.split())))
+
+    @property
+    def allowed_host_list(self) -> tuple[str, ...]:
+        """The hosts of ``TEKCIFY_ALLOWED_HOSTS`` (empty: only the server's own)."""
+        return parse_hosts(self.allowed_hosts)
 
     @property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
