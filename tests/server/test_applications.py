@@ -775,7 +775,9 @@ async def test_logo_upload_stores_it_and_replacing_removes_the_old_one(
     assert _images(app) == 1
     stored = row(app, two.client_id)
     assert stored is not None
-    assert stored["logo_url"] == second.json()["logoUrl"]
+    # The path is stored, never the host the upload came through (issue 10, item 14).
+    assert "http://tekcify.test" + stored["logo_url"] == second.json()["logoUrl"]
+    assert stored["logo_url"].startswith("/api/images/")
 
     await client.delete(f"/api/applications/{two.client_id}", headers=bearer(two.ada))
     assert _images(app) == 0
@@ -827,7 +829,7 @@ async def test_a_bad_logo_is_refused_and_the_old_one_stays(
         assert response.json()["message"] == message
     stored = row(app, two.client_id)
     assert stored is not None
-    assert stored["logo_url"] == url
+    assert "http://tekcify.test" + stored["logo_url"] == url
     assert _images(app) == 1
 
 

@@ -14,7 +14,9 @@ from ..errors import ApiError
 from ..schemas.base import Message
 from ..schemas.connected_apps import ConnectedApp
 from ..services import consent
+from ..services.image_store import image_url
 from .deps import Caller, Ctx
+from .images import BaseUrl
 
 router = APIRouter(prefix="/api/oauth/connected-apps", tags=["oauth"])
 
@@ -31,7 +33,9 @@ def _first_party(caller: UserPayload) -> str:
 
 
 @router.get("")
-def list_connected_apps(caller: Caller, ctx: Ctx, response: Response) -> list[ConnectedApp]:
+def list_connected_apps(
+    caller: Caller, ctx: Ctx, response: Response, base: BaseUrl
+) -> list[ConnectedApp]:
     """The applications the caller has consented to, most recently granted first."""
     user_id = _first_party(caller)
     with ctx.db.read() as db:
@@ -40,7 +44,8 @@ def list_connected_apps(caller: Caller, ctx: Ctx, response: Response) -> list[Co
     return [
         ConnectedApp(
             clientId=application.client_id, name=application.name,
-            description=application.description, logoUrl=application.logo_url,
+            description=application.description,
+            logoUrl=image_url(base, application.logo_url),
             scopes=row.scopes.split(), connectedAt=row.created_at, updatedAt=row.updated_at,
         )
         for row, application in rows

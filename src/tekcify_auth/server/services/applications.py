@@ -464,16 +464,16 @@ def set_logo(
     client_id: str,
     processed: ProcessedImage,
     *,
-    base_url: str,
     now: datetime,
 ) -> str:
     """Store ``processed`` as the application's logo, deleting the one it replaces.
 
-    Returns the logo's absolute URL (under ``base_url``). 404 when not the owner's.
+    Returns the logo's path (``image_store.image_url`` makes it absolute). 404 when not
+    the owner's.
     """
     application = owned_application(db, owner_id, client_id, lock=True)
     url = replace_image(
-        db, owner_id, LOGO, processed, old_url=application.logo_url, base_url=base_url, now=now
+        db, owner_id, LOGO, processed, old_url=application.logo_url, now=now
     )
     application.logo_url = url
     application.updated_at = now
