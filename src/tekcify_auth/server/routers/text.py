@@ -42,7 +42,10 @@ def _json_media(content_type: str | None) -> bool:
 async def refuse_lone_surrogates(request: Request) -> None:
     """Raise a request-validation error naming the first key or string of the JSON body
     that holds a lone surrogate; return for any other body (the route judges it)."""
-    if not _json_media(request.headers.get("content-type")):
+    headers = request.headers
+    if "content-length" not in headers and "transfer-encoding" not in headers:
+        return  # no body (a GET): nothing to read
+    if not _json_media(headers.get("content-type")):
         return
     body = await request.body()  # cached: the route reads the same bytes
     if b"\\u" not in body:  # a surrogate can only arrive as an escape (UTF-8 refuses one)

@@ -115,7 +115,8 @@ def public_base_url(public_url: str | None, request_base_url: str) -> str:
     """The base of absolute URLs: ``TEKCIFY_PUBLIC_URL``, else the request's base URL.
 
     Set ``TEKCIFY_PUBLIC_URL`` in production: the request's base URL comes from its
-    ``Host`` header, which the client chooses.
+    ``Host`` header, which the client chooses (``hosts.py`` admits only the server's own
+    hosts when no public URL is set).
     """
     return (public_url or request_base_url).rstrip("/")
 
