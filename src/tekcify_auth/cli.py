@@ -195,6 +195,26 @@ def _check_data_dir(settings: Settings) -> None:
         ) from None
 
 
+def _allowed_hosts_for(settings: Settings, host: str, port: int) -> str | None:
+    """``TEKCIFY_ALLOWED_HOSTS`` with ``--host`` added when it is a name, else ``None``.
+
+    Without a public URL the server answers only its own hosts (``server/hosts.py``). An
+    address given to ``--host`` is the address connections reach, which the server knows;
+    a name (``--host auth.internal``) is not, so it is handed to the workers this way.
+    """
+    import ipaddress
+
+    from .server.hosts import LOOPBACK_NAMES
+
+    if settings.public_url is not None or host.lower() in LOOPBACK_NAMES:
+        return None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return ",".join((*settings.allowed_host_list, f"{host.lower()}:{port}"))
+    return None
+
+
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
     # Before anything is touched: a second `serve` on a busy port must not migrate the
@@ -207,6 +227,9 @@ def _serve(args: argparse.Namespace) -> int:
     shown_host = f"[{host}]" if ":" in host else host
     base_url = settings.public_url or f"http://{shown_host}:{args.port}"
     print(_banner(settings, ctx, base_url), flush=True)
+    allowed = _allowed_hosts_for(settings, host, args.port)
+    if allowed is not None:  # read again by every worker's app_factory
+        os.environ["TEKCIFY_ALLOWED_HOSTS"] = allowed
 
     import uvicorn
 

@@ -205,7 +205,8 @@ BAD_CREATES = [
     ({"name": ""}, "Invalid field name: must not be empty"),
     ({"name": "   "}, "Invalid field name: must not be empty"),
     ({"name": "x" * 101}, "Invalid field name: must be at most 100 characters"),
-    ({"name": "tab\there"}, "Invalid field name: must not contain control characters"),
+    ({"name": "tab\there"},
+     "Invalid field name: must not contain control characters or line breaks"),
     ({"name": 42}, "Invalid field name: Input should be a valid string"),
     ({"name": None}, "Invalid field name: Input should be a valid string"),
     ({"description": "d" * 1001},
@@ -322,6 +323,73 @@ async def test_bad_input_to_create_is_400_naming_the_field(
     assert response.json()["message"] == message
     with app.state.ctx.db.read() as db:
         assert db.execute(select(func.count()).select_from(Application)).scalar_one() == 0
+
+
+_BIDI = "must not contain bidirectional control characters (U+202A-202E, U+2066-2069)"
+_INVISIBLE = "must contain a visible character, not only invisible ones"
+_NOT_LINES = "must not contain control characters other than line breaks and tabs"
+#: Text that would show as something else on the consent page (issue 10, item 15).
+DECEPTIVE_TEXT = [
+    ("name", "elgoo\u202eG", _BIDI),  # displays as "Google"
+    ("name", "\u202dGoogle", _BIDI),
+    ("name", "Pay\u2066Pal\u2069", _BIDI),
+    ("name", "\u2067lapyaP", _BIDI),
+    ("name", "\u2068Bank\u2069", _BIDI),
+    ("name", "\u200b", _INVISIBLE),
+    ("name", "\u200b\u200b\u200d\u2060\ufeff", _INVISIBLE),
+    ("name", "\u3164", _INVISIBLE),
+    ("name", "Ad\x00a", "must not contain control characters or line breaks"),
+    ("name", "Ada\nLovelace", "must not contain control characters or line breaks"),
+    ("name", "A\x85da", "must not contain control characters or line breaks"),
+    ("name", "Ada\u2028L", "must not contain control characters or line breaks"),
+    ("description", "Official app by \u202eelgooG", _BIDI),
+    ("description", "line one\n\u2066two\u2069", _BIDI),
+    ("description", "\u200b\u200b", _INVISIBLE),
+    ("description", "bell\x07", _NOT_LINES),
+    ("description", "nul\x00", _NOT_LINES),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), DECEPTIVE_TEXT)
+async def test_deceptive_names_and_descriptions_are_refused_on_create(
+    app: FastAPI, client: httpx.AsyncClient, field: str, value: str, reason: str
+) -> None:
+    token = (await signed_up(client))["accessToken"]
+    response = await client.post(
+        "/api/applications", json=new_app(**{field: value}), headers=bearer(token)
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["message"] == f"Invalid field {field}: {reason}"
+    with app.state.ctx.db.read() as db:
+        assert db.execute(select(func.count()).select_from(Application)).scalar_one() == 0
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), DECEPTIVE_TEXT)
+async def test_deceptive_names_and_descriptions_are_refused_on_update(
+    app: FastAPI, client: httpx.AsyncClient, two: Two, field: str, value: str, reason: str
+) -> None:
+    before = row(app, two.client_id)
+    response = await client.put(
+        f"/api/applications/{two.client_id}", json={field: value}, headers=bearer(two.ada)
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["message"] == f"Invalid field {field}: {reason}"
+    assert row(app, two.client_id) == before
+
+
+async def test_names_joiners_and_line_breaks_that_read_as_written_are_kept(
+    app: FastAPI, client: httpx.AsyncClient, two: Two
+) -> None:
+    name = "\u0915\u094d\u200d\u0937 app \U0001F468\u200d\U0001F469"  # ZWJ in scripts, emoji
+    description = "First line\r\nSecond\tline"
+    created = await create(client, two.ada, name=name, description=description)
+    assert (created["name"], created["description"]) == (name, description)
+    response = await client.put(
+        f"/api/applications/{two.client_id}", json={"name": "Zo\u00eb's app"},
+        headers=bearer(two.ada),
+    )
+    assert response.status_code == 200, response.text
+    assert (row(app, two.client_id) or {})["name"] == "Zo\u00eb's app"
 
 
 @pytest.mark.parametrize("missing", ["name", "redirectUris", "scopes"])
@@ -732,7 +800,9 @@ async def test_logo_upload_stores_it_and_replacing_removes_the_old_one(
     assert _images(app) == 1
     stored = row(app, two.client_id)
     assert stored is not None
-    assert stored["logo_url"] == second.json()["logoUrl"]
+    # The path is stored, never the host the upload came through (issue 10, item 14).
+    assert "http://tekcify.test" + stored["logo_url"] == second.json()["logoUrl"]
+    assert stored["logo_url"].startswith("/api/images/")
 
     await client.delete(f"/api/applications/{two.client_id}", headers=bearer(two.ada))
     assert _images(app) == 0
@@ -784,7 +854,7 @@ async def test_a_bad_logo_is_refused_and_the_old_one_stays(
         assert response.json()["message"] == message
     stored = row(app, two.client_id)
     assert stored is not None
-    assert stored["logo_url"] == url
+    assert "http://tekcify.test" + stored["logo_url"] == url
     assert _images(app) == 1
 
 

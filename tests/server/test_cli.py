@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from tekcify_auth import verify_access_token
-from tekcify_auth.cli import main
+from tekcify_auth.cli import _allowed_hosts_for, main
 from tekcify_auth.server.db.migrate import head_revision
 
-from .conftest import PASSWORD, running
+from .conftest import PASSWORD, make_settings, running
 
 FAST_HASHING_ENV = {
     "TEKCIFY_ARGON2_TIME_COST": "1", "TEKCIFY_ARGON2_MEMORY_COST": "8",
@@ -72,6 +72,12 @@ def test_serve_works_with_nothing_configured(tmp_path: Path) -> None:
             )
             assert tokens.status_code == 200
             access = tokens.json()["accessToken"]
+            # The hosts it was started for, at its port; no other (issue 10, item 14).
+            discovery = "/.well-known/openid-configuration"
+            for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+                assert client.get(discovery, headers={"Host": host}).status_code == 200
+            for host in ("tracker.evil.example", f"localhost:{port + 1}", "localhost"):
+                assert client.get(discovery, headers={"Host": host}).status_code == 400
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=20)
@@ -87,7 +93,7 @@ def test_serve_works_with_nothing_configured(tmp_path: Path) -> None:
     assert f"{base}/api/.well-known/jwks.json" in out
     assert secret not in out + err
     access_lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    assert [(e["method"], e["path"], e["status"]) for e in access_lines] == [
+    assert [(e["method"], e["path"], e["status"]) for e in access_lines][:3] == [
         ("GET", "/health", 200), ("POST", "/api/auth/register", 201),
         ("POST", "/api/auth/login", 200),
     ]
@@ -255,3 +261,14 @@ async def test_apps_allow_and_deny_client_credentials(cli_env: Path) -> None:
     assert "no application 'no-such-client'" in unknown.stderr
     missing = cli("allow-client-credentials", client_id)
     assert missing.returncode == 2  # argparse: --scopes is required
+
+
+def test_serve_hands_a_host_name_to_the_allowed_hosts() -> None:
+    settings = make_settings(allowed_hosts="proxy.internal")
+    assert _allowed_hosts_for(settings, "Auth.Internal", 7001) == (
+        "proxy.internal,auth.internal:7001"
+    )
+    for address in ("127.0.0.1", "0.0.0.0", "::", "10.0.0.5", "localhost"):
+        assert _allowed_hosts_for(settings, address, 7001) is None
+    public = make_settings(public_url="https://auth.example.com")
+    assert _allowed_hosts_for(public, "auth.internal", 7001) is None

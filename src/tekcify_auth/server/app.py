@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from .._version import __version__
 from .api_docs import install_docs
 from .context import Clock, ServerContext
 from .cors import OAuthCorsMiddleware
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
+from .hosts import AllowedHostsMiddleware
 from .middleware import AccessLogMiddleware, BodyLimitMiddleware, NulPathMiddleware
 from .openapi import install_openapi
 from .proxies import TrustedProxyMiddleware
@@ -29,6 +30,7 @@ from .routers import applications as application_routes
 from .routers import auth, authorize, connected_apps, health, oauth, well_known
 from .routers import images as image_routes
 from .routers import user as user_routes
+from .routers.text import refuse_lone_surrogates
 from .services.image_store import upload_limit_for
 from .services.images import ImageProcessor
 from .settings import Settings, load_settings
@@ -64,6 +66,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
         docs_url=None,  # served by install_docs from package files, not a CDN
         redoc_url=None,
+        # Every route's JSON body is refused with a 400 in the route's own shape when it
+        # holds a lone UTF-16 surrogate, before anything hashes or stores it (issue 10).
+        dependencies=[Depends(refuse_lone_surrogates)],
     )
     app.state.ctx = ctx
     # One per app, shared by the avatar and logo uploads: bounds the decoding threads.
@@ -91,6 +96,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # and UserInfo endpoints (answers preflights itself).
     app.add_middleware(OAuthCorsMiddleware, ctx=ctx)
     app.add_middleware(NulPathMiddleware)
+    if settings.public_url is None:
+        # Without a public URL the server's URLs come from Host: only its own hosts.
+        app.add_middleware(AllowedHostsMiddleware, extra=settings.allowed_host_list)
     # Added last = outermost: the access log sees every answer, 413s included.
     app.add_middleware(
         BodyLimitMiddleware, limit=settings.max_body_bytes,

@@ -20,6 +20,9 @@ authorization pages set ``Secure`` cookies and the server's own URLs say ``https
 TLS ended at the proxy. ``X-Forwarded-Host`` is not read: many proxies pass a client's
 value through untouched, and the host names the issuer's URLs and image links. Set
 ``TEKCIFY_PUBLIC_URL`` instead; it is the recommended way to give the public URL anyway.
+Without it, ``Host`` must be one the server was started for or one of
+``TEKCIFY_ALLOWED_HOSTS`` (``hosts.py``), which is where to name the ``Host`` a proxy
+passes on.
 
 :class:`TrustedProxyMiddleware` rewrites the ASGI scope's ``client`` (and ``scheme``)
 before anything else reads them, so the login rate limits, the access log and the

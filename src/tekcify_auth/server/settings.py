@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .hosts import parse_hosts
 from .proxies import parse_networks
 
 __all__ = [
@@ -143,6 +144,14 @@ class Settings(BaseSettings):
         "TEKCIFY_PUBLIC_URL",
         "an absolute http:// or https:// URL without query or fragment",
         default=None,
+    )
+    allowed_hosts: str = _env(
+        "TEKCIFY_ALLOWED_HOSTS",
+        "host names or addresses, each with an optional :port, separated by commas (at most "
+        "100): the Host header values answered when TEKCIFY_PUBLIC_URL is unset, besides "
+        "localhost, 127.0.0.1, [::1] and the server's own address at its port (unset: those "
+        "only)",
+        default="",
     )
     trusted_proxies: str = _env(
         "TEKCIFY_TRUSTED_PROXIES",
@@ -321,6 +330,11 @@ class Settings(BaseSettings):
     def _trusted_proxies(cls, value: str) -> str:
         return ",".join(str(network) for network in parse_networks(value))
 
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, value: str) -> str:
+        return ",".join(parse_hosts(value))
+
     @field_validator("extra_scopes")
     @classmethod
     def _extra_scopes(cls, value: str) -> str:
@@ -348,6 +362,11 @@ class Settings(BaseSettings):
     def scope_descriptions(self) -> dict[str, str]:
         """The consent page's words for the extra scopes that were given some."""
         return {name: text for name, text in parse_extra_scopes(self.extra_scopes).items() if text}
+
+    @property
+    def allowed_host_list(self) -> tuple[str, ...]:
+        """The hosts of ``TEKCIFY_ALLOWED_HOSTS`` (empty: only the server's own)."""
+        return parse_hosts(self.allowed_hosts)
 
     @property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:

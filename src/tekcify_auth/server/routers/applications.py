@@ -28,9 +28,9 @@ from ..schemas.applications import (
 )
 from ..schemas.base import Message
 from ..services import applications
-from ..services.image_store import public_base_url
+from ..services.image_store import image_url
 from .deps import Ctx, FirstParty
-from .images import UPLOAD_OPENAPI, Processor, read_upload
+from .images import UPLOAD_OPENAPI, BaseUrl, Processor, read_upload
 
 router = APIRouter(prefix="/api/applications", tags=["applications"])
 
@@ -46,18 +46,19 @@ _FIELDS: Final = {
 }
 
 
-def _public(application: Application) -> PublicApplication:
+def _public(application: Application, base_url: str) -> PublicApplication:
     return PublicApplication(
         clientId=application.client_id, name=application.name,
-        description=application.description, logoUrl=application.logo_url,
+        description=application.description,
+        logoUrl=image_url(base_url, application.logo_url),
         redirectUris=application.redirect_uris,
         authorizedOrigins=application.authorized_origins, scopes=application.scopes,
     )
 
 
-def _owned(application: Application) -> ApplicationResponse:
+def _owned(application: Application, base_url: str) -> ApplicationResponse:
     return ApplicationResponse(
-        **_public(application).model_dump(),
+        **_public(application, base_url).model_dump(),
         createdAt=application.created_at, updatedAt=application.updated_at,
     )
 
@@ -67,6 +68,7 @@ def list_applications(
     response: Response,
     caller: FirstParty,
     ctx: Ctx,
+    base: BaseUrl,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> list[ApplicationResponse]:
@@ -77,14 +79,15 @@ def list_applications(
     owner_id = caller.user_id
     with ctx.db.read() as db:
         rows, total = applications.list_applications(db, owner_id, page=page, limit=limit)
-        body = [_owned(row) for row in rows]
+        body = [_owned(row, base) for row in rows]
     response.headers["X-Total-Count"] = str(total)
     return body
 
 
 @router.post("", status_code=201)
 def create_application(
-    body: CreateApplicationRequest, response: Response, caller: FirstParty, ctx: Ctx
+    body: CreateApplicationRequest, response: Response, caller: FirstParty, ctx: Ctx,
+    base: BaseUrl,
 ) -> CreatedApplication:
     """Register an application; its ``clientSecret`` is in this answer and never again."""
     owner_id = caller.user_id
@@ -95,20 +98,20 @@ def create_application(
             redirect_uris=body.redirectUris, authorized_origins=body.authorizedOrigins or [],
             scopes=scopes, now=ctx.clock(),
         )
-        created = _owned(application)
+        created = _owned(application, base)
     assert secret is not None  # made confidential
     response.headers.update(_NO_STORE)
     return CreatedApplication(**created.model_dump(), clientSecret=secret)
 
 
 @router.get("/public/{client_id}")
-def get_public_application(client_id: str, ctx: Ctx) -> PublicApplication:
+def get_public_application(client_id: str, ctx: Ctx, base: BaseUrl) -> PublicApplication:
     """Any application's public face (no authentication): no timestamps, no secret."""
     with ctx.db.read() as db:
         application = applications.find_application(db, client_id)
         if application is None:
             raise ApiError(404, applications.NOT_FOUND)
-        return _public(application)
+        return _public(application, base)
 
 
 @router.put("/{client_id}")
@@ -141,7 +144,8 @@ def delete_application(client_id: str, caller: FirstParty, ctx: Ctx) -> Message:
 
 @router.post("/{client_id}/logo", openapi_extra=UPLOAD_OPENAPI)
 async def upload_logo(
-    client_id: str, request: Request, caller: FirstParty, ctx: Ctx, processor: Processor
+    client_id: str, request: Request, caller: FirstParty, ctx: Ctx, processor: Processor,
+    base: BaseUrl,
 ) -> LogoResponse:
     """Replace the application's logo (``multipart/form-data``, field ``file``).
 
@@ -163,13 +167,10 @@ async def upload_logo(
 
     def save() -> str:
         with ctx.db.write() as db:
-            return applications.set_logo(
-                db, owner_id, client_id, processed,
-                base_url=public_base_url(ctx.settings.public_url, str(request.base_url)),
-                now=ctx.clock(),
-            )
+            return applications.set_logo(db, owner_id, client_id, processed, now=ctx.clock())
 
-    return LogoResponse(logoUrl=await anyio.to_thread.run_sync(save))
+    path = await anyio.to_thread.run_sync(save)
+    return LogoResponse(logoUrl=image_url(base, path) or "")
 
 
 @router.post("/{client_id}/regenerate-secret")

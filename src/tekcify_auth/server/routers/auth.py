@@ -24,18 +24,20 @@ from ..schemas.auth import (
 )
 from ..schemas.base import Message
 from ..services import accounts, sessions, tokens
+from ..services.image_store import image_url
 from .deps import Ctx, FirstParty, client_address, user_agent
+from .images import BaseUrl
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def profile(user: User) -> UserProfile:
-    """The ``UserProfile`` of ``user``."""
+def profile(user: User, base_url: str) -> UserProfile:
+    """The ``UserProfile`` of ``user``; its picture's URL under ``base_url``."""
     return UserProfile(
         userId=user.id, email=user.email, firstName=user.first_name,
-        lastName=user.last_name, avatarUrl=user.avatar_url,
+        lastName=user.last_name, avatarUrl=image_url(base_url, user.avatar_url),
     )
 
 
@@ -52,13 +54,13 @@ def _client(request: Request) -> accounts.Client:
 
 
 @router.post("/register", status_code=201)
-def register(body: RegisterRequest, ctx: Ctx) -> UserProfile:
+def register(body: RegisterRequest, ctx: Ctx, base: BaseUrl) -> UserProfile:
     """Create an account (201 ``UserProfile``; 409 when the email is taken)."""
     user = accounts.register(
         ctx, email=body.email, password=body.password,
         first_name=body.firstName, last_name=body.lastName,
     )
-    return profile(user)
+    return profile(user, base)
 
 
 @router.post("/login")

@@ -12,7 +12,9 @@ from fastapi import APIRouter, Response
 from ..schemas.base import Message
 from ..schemas.connected_apps import ConnectedApp
 from ..services import consent
+from ..services.image_store import image_url
 from .deps import Ctx, FirstParty
+from .images import BaseUrl
 
 router = APIRouter(prefix="/api/oauth/connected-apps", tags=["oauth"])
 
@@ -20,7 +22,9 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.get("")
-def list_connected_apps(caller: FirstParty, ctx: Ctx, response: Response) -> list[ConnectedApp]:
+def list_connected_apps(
+    caller: FirstParty, ctx: Ctx, response: Response, base: BaseUrl
+) -> list[ConnectedApp]:
     """The applications the caller has consented to, most recently granted first."""
     user_id = caller.user_id
     with ctx.db.read() as db:
@@ -29,7 +33,8 @@ def list_connected_apps(caller: FirstParty, ctx: Ctx, response: Response) -> lis
     return [
         ConnectedApp(
             clientId=application.client_id, name=application.name,
-            description=application.description, logoUrl=application.logo_url,
+            description=application.description,
+            logoUrl=image_url(base, application.logo_url),
             scopes=row.scopes.split(), connectedAt=row.created_at, updatedAt=row.updated_at,
         )
         for row, application in rows

@@ -21,11 +21,19 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.datastructures import UploadFile
 
 from ..errors import ApiError
-from ..services.image_store import IMAGE_PATH, ImageMeta, image_data, image_meta
+from ..services.image_store import (
+    IMAGE_PATH,
+    ImageMeta,
+    image_data,
+    image_meta,
+    public_base_url,
+)
 from ..services.images import ImageProcessor
 from .deps import Ctx
 
-__all__ = ["Processor", "Upload", "get_processor", "read_upload", "router"]
+__all__ = [
+    "BaseUrl", "Processor", "Upload", "get_base_url", "get_processor", "read_upload", "router",
+]
 
 router = APIRouter(prefix=IMAGE_PATH, tags=["images"])
 
@@ -91,6 +99,16 @@ def get_image(name: str, request: Request, ctx: Ctx) -> Response:
 
 
 # ------------------------------------------------------------------------- uploads
+
+
+def get_base_url(request: Request, ctx: Ctx) -> str:
+    """The base of the image URLs in this answer: ``TEKCIFY_PUBLIC_URL``, or the request's
+    own base URL (whose host ``hosts.py`` has checked)."""
+    return public_base_url(ctx.settings.public_url, str(request.base_url))
+
+
+#: What stored image paths are made absolute under (``image_store.image_url``).
+BaseUrl = Annotated[str, Depends(get_base_url)]
 
 
 def get_processor(request: Request) -> ImageProcessor:

@@ -22,6 +22,7 @@ from ..services import grants, introspection
 from ..services.client_auth import authenticate_client, parse_params, read_client_credentials
 from ..services.userinfo import userinfo_claims
 from .deps import CallerWithUser, Ctx, client_address, user_agent
+from .images import BaseUrl
 
 router = APIRouter(prefix="/api/oauth", tags=["oauth"], route_class=OAuthRoute)
 
@@ -104,14 +105,14 @@ def revoke(form: TokenStatusParams, request: Request, ctx: Ctx) -> JSONResponse:
 
 
 @router.get("/userinfo")
-async def userinfo(found: CallerWithUser) -> JSONResponse:
+async def userinfo(found: CallerWithUser, base: BaseUrl) -> JSONResponse:
     """OIDC UserInfo: the caller's claims, as far as the token's scopes allow."""
     caller, user = found
-    return JSONResponse(userinfo_claims(user, caller.scopes), headers=NO_STORE)
+    return JSONResponse(userinfo_claims(user, caller.scopes, base_url=base), headers=NO_STORE)
 
 
 @router.post("/userinfo")
-async def userinfo_post(found: CallerWithUser) -> JSONResponse:
+async def userinfo_post(found: CallerWithUser, base: BaseUrl) -> JSONResponse:
     """OIDC UserInfo by POST (OIDC Core §5.3.1); the token still comes in the header."""
     caller, user = found
-    return JSONResponse(userinfo_claims(user, caller.scopes), headers=NO_STORE)
+    return JSONResponse(userinfo_claims(user, caller.scopes, base_url=base), headers=NO_STORE)

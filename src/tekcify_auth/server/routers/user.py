@@ -20,10 +20,10 @@ from ..schemas.base import Message
 from ..schemas.user import AvatarResponse, DeleteAccountRequest, ProfileUpdate
 from ..services import profile
 from ..services.accounts import Client
-from ..services.image_store import public_base_url
+from ..services.image_store import image_url
 from .auth import profile as user_profile
 from .deps import Ctx, FirstParty, ProfileReader, ProfileWriter, client_address, user_agent
-from .images import UPLOAD_OPENAPI, Processor, read_upload
+from .images import UPLOAD_OPENAPI, BaseUrl, Processor, read_upload
 
 router = APIRouter(prefix="/api/user", tags=["user"])
 
@@ -32,23 +32,26 @@ _COLUMNS: Final = {"firstName": "first_name", "lastName": "last_name"}
 
 
 @router.get("/profile")
-def get_profile(caller: ProfileReader, ctx: Ctx) -> UserProfile:
+def get_profile(caller: ProfileReader, ctx: Ctx, base: BaseUrl) -> UserProfile:
     """The caller's ``UserProfile``."""
     with ctx.db.read() as db:
-        return user_profile(profile.get_user(db, caller.user_id))
+        return user_profile(profile.get_user(db, caller.user_id), base)
 
 
 @router.put("/profile")
-def update_profile(body: ProfileUpdate, caller: ProfileWriter, ctx: Ctx) -> UserProfile:
+def update_profile(
+    body: ProfileUpdate, caller: ProfileWriter, ctx: Ctx, base: BaseUrl
+) -> UserProfile:
     """Change ``firstName`` and/or ``lastName``; fields left out stay as they are."""
     changes = {_COLUMNS[field]: getattr(body, field) for field in body.model_fields_set}
     with ctx.db.write() as db:
-        return user_profile(profile.update_profile(db, caller.user_id, changes, ctx.clock()))
+        updated = profile.update_profile(db, caller.user_id, changes, ctx.clock())
+        return user_profile(updated, base)
 
 
 @router.post("/profile/picture", openapi_extra=UPLOAD_OPENAPI)
 async def upload_picture(
-    request: Request, caller: ProfileWriter, ctx: Ctx, processor: Processor
+    request: Request, caller: ProfileWriter, ctx: Ctx, processor: Processor, base: BaseUrl
 ) -> AvatarResponse:
     """Replace the caller's picture (``multipart/form-data``, field ``file``).
 
@@ -62,21 +65,19 @@ async def upload_picture(
 
     def save() -> str:
         with ctx.db.write() as db:
-            return profile.set_avatar(
-                db, caller.user_id, processed,
-                base_url=public_base_url(ctx.settings.public_url, str(request.base_url)),
-                now=ctx.clock(),
-            )
+            return profile.set_avatar(db, caller.user_id, processed, now=ctx.clock())
 
-    url = await anyio.to_thread.run_sync(save)
-    return AvatarResponse(avatarUrl=url)
+    path = await anyio.to_thread.run_sync(save)
+    return AvatarResponse(avatarUrl=image_url(base, path) or "")
 
 
 @router.get("/export-data")
-def export_data(caller: FirstParty, ctx: Ctx) -> JSONResponse:
+def export_data(caller: FirstParty, ctx: Ctx, base: BaseUrl) -> JSONResponse:
     """Every record the server holds on the caller, as one JSON document."""
     with ctx.db.read() as db:
-        data: dict[str, Any] = profile.export_data(db, caller.user_id, ctx.clock())
+        data: dict[str, Any] = profile.export_data(
+            db, caller.user_id, ctx.clock(), base_url=base
+        )
     return JSONResponse(
         data,
         headers={

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
+from ..services.text import BIDI_CONTROLS
+
 __all__ = ["MAX_NAME_LENGTH", "IsoDateTime", "Message", "Name", "RequestModel", "ResponseModel"]
 
 
@@ -25,7 +27,7 @@ MAX_NAME_LENGTH = 100
 
 # Bidirectional overrides and isolates can make a name display as something else
 # (CVE-2021-42574, "Trojan Source"); zero-width joiners stay, as some scripts need them.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BIDI_CONTROLS = BIDI_CONTROLS
 
 
 def _clean_name(value: str | None) -> str | None:

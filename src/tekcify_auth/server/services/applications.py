@@ -48,6 +48,7 @@ from ..errors import ApiError
 from ..settings import DEFAULT_SCOPES
 from .image_store import LOGO, delete_image_at, replace_image
 from .images import ProcessedImage
+from .text import check_display_text, has_lone_surrogate
 
 __all__ = [
     "DEFAULT_SCOPES",
@@ -98,8 +99,6 @@ _BAD_PERCENT: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _LABEL: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
 _PORT: Final = re.compile(r"[0-9]{1,5}")
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_BUT_LINES: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 _IPV6_LOOPBACK: Final = ipaddress.IPv6Address("::1")
 _LOOPBACK_RULE: Final = (
@@ -123,8 +122,8 @@ def new_client_secret() -> str:
 
 
 def hash_client_secret(secret: str) -> str:
-    """The stored form of a client secret: its SHA-256, hex."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+    """The stored form of a client secret: its SHA-256, hex (never raises: see ``hash_token``)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def secret_matches(stored_hash: str | None, presented: str) -> bool:
@@ -141,7 +140,10 @@ def secret_matches(stored_hash: str | None, presented: str) -> bool:
 
 
 def check_name(value: str) -> str:
-    """An application name, trimmed: 1 to 100 characters, no control characters.
+    """An application name, trimmed: 1 to 100 characters, shown as it reads.
+
+    The rules of person names (``services/text.py``): no control characters or line
+    breaks, no bidirectional controls, and at least one visible character.
 
     >>> check_name("  My app ")
     'My app'
@@ -151,21 +153,20 @@ def check_name(value: str) -> str:
         raise ValueError("must not be empty")
     if len(name) > MAX_NAME_LENGTH:
         raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters")
-    if _CONTROL.search(name):
-        raise ValueError("must not contain control characters")
-    return name
+    return check_display_text(name)
 
 
 def check_description(value: str | None) -> str | None:
-    """A description, trimmed: at most 1,000 characters, line breaks allowed; empty is none."""
+    """A description, trimmed: at most 1,000 characters; empty is none.
+
+    The rules of names, but line breaks and tabs are allowed (``services/text.py``).
+    """
     if value is None:
         return None
     text = value.strip()
     if len(text) > MAX_DESCRIPTION_LENGTH:
         raise ValueError(f"must be at most {MAX_DESCRIPTION_LENGTH} characters")
-    if _CONTROL_BUT_LINES.search(text):
-        raise ValueError("must not contain control characters other than line breaks and tabs")
-    return text or None
+    return check_display_text(text, lines=True) or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +340,8 @@ def find_application(db: Session, client_id: str) -> Application | None:
     ``client_credentials`` tokens inactive. Nothing is deleted or revoked: enabling the
     owner again (``tekcify-auth users enable``) restores it.
     """
-    if "\x00" in client_id:  # no id holds one, and PostgreSQL refuses NUL in text
+    # No id holds a NUL or a lone surrogate, and the drivers refuse to send either (a 500).
+    if "\x00" in client_id or has_lone_surrogate(client_id):
         return None
     return db.execute(_BY_CLIENT_ID, {"client_id": client_id}).scalar_one_or_none()
 
@@ -479,16 +481,16 @@ def set_logo(
     client_id: str,
     processed: ProcessedImage,
     *,
-    base_url: str,
     now: datetime,
 ) -> str:
     """Store ``processed`` as the application's logo, deleting the one it replaces.
 
-    Returns the logo's absolute URL (under ``base_url``). 404 when not the owner's.
+    Returns the logo's path (``image_store.image_url`` makes it absolute). 404 when not
+    the owner's.
     """
     application = owned_application(db, owner_id, client_id, lock=True)
     url = replace_image(
-        db, owner_id, LOGO, processed, old_url=application.logo_url, base_url=base_url, now=now
+        db, owner_id, LOGO, processed, old_url=application.logo_url, now=now
     )
     application.logo_url = url
     application.updated_at = now

@@ -2,11 +2,13 @@
 
 The upload routes process the bytes with :mod:`.images` (``ImageProcessor.aprocess``)
 and hand the :class:`~.images.ProcessedImage` to :func:`replace_image` (or
-:func:`store_image`), which inserts a row of ``images`` and returns the absolute URL the
-image is served under: ``{base}/api/images/{id}.{png|jpg}``, ``base`` being
-``TEKCIFY_PUBLIC_URL`` or, without it, the request's own base URL (see
-:func:`public_base_url`). The caller saves that URL in its own column
-(``users.avatar_url``, ``applications.logo_url``).
+:func:`store_image`), which inserts a row of ``images`` and returns the **path** the
+image is served under, ``/api/images/{id}.{png|jpg}``. The caller saves that path in its
+own column (``users.avatar_url``, ``applications.logo_url``), and answers turn it into
+an absolute URL with :func:`image_url`, under ``TEKCIFY_PUBLIC_URL`` or, without it, the
+request's own base URL (see :func:`public_base_url`; ``hosts.py`` admits only the hosts
+the server was started for). A stored host would be whatever ``Host`` the uploader sent,
+served to everyone after (issue 10); a path follows the server when its URL changes.
 
 A stored image never changes: a new upload gets a new id, hence a new URL, so the
 image can be served as ``immutable``, and the replaced one is deleted in the same
@@ -42,6 +44,7 @@ __all__ = [
     "image_data",
     "image_id_from_url",
     "image_meta",
+    "image_path",
     "image_url",
     "public_base_url",
     "replace_image",
@@ -112,18 +115,36 @@ def public_base_url(public_url: str | None, request_base_url: str) -> str:
     """The base of absolute URLs: ``TEKCIFY_PUBLIC_URL``, else the request's base URL.
 
     Set ``TEKCIFY_PUBLIC_URL`` in production: the request's base URL comes from its
-    ``Host`` header, which the client chooses.
+    ``Host`` header, which the client chooses (``hosts.py`` admits only the server's own
+    hosts when no public URL is set).
     """
     return (public_url or request_base_url).rstrip("/")
 
 
-def image_url(base_url: str, image_id: str, media_type: str) -> str:
-    """The absolute URL an image is served under."""
-    return f"{base_url.rstrip('/')}{IMAGE_PATH}/{image_id}.{_EXTENSIONS[media_type]}"
+def image_path(image_id: str, media_type: str) -> str:
+    """The path an image is served under, as stored: ``/api/images/{id}.{png|jpg}``."""
+    return f"{IMAGE_PATH}/{image_id}.{_EXTENSIONS[media_type]}"
+
+
+def image_url(base_url: str, stored: str | None) -> str | None:
+    """The absolute URL of a stored avatar or logo (a path under ``base_url``).
+
+    A stored absolute URL (another site's picture) is returned as it is.
+
+    >>> image_url("https://auth.example.com", "/api/images/1.png")
+    'https://auth.example.com/api/images/1.png'
+    >>> image_url("https://auth.example.com", None) is None
+    True
+    """
+    if not stored:
+        return None
+    if stored.startswith("/"):
+        return base_url.rstrip("/") + stored
+    return stored
 
 
 def image_id_from_url(url: str | None) -> str | None:
-    """The image id in a URL made by :func:`image_url`, whatever its base; else ``None``.
+    """The image id in a path of :func:`image_path`, or a URL ending in one; else ``None``.
 
     >>> image_id_from_url("https://auth.example.com/api/images/"
     ...                   "0b9c2a6e-7f1d-4c55-9d7a-2f6f0b1e9a10.png")
@@ -143,13 +164,11 @@ def store_image(
     kind: ImageKind,
     processed: ProcessedImage,
     *,
-    base_url: str,
     now: datetime,
 ) -> str:
-    """Insert ``processed`` as an image of ``owner_id``; returns its absolute URL.
+    """Insert ``processed`` as an image of ``owner_id``; returns its path (:func:`image_path`).
 
     :param kind: ``"avatar"`` or ``"logo"``.
-    :param base_url: from :func:`public_base_url`.
     :param now: the creation time (``ctx.clock()``).
     """
     row = StoredImage(
@@ -159,7 +178,7 @@ def store_image(
     )
     db.add(row)
     db.flush()
-    return image_url(base_url, row.id, row.media_type)
+    return image_path(row.id, row.media_type)
 
 
 def delete_image_at(db: Session, owner_id: str, kind: ImageKind, url: str | None) -> bool:
@@ -186,16 +205,15 @@ def replace_image(
     processed: ProcessedImage,
     *,
     old_url: str | None,
-    base_url: str,
     now: datetime,
 ) -> str:
-    """Store ``processed`` and delete the image at ``old_url``; returns the new URL.
+    """Store ``processed`` and delete the image at ``old_url``; returns the new path.
 
     Call it in the transaction that saves the new URL, with the row that holds
     ``old_url`` read ``FOR UPDATE``, so the old image goes exactly when the new one
     takes its place.
     """
-    url = store_image(db, owner_id, kind, processed, base_url=base_url, now=now)
+    url = store_image(db, owner_id, kind, processed, now=now)
     delete_image_at(db, owner_id, kind, old_url)
     return url
 

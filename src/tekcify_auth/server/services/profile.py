@@ -40,7 +40,7 @@ from ..schemas.user import (
     iso_time,
 )
 from .accounts import Client
-from .image_store import AVATAR, replace_image
+from .image_store import AVATAR, image_url, replace_image
 from .images import ProcessedImage
 
 __all__ = [
@@ -88,14 +88,11 @@ def update_profile(
     return user
 
 
-def set_avatar(
-    db: Session, user_id: str, processed: ProcessedImage, *, base_url: str, now: datetime
-) -> str:
-    """Store ``processed`` as the user's avatar, delete the previous one; the new URL."""
+def set_avatar(db: Session, user_id: str, processed: ProcessedImage, *, now: datetime) -> str:
+    """Store ``processed`` as the user's avatar, delete the previous one; the new path
+    (``image_store.image_url`` makes it absolute)."""
     user = get_user(db, user_id, for_update=True)
-    url = replace_image(
-        db, user.id, AVATAR, processed, old_url=user.avatar_url, base_url=base_url, now=now
-    )
+    url = replace_image(db, user.id, AVATAR, processed, old_url=user.avatar_url, now=now)
     user.avatar_url = url
     user.updated_at = now
     return url
@@ -199,14 +196,18 @@ EXPORT_SECTIONS: Final[tuple[tuple[str, Callable[[Session, str], Any]], ...]] = 
 )
 
 
-def export_data(db: Session, user_id: str, now: datetime) -> dict[str, Any]:
+def export_data(db: Session, user_id: str, now: datetime, *, base_url: str) -> dict[str, Any]:
     """Every record held on ``user_id``: ``{exportedAt, profile, sessions, ...}``.
 
+    Image paths become absolute URLs under ``base_url`` (``image_store.public_base_url``).
     Raises the 404 :class:`ApiError` when the account is gone.
     """
     data: dict[str, Any] = {"exportedAt": iso_time(now)}
     for key, collect in EXPORT_SECTIONS:
         data[key] = collect(db, user_id)
+    data["profile"]["avatarUrl"] = image_url(base_url, data["profile"]["avatarUrl"])
+    for application in data["applications"]:
+        application["logoUrl"] = image_url(base_url, application["logoUrl"])
     return data
 
 

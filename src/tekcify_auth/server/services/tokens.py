@@ -105,8 +105,12 @@ def new_refresh_token() -> str:
 
 
 def hash_token(token: str) -> str:
-    """The SHA-256 (hex) under which a refresh token is stored and looked up."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    """The SHA-256 (hex) under which a refresh token is stored and looked up.
+
+    Never raises: a string UTF-8 cannot encode (a lone surrogate) hashes as well, and
+    matches nothing, as every token the server issued is ASCII.
+    """
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def access_claims(

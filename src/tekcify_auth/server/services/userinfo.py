@@ -18,6 +18,8 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Final, Protocol
 
+from .image_store import image_url
+
 __all__ = [
     "EMAIL_CLAIMS", "PROFILE_CLAIMS", "ClaimsSource", "email_granted", "userinfo_claims",
 ]
@@ -52,8 +54,11 @@ class ClaimsSource(Protocol):
     def updated_at(self) -> datetime: ...
 
 
-def userinfo_claims(user: ClaimsSource, scopes: Collection[str]) -> dict[str, Any]:
-    """The UserInfo claims of ``user`` that ``scopes`` allow (``sub`` always)."""
+def userinfo_claims(
+    user: ClaimsSource, scopes: Collection[str], *, base_url: str
+) -> dict[str, Any]:
+    """The UserInfo claims of ``user`` that ``scopes`` allow (``sub`` always); the
+    picture's URL under ``base_url`` (``image_store.public_base_url``)."""
     granted = set(scopes)
     claims: dict[str, Any] = {"sub": user.id}
     if granted & _EMAIL_SCOPES:
@@ -64,6 +69,6 @@ def userinfo_claims(user: ClaimsSource, scopes: Collection[str]) -> dict[str, An
         claims["name"] = " ".join(names) or None
         claims["given_name"] = user.first_name or None
         claims["family_name"] = user.last_name or None
-        claims["picture"] = user.avatar_url or None
+        claims["picture"] = image_url(base_url, user.avatar_url)
         claims["updated_at"] = int(user.updated_at.timestamp())
     return {name: value for name, value in claims.items() if value is not None}
