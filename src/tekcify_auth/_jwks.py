@@ -263,19 +263,12 @@ class JwksVerifier(BaseVerifier):
 
     # -- verification ----------------------------------------------------------------
 
-    def verify(self, token: str | bytes) -> VerifiedToken:
-        """Verify ``token``, fetching the JWKS if needed; never raises for a bad token."""
-        cache = self._cache
-        if cache is not None and token.__class__ is str:
-            hit = cache.get(token)  # what _begin would find, without its checks first
-            if hit is not None:
-                return hit
-        pending = self._begin(token)
-        if isinstance(pending, VerifiedToken):
-            return pending
+    # verify() is BaseVerifier's: the token cache, then _conclude, which fetches when due.
+
+    def _conclude(self, pending: Pending) -> VerifiedToken:
         if self._wants_fetch(pending):
             self._fetch(pending.kid)
-        return self._conclude(pending)
+        return self._with_keys(pending)
 
     async def averify(self, token: str | bytes) -> VerifiedToken:
         """The coroutine twin of :meth:`verify`: fetches with httpx's async client."""
@@ -284,7 +277,7 @@ class JwksVerifier(BaseVerifier):
             return pending
         if self._wants_fetch(pending):
             await self._afetch(pending.kid)
-        return self._conclude(pending)
+        return self._with_keys(pending)
 
     def refresh(self) -> None:
         """Fetch the JWKS now, whatever the cache says; raises :class:`JwksError`."""
@@ -302,7 +295,7 @@ class JwksVerifier(BaseVerifier):
         keys, fresh = self._keys, self._policy.fresh(self.clock())
         return keys is None or keys.select(pending.kid) is None or not fresh
 
-    def _conclude(self, pending: Pending) -> VerifiedToken:
+    def _with_keys(self, pending: Pending) -> VerifiedToken:
         keys = self._keys
         if keys is None:
             return _INVALID[JWKS_UNAVAILABLE]
@@ -519,16 +512,7 @@ class StaticJwksVerifier(BaseVerifier):
                 "Ed25519/Ed448 keys for signatures are used, never 'oct' (symmetric) keys"
             ) from None
 
-    def verify(self, token: str | bytes) -> VerifiedToken:
-        """Verify ``token``; never raises for a bad token (see :class:`VerifiedToken`)."""
-        cache = self._cache
-        if cache is not None and token.__class__ is str:
-            hit = cache.get(token)
-            if hit is not None:
-                return hit
-        pending = self._begin(token)
-        if isinstance(pending, VerifiedToken):
-            return pending
+    def _conclude(self, pending: Pending) -> VerifiedToken:
         return _conclude_with(self, self.keys, pending)
 
     async def averify(self, token: str | bytes) -> VerifiedToken:

@@ -181,6 +181,22 @@ class BaseVerifier:
             self._warned.add(kind)
             logger.warning(message, *args)
 
+    def verify(self, token: str | bytes) -> VerifiedToken:
+        """Verify ``token``; never raises for a bad token (see :class:`VerifiedToken`)."""
+        cache = self._cache
+        if cache is not None and token.__class__ is str:
+            hit = cache.get(token)  # what _begin would find, without its checks first
+            if hit is not None:
+                return hit
+        pending = self._begin(token)
+        if isinstance(pending, VerifiedToken):
+            return pending
+        return self._conclude(pending)
+
+    def _conclude(self, pending: _Pending) -> VerifiedToken:
+        """Check a token that passed :meth:`_begin` with this verifier's key(s)."""
+        raise NotImplementedError
+
     def clear_cache(self) -> None:
         """Forget every verified token (for example after a key was withdrawn)."""
         if self._cache is not None:
@@ -360,16 +376,7 @@ class TokenVerifier(BaseVerifier):
             cache_size=cache_size,
         )
 
-    def verify(self, token: str | bytes) -> VerifiedToken:
-        """Verify ``token``; never raises for a bad token (see :class:`VerifiedToken`)."""
-        cache = self._cache
-        if cache is not None and token.__class__ is str:
-            hit = cache.get(token)
-            if hit is not None:
-                return hit
-        pending = self._begin(token)
-        if isinstance(pending, VerifiedToken):
-            return pending
+    def _conclude(self, pending: _Pending) -> VerifiedToken:
         return self._finish(pending, self._key)
 
     async def averify(self, token: str | bytes) -> VerifiedToken:

@@ -280,12 +280,7 @@ class KeyRingVerifier(BaseVerifier):
         )
         self.ring = ring
 
-    def verify(self, token: str | bytes) -> VerifiedToken:
-        """Verify ``token``; never raises for a bad token."""
-        pending = self._begin(token)
-        if isinstance(pending, VerifiedToken):
-            return pending
-        return self._conclude(pending)
+    # verify() is BaseVerifier's: the token cache first, then _conclude below.
 
     async def averify(self, token: str | bytes) -> VerifiedToken:
         """The coroutine twin of :meth:`verify`; a key reload runs in a worker thread."""
