@@ -217,7 +217,8 @@ def test_an_avatar_uploaded_through_a_is_served_by_b(a: httpx.Client, b: httpx.C
     path = urlsplit(uploaded["avatarUrl"]).path
     from_a, from_b = a.get(path), b.get(path)
     assert from_b.status_code == 200, from_b.text
-    assert from_b.headers["content-type"] == from_a.headers["content-type"] == "image/jpeg"
+    # A PNG stays a PNG.
+    assert from_b.headers["content-type"] == from_a.headers["content-type"] == "image/png"
     assert from_b.content == from_a.content
     assert Image.open(io.BytesIO(from_b.content)).size == (40, 30)
     assert from_b.headers["etag"] == from_a.headers["etag"]
