@@ -76,6 +76,18 @@ async def test_a_confidential_client_gets_a_token_for_its_scopes(
     assert claims["iat"] == int(clock().timestamp())
 
 
+async def test_offline_access_is_never_granted_to_a_client(
+    client: httpx.AsyncClient, oauth_client: Client
+) -> None:
+    # The application registered it and the allowance covers all its scopes: no matter,
+    # this grant issues no refresh tokens (RFC 6749 §4.4.3), so the scope means nothing.
+    assert "offline_access" in oauth_client.scopes
+    everything = await client_token(client, oauth_client)
+    assert "offline_access" not in everything["scope"].split()
+    asked = await client_token(client, oauth_client, scope="openid offline_access")
+    assert asked["scope"] == "openid"  # narrowed, and the answer says so (RFC 6749 §3.3)
+
+
 async def test_client_secret_post_works_too(
     client: httpx.AsyncClient, oauth_client: Client
 ) -> None:

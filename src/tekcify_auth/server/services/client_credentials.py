@@ -167,7 +167,13 @@ def _requested(request: TokenRequest, allowed: list[str]) -> list[str]:
     raw = request.params.get("scope")
     if raw is None:
         return allowed
-    requested = [scope for scope in dict.fromkeys(raw.split(" ")) if scope]
+    # offline_access is left out quietly (RFC 6749 §3.3 lets the server narrow the scope;
+    # the answer's "scope" says what was granted): a client that sends every scope it is
+    # configured with still gets its token.
+    requested = [
+        scope for scope in dict.fromkeys(raw.split(" "))
+        if scope and scope not in _NEVER_TO_CLIENTS
+    ]
     for scope in requested:
         if scope not in allowed:
             raise OAuthError(
