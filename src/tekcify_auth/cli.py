@@ -267,6 +267,31 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_purge(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from .server.services.purge import purge
+
+    settings = _settings()
+    days = args.retention_days
+    retention = timedelta(days=days) if days else timedelta(seconds=settings.purge_retention)
+    ctx = _started_context(settings)
+    try:
+        report = purge(ctx.db, ctx.clock(), retention)
+    finally:
+        ctx.stop()
+    if report.skipped:
+        print("another server is purging this database right now; nothing done")
+        return 0
+    print(
+        f"purged {report.codes} authorization codes, {report.sessions} sessions, "
+        f"{report.refresh_tokens} refresh tokens and {report.revoked_client_tokens} revoked "
+        f"client tokens (kept: everything live, and what ended in the last "
+        f"{retention.days} days)"
+    )
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------
 
 
@@ -292,7 +317,7 @@ class _DefaultsFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if not action.option_strings or "%(default)" in text:
+        if not action.option_strings or "default" in text:  # says its default itself
             return text
         if action.required:
             return f"{text} (required)"
@@ -331,6 +356,17 @@ def _build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(
         handler=_db_upgrade
     )
+    purge = db_commands.add_parser(
+        "purge",
+        help="delete expired codes and refresh tokens and long-ended sessions now (the "
+        "server also does it every TEKCIFY_PURGE_INTERVAL seconds)",
+    )
+    purge.add_argument(
+        "--retention-days", type=_positive, default=None,
+        help="keep revoked and ended sessions and expired codes this many days "
+        "(default: TEKCIFY_PURGE_RETENTION, 30 days)",
+    )
+    purge.set_defaults(handler=_db_purge)
 
     _add_user_commands(commands)
     _add_key_commands(commands)

@@ -11,8 +11,11 @@ beyond building objects: the lifespan prepares the database, migrates and loads 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
@@ -33,9 +36,12 @@ from .routers import user as user_routes
 from .routers.text import refuse_lone_surrogates
 from .services.image_store import upload_limit_for
 from .services.images import ImageProcessor
+from .services.purge import purge
 from .settings import Settings, load_settings
 
-__all__ = ["app_factory", "create_app"]
+__all__ = ["app_factory", "create_app", "purge_periodically"]
+
+logger = logging.getLogger("tekcify_auth.server.purge")
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -55,9 +61,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         except BaseException:  # e.g. a key that does not decrypt: close the pool anyway
             await anyio.to_thread.run_sync(ctx.stop)
             raise
+        # A plain task, not a task group: the lifespan may be entered and left by
+        # different tasks (test fixtures), which a cancel scope does not allow.
+        purging = (
+            asyncio.create_task(purge_periodically(ctx, float(settings.purge_interval)))
+            if settings.purge_interval else None
+        )
         try:
             yield
         finally:
+            if purging is not None:
+                purging.cancel()
+                with suppress(asyncio.CancelledError):
+                    await purging
             await anyio.to_thread.run_sync(ctx.stop)
 
     app = FastAPI(
@@ -110,6 +126,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # see the client behind the proxies, never an X-Forwarded-For nobody vouches for.
         app.add_middleware(TrustedProxyMiddleware, networks=settings.trusted_proxy_networks)
     return app
+
+
+async def purge_periodically(ctx: ServerContext, every: float) -> None:
+    """Purge expired and ended rows every ``every`` seconds, until cancelled.
+
+    A failed purge (the database away for a moment) is logged and tried again next time;
+    it never stops the server.
+    """
+    retention = timedelta(seconds=ctx.settings.purge_retention)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await anyio.to_thread.run_sync(purge, ctx.db, ctx.clock(), retention)
+        except Exception:
+            logger.exception("the purge failed; it runs again in %.0f s", every)
 
 
 def app_factory() -> FastAPI:

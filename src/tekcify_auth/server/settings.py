@@ -180,6 +180,19 @@ class Settings(BaseSettings):
         "redeemed",
         default=60, ge=1, le=60,
     )
+    purge_interval: int = _env(
+        "TEKCIFY_PURGE_INTERVAL",
+        "a whole number of seconds from 60 to 86400, or 0 to never purge in the server "
+        "(then run `tekcify-auth db purge` yourself): how often each server deletes expired "
+        "codes, refresh tokens and ended sessions",
+        default=3600,
+    )
+    purge_retention: int = _env(
+        "TEKCIFY_PURGE_RETENTION",
+        "a whole number of seconds from 3600 to 31536000: how long revoked and ended "
+        "sessions and expired codes are kept before the purge deletes them",
+        default=30 * 86_400, ge=3600, le=365 * 86_400,
+    )
     login_session_ttl: int = _env(
         "TEKCIFY_LOGIN_SESSION_TTL",
         "a whole number of seconds from 60 to 86400: how long a sign-in on the "
@@ -334,6 +347,13 @@ class Settings(BaseSettings):
     @classmethod
     def _allowed_hosts(cls, value: str) -> str:
         return ",".join(parse_hosts(value))
+
+    @field_validator("purge_interval")
+    @classmethod
+    def _purge_interval(cls, value: int) -> int:
+        if value != 0 and not 60 <= value <= 86_400:
+            raise ValueError("must be 0 or from 60 to 86400")
+        return value
 
     @field_validator("extra_scopes")
     @classmethod
