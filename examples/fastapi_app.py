@@ -1,21 +1,25 @@
 """The NestJS example of ``@tekcify/auth-backend``'s README, in FastAPI.
 
 ``JwtAuthGuard`` plays the NestJS guard: on a router it is ``@UseGuards(JwtAuthGuard)``
-on a controller, and ``CurrentUser`` is ``@Request() req`` / ``req.user``. Run it from
-the repository root::
+on a controller, and ``CurrentUser`` is ``@Request() req`` / ``req.user``. With the auth
+server running (``make run``, http://localhost:7001), run it from the repository root on
+port 8000 (``PORT=...`` for another)::
 
-    JWT_ACCESS_SECRET=... uvicorn examples.fastapi_app:app --port 7001
-    # or: make run
+    JWT_ACCESS_SECRET="$(cat .tekcify/jwt_access_secret)" python -m examples.fastapi_app
 
-Then::
+Then, with a user's access token from the server (``ACCESS_TOKEN``: the README's curl
+block logs in and sets it)::
 
-    curl http://127.0.0.1:7001/health                                  # public
-    curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:7001/profile
-    curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:7001/orders  # read:orders
+    curl http://127.0.0.1:8000/health                                        # public
+    curl -H "Authorization: Bearer $ACCESS_TOKEN" http://127.0.0.1:8000/profile
+    curl -H "Authorization: Bearer $ACCESS_TOKEN" http://127.0.0.1:8000/orders  # read:orders
 
-or open http://127.0.0.1:7001/docs, press "Authorize" and paste the token. A token for
-trying it: ``python -c "from tekcify_auth.testing import mint_access_token;
-print(mint_access_token('user-1', secret='dev-secret-change-me', scopes=['read:orders']))"``.
+or open http://127.0.0.1:8000/docs, press "Authorize" and paste the token. The guard
+asks the server who the token's user is (``AsyncServerUserInfo``, at
+``$AUTH_SERVER_URL``, default http://localhost:7001): a user the server no longer knows
+(a deleted account) gets 401 ``User not found``. ``/orders`` needs the ``read:orders``
+scope, which only an application's token can carry (the server lists it in
+``TEKCIFY_EXTRA_SCOPES``); a first-party login gets 403 there.
 """
 
 from __future__ import annotations
@@ -27,29 +31,27 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
 
+from tekcify_auth import AsyncServerUserInfo
 from tekcify_auth.fastapi import CurrentUser, JwtAuthGuard, require_scopes
 
+#: Where ``python -m examples.fastapi_app`` listens unless ``PORT`` says otherwise.
+DEFAULT_PORT = 8000
 DEV_SECRET = "dev-secret-change-me"
 
 # The auth server's JWT_ACCESS_SECRET; the default is for local development only.
 JWT_ACCESS_SECRET = os.environ.get("JWT_ACCESS_SECRET") or DEV_SECRET
 if JWT_ACCESS_SECRET == DEV_SECRET:
     print(
-        "WARNING: JWT_ACCESS_SECRET is not set; using a development secret. "
-        "Set it to your Tekcify Auth server's JWT_ACCESS_SECRET.",
+        "WARNING: JWT_ACCESS_SECRET is not set; using a development secret, so the auth "
+        "server's tokens are refused. Set it to the server's JWT_ACCESS_SECRET (the server "
+        "prints how when it starts).",
         file=sys.stderr,
     )
 
-# Stands in for your user table.
-USERS = {"user-1": {"email": "ada@example.com"}}
-
-
-async def get_user_info(user_id: str) -> dict[str, Any] | None:
-    """The user's details, or ``None`` for an unknown user (answered 401 User not found)."""
-    return USERS.get(user_id)
-
-
-guard = JwtAuthGuard(secret=JWT_ACCESS_SECRET, get_user_info=get_user_info)
+# Who the token's user is, asked of the auth server (cached per user for 60 s); your own
+# user table would do as well: any function of the user id returning a dict, or None
+# for "401 User not found".
+guard = JwtAuthGuard(secret=JWT_ACCESS_SECRET, get_user_info=AsyncServerUserInfo(ttl=60))
 
 
 class Profile(BaseModel):
@@ -92,3 +94,8 @@ async def orders(user: CurrentUser) -> Orders:
 
 
 app.include_router(protected)
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", DEFAULT_PORT)))

@@ -1,42 +1,49 @@
 """The Express example of ``@tekcify/auth-backend``'s README, in Flask.
 
-Run it from the repository root::
+With the auth server running (``make run``), run it from the repository root on port
+8001 (``PORT=...`` for another; Flask's development server)::
 
-    JWT_ACCESS_SECRET=... waitress-serve --host 127.0.0.1 --port 3000 examples.flask_app:app
-    # or Flask's development server: python -m examples.flask_app
+    JWT_ACCESS_SECRET="$(cat .tekcify/jwt_access_secret)" python -m examples.flask_app
 
-Then::
+or under a WSGI server: ``waitress-serve --port 8001 examples.flask_app:app``. Then, with a
+user's access token from the server (``ACCESS_TOKEN``)::
 
-    curl http://127.0.0.1:3000/                          # public
-    curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:3000/api/profile
-    curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:3000/api/orders  # read:orders
+    curl http://127.0.0.1:8001/                                                # public
+    curl -H "Authorization: Bearer $ACCESS_TOKEN" http://127.0.0.1:8001/api/profile
+    curl -H "Authorization: Bearer $ACCESS_TOKEN" http://127.0.0.1:8001/api/orders  # read:orders
 
-A token for trying it: ``python -c "from tekcify_auth.testing import mint_access_token;
-print(mint_access_token('user-1', secret='dev-secret-change-me', scopes=['read:orders']))"``.
+The middleware asks the server (``$AUTH_SERVER_URL``, default http://localhost:7001) who
+the token's user is (``ServerUserInfo``): a deleted account gets 401 ``User not found``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from flask import Blueprint, Flask
 
+from tekcify_auth import ServerUserInfo
 from tekcify_auth.flask import create_auth_middleware, current_user
 
+#: Where ``python -m examples.flask_app`` listens unless ``PORT`` says otherwise.
+DEFAULT_PORT = 8001
+DEV_SECRET = "dev-secret-change-me"
+
 # The auth server's JWT_ACCESS_SECRET; the default is for local development only.
-JWT_ACCESS_SECRET = os.environ.get("JWT_ACCESS_SECRET", "dev-secret-change-me")
+JWT_ACCESS_SECRET = os.environ.get("JWT_ACCESS_SECRET") or DEV_SECRET
+if JWT_ACCESS_SECRET == DEV_SECRET:
+    print(
+        "WARNING: JWT_ACCESS_SECRET is not set; using a development secret, so the auth "
+        "server's tokens are refused. Set it to the server's JWT_ACCESS_SECRET (the server "
+        "prints how when it starts).",
+        file=sys.stderr,
+    )
 
-# Stands in for your user table.
-USERS = {"user-1": {"email": "ada@example.com"}}
-
-
-def get_user_info(user_id: str) -> dict[str, Any] | None:
-    """The user's details, or ``None`` for an unknown user (answered 401 User not found)."""
-    return USERS.get(user_id)
-
-
-auth = create_auth_middleware(secret=JWT_ACCESS_SECRET, get_user_info=get_user_info)
+# Who the token's user is, asked of the auth server (cached per user for 60 s); or your
+# own function of the user id returning a dict, or None for "401 User not found".
+auth = create_auth_middleware(secret=JWT_ACCESS_SECRET, get_user_info=ServerUserInfo(ttl=60))
 
 app = Flask(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -72,4 +79,4 @@ def orders() -> dict[str, Any]:
 app.register_blueprint(api)
 
 if __name__ == "__main__":
-    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "3000")))
+    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", DEFAULT_PORT)))

@@ -2,21 +2,25 @@
 
 The middleware is pure ASGI: it answers refusals itself in the Express middleware's
 shape (``{"statusCode": 401, "error": "Unauthorized", "message": ...}``) and hands the
-user to the app at ``request.state.user``. Run it from the repository root::
+user to the app at ``request.state.user``. With the auth server running (``make run``),
+run it from the repository root on port 8002 (``PORT=...`` for another)::
 
-    JWT_ACCESS_SECRET=... uvicorn examples.starlette_app:app --port 3001
+    JWT_ACCESS_SECRET="$(cat .tekcify/jwt_access_secret)" python -m examples.starlette_app
 
-Then::
+Then, with a user's access token from the server (``ACCESS_TOKEN``)::
 
-    curl http://127.0.0.1:3001/health                                   # public
-    curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:3001/profile
+    curl http://127.0.0.1:8002/health                                         # public
+    curl -H "Authorization: Bearer $ACCESS_TOKEN" http://127.0.0.1:8002/profile
+
+The middleware asks the server (``$AUTH_SERVER_URL``, default http://localhost:7001) who
+the token's user is (``AsyncServerUserInfo``): a deleted account gets 401 ``User not
+found``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -24,27 +28,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tekcify_auth import UserPayload
+from tekcify_auth import AsyncServerUserInfo, UserPayload
 from tekcify_auth.starlette import AuthMiddleware
 
+#: Where ``python -m examples.starlette_app`` listens unless ``PORT`` says otherwise.
+DEFAULT_PORT = 8002
 DEV_SECRET = "dev-secret-change-me"
 
 # The auth server's JWT_ACCESS_SECRET; the default is for local development only.
 JWT_ACCESS_SECRET = os.environ.get("JWT_ACCESS_SECRET") or DEV_SECRET
 if JWT_ACCESS_SECRET == DEV_SECRET:
     print(
-        "WARNING: JWT_ACCESS_SECRET is not set; using a development secret. "
-        "Set it to your Tekcify Auth server's JWT_ACCESS_SECRET.",
+        "WARNING: JWT_ACCESS_SECRET is not set; using a development secret, so the auth "
+        "server's tokens are refused. Set it to the server's JWT_ACCESS_SECRET (the server "
+        "prints how when it starts).",
         file=sys.stderr,
     )
-
-# Stands in for your user table.
-USERS = {"user-1": {"email": "ada@example.com"}}
-
-
-async def get_user_info(user_id: str) -> dict[str, Any] | None:
-    """The user's details, or ``None`` for an unknown user (answered 401 User not found)."""
-    return USERS.get(user_id)
 
 
 async def health(request: Request) -> JSONResponse:
@@ -67,8 +66,13 @@ app = Starlette(
         Middleware(
             AuthMiddleware,
             secret=JWT_ACCESS_SECRET,
-            get_user_info=get_user_info,
+            get_user_info=AsyncServerUserInfo(ttl=60),  # or your own function of the user id
             exclude_paths=("/health",),
         )
     ],
 )
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", DEFAULT_PORT)))

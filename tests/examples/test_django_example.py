@@ -1,4 +1,5 @@
-"""examples/django_app under waitress, called over HTTP with and without a token."""
+"""examples/django_app, started as its README section says, called with tokens the real
+auth server issued."""
 
 from __future__ import annotations
 
@@ -8,32 +9,28 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from wsgi_server import ROOT, SECRET, serve
+from example_support import ROOT, Example, Tokens, bearer, run_example
 
-from tekcify_auth.testing import mint_access_token
+from e2e.support import ServerProcess
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with serve("examples.django_app.wsgi:application") as url:
-        yield url
+def example(auth_server: ServerProcess) -> Iterator[Example]:
+    with run_example("examples.django_app", auth_server, "/") as running:
+        yield running
 
 
-def bearer(sub: str = "user-1", **kwargs: object) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_access_token(sub, secret=SECRET, **kwargs)}"}
-
-
-def test_public_route(base_url: str) -> None:
-    response = httpx.get(f"{base_url}/")
+def test_public_route(example: Example) -> None:
+    response = httpx.get(f"{example.url}/")
     assert response.status_code == 200
     assert response.json() == {"message": "Hello from the public route"}
 
 
 @pytest.mark.parametrize("url", ["/api/profile", "/api/orders", "/api/drf/profile"])
-def test_api_needs_a_token(base_url: str, url: str) -> None:
-    response = httpx.get(f"{base_url}{url}")
+def test_api_needs_a_token(example: Example, url: str) -> None:
+    response = httpx.get(f"{example.url}{url}")
     assert response.status_code == 401
     assert response.json() == {
         "statusCode": 401,
@@ -43,45 +40,36 @@ def test_api_needs_a_token(base_url: str, url: str) -> None:
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_profile_with_a_token(base_url: str) -> None:
-    response = httpx.get(f"{base_url}/api/profile", headers=bearer(scopes=["read:profile"]))
-    assert response.status_code == 200
-    expected = {
-        "user": {
-            "userId": "user-1",
-            "email": "ada@example.com",
-            "scopes": ["read:profile"],
-            "role": "user",
-        }
-    }
-    assert response.json() == expected
-    drf = httpx.get(f"{base_url}/api/drf/profile", headers=bearer(scopes=["read:profile"]))
-    assert drf.json() == expected
+def test_a_real_login_token_works(example: Example, tokens: Tokens) -> None:
+    for url in ("/api/profile", "/api/drf/profile"):
+        response = httpx.get(f"{example.url}{url}", headers=bearer(tokens.first_party))
+        assert response.status_code == 200, response.text
+        user = response.json()["user"]
+        assert (user["userId"], user["email"]) == (tokens.user_id, tokens.email)
 
 
-def test_unknown_user_and_bad_token(base_url: str) -> None:
-    response = httpx.get(f"{base_url}/api/profile", headers=bearer("ghost"))
+def test_a_deleted_account_and_a_bad_token(example: Example, tokens: Tokens) -> None:
+    response = httpx.get(f"{example.url}/api/profile", headers=bearer(tokens.deleted))
     assert response.status_code == 401
     assert response.json()["message"] == "User not found"
-    response = httpx.get(f"{base_url}/api/profile", headers=bearer(expires_in=-30))
+    response = httpx.get(f"{example.url}/api/profile", headers=bearer(tokens.first_party + "x"))
     assert response.status_code == 401
     assert response.json()["message"] == "Invalid or expired token"
 
 
-@pytest.mark.parametrize("url", ["/api/orders", "/api/drf/profile"])
-def test_scoped_routes(base_url: str, url: str) -> None:
-    response = httpx.get(f"{base_url}{url}", headers=bearer())
+def test_scopes(example: Example, tokens: Tokens) -> None:
+    response = httpx.get(f"{example.url}/api/orders", headers=bearer(tokens.first_party))
     assert response.status_code == 403
     assert response.json()["message"] == "Insufficient scope"
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+    response = httpx.get(f"{example.url}/api/orders", headers=bearer(tokens.app))
+    assert response.json() == {"userId": tokens.user_id, "orders": []}
+    # The application was not granted read:profile, which the DRF view needs.
+    response = httpx.get(f"{example.url}/api/drf/profile", headers=bearer(tokens.app))
+    assert response.status_code == 403
 
 
-def test_orders_with_the_scope(base_url: str) -> None:
-    response = httpx.get(f"{base_url}/api/orders", headers=bearer(scopes=["read:orders"]))
-    assert response.json() == {"userId": "user-1", "orders": []}
-
-
-def test_runs_without_manage_py() -> None:
+def test_other_commands_work_without_manage_py() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "examples.django_app", "check"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,

@@ -1,4 +1,5 @@
-"""examples/flask_app.py under waitress, called over HTTP with and without a token."""
+"""examples/flask_app.py, started as its README section says, called with tokens the
+real auth server issued."""
 
 from __future__ import annotations
 
@@ -6,31 +7,27 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from wsgi_server import SECRET, serve
+from example_support import Example, Tokens, bearer, run_example
 
-from tekcify_auth.testing import mint_access_token
+from e2e.support import ServerProcess
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with serve("examples.flask_app:app") as url:
-        yield url
+def example(auth_server: ServerProcess) -> Iterator[Example]:
+    with run_example("examples.flask_app", auth_server, "/") as running:
+        yield running
 
 
-def bearer(sub: str = "user-1", **kwargs: object) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_access_token(sub, secret=SECRET, **kwargs)}"}
-
-
-def test_public_route(base_url: str) -> None:
-    response = httpx.get(f"{base_url}/")
+def test_public_route(example: Example) -> None:
+    response = httpx.get(f"{example.url}/")
     assert response.status_code == 200
     assert response.json() == {"message": "Hello from the public route"}
 
 
-def test_profile_needs_a_token(base_url: str) -> None:
-    response = httpx.get(f"{base_url}/api/profile")
+def test_profile_needs_a_token(example: Example) -> None:
+    response = httpx.get(f"{example.url}/api/profile")
     assert response.status_code == 401
     assert response.json() == {
         "statusCode": 401,
@@ -40,32 +37,26 @@ def test_profile_needs_a_token(base_url: str) -> None:
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_profile_with_a_token(base_url: str) -> None:
-    response = httpx.get(f"{base_url}/api/profile", headers=bearer(scopes=["read:orders"]))
-    assert response.status_code == 200
-    assert response.json() == {
-        "user": {
-            "userId": "user-1",
-            "email": "ada@example.com",
-            "scopes": ["read:orders"],
-            "role": "user",
-        }
-    }
+def test_a_real_login_token_works(example: Example, tokens: Tokens) -> None:
+    response = httpx.get(f"{example.url}/api/profile", headers=bearer(tokens.first_party))
+    assert response.status_code == 200, response.text
+    user = response.json()["user"]
+    assert (user["userId"], user["email"], user["role"]) == (tokens.user_id, tokens.email, "user")
 
 
-def test_unknown_user_and_bad_token(base_url: str) -> None:
-    response = httpx.get(f"{base_url}/api/profile", headers=bearer("ghost"))
+def test_a_deleted_account_and_a_bad_token(example: Example, tokens: Tokens) -> None:
+    response = httpx.get(f"{example.url}/api/profile", headers=bearer(tokens.deleted))
     assert response.status_code == 401
     assert response.json()["message"] == "User not found"
-    wrong = {"Authorization": f"Bearer {mint_access_token('user-1', secret='wrong')}"}
-    response = httpx.get(f"{base_url}/api/profile", headers=wrong)
+    response = httpx.get(f"{example.url}/api/profile", headers=bearer(tokens.first_party + "x"))
     assert response.status_code == 401
     assert response.json()["message"] == "Invalid or expired token"
 
 
-def test_scoped_route(base_url: str) -> None:
-    response = httpx.get(f"{base_url}/api/orders", headers=bearer())
+def test_orders_need_read_orders(example: Example, tokens: Tokens) -> None:
+    response = httpx.get(f"{example.url}/api/orders", headers=bearer(tokens.first_party))
     assert response.status_code == 403
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
-    response = httpx.get(f"{base_url}/api/orders", headers=bearer(scopes=["read:orders"]))
-    assert response.json() == {"userId": "user-1", "orders": []}
+    response = httpx.get(f"{example.url}/api/orders", headers=bearer(tokens.app))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"userId": tokens.user_id, "orders": []}
