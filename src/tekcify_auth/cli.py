@@ -98,12 +98,24 @@ def _log_config(level: str) -> dict[str, Any]:
     }
 
 
-def _banner(settings: Settings, ctx: ServerContext, base_url: str) -> str:
+def _banner(
+    settings: Settings, ctx: ServerContext, base_url: str, *, every_interface: bool = False
+) -> str:
     lines = [
         f"Tekcify Auth listening on {base_url}",
         f"  database: {ctx.db.describe()}",
         f"  signing:  {ctx.key_source}",
     ]
+    if settings.public_url is None:
+        lines.append(
+            f"  sign-in pages: {base_url} (127.0.0.1 and [::1] are sent there, so the "
+            "browser keeps its cookies on one host)"
+        )
+        if every_interface:
+            lines.append(
+                "  other machines: each address answers with its own URLs; set "
+                "TEKCIFY_PUBLIC_URL to name one URL everywhere"
+            )
     if settings.signing_alg == "HS256":
         if settings.jwt_access_secret is None:
             path = settings.secret_file.resolve()
@@ -161,8 +173,12 @@ def _port_owner(port: int) -> str | None:
     return None
 
 
-def _check_port(host: str, port: int) -> None:
-    """Refuse at once, naming the holder, when ``host:port`` cannot be listened on."""
+def _check_port(host: str, port: int) -> int:
+    """Refuse at once, naming the holder, when ``host:port`` cannot be listened on.
+
+    Returns the port: ``port``, or for 0 one the kernel found free, so the server's URL
+    names the port it listens on.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         # As uvicorn binds: a port in TIME_WAIT after a restart is free.
@@ -179,6 +195,8 @@ def _check_port(host: str, port: int) -> None:
                     f"{port + 1}"
                 ) from None
             raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        bound: int = probe.getsockname()[1]
+        return bound
 
 
 def _check_data_dir(settings: Settings) -> None:
@@ -219,16 +237,24 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
     # Before anything is touched: a second `serve` on a busy port must not migrate the
     # live database first and die after.
-    _check_port(args.host, args.port)
+    port = _check_port(args.host, args.port)
     _check_data_dir(settings)
     ctx = _started_context(settings)  # migrate and make keys once, before any worker
     ctx.stop()
+    from .server.canonical import every_interface, serve_url
+
     host = args.host
-    shown_host = f"[{host}]" if ":" in host else host
-    base_url = settings.public_url or f"http://{shown_host}:{args.port}"
-    print(_banner(settings, ctx, base_url), flush=True)
-    allowed = _allowed_hosts_for(settings, host, args.port)
-    if allowed is not None:  # read again by every worker's app_factory
+    # One URL everywhere (issue 11, item 8): http://localhost:PORT as the library's
+    # AUTH_SERVER_URL default says, or the --host given when it names one address.
+    canonical = serve_url(host, port)
+    base_url = settings.public_url or canonical
+    print(
+        _banner(settings, ctx, base_url, every_interface=every_interface(host)), flush=True
+    )
+    # Read again by every worker's app_factory.
+    os.environ["TEKCIFY_CANONICAL_URL"] = canonical
+    allowed = _allowed_hosts_for(settings, host, port)
+    if allowed is not None:
         os.environ["TEKCIFY_ALLOWED_HOSTS"] = allowed
 
     import uvicorn
@@ -237,7 +263,7 @@ def _serve(args: argparse.Namespace) -> int:
         "tekcify_auth.server.app:app_factory",
         factory=True,
         host=host,
-        port=args.port,
+        port=port,
         workers=args.workers,
         log_config=_log_config(settings.log_level),
         access_log=False,  # the server logs its own structured line per request
