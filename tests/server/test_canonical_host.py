@@ -199,17 +199,18 @@ async def test_a_canonical_name_is_answered_and_the_loopback_names_go_there(
     clean_db: str, tmp_path: Path, clock: FakeClock
 ) -> None:
     internal = "http://auth.internal:7001"
-    async with started(clean_db, tmp_path, clock, canonical_url=internal) as app:
-        async with asgi_client(app, base_url=LOOPBACK) as http:
-            # The canonical host is one of the allowed ones, without TEKCIFY_ALLOWED_HOSTS.
-            named = await http.get(DISCOVERY[0], headers={"Host": "auth.internal:7001"})
-            assert named.status_code == 200, named.text
-            assert named.json()["token_endpoint"] == internal + "/api/oauth/token"
-            other_port = await http.get(DISCOVERY[0], headers={"Host": "auth.internal:7002"})
-            assert other_port.status_code == 400
-            path = _page_paths(app)[1]
-            moved = await http.get(path)
-            assert moved.headers["location"] == internal + path
+    async with started(clean_db, tmp_path, clock, canonical_url=internal) as app, asgi_client(
+        app, base_url=LOOPBACK
+    ) as http:
+        # The canonical host is one of the allowed ones, without TEKCIFY_ALLOWED_HOSTS.
+        named = await http.get(DISCOVERY[0], headers={"Host": "auth.internal:7001"})
+        assert named.status_code == 200, named.text
+        assert named.json()["token_endpoint"] == internal + "/api/oauth/token"
+        other_port = await http.get(DISCOVERY[0], headers={"Host": "auth.internal:7002"})
+        assert other_port.status_code == 400
+        path = _page_paths(app)[1]
+        moved = await http.get(path)
+        assert moved.headers["location"] == internal + path
 
 
 async def test_with_a_public_url_nothing_is_redirected(
