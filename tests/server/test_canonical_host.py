@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -151,6 +151,20 @@ async def test_a_form_posted_to_127_0_0_1_is_refused_and_nothing_is_done(app: Fa
             assert f'href="{CANONICAL}{again}"'.replace("&", "&amp;") in refused.text
         assert _count(app, LoginSession) == 0
         assert _count(app, User) == users
+
+
+async def test_a_redirect_or_link_never_names_a_host_the_request_chose(app: FastAPI) -> None:
+    hostile = "//evil.example/@x?y=https://evil.example#z"
+    async with asgi_client(app, base_url=LOOPBACK) as http:
+        moved = await http.get(LOGIN, params={"next": hostile})
+        assert moved.status_code == 302
+        location = urlsplit(moved.headers["location"])
+        assert (location.scheme, location.netloc) == ("http", "localhost:7001")
+        assert location.path == LOGIN
+        refused = await http.post(LOGIN, data={"next": "javascript:alert(1)", "email": "x"})
+        assert refused.status_code == 400
+        links = re.findall(r'<a href="([^"]*)"', refused.text)
+        assert links == [f"{CANONICAL}{LOGIN}?next=javascript%3Aalert%281%29"], links
 
 
 async def test_the_api_names_the_canonical_url_to_every_loopback_name(app: FastAPI) -> None:

@@ -78,6 +78,7 @@ class Canonical:
         self.public_url = settings.public_url
         self.url = settings.canonical_url
         self.host: tuple[str, int] | None = None
+        self.aliases: frozenset[str] = frozenset()
         if self.url is not None:
             parts = urlsplit(self.url)
             split = split_host(parts.netloc)
