@@ -20,6 +20,7 @@ package is imported only inside the commands, so ``import tekcify_auth`` stays l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import socket
@@ -173,14 +174,18 @@ def _port_owner(port: int) -> str | None:
     return None
 
 
-def _check_port(host: str, port: int) -> int:
+def _check_port(host: str, port: int) -> socket.socket:
     """Refuse at once, naming the holder, when ``host:port`` cannot be listened on.
 
-    Returns the port: ``port``, or for 0 one the kernel found free, so the server's URL
-    names the port it listens on.
+    Returns the probe, bound and not listening: its port is ``port``, or for 0 one the
+    kernel found free, so the server's URL names the port it will listen on. Keep it
+    open until uvicorn listens: both bind with ``SO_REUSEADDR``, which lets uvicorn bind
+    beside a socket that does not listen, while no other program is handed the port.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    with contextlib.ExitStack() as on_error:
+        on_error.callback(probe.close)
         # As uvicorn binds: a port in TIME_WAIT after a restart is free.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -195,8 +200,8 @@ def _check_port(host: str, port: int) -> int:
                     f"{port + 1}"
                 ) from None
             raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-        bound: int = probe.getsockname()[1]
-        return bound
+        on_error.pop_all()
+    return probe
 
 
 def _check_data_dir(settings: Settings) -> None:
@@ -237,7 +242,11 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
     # Before anything is touched: a second `serve` on a busy port must not migrate the
     # live database first and die after.
-    port = _check_port(args.host, args.port)
+    with _check_port(args.host, args.port) as probe:
+        return _run_server(args, settings, probe.getsockname()[1])
+
+
+def _run_server(args: argparse.Namespace, settings: Settings, port: int) -> int:
     _check_data_dir(settings)
     ctx = _started_context(settings)  # migrate and make keys once, before any worker
     ctx.stop()

@@ -354,10 +354,16 @@ def test_serve_names_localhost_and_sends_127_0_0_1_pages_there(tmp_path: Path) -
         proc.communicate(timeout=20)
 
 
-def test_a_port_of_zero_is_resolved_before_the_banner() -> None:
+def test_a_port_of_zero_is_resolved_and_held_until_the_server_listens() -> None:
     from tekcify_auth.cli import _check_port
 
-    port = _check_port("127.0.0.1", 0)
-    assert port > 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", port))  # free again: serve binds it next
+    with _check_port("127.0.0.1", 0) as probe:
+        port = probe.getsockname()[1]
+        assert port > 0
+        # Nobody else is handed the port meanwhile.
+        with socket.socket() as other, pytest.raises(OSError):
+            other.bind(("127.0.0.1", port))
+        with socket.socket() as server:  # but the server binds it, as uvicorn does
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind(("127.0.0.1", port))
+            server.listen()
