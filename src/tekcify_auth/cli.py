@@ -20,6 +20,7 @@ package is imported only inside the commands, so ``import tekcify_auth`` stays l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import socket
@@ -98,12 +99,24 @@ def _log_config(level: str) -> dict[str, Any]:
     }
 
 
-def _banner(settings: Settings, ctx: ServerContext, base_url: str) -> str:
+def _banner(
+    settings: Settings, ctx: ServerContext, base_url: str, *, every_interface: bool = False
+) -> str:
     lines = [
         f"Tekcify Auth listening on {base_url}",
         f"  database: {ctx.db.describe()}",
         f"  signing:  {ctx.key_source}",
     ]
+    if settings.public_url is None:
+        lines.append(
+            f"  sign-in pages: {base_url} (127.0.0.1 and [::1] are sent there, so the "
+            "browser keeps its cookies on one host)"
+        )
+        if every_interface:
+            lines.append(
+                "  other machines: each address answers with its own URLs; set "
+                "TEKCIFY_PUBLIC_URL to name one URL everywhere"
+            )
     if settings.signing_alg == "HS256":
         if settings.jwt_access_secret is None:
             path = settings.secret_file.resolve()
@@ -161,10 +174,18 @@ def _port_owner(port: int) -> str | None:
     return None
 
 
-def _check_port(host: str, port: int) -> None:
-    """Refuse at once, naming the holder, when ``host:port`` cannot be listened on."""
+def _check_port(host: str, port: int) -> socket.socket:
+    """Refuse at once, naming the holder, when ``host:port`` cannot be listened on.
+
+    Returns the probe, bound and not listening: its port is ``port``, or for 0 one the
+    kernel found free, so the server's URL names the port it will listen on. Keep it
+    open until uvicorn listens: both bind with ``SO_REUSEADDR``, which lets uvicorn bind
+    beside a socket that does not listen, while no other program is handed the port.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    with contextlib.ExitStack() as on_error:
+        on_error.callback(probe.close)
         # As uvicorn binds: a port in TIME_WAIT after a restart is free.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -179,6 +200,8 @@ def _check_port(host: str, port: int) -> None:
                     f"{port + 1}"
                 ) from None
             raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        on_error.pop_all()
+    return probe
 
 
 def _check_data_dir(settings: Settings) -> None:
@@ -219,16 +242,28 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
     # Before anything is touched: a second `serve` on a busy port must not migrate the
     # live database first and die after.
-    _check_port(args.host, args.port)
+    with _check_port(args.host, args.port) as probe:
+        return _run_server(args, settings, probe.getsockname()[1])
+
+
+def _run_server(args: argparse.Namespace, settings: Settings, port: int) -> int:
     _check_data_dir(settings)
     ctx = _started_context(settings)  # migrate and make keys once, before any worker
     ctx.stop()
+    from .server.canonical import every_interface, serve_url
+
     host = args.host
-    shown_host = f"[{host}]" if ":" in host else host
-    base_url = settings.public_url or f"http://{shown_host}:{args.port}"
-    print(_banner(settings, ctx, base_url), flush=True)
-    allowed = _allowed_hosts_for(settings, host, args.port)
-    if allowed is not None:  # read again by every worker's app_factory
+    # One URL everywhere (issue 11, item 8): http://localhost:PORT as the library's
+    # AUTH_SERVER_URL default says, or the --host given when it names one address.
+    canonical = serve_url(host, port)
+    base_url = settings.public_url or canonical
+    print(
+        _banner(settings, ctx, base_url, every_interface=every_interface(host)), flush=True
+    )
+    # Read again by every worker's app_factory.
+    os.environ["TEKCIFY_CANONICAL_URL"] = canonical
+    allowed = _allowed_hosts_for(settings, host, port)
+    if allowed is not None:
         os.environ["TEKCIFY_ALLOWED_HOSTS"] = allowed
 
     import uvicorn
@@ -237,7 +272,7 @@ def _serve(args: argparse.Namespace) -> int:
         "tekcify_auth.server.app:app_factory",
         factory=True,
         host=host,
-        port=args.port,
+        port=port,
         workers=args.workers,
         log_config=_log_config(settings.log_level),
         access_log=False,  # the server logs its own structured line per request

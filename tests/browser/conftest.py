@@ -1,7 +1,8 @@
 """Fixtures of the page tests: a real server, a redirect catcher, headless Chromium.
 
 The server is ``tekcify-auth serve`` in a subprocess on a free 127.0.0.1 port with a
-private data folder; the OAuth application is registered through its API, with a
+private data folder, driven at the URL it names, ``http://localhost:PORT`` (its pages send
+``127.0.0.1`` there); the OAuth application is registered through its API, with a
 loopback redirect URI served by :class:`RedirectCatcher`, which records what arrives.
 The browser is the system Chromium (Debian's ``chromium``; ``TEKCIFY_CHROMIUM`` names
 another) driven by Playwright, which comes from pip and never downloads a browser.
@@ -73,9 +74,14 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Server:
-    """A running ``tekcify-auth serve``: its base URL and data folder."""
+    """A running ``tekcify-auth serve``: its base URL and data folder.
+
+    ``url`` is the one the server names (``http://localhost:PORT``); ``loopback_url`` is
+    the address it listens on (``http://127.0.0.1:PORT``), whose pages redirect to ``url``.
+    """
 
     url: str
+    loopback_url: str
     data_dir: Path
     log: Path
 
@@ -112,7 +118,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     env.update(FAST_HASHING_ENV, TEKCIFY_DATA_DIR=str(data_dir))
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://localhost:{port}"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tekcify_auth.cli", "serve", "--host", "127.0.0.1",
@@ -121,7 +127,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
     try:
         _wait_until_up(proc, url, log)
-        yield Server(url=url, data_dir=data_dir, log=log)
+        yield Server(
+            url=url, loopback_url=f"http://127.0.0.1:{port}", data_dir=data_dir, log=log
+        )
     finally:
         proc.terminate()
         try:

@@ -180,6 +180,30 @@ def test_a_wrong_password_is_shown_and_the_page_stays(
     expect(page.get_by_role("button", name="Allow")).to_be_visible()
 
 
+def test_a_sign_in_started_on_127_0_0_1_keeps_its_cookies_on_localhost(
+    page: Page, expect: Expect, server: Server, catcher: RedirectCatcher, oauth_app: OAuthApp,
+    api: httpx.Client,
+) -> None:
+    # The banner and the library say localhost; a user who opens 127.0.0.1 is sent there
+    # before any cookie is set, so the CSRF secret and the sign-in live on one host.
+    email = new_email("loopback")
+    register(api, email)
+    request = authorization_request(server, oauth_app)
+    loopback = request.url.replace(server.url, server.loopback_url, 1)
+    assert loopback != request.url
+    page.goto(loopback)
+    assert page.url == request.url
+    sign_in(page, email)
+    consent(page, expect, oauth_app, "Allow")
+    land_on_redirect_uri(page, oauth_app)
+    answer = catcher.last()
+    assert answer["state"] == [request.state]
+    assert isinstance(exchange(server, oauth_app, request, answer["code"][0])["access_token"], str)
+    assert page.context.cookies(server.loopback_url) == []
+    names = {cookie["name"] for cookie in page.context.cookies(server.url)}
+    assert {"tekcify_csrf", "tekcify_login"} <= names
+
+
 def test_the_flow_works_without_javascript(
     browser: Browser, expect: Expect, server: Server, catcher: RedirectCatcher,
     oauth_app: OAuthApp, api: httpx.Client,

@@ -39,7 +39,7 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
 
 @pytest.fixture(scope="session")
 def server_url(auth_server: ServerProcess) -> str:
-    """The running server's base URL, ``http://127.0.0.1:<port>``."""
+    """The running server's base URL, ``http://localhost:<port>`` (the one it names)."""
     return auth_server.url
 
 

@@ -2,7 +2,8 @@
 four ways of calling the server behind one awaitable face.
 
 The server is ``tekcify-auth serve`` (``python -m tekcify_auth.cli serve``) on
-127.0.0.1, port 0 (the kernel picks a free one; uvicorn logs which), with SQLite in a
+127.0.0.1, port 0 (the kernel picks a free one; the banner names it, under the URL the
+server uses, ``http://localhost:PORT``), with SQLite in a
 private data folder, a known ``JWT_ACCESS_SECRET`` and cheap argon2. Nothing here mocks
 the server: every call crosses a real socket.
 """
@@ -41,7 +42,9 @@ FAST_HASHING = {
 # Every test logs in from 127.0.0.1, some with wrong passwords on purpose: the
 # per-address limit must not turn one test's failures into another's 429.
 LENIENT_LOGIN_LIMITS = {"TEKCIFY_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000"}
-_LISTENING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+# The URL the server names (``http://localhost:PORT``, as the library's default says):
+# its banner resolves port 0 to the port it listens on.
+_LISTENING = re.compile(r"Tekcify Auth listening on (http://localhost:\d+)")
 
 
 class ServerProcess:

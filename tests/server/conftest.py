@@ -167,10 +167,13 @@ async def app(settings: Settings, clock: FakeClock, clean_db: str) -> AsyncItera
         yield application
 
 
-def asgi_client(app: FastAPI, address: str = CLIENT_ADDRESS) -> httpx.AsyncClient:
-    """A client talking to ``app`` in-process, as if from ``address``."""
+def asgi_client(
+    app: FastAPI, address: str = CLIENT_ADDRESS, base_url: str = "http://tekcify.test"
+) -> httpx.AsyncClient:
+    """A client talking to ``app`` in-process, as if from ``address``; the transport
+    reports ``base_url``'s host and port as the server's own address."""
     transport = httpx.ASGITransport(app=app, client=(address, 50000))
-    return httpx.AsyncClient(transport=transport, base_url="http://tekcify.test")
+    return httpx.AsyncClient(transport=transport, base_url=base_url)
 
 
 @pytest.fixture

@@ -87,10 +87,12 @@ def test_serve_works_with_nothing_configured(tmp_path: Path) -> None:
     secret_file = (data / "jwt_access_secret").resolve()
     secret = secret_file.read_text().strip()
     assert verify_access_token(access, secret=secret).valid
-    assert f"listening on {base}" in out
+    # It names itself as the library's AUTH_SERVER_URL default does (issue 11, item 8).
+    canonical = f"http://localhost:{port}"
+    assert f"listening on {canonical}" in out
     assert str(secret_file) in out
     assert "JWT_ACCESS_SECRET" in out
-    assert f"{base}/api/.well-known/jwks.json" in out
+    assert f"{canonical}/api/.well-known/jwks.json" in out
     assert secret not in out + err
     access_lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert [(e["method"], e["path"], e["status"]) for e in access_lines][:3] == [

@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI
 
 from .._version import __version__
 from .api_docs import install_docs
+from .canonical import Canonical
 from .context import Clock, ServerContext
 from .cors import OAuthCorsMiddleware
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
@@ -87,6 +88,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         dependencies=[Depends(refuse_lone_surrogates)],
     )
     app.state.ctx = ctx
+    # The base URL of the server's own URLs, and where the sign-in pages belong.
+    canonical = Canonical(settings)
+    app.state.canonical = canonical
     # One per app, shared by the avatar and logo uploads: bounds the decoding threads.
     image_processor = ImageProcessor()
     app.state.image_processor = image_processor
@@ -113,8 +117,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(OAuthCorsMiddleware, ctx=ctx)
     app.add_middleware(NulPathMiddleware)
     if settings.public_url is None:
-        # Without a public URL the server's URLs come from Host: only its own hosts.
-        app.add_middleware(AllowedHostsMiddleware, extra=settings.allowed_host_list)
+        # Without a public URL the server's URLs come from Host: only its own hosts, the
+        # canonical one included (the pages send browsers there).
+        app.add_middleware(
+            AllowedHostsMiddleware, extra=(*settings.allowed_host_list, *canonical.allowed)
+        )
     # Added last = outermost: the access log sees every answer, 413s included.
     app.add_middleware(
         BodyLimitMiddleware, limit=settings.max_body_bytes,

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ApiError
 
-__all__ = ["LOOPBACK_NAMES", "AllowedHosts", "AllowedHostsMiddleware", "parse_hosts"]
+__all__ = ["LOOPBACK_NAMES", "AllowedHosts", "AllowedHostsMiddleware", "parse_hosts", "split_host"]
 
 #: Allowed on the server's own port whatever the settings.
 LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "[::1]")
@@ -40,7 +40,7 @@ _NAME: Final = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 _MAX_HOSTS: Final = 100
 
 
-def _split(host: str) -> tuple[str, int | None] | None:
+def split_host(host: str) -> tuple[str, int | None] | None:
     """``host[:port]`` as ``(name, port)``, the name lower-cased and an IPv6 address in
     brackets; ``None`` when it is not a host name or address."""
     host = host.strip().lower()
@@ -74,7 +74,7 @@ def parse_hosts(value: str) -> tuple[str, ...]:
         raise ValueError(f"more than {_MAX_HOSTS} hosts")
     hosts = []
     for item in items:
-        split = _split(item)
+        split = split_host(item)
         if split is None:
             raise ValueError(f"{item[:80]!r} is not a host name or address, with an optional port")
         name, port = split
@@ -94,7 +94,7 @@ class AllowedHosts:
     """Decides whether a request's ``Host`` is one the server answers for."""
 
     def __init__(self, extra: Iterable[str] = ()) -> None:
-        self.any_port: frozenset[str] = frozenset(h for h in extra if _split(h) == (h, None))
+        self.any_port: frozenset[str] = frozenset(h for h in extra if split_host(h) == (h, None))
         self.exact: frozenset[str] = frozenset(extra) - self.any_port
 
     def allows(self, host: str | None, server: tuple[str, int | None] | None, scheme: str) -> bool:
@@ -104,7 +104,7 @@ class AllowedHosts:
         """
         if host is None:  # HTTP/1.0: the server's own address is used, nothing to follow
             return True
-        split = _split(host)
+        split = split_host(host)
         if split is None:
             return False
         name, port = split

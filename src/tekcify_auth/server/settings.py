@@ -20,7 +20,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .hosts import parse_hosts
+from .hosts import parse_hosts, split_host
 from .proxies import parse_networks
 
 __all__ = [
@@ -143,6 +143,15 @@ class Settings(BaseSettings):
     public_url: str | None = _env(
         "TEKCIFY_PUBLIC_URL",
         "an absolute http:// or https:// URL without query or fragment",
+        default=None,
+    )
+    canonical_url: str | None = _env(
+        "TEKCIFY_CANONICAL_URL",
+        "an http:// or https:// URL of a host and port only, without path, query or "
+        "fragment: without TEKCIFY_PUBLIC_URL, the URL named to requests for localhost, "
+        "127.0.0.1, [::1] or its own host at its port, where the sign-in pages redirect "
+        "those hosts before setting cookies; tekcify-auth serve sets it from --host and "
+        "--port (unset: each request's own URL)",
         default=None,
     )
     allowed_hosts: str = _env(
@@ -328,6 +337,20 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError("has a query or fragment")
         return value.strip().rstrip("/")
+
+    @field_validator("canonical_url")
+    @classmethod
+    def _canonical_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        host = split_host(parts.netloc)
+        if parts.scheme not in {"http", "https"} or host is None:
+            raise ValueError("not an http(s) URL of a host")
+        if parts.path not in {"", "/"} or parts.query or parts.fragment:
+            raise ValueError("has a path, query or fragment")
+        name, port = host
+        return f"{parts.scheme}://{name}" + ("" if port is None else f":{port}")
 
     @field_validator("redis_url")
     @classmethod

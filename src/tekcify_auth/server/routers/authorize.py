@@ -49,6 +49,7 @@ from ..services.authorize import (
 from ..services.emails import InvalidEmail, normalise_email
 from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from .deps import Ctx, client_address, user_agent
+from .images import get_canonical
 
 router = APIRouter(prefix="/api/oauth", tags=["oauth"])
 
@@ -165,7 +166,7 @@ def _policy(ctx: ServerContext, redirect_uri: str | None) -> str:
 
 
 def _page(
-    browser: _Browser,
+    browser: _Browser | None,
     ctx: ServerContext,
     template: str,
     *,
@@ -183,7 +184,7 @@ def _page(
             "X-Frame-Options": "DENY",
         },
     )
-    return browser.apply(response, ctx)
+    return response if browser is None else browser.apply(response, ctx)
 
 
 def _error_page(browser: _Browser, ctx: ServerContext, message: str, status: int) -> Response:
@@ -356,12 +357,49 @@ def _continued(
         return _refuse(browser, ctx, exc, redirect_status)
 
 
+def _elsewhere(request: Request, ctx: ServerContext, again: str = "") -> Response | None:
+    """The answer for a page asked for on another name of the canonical host, or ``None``.
+
+    Cookies are kept per host: a browser on ``127.0.0.1`` whose application sends it to
+    ``localhost`` (the library's default) would hold two CSRF secrets and two sign-ins,
+    and each form would fail on the other host (issue 11, item 8). So a ``GET`` is sent
+    to the same page on the canonical host (302) before any cookie is set; a form posted
+    here is refused with no cookie and nothing done, and a link to ``again`` (the path
+    of the page that shows the form anew) on the canonical host: replaying a post
+    elsewhere would send a password on to another origin.
+    """
+    host = request.headers.get("host")
+    target = get_canonical(request).elsewhere(host, request.url.scheme)
+    if target is None:
+        return None
+    if request.method == "GET":
+        query = request.scope["query_string"].decode("latin-1")
+        location = target + request.scope["path"] + (f"?{query}" if query else "")
+        return RedirectResponse(location, status_code=302, headers=_NO_STORE)
+    heading = "Continue on this server's own address"
+    message = (
+        f"This form was sent to {(host or '')[:100]}, but this server's sign-in pages are at "
+        f"{target}, where your browser keeps its sign-in. Nothing you entered was used: "
+        "open the page there and send it again."
+    )
+    return _page(
+        None, ctx, "error.html", status=400, title=heading, heading=heading, message=message,
+        link=target + again, link_text=f"Open the page on {target}",
+    )
+
+
+def _again(path: str, next_path: str) -> str:
+    return f"{path}?next={quote(next_path, safe='')}"
+
+
 # -- routes ------------------------------------------------------------------------------
 
 
 @router.get("/authorize", response_class=HTMLResponse)
 def authorize(request: Request, ctx: Ctx) -> Response:
     """RFC 6749 §4.1.1 with PKCE: the login or consent page, or a redirect with ``code``."""
+    if (moved := _elsewhere(request, ctx)) is not None:
+        return moved
     browser = _Browser.of(request, ctx)
     try:
         with ctx.db.read() as db:
@@ -395,6 +433,8 @@ def authorize(request: Request, ctx: Ctx) -> Response:
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_page(request: Request, ctx: Ctx, next: str = "") -> Response:
     """The login page for the authorization request ``next``."""
+    if (moved := _elsewhere(request, ctx)) is not None:
+        return moved
     browser = _Browser.of(request, ctx)
     asked = _continued(browser, ctx, next, 302)
     if isinstance(asked, Response):
@@ -412,6 +452,8 @@ def login(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     """Sign in with email and password, then continue the authorization request."""
+    if (moved := _elsewhere(request, ctx, _again(LOGIN_PATH, next))) is not None:
+        return moved
     browser = _Browser.of(request, ctx)
     asked = _continued(browser, ctx, next, 303)
     if isinstance(asked, Response):
@@ -468,6 +510,8 @@ def _signed_in(
 @router.get("/register", response_class=HTMLResponse, include_in_schema=False)
 def register_page(request: Request, ctx: Ctx, next: str = "") -> Response:
     """The registration page for the authorization request ``next``."""
+    if (moved := _elsewhere(request, ctx)) is not None:
+        return moved
     browser = _Browser.of(request, ctx)
     asked = _continued(browser, ctx, next, 302)
     if isinstance(asked, Response):
@@ -499,6 +543,8 @@ def register(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     """Create an account, sign in, and continue the authorization request."""
+    if (moved := _elsewhere(request, ctx, _again(REGISTER_PATH, next))) is not None:
+        return moved
     browser = _Browser.of(request, ctx)
     asked = _continued(browser, ctx, next, 303)
     if isinstance(asked, Response):
@@ -546,6 +592,9 @@ def decide(
     decision: Annotated[str, Form()] = "",
 ) -> Response:
     """Allow or deny: back to the redirect URI with a code or ``access_denied``."""
+    again = f"{AUTHORIZE_PATH}?{quote(authorization, safe='&=%+')}"
+    if (moved := _elsewhere(request, ctx, again)) is not None:
+        return moved
     browser = _Browser.of(request, ctx)
     try:
         with ctx.db.read() as db:

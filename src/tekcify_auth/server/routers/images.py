@@ -20,19 +20,20 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.datastructures import UploadFile
 
+from ..canonical import Canonical
 from ..errors import ApiError
 from ..services.image_store import (
     IMAGE_PATH,
     ImageMeta,
     image_data,
     image_meta,
-    public_base_url,
 )
 from ..services.images import ImageProcessor
 from .deps import Ctx
 
 __all__ = [
-    "BaseUrl", "Processor", "Upload", "get_base_url", "get_processor", "read_upload", "router",
+    "BaseUrl", "Processor", "Upload", "get_base_url", "get_canonical", "get_processor",
+    "read_upload", "router",
 ]
 
 router = APIRouter(prefix=IMAGE_PATH, tags=["images"])
@@ -101,10 +102,18 @@ def get_image(name: str, request: Request, ctx: Ctx) -> Response:
 # ------------------------------------------------------------------------- uploads
 
 
-def get_base_url(request: Request, ctx: Ctx) -> str:
-    """The base of the image URLs in this answer: ``TEKCIFY_PUBLIC_URL``, or the request's
-    own base URL (whose host ``hosts.py`` has checked)."""
-    return public_base_url(ctx.settings.public_url, str(request.base_url))
+def get_canonical(request: Request) -> Canonical:
+    """The server's :class:`~..canonical.Canonical` (one per app)."""
+    canonical: Canonical = request.app.state.canonical
+    return canonical
+
+
+def get_base_url(request: Request) -> str:
+    """The base of the URLs in this answer (image links, discovery): ``TEKCIFY_PUBLIC_URL``,
+    the canonical URL for its aliases, or the request's own base URL (``canonical.py``)."""
+    return get_canonical(request).base_url(
+        request.headers.get("host"), request.url.scheme, str(request.base_url)
+    )
 
 
 #: What stored image paths are made absolute under (``image_store.image_url``).

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from ..services.discovery import metadata
 from .deps import Ctx
+from .images import BaseUrl
 
 router = APIRouter(tags=["discovery"])
 
@@ -27,20 +28,20 @@ def jwks(ctx: Ctx) -> JSONResponse:
     )
 
 
-def _metadata(request: Request, ctx: Ctx) -> JSONResponse:
+def _metadata(base: str, ctx: Ctx) -> JSONResponse:
     return JSONResponse(
-        metadata(ctx.settings, str(request.base_url)),
+        metadata(ctx.settings, base),
         headers={"Cache-Control": f"public, max-age={METADATA_MAX_AGE}"},
     )
 
 
 @router.get("/.well-known/oauth-authorization-server")
-def authorization_server_metadata(request: Request, ctx: Ctx) -> JSONResponse:
+def authorization_server_metadata(base: BaseUrl, ctx: Ctx) -> JSONResponse:
     """RFC 8414 authorization server metadata."""
-    return _metadata(request, ctx)
+    return _metadata(base, ctx)
 
 
 @router.get("/.well-known/openid-configuration")
-def openid_configuration(request: Request, ctx: Ctx) -> JSONResponse:
+def openid_configuration(base: BaseUrl, ctx: Ctx) -> JSONResponse:
     """The same document, where OpenID Connect clients look for it."""
-    return _metadata(request, ctx)
+    return _metadata(base, ctx)

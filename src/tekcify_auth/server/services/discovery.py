@@ -1,10 +1,11 @@
 """The authorization server metadata (RFC 8414), also served as the OIDC discovery document.
 
-Endpoints are absolute: under ``TEKCIFY_PUBLIC_URL`` when set, else under the URL the
-request came to. The grants listed are those the token endpoint accepts
-(``services/grants.py``), so the document never promises a grant that is refused;
-the authorization endpoint, the ``code`` response type and PKCE (``S256`` only) are
-listed when a grant that uses them is registered.
+Endpoints are absolute, under the server's base URL for the request (``canonical.py``:
+``TEKCIFY_PUBLIC_URL``, the canonical URL, or the URL the request came to). The grants
+listed are those the token endpoint accepts (``services/grants.py``), so the document
+never promises a grant that is refused; the authorization endpoint, the ``code``
+response type and PKCE (``S256`` only) are listed when a grant that uses them is
+registered.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ PATHS: Final = {
 }
 
 
-def metadata(settings: Settings, request_base_url: str) -> dict[str, Any]:
-    """The metadata document; ``request_base_url`` is used without ``TEKCIFY_PUBLIC_URL``."""
-    base = (settings.public_url or request_base_url).rstrip("/")
+def metadata(settings: Settings, base_url: str) -> dict[str, Any]:
+    """The metadata document, its endpoints under ``base_url``."""
+    base = base_url.rstrip("/")
     with_code = any(grant.uses_authorization_endpoint for grant in GRANTS.values())
     document: dict[str, Any] = {"issuer": settings.issuer}
     if with_code:

@@ -5,10 +5,11 @@ and hand the :class:`~.images.ProcessedImage` to :func:`replace_image` (or
 :func:`store_image`), which inserts a row of ``images`` and returns the **path** the
 image is served under, ``/api/images/{id}.{png|jpg}``. The caller saves that path in its
 own column (``users.avatar_url``, ``applications.logo_url``), and answers turn it into
-an absolute URL with :func:`image_url`, under ``TEKCIFY_PUBLIC_URL`` or, without it, the
-request's own base URL (see :func:`public_base_url`; ``hosts.py`` admits only the hosts
-the server was started for). A stored host would be whatever ``Host`` the uploader sent,
-served to everyone after (issue 10); a path follows the server when its URL changes.
+an absolute URL with :func:`image_url`, under the server's base URL for the request
+(``canonical.py``: ``TEKCIFY_PUBLIC_URL``, the canonical URL, or the request's own base
+URL, whose host ``hosts.py`` has checked). A stored host would be whatever ``Host`` the
+uploader sent, served to everyone after (issue 10); a path follows the server when its URL
+changes.
 
 A stored image never changes: a new upload gets a new id, hence a new URL, so the
 image can be served as ``immutable``, and the replaced one is deleted in the same
@@ -46,7 +47,6 @@ __all__ = [
     "image_meta",
     "image_path",
     "image_url",
-    "public_base_url",
     "replace_image",
     "store_image",
     "upload_body_limit",
@@ -109,16 +109,6 @@ def upload_limit_for(limits: ImageLimits) -> Callable[[Mapping[str, Any]], int |
         return None
 
     return limit_for
-
-
-def public_base_url(public_url: str | None, request_base_url: str) -> str:
-    """The base of absolute URLs: ``TEKCIFY_PUBLIC_URL``, else the request's base URL.
-
-    Set ``TEKCIFY_PUBLIC_URL`` in production: the request's base URL comes from its
-    ``Host`` header, which the client chooses (``hosts.py`` admits only the server's own
-    hosts when no public URL is set).
-    """
-    return (public_url or request_base_url).rstrip("/")
 
 
 def image_path(image_id: str, media_type: str) -> str:

@@ -199,7 +199,7 @@ EXPORT_SECTIONS: Final[tuple[tuple[str, Callable[[Session, str], Any]], ...]] = 
 def export_data(db: Session, user_id: str, now: datetime, *, base_url: str) -> dict[str, Any]:
     """Every record held on ``user_id``: ``{exportedAt, profile, sessions, ...}``.
 
-    Image paths become absolute URLs under ``base_url`` (``image_store.public_base_url``).
+    Image paths become absolute URLs under ``base_url`` (``canonical.Canonical.base_url``).
     Raises the 404 :class:`ApiError` when the account is gone.
     """
     data: dict[str, Any] = {"exportedAt": iso_time(now)}

@@ -58,7 +58,7 @@ def userinfo_claims(
     user: ClaimsSource, scopes: Collection[str], *, base_url: str
 ) -> dict[str, Any]:
     """The UserInfo claims of ``user`` that ``scopes`` allow (``sub`` always); the
-    picture's URL under ``base_url`` (``image_store.public_base_url``)."""
+    picture's URL under ``base_url`` (``canonical.Canonical.base_url``)."""
     granted = set(scopes)
     claims: dict[str, Any] = {"sub": user.id}
     if granted & _EMAIL_SCOPES:
