@@ -10,6 +10,7 @@
     tekcify-auth users enable EMAIL
     tekcify-auth keys list
     tekcify-auth keys rotate
+    tekcify-auth keys switch-alg {HS256,RS256,ES256,EdDSA}
     tekcify-auth apps allow-client-credentials CLIENT_ID --scopes "read:orders ..."
     tekcify-auth apps deny-client-credentials CLIENT_ID
 
@@ -104,7 +105,7 @@ def _banner(settings: Settings, ctx: ServerContext, base_url: str) -> str:
         f"  database: {ctx.db.describe()}",
         f"  signing:  {ctx.key_source}",
     ]
-    if settings.signing_alg == "HS256":
+    if ctx.signing_alg == "HS256":
         if settings.jwt_access_secret is None:
             path = settings.secret_file.resolve()
             lines.append(
@@ -475,6 +476,15 @@ def _add_key_commands(commands: Any) -> None:
         "rotate",
         help="make a new signing key; the old one stays published until its tokens expire",
     ).set_defaults(handler=_keys_rotate)
+    switch = actions.add_parser(
+        "switch-alg",
+        help="change the signing algorithm recorded in the database, on purpose: a new key "
+        "of ALG signs (HS256: the shared secret), the old keys stay published until their "
+        "tokens expire; then start every instance with TEKCIFY_SIGNING_ALG=ALG",
+    )
+    switch.add_argument("alg", metavar="ALG", choices=("HS256", "RS256", "ES256", "EdDSA"),
+                        help="HS256, RS256, ES256 or EdDSA")
+    switch.set_defaults(handler=_keys_switch_alg)
 
 
 def _when(value: Any) -> str:
@@ -491,8 +501,8 @@ def _keys_list(_args: argparse.Namespace) -> int:
             keys = keystore.list_keys(db, settings, ctx.clock())
     finally:
         ctx.stop()
-    if settings.signing_alg == "HS256":
-        print("TEKCIFY_SIGNING_ALG=HS256: tokens are signed with the shared secret, not these keys")
+    if ctx.signing_alg == "HS256":
+        print("the server signs HS256: tokens are signed with the shared secret, not these keys")
     print(f"{'KID':43}  {'ALG':5}  {'STATE':7}  {'CREATED':20}  {'RETIRED':20}  PUBLISHED UNTIL")
     for key in keys:
         print(
@@ -507,13 +517,14 @@ def _keys_rotate(_args: argparse.Namespace) -> int:
     from .server.services.keys import key_cipher
 
     settings = _settings()
-    if settings.signing_alg == "HS256":
-        raise CommandError(
-            "keys rotate needs TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA; with HS256 the "
-            "shared secret (JWT_ACCESS_SECRET) is the key"
-        )
     ctx = _started_context(settings)
     try:
+        if ctx.signing_alg == "HS256":
+            raise CommandError(
+                "keys rotate needs TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA; with HS256 the "
+                "shared secret (JWT_ACCESS_SECRET) is the key (to sign with keys instead: "
+                "tekcify-auth keys switch-alg RS256)"
+            )
         cipher, _where = key_cipher(settings)
         with ctx.db.write() as db:
             rotation = keystore.rotate_key(db, settings, cipher, ctx.clock())
@@ -529,6 +540,59 @@ def _keys_rotate(_args: argparse.Namespace) -> int:
     print(
         f"running servers sign with the new key within {settings.key_reload_interval:g} "
         "seconds (TEKCIFY_KEY_RELOAD_INTERVAL)"
+    )
+    return 0
+
+
+def _keys_switch_alg(args: argparse.Namespace) -> int:
+    from .server.context import utcnow
+    from .server.db.engine import Database
+    from .server.db.migrate import upgrade
+    from .server.services import keystore
+    from .server.services.keys import key_cipher
+    from .server.settings import SettingsError
+
+    settings = _settings()  # TEKCIFY_SIGNING_ALG may name either side: it is not checked
+    alg: str = args.alg
+    db = Database(settings.effective_database_url, timeout=settings.db_timeout)
+    try:
+        db.prepare()
+        if settings.migrate_on_start:
+            upgrade(db)
+        now = utcnow()
+        with db.write() as session:
+            switch = keystore.switch_signing_alg(
+                session, settings, alg, lambda: key_cipher(settings)[0], now
+            )
+    except SettingsError as exc:  # the key-encryption secret does not open the active key
+        raise CommandError(str(exc)) from None
+    finally:
+        db.dispose()
+    if not switch.changed and switch.active is None:
+        print(f"the server already signs with {alg}; nothing changed")
+    else:
+        before = switch.previous or "nothing (a new database)"
+        print(f"signing algorithm switched from {before} to {alg}")
+        if switch.active is not None:
+            print(f"new signing key {switch.active.kid} ({alg})")
+        if switch.retired:
+            until = _when(now + keystore.retention(settings))
+            print(f"retired {', '.join(switch.retired)}: published until {until}")
+        if switch.deleted:
+            print(f"deleted {len(switch.deleted)} expired key(s): {', '.join(switch.deleted)}")
+        if alg == "HS256":
+            print(
+                "resource servers need the shared secret (JWT_ACCESS_SECRET) for new tokens; "
+                "the JWKS publishes no key for them"
+            )
+        else:
+            print(
+                "resource servers verify new tokens with the JWKS (/api/.well-known/jwks.json); "
+                f"those that pin algorithms must allow {alg}"
+            )
+    print(
+        f"now set TEKCIFY_SIGNING_ALG={alg} (or unset it) on every instance and restart them: "
+        "an instance started with another value refuses to start"
     )
     return 0
 

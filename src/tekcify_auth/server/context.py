@@ -50,17 +50,26 @@ class ServerContext:
         self._redis: Any = None
         #: A sentence saying where the signing key comes from (printed at start-up).
         self.key_source = ""
+        #: The algorithm tokens are signed with: ``TEKCIFY_SIGNING_ALG``, or once started
+        #: the one recorded in the database (``services/keystore.py``).
+        self.signing_alg: str = settings.signing_alg or "HS256"
 
     def timestamp(self) -> float:
         """Now as seconds since the epoch (the verifier's clock)."""
         return self.clock().timestamp()
 
     def start(self) -> None:
-        """Prepare storage, migrate (unless turned off) and load the signing key."""
+        """Prepare storage, migrate (unless turned off) and load the signing key.
+
+        Raises :class:`~tekcify_auth.server.settings.SettingsError` when
+        ``TEKCIFY_SIGNING_ALG`` differs from the algorithm recorded in the database, or
+        a stored key does not decrypt.
+        """
         self.db.prepare()
         if self.settings.migrate_on_start:
             upgrade(self.db)
         self._signer, self.key_source = build_signer(self.settings, self.db, self.clock)
+        self.signing_alg = self._signer.algorithm
         verifier = self._signer.verifier(
             issuer=self.settings.issuer, audience=self.settings.audience, clock=self.timestamp
         )

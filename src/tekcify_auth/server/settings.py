@@ -124,8 +124,12 @@ class Settings(BaseSettings):
     audience: str = _env(
         "TEKCIFY_AUDIENCE", "a non-empty string", default="tekcify-api", min_length=1
     )
-    signing_alg: Literal["HS256", "RS256", "ES256", "EdDSA"] = _env(
-        "TEKCIFY_SIGNING_ALG", "one of " + ", ".join(SIGNING_ALGORITHMS), default="HS256"
+    signing_alg: Literal["HS256", "RS256", "ES256", "EdDSA"] | None = _env(
+        "TEKCIFY_SIGNING_ALG",
+        "one of " + ", ".join(SIGNING_ALGORITHMS) + ": the first start records it in the "
+        "database and later starts must name the same one (unset: the recorded one, HS256 "
+        "on a new database; switch with `tekcify-auth keys switch-alg ALG`)",
+        default=None,
     )
     key_encryption_secret: SecretStr | None = _env(
         "TEKCIFY_KEY_ENCRYPTION_SECRET",
@@ -279,6 +283,11 @@ class Settings(BaseSettings):
         if "-----BEGIN" in raw:
             raise ValueError("looks like a PEM key")
         return value
+
+    @field_validator("signing_alg", mode="before")
+    @classmethod
+    def _unset_alg(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("argon2_memory_cost")
     @classmethod
