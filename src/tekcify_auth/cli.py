@@ -583,13 +583,19 @@ def _keys_switch_alg(args: argparse.Namespace) -> int:
         if alg == "HS256":
             print(
                 "resource servers need the shared secret (JWT_ACCESS_SECRET) for new tokens; "
-                "the JWKS publishes no key for them"
+                "the JWKS publishes no key for them, and access tokens of the retired keys "
+                "stop verifying once the instances restart (clients refresh)"
             )
         else:
             print(
                 "resource servers verify new tokens with the JWKS (/api/.well-known/jwks.json); "
                 f"those that pin algorithms must allow {alg}"
             )
+            if switch.previous == "HS256":
+                print(
+                    "HS256 access tokens stop verifying once the instances restart (clients "
+                    "refresh)"
+                )
     print(
         f"now set TEKCIFY_SIGNING_ALG={alg} (or unset it) on every instance and restart them: "
         "an instance started with another value refuses to start"
