@@ -32,6 +32,8 @@ from tekcify_auth._keys import SignatureRegistry, load_public_key
 from tekcify_auth.cli import main
 from tekcify_auth.server import create_app
 from tekcify_auth.server.context import ServerContext
+from tekcify_auth.server.db.engine import Database
+from tekcify_auth.server.db.migrate import upgrade
 from tekcify_auth.server.db.models import ServerState, SigningKey
 from tekcify_auth.server.services import keystore
 from tekcify_auth.server.services.keys import KEK_FILE_NAME, key_cipher
@@ -267,6 +269,20 @@ async def test_a_database_from_before_the_record_with_an_active_key_asks(
         assert app.state.ctx.signing_alg == "RS256"
     async with running(unset, clock) as (app, _client):  # recorded now
         assert app.state.ctx.signing_alg == "RS256"
+
+
+def test_without_migrations_at_start_an_old_database_asks_for_db_upgrade(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    db = Database(url)
+    upgrade(db, "0007_input")  # as the previous version left it
+    db.dispose()
+    ctx = ServerContext(key_settings(url, tmp_path, migrate_on_start=False))
+    with pytest.raises(SettingsError) as refused:
+        ctx.start()
+    ctx.stop()
+    assert "run `tekcify-auth db upgrade` first" in str(refused.value)
 
 
 async def test_concurrent_first_starts_with_different_algorithms_agree_on_one(

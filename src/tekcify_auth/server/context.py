@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import inspect
+
 from tekcify_auth._guard import GuardCore
 
 from .db.engine import Database
@@ -20,7 +22,7 @@ from .services.keys import build_signer
 from .services.passwords import Passwords
 from .services.ratelimit import LimitStore, LoginLimiter, MemoryLimitStore, RedisLimitStore
 from .services.signing import Signer
-from .settings import Settings
+from .settings import Settings, SettingsError
 
 __all__ = ["Clock", "ServerContext", "utcnow"]
 
@@ -68,6 +70,12 @@ class ServerContext:
         self.db.prepare()
         if self.settings.migrate_on_start:
             upgrade(self.db)
+        elif not inspect(self.db.engine).has_table("server_state"):
+            # The signing algorithm is recorded there (0008); say so rather than fail in SQL.
+            raise SettingsError([
+                f"the database {self.db.describe()} has not been migrated to this version "
+                "(TEKCIFY_MIGRATE_ON_START=false): run `tekcify-auth db upgrade` first"
+            ])
         self._signer, self.key_source = build_signer(self.settings, self.db, self.clock)
         self.signing_alg = self._signer.algorithm
         verifier = self._signer.verifier(
