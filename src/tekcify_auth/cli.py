@@ -571,8 +571,11 @@ def _keys_switch_alg(args: argparse.Namespace) -> int:
     if not switch.changed and switch.active is None:
         print(f"the server already signs with {alg}; nothing changed")
     else:
-        before = switch.previous or "nothing (a new database)"
-        print(f"signing algorithm switched from {before} to {alg}")
+        if switch.changed:
+            before = switch.previous or "nothing (a new database)"
+            print(f"signing algorithm switched from {before} to {alg}")
+        else:  # recorded already, but its key was missing
+            print(f"the server signs with {alg}; it had no active key")
         if switch.active is not None:
             print(f"new signing key {switch.active.kid} ({alg})")
         if switch.retired:

@@ -447,6 +447,45 @@ def test_keys_rotate_needs_an_asymmetric_algorithm(
     assert "TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA" in capsys.readouterr().err
 
 
+def test_switch_alg_with_another_key_encryption_secret_changes_nothing(
+    clean_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = cli_env(clean_db, tmp_path / "first", "ES256")
+    assert run_cli(["keys", "list"], monkeypatch, env) == 0  # the first start: an ES256 key
+    other = {**env, "TEKCIFY_DATA_DIR": str(tmp_path / "second")}  # another generated secret
+    capsys.readouterr()
+    assert run_cli(["keys", "switch-alg", "EdDSA"], monkeypatch, other) == 1
+    assert "TEKCIFY_KEY_ENCRYPTION_SECRET does not decrypt signing key" in capsys.readouterr().err
+    database = Database(clean_db)
+    try:
+        with database.read() as db:
+            assert keystore.recorded_signing_alg(db) == "ES256"
+            keys = keystore.list_keys(db, key_settings(clean_db, tmp_path), FakeClock()())
+    finally:
+        database.dispose()
+    assert [(k.alg, k.state) for k in keys] == [("ES256", "active")]
+
+
+def test_switch_alg_to_hs256_then_keys_rotate_refuses(
+    clean_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = cli_env(clean_db, tmp_path, "RS256")
+    assert run_cli(["keys", "switch-alg", "HS256"], monkeypatch, env) == 0
+    out = capsys.readouterr().out
+    assert "signing algorithm switched from nothing (a new database) to HS256" in out
+    assert "now set TEKCIFY_SIGNING_ALG=HS256" in out
+    unset = {k: v for k, v in env.items() if k != "TEKCIFY_SIGNING_ALG"}
+    assert run_cli(["keys", "rotate"], monkeypatch, unset) == 1
+    assert "keys switch-alg RS256" in capsys.readouterr().err
+    # The old value in the environment is now the mismatch.
+    assert run_cli(["keys", "list"], monkeypatch, env) == 1
+    assert "TEKCIFY_SIGNING_ALG=RS256, but this database signs with HS256" in (
+        capsys.readouterr().err
+    )
+
+
 # -- the key ring's reload rules, with a loader that counts -------------------------------
 
 
