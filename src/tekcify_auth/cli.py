@@ -586,8 +586,8 @@ def _keys_switch_alg(args: argparse.Namespace) -> int:
         if alg == "HS256":
             print(
                 "resource servers need the shared secret (JWT_ACCESS_SECRET) for new tokens; "
-                "the JWKS publishes no key for them, and access tokens of the retired keys "
-                "stop verifying once the instances restart (clients refresh)"
+                "the retired keys stay in the JWKS, and their tokens good, until those "
+                "tokens have expired"
             )
         else:
             print(

@@ -7,6 +7,9 @@ library's :class:`~tekcify_auth.JwksVerifier` across a ``tekcify-auth keys rotat
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -222,11 +225,23 @@ async def test_a_mismatch_says_what_resource_servers_would_see(
     assert f"`tekcify-auth keys switch-alg {then}`" in said
 
 
-async def test_switching_to_hs256_retires_the_keys(
+def hs256_keyed_with(token: str, row: SigningKey) -> str:
+    """``token``'s claims as HS256 under ``row``'s kid, keyed with its public PEM."""
+    pem = load_public_key(json.loads(row.public_jwk)).as_pem(private=False)
+    header = base64.urlsafe_b64encode(
+        json.dumps({"alg": "HS256", "kid": row.kid}).encode()
+    ).rstrip(b"=")
+    signing_input = header + b"." + token.split(".")[1].encode()
+    mac = hmac.new(pem, signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode()
+
+
+async def test_switching_to_hs256_keeps_the_retired_keys_until_their_tokens_expire(
     clean_db: str, tmp_path: Path, clock: FakeClock
 ) -> None:
     settings = key_settings(clean_db, tmp_path, "ES256")
-    async with running(settings, clock) as (app, _client):
+    async with running(settings, clock) as (app, client):
+        old = (await signed_up(client))["accessToken"]
         [row] = stored_keys(app.state.ctx)
         with app.state.ctx.db.write() as db:
             switch = keystore.switch_signing_alg(
@@ -236,13 +251,39 @@ async def test_switching_to_hs256_retires_the_keys(
     async with running(make_settings(database_url=clean_db, data_dir=tmp_path), clock) as (
         app, client,
     ):
-        assert app.state.ctx.signing_alg == "HS256"
-        token = (await signed_up(client))["accessToken"]
-        assert jws.extract_compact(token.encode()).protected["alg"] == "HS256"
-        with app.state.ctx.db.read() as db:
+        ctx: ServerContext = app.state.ctx
+        assert ctx.signing_alg == "HS256"
+        assert "stay published until their tokens expire" in ctx.key_source
+        login = await client.post(
+            "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+        )
+        new = login.json()["accessToken"]
+        assert jws.extract_compact(new.encode()).protected["alg"] == "HS256"
+
+        async def active(token: str) -> bool:
+            answer = await client.post(INTROSPECT, json={"token": token})
+            return bool(answer.json()["active"])
+
+        async def published() -> list[str]:
+            body = (await client.get("/api/.well-known/jwks.json")).json()
+            return [key["kid"] for key in body["keys"]]
+
+        # The retired key is published and its token good, as after a rotation...
+        assert await published() == [row.kid]
+        assert await active(old)
+        assert await active(new)
+        # ...and an HS256 token keyed with its public half is still refused.
+        assert not await active(hs256_keyed_with(old, row))
+        with ctx.db.read() as db:
             assert [k.state for k in keystore.list_keys(db, settings, clock())] == ["retired"]
+        clock.advance(keystore.retention(settings).total_seconds())
+        assert await published() == []
+        assert not await active(old)
+        assert await active((await client.post(
+            "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+        )).json()["accessToken"])
         # Switching to what is recorded changes nothing.
-        with app.state.ctx.db.write() as db:
+        with ctx.db.write() as db:
             again = keystore.switch_signing_alg(
                 db, settings, "HS256", lambda: key_cipher(settings)[0], clock()
             )

@@ -24,10 +24,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from tekcify_auth._keys import load_hmac_key
+
 from ..db.engine import Database
 from ..settings import Settings
-from .keystore import KeyCache, KeyCipher, load_snapshot, settle_signing_alg
-from .signing import HmacSigner, KeyRing, KeyRingSigner, KeySnapshot, Signer
+from .keystore import KeyCache, KeyCipher, load_published, load_snapshot, settle_signing_alg
+from .signing import (
+    HmacSigner,
+    HmacTransitionSigner,
+    KeyRing,
+    KeyRingSigner,
+    KeySnapshot,
+    Signer,
+)
 
 __all__ = [
     "KEK_FILE_NAME",
@@ -91,6 +100,34 @@ def key_cipher(settings: Settings) -> tuple[KeyCipher, str]:
     return KeyCipher(load_or_create_secret(path)), f"the secret in {path.resolve()}"
 
 
+def _hmac_signer(
+    settings: Settings, db: Database, clock: Callable[[], datetime]
+) -> tuple[Signer, str]:
+    """HS256; after ``keys switch-alg HS256`` also the retired keys, until they expire."""
+    if settings.jwt_access_secret is not None:
+        secret = settings.jwt_access_secret.get_secret_value()
+        source = "HS256 with the secret from JWT_ACCESS_SECRET"
+    else:
+        path = settings.secret_file
+        secret = load_or_create_secret(path)
+        source = f"HS256 with the secret in {path.resolve()}"
+    cache = KeyCache(None)
+    hmac_key = load_hmac_key(secret)
+
+    def load() -> KeySnapshot:  # the ring never signs here: the secret does
+        with db.read() as session:
+            published = load_published(session, settings, cache, clock())
+        return KeySnapshot("", "HS256", hmac_key, published)
+
+    ring = KeyRing(load, interval=settings.key_reload_interval, clock=lambda: clock().timestamp())
+    if not ring.published():
+        return HmacSigner(secret), source
+    return HmacTransitionSigner(secret, ring), (
+        f"{source} (the keys retired by the switch to HS256 stay published until their "
+        "tokens expire)"
+    )
+
+
 def build_signer(
     settings: Settings, db: Database, clock: Callable[[], datetime]
 ) -> tuple[Signer, str]:
@@ -121,12 +158,7 @@ def build_signer(
         if settings.signing_alg is None and alg != "HS256" else ""
     )
     if alg == "HS256":
-        if settings.jwt_access_secret is not None:
-            return HmacSigner(settings.jwt_access_secret.get_secret_value()), (
-                "HS256 with the secret from JWT_ACCESS_SECRET"
-            )
-        path = settings.secret_file
-        return HmacSigner(load_or_create_secret(path)), f"HS256 with the secret in {path.resolve()}"
+        return _hmac_signer(settings, db, clock)
     cipher()
     where = ciphers[0][1]
     cache = KeyCache(ciphers[0][0])

@@ -57,6 +57,7 @@ __all__ = [
     "Switch",
     "generate_key",
     "list_keys",
+    "load_published",
     "load_snapshot",
     "recorded_signing_alg",
     "retention",
@@ -400,8 +401,8 @@ def list_keys(db: Session, settings: Settings, now: datetime) -> list[KeyInfo]:
 class KeyCache:
     """Keys already decrypted or parsed, by ``kid``, so that reloads only query."""
 
-    def __init__(self, cipher: KeyCipher) -> None:
-        self.cipher = cipher
+    def __init__(self, cipher: KeyCipher | None) -> None:
+        self.cipher = cipher  # None: public keys only (HS256 publishing retired keys)
         self._private: dict[str, Key] = {}
         self._public: dict[str, tuple[Key, dict[str, Any]]] = {}
 
@@ -409,6 +410,8 @@ class KeyCache:
         """The private key of ``row``; raises :class:`SettingsError` if it does not open."""
         key = self._private.get(row.kid)
         if key is None:
+            if self.cipher is None:
+                raise RuntimeError("this key cache holds public keys only")
             der = self.cipher.open(row.private_key, row.kid, row.alg)
             key = _KEY_CLASSES[row.alg].import_key(der)
             self._private[row.kid] = key
@@ -426,6 +429,25 @@ class KeyCache:
         return PublishedKey(row.kid, row.alg, parsed[0], parsed[1], until)
 
 
+def _live_rows(db: Session, settings: Settings, now: datetime) -> list[SigningKey]:
+    cutoff = now - retention(settings)
+    return _newest_first(
+        db.execute(
+            select(SigningKey).where(
+                or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > cutoff)
+            )
+        ).scalars()
+    )
+
+
+def load_published(
+    db: Session, settings: Settings, cache: KeyCache, now: datetime
+) -> dict[str, PublishedKey]:
+    """Every key still published, by ``kid``: with HS256 recorded, the keys that
+    ``keys switch-alg HS256`` retired, until their retention ends."""
+    return {row.kid: cache.public(row, settings) for row in _live_rows(db, settings, now)}
+
+
 class NoActiveKey(RuntimeError):
     """The keys table holds no active key (it was emptied while the server ran)."""
 
@@ -438,14 +460,7 @@ def load_snapshot(
     Raises :class:`NoActiveKey` when no key is active, :class:`SettingsError` when the
     active key does not decrypt.
     """
-    cutoff = now - retention(settings)
-    rows = _newest_first(
-        db.execute(
-            select(SigningKey).where(
-                or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > cutoff)
-            )
-        ).scalars()
-    )
+    rows = _live_rows(db, settings, now)
     if not rows or rows[0].retired_at is not None:
         raise NoActiveKey("no active signing key in the database")
     signing = rows[0]
