@@ -196,6 +196,38 @@ def _check_data_dir(settings: Settings) -> None:
         ) from None
 
 
+def _check_signing_alg(settings: Settings) -> None:
+    """Refuse at once a ``TEKCIFY_SIGNING_ALG`` other than the one the database recorded.
+
+    Read-only, before migrations: a database not made yet, or not reachable, is left to
+    the start, which decides under a lock (``services/keystore.py``).
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .server.db.engine import Database
+    from .server.services.keystore import check_signing_alg
+    from .server.settings import SettingsError
+
+    if settings.signing_alg is None:
+        return
+    db = Database(settings.effective_database_url, timeout=settings.db_timeout)
+    try:
+        path = db.url.database
+        if db.is_sqlite and (not path or not Path(path).is_file()):
+            return
+        if not inspect(db.engine).has_table("server_state"):
+            return
+        with db.read() as session:
+            check_signing_alg(session, settings.signing_alg)
+    except SettingsError as exc:
+        raise CommandError(str(exc)) from None
+    except SQLAlchemyError:
+        return
+    finally:
+        db.dispose()
+
+
 def _allowed_hosts_for(settings: Settings, host: str, port: int) -> str | None:
     """``TEKCIFY_ALLOWED_HOSTS`` with ``--host`` added when it is a name, else ``None``.
 
@@ -222,6 +254,7 @@ def _serve(args: argparse.Namespace) -> int:
     # live database first and die after.
     _check_port(args.host, args.port)
     _check_data_dir(settings)
+    _check_signing_alg(settings)
     ctx = _started_context(settings)  # migrate and make keys once, before any worker
     ctx.stop()
     host = args.host

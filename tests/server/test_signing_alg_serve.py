@@ -65,8 +65,11 @@ def test_a_restart_with_another_algorithm_refuses_and_an_unset_one_keeps_it(
     finally:
         first.stop()
 
+    database = data / "tekcify.sqlite3"
+    before = database.read_bytes()
     refused = _command(data, "serve", "--port", str(_free_port()), TEKCIFY_SIGNING_ALG="HS256")
     assert refused.returncode == 1
+    assert database.read_bytes() == before  # refused before anything was written
     assert "Traceback" not in refused.stderr
     assert "listening" not in refused.stdout
     said = refused.stderr

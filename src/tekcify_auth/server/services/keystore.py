@@ -55,6 +55,7 @@ __all__ = [
     "KeyInfo",
     "Rotation",
     "Switch",
+    "check_signing_alg",
     "generate_key",
     "list_keys",
     "load_published",
@@ -293,6 +294,17 @@ def _unrecorded(active: str) -> SettingsError:
         "on the JWKS), or TEKCIFY_SIGNING_ALG=HS256 to go on signing with the shared secret "
         "(resource servers with JWT_ACCESS_SECRET); this start records the choice",
     ])
+
+
+def check_signing_alg(db: Session, configured: str | None) -> None:
+    """Raise :class:`SettingsError` when ``configured`` is not the recorded algorithm.
+
+    Reads only: ``serve`` asks before it migrates or writes anything;
+    :func:`settle_signing_alg` decides again under the lock.
+    """
+    recorded = recorded_signing_alg(db)
+    if recorded is not None and configured is not None and configured != recorded:
+        raise _mismatch(configured, recorded)
 
 
 def settle_signing_alg(
