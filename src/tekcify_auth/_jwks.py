@@ -59,8 +59,8 @@ _NO_KEYS_HINT: Final = (
     "the JWKS at %s holds no key this verifier can use, so every token is refused. A "
     "Tekcify Auth server that signs with a shared secret (TEKCIFY_SIGNING_ALG=HS256, the "
     "default) publishes none: verify with that secret instead (JwtAuthGuard(secret=...), "
-    "JWT_ACCESS_SECRET), or have the server sign with a key pair (TEKCIFY_SIGNING_ALG=RS256, "
-    "ES256 or EdDSA) and restart it"
+    "JWT_ACCESS_SECRET), or switch the server to a key pair: `tekcify-auth keys switch-alg "
+    "RS256`, then restart it with TEKCIFY_SIGNING_ALG=RS256 (ES256 and EdDSA work too)"
 )
 
 #: A JWKS larger than this is refused (Tekcify's holds a handful of keys, ~1 KiB each).

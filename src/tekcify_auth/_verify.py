@@ -89,8 +89,8 @@ _HS_AT_JWKS: Final = (
     "key-pair algorithms, so every such token is refused. The Tekcify Auth server signs with "
     "a shared secret by default (TEKCIFY_SIGNING_ALG=HS256) and then publishes no keys. "
     "Either verify with that secret (JwtAuthGuard(secret=...), TokenVerifier(secret=...), "
-    "JWT_ACCESS_SECRET), or have the server sign with a key pair "
-    "(TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA) and restart it"
+    "JWT_ACCESS_SECRET), or switch the server to a key pair: `tekcify-auth keys switch-alg "
+    "RS256`, then restart it with TEKCIFY_SIGNING_ALG=RS256 (ES256 and EdDSA work too)"
 )
 _WRONG_ISSUER: Final = (
     "a correctly signed token has issuer %r, but this verifier expects %r, so every token of "

@@ -10,6 +10,7 @@
     tekcify-auth users enable EMAIL
     tekcify-auth keys list
     tekcify-auth keys rotate
+    tekcify-auth keys switch-alg {HS256,RS256,ES256,EdDSA}
     tekcify-auth apps allow-client-credentials CLIENT_ID --scopes "read:orders ..."
     tekcify-auth apps deny-client-credentials CLIENT_ID
 
@@ -117,7 +118,7 @@ def _banner(
                 "  other machines: each address answers with its own URLs; set "
                 "TEKCIFY_PUBLIC_URL to name one URL everywhere"
             )
-    if settings.signing_alg == "HS256":
+    if ctx.signing_alg == "HS256":
         if settings.jwt_access_secret is None:
             path = settings.secret_file.resolve()
             lines.append(
@@ -218,6 +219,38 @@ def _check_data_dir(settings: Settings) -> None:
         ) from None
 
 
+def _check_signing_alg(settings: Settings) -> None:
+    """Refuse at once a ``TEKCIFY_SIGNING_ALG`` other than the one the database recorded.
+
+    Read-only, before migrations: a database not made yet, or not reachable, is left to
+    the start, which decides under a lock (``services/keystore.py``).
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .server.db.engine import Database
+    from .server.services.keystore import check_signing_alg
+    from .server.settings import SettingsError
+
+    if settings.signing_alg is None:
+        return
+    db = Database(settings.effective_database_url, timeout=settings.db_timeout)
+    try:
+        path = db.url.database
+        if db.is_sqlite and (not path or not Path(path).is_file()):
+            return
+        if not inspect(db.engine).has_table("server_state"):
+            return
+        with db.read() as session:
+            check_signing_alg(session, settings.signing_alg)
+    except SettingsError as exc:
+        raise CommandError(str(exc)) from None
+    except SQLAlchemyError:
+        return
+    finally:
+        db.dispose()
+
+
 def _allowed_hosts_for(settings: Settings, host: str, port: int) -> str | None:
     """``TEKCIFY_ALLOWED_HOSTS`` with ``--host`` added when it is a name, else ``None``.
 
@@ -248,6 +281,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _run_server(args: argparse.Namespace, settings: Settings, port: int) -> int:
     _check_data_dir(settings)
+    _check_signing_alg(settings)
     ctx = _started_context(settings)  # migrate and make keys once, before any worker
     ctx.stop()
     from .server.canonical import every_interface, serve_url
@@ -546,6 +580,15 @@ def _add_key_commands(commands: Any) -> None:
         "rotate",
         help="make a new signing key; the old one stays published until its tokens expire",
     ).set_defaults(handler=_keys_rotate)
+    switch = actions.add_parser(
+        "switch-alg",
+        help="change the signing algorithm recorded in the database, on purpose: a new key "
+        "of ALG signs (HS256: the shared secret), the old keys stay published until their "
+        "tokens expire; then start every instance with TEKCIFY_SIGNING_ALG=ALG",
+    )
+    switch.add_argument("alg", metavar="ALG", choices=("HS256", "RS256", "ES256", "EdDSA"),
+                        help="HS256, RS256, ES256 or EdDSA")
+    switch.set_defaults(handler=_keys_switch_alg)
 
 
 def _when(value: Any) -> str:
@@ -562,8 +605,8 @@ def _keys_list(_args: argparse.Namespace) -> int:
             keys = keystore.list_keys(db, settings, ctx.clock())
     finally:
         ctx.stop()
-    if settings.signing_alg == "HS256":
-        print("TEKCIFY_SIGNING_ALG=HS256: tokens are signed with the shared secret, not these keys")
+    if ctx.signing_alg == "HS256":
+        print("the server signs HS256: tokens are signed with the shared secret, not these keys")
     print(f"{'KID':43}  {'ALG':5}  {'STATE':7}  {'CREATED':20}  {'RETIRED':20}  PUBLISHED UNTIL")
     for key in keys:
         print(
@@ -578,13 +621,14 @@ def _keys_rotate(_args: argparse.Namespace) -> int:
     from .server.services.keys import key_cipher
 
     settings = _settings()
-    if settings.signing_alg == "HS256":
-        raise CommandError(
-            "keys rotate needs TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA; with HS256 the "
-            "shared secret (JWT_ACCESS_SECRET) is the key"
-        )
     ctx = _started_context(settings)
     try:
+        if ctx.signing_alg == "HS256":
+            raise CommandError(
+                "keys rotate needs TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA; with HS256 the "
+                "shared secret (JWT_ACCESS_SECRET) is the key (to sign with keys instead: "
+                "tekcify-auth keys switch-alg RS256)"
+            )
         cipher, _where = key_cipher(settings)
         with ctx.db.write() as db:
             rotation = keystore.rotate_key(db, settings, cipher, ctx.clock())
@@ -600,6 +644,68 @@ def _keys_rotate(_args: argparse.Namespace) -> int:
     print(
         f"running servers sign with the new key within {settings.key_reload_interval:g} "
         "seconds (TEKCIFY_KEY_RELOAD_INTERVAL)"
+    )
+    return 0
+
+
+def _keys_switch_alg(args: argparse.Namespace) -> int:
+    from .server.context import utcnow
+    from .server.db.engine import Database
+    from .server.db.migrate import upgrade
+    from .server.services import keystore
+    from .server.services.keys import key_cipher
+    from .server.settings import SettingsError
+
+    settings = _settings()  # TEKCIFY_SIGNING_ALG may name either side: it is not checked
+    alg: str = args.alg
+    db = Database(settings.effective_database_url, timeout=settings.db_timeout)
+    try:
+        db.prepare()
+        if settings.migrate_on_start:
+            upgrade(db)
+        now = utcnow()
+        with db.write() as session:
+            switch = keystore.switch_signing_alg(
+                session, settings, alg, lambda: key_cipher(settings)[0], now
+            )
+    except SettingsError as exc:  # the key-encryption secret does not open the active key
+        raise CommandError(str(exc)) from None
+    finally:
+        db.dispose()
+    if not switch.changed and switch.active is None:
+        print(f"the server already signs with {alg}; nothing changed")
+    else:
+        if switch.changed:
+            before = switch.previous or "nothing (a new database)"
+            print(f"signing algorithm switched from {before} to {alg}")
+        else:  # recorded already, but its key was missing
+            print(f"the server signs with {alg}; it had no active key")
+        if switch.active is not None:
+            print(f"new signing key {switch.active.kid} ({alg})")
+        if switch.retired:
+            until = _when(now + keystore.retention(settings))
+            print(f"retired {', '.join(switch.retired)}: published until {until}")
+        if switch.deleted:
+            print(f"deleted {len(switch.deleted)} expired key(s): {', '.join(switch.deleted)}")
+        if alg == "HS256":
+            print(
+                "resource servers need the shared secret (JWT_ACCESS_SECRET) for new tokens; "
+                "the retired keys stay in the JWKS, and their tokens good, until those "
+                "tokens have expired"
+            )
+        else:
+            print(
+                "resource servers verify new tokens with the JWKS (/api/.well-known/jwks.json); "
+                f"those that pin algorithms must allow {alg}"
+            )
+            if switch.previous == "HS256":
+                print(
+                    "HS256 access tokens stop verifying once the instances restart (clients "
+                    "refresh)"
+                )
+    print(
+        f"now set TEKCIFY_SIGNING_ALG={alg} (or unset it) on every instance and restart them: "
+        "an instance started with another value refuses to start"
     )
     return 0
 

@@ -7,6 +7,9 @@ library's :class:`~tekcify_auth.JwksVerifier` across a ``tekcify-auth keys rotat
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -25,14 +28,16 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from joserfc import jws
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from tekcify_auth import JwksVerifier, TokenVerifier, verify_access_token
 from tekcify_auth._keys import SignatureRegistry, load_public_key
 from tekcify_auth.cli import main
 from tekcify_auth.server import create_app
 from tekcify_auth.server.context import ServerContext
-from tekcify_auth.server.db.models import SigningKey
+from tekcify_auth.server.db.engine import Database
+from tekcify_auth.server.db.migrate import upgrade
+from tekcify_auth.server.db.models import ServerState, SigningKey
 from tekcify_auth.server.services import keystore
 from tekcify_auth.server.services.keys import KEK_FILE_NAME, key_cipher
 from tekcify_auth.server.services.signing import (
@@ -60,7 +65,9 @@ def stored_keys(ctx: ServerContext) -> list[SigningKey]:
         return list(db.execute(select(SigningKey).order_by(SigningKey.created_at)).scalars())
 
 
-def key_settings(clean_db: str, data_dir: Path, alg: str = "ES256", **extra: Any) -> Settings:
+def key_settings(
+    clean_db: str, data_dir: Path, alg: str | None = "ES256", **extra: Any
+) -> Settings:
     return make_settings(database_url=clean_db, data_dir=data_dir, signing_alg=alg, **extra)
 
 
@@ -135,19 +142,213 @@ async def test_the_key_encryption_secret_can_come_from_the_environment(
         assert not (tmp_path / folder / KEK_FILE_NAME).exists()
 
 
-async def test_changing_the_algorithm_rotates_to_a_key_of_the_new_one(
+async def test_a_changed_algorithm_refuses_to_start_until_it_is_switched_on_purpose(
     clean_db: str, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with running(key_settings(clean_db, tmp_path, "ES256"), clock) as (_app, client):
         old = await signed_up(client)
     clock.advance(1)
+    with pytest.raises(SettingsError) as refused:
+        async with running(key_settings(clean_db, tmp_path, "EdDSA"), clock):
+            pass
+    said = str(refused.value)
+    assert "TEKCIFY_SIGNING_ALG=EdDSA, but this database signs with ES256" in said
+    assert 'resource servers that allow only ES256 (algorithms=["ES256"])' in said
+    assert "`tekcify-auth keys switch-alg EdDSA`" in said
+    # Nothing changed: the ES256 key still signs.
+    async with running(key_settings(clean_db, tmp_path, "ES256"), clock) as (app, _client):
+        assert [(r.alg, r.retired_at) for r in stored_keys(app.state.ctx)] == [("ES256", None)]
+        ctx: ServerContext = app.state.ctx
+        with ctx.db.write() as db:
+            switch = keystore.switch_signing_alg(
+                db, ctx.settings, "EdDSA", lambda: key_cipher(ctx.settings)[0], ctx.clock()
+            )
+        old_kid = kid_of(old["accessToken"])
+        assert (switch.previous, switch.alg, switch.retired) == ("ES256", "EdDSA", (old_kid,))
+    clock.advance(1)
     async with running(key_settings(clean_db, tmp_path, "EdDSA"), clock) as (app, client):
         rows = stored_keys(app.state.ctx)
         assert [(r.alg, r.retired_at is None) for r in rows] == [("ES256", False), ("EdDSA", True)]
+        assert kid_of((await client.post(
+            "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+        )).json()["accessToken"]) == rows[1].kid
+        # The retired key stays published, and its tokens good, until they expire.
         answer = await client.post(INTROSPECT, json={"token": old["accessToken"]})
         assert answer.json()["active"] is True
         jwks = (await client.get("/api/.well-known/jwks.json")).json()
-        assert [k["alg"] for k in jwks["keys"]] == ["EdDSA", "ES256"]
+        assert [k["kid"] for k in jwks["keys"]] == [rows[1].kid, old_kid]
+
+
+async def test_an_unset_algorithm_keeps_the_recorded_one(
+    clean_db: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with running(key_settings(clean_db, tmp_path, "RS256"), clock) as (_app, client):
+        before = kid_of((await signed_up(client))["accessToken"])
+    # The issue's restart without the variable: still RS256, with the same key.
+    unset = make_settings(database_url=clean_db, data_dir=tmp_path)
+    assert unset.signing_alg is None
+    async with running(unset, clock) as (app, client):
+        ctx: ServerContext = app.state.ctx
+        assert ctx.signing_alg == "RS256"
+        assert "RS256 (TEKCIFY_SIGNING_ALG unset: the algorithm recorded in the database)" in (
+            ctx.key_source
+        )
+        login = await client.post(
+            "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+        )
+        assert kid_of(login.json()["accessToken"]) == before
+        assert [k["alg"] for k in (await client.get("/api/.well-known/jwks.json")).json()[
+            "keys"]] == ["RS256"]
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "consequence"),
+    [
+        (None, "RS256", "resource servers that verify with the shared secret (JWT_ACCESS_SECRET)"),
+        ("HS256", "EdDSA", "resource servers that verify with the shared secret"),
+        ("RS256", "HS256", "resource servers that verify with the JWKS (JwksVerifier, "
+         "JwksAuthGuard) would refuse every one"),
+    ],
+)
+async def test_a_mismatch_says_what_resource_servers_would_see(
+    first: str | None, then: str, consequence: str, clean_db: str, tmp_path: Path,
+    clock: FakeClock,
+) -> None:
+    async with running(key_settings(clean_db, tmp_path, first), clock):
+        pass
+    with pytest.raises(SettingsError) as refused:
+        async with running(key_settings(clean_db, tmp_path, then), clock):
+            pass
+    said = str(refused.value)
+    assert f"this database signs with {first or 'HS256'}" in said
+    assert consequence in said
+    assert f"`tekcify-auth keys switch-alg {then}`" in said
+
+
+def hs256_keyed_with(token: str, row: SigningKey) -> str:
+    """``token``'s claims as HS256 under ``row``'s kid, keyed with its public PEM."""
+    pem = load_public_key(json.loads(row.public_jwk)).as_pem(private=False)
+    header = base64.urlsafe_b64encode(
+        json.dumps({"alg": "HS256", "kid": row.kid}).encode()
+    ).rstrip(b"=")
+    signing_input = header + b"." + token.split(".")[1].encode()
+    mac = hmac.new(pem, signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode()
+
+
+async def test_switching_to_hs256_keeps_the_retired_keys_until_their_tokens_expire(
+    clean_db: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    settings = key_settings(clean_db, tmp_path, "ES256")
+    async with running(settings, clock) as (app, client):
+        old = (await signed_up(client))["accessToken"]
+        [row] = stored_keys(app.state.ctx)
+        with app.state.ctx.db.write() as db:
+            switch = keystore.switch_signing_alg(
+                db, settings, "HS256", lambda: key_cipher(settings)[0], clock()
+            )
+        assert (switch.active, switch.retired) == (None, (row.kid,))
+    async with running(make_settings(database_url=clean_db, data_dir=tmp_path), clock) as (
+        app, client,
+    ):
+        ctx: ServerContext = app.state.ctx
+        assert ctx.signing_alg == "HS256"
+        assert "stay published until their tokens expire" in ctx.key_source
+        login = await client.post(
+            "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+        )
+        new = login.json()["accessToken"]
+        assert jws.extract_compact(new.encode()).protected["alg"] == "HS256"
+
+        async def active(token: str) -> bool:
+            answer = await client.post(INTROSPECT, json={"token": token})
+            return bool(answer.json()["active"])
+
+        async def published() -> list[str]:
+            body = (await client.get("/api/.well-known/jwks.json")).json()
+            return [key["kid"] for key in body["keys"]]
+
+        # The retired key is published and its token good, as after a rotation...
+        assert await published() == [row.kid]
+        assert await active(old)
+        assert await active(new)
+        # ...and an HS256 token keyed with its public half is still refused.
+        assert not await active(hs256_keyed_with(old, row))
+        with ctx.db.read() as db:
+            assert [k.state for k in keystore.list_keys(db, settings, clock())] == ["retired"]
+        clock.advance(keystore.retention(settings).total_seconds())
+        assert await published() == []
+        assert not await active(old)
+        assert await active((await client.post(
+            "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+        )).json()["accessToken"])
+        # Switching to what is recorded changes nothing.
+        with ctx.db.write() as db:
+            again = keystore.switch_signing_alg(
+                db, settings, "HS256", lambda: key_cipher(settings)[0], clock()
+            )
+        assert not again.changed
+
+
+async def test_a_database_from_before_the_record_with_an_active_key_asks(
+    clean_db: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    # An earlier version made an RS256 key and recorded nothing; it may have gone on
+    # signing with it or with HS256 (an unset variable): the operator is asked once.
+    async with running(key_settings(clean_db, tmp_path, "RS256"), clock) as (app, _client):
+        with app.state.ctx.db.write() as db:
+            db.execute(delete(ServerState))
+    unset = make_settings(database_url=clean_db, data_dir=tmp_path)
+    with pytest.raises(SettingsError) as refused:
+        async with running(unset, clock):
+            pass
+    said = str(refused.value)
+    assert "active RS256 signing key but no recorded signing algorithm" in said
+    assert "set TEKCIFY_SIGNING_ALG=RS256" in said
+    assert "TEKCIFY_SIGNING_ALG=HS256" in said
+    async with running(key_settings(clean_db, tmp_path, "RS256"), clock) as (app, _client):
+        assert app.state.ctx.signing_alg == "RS256"
+    async with running(unset, clock) as (app, _client):  # recorded now
+        assert app.state.ctx.signing_alg == "RS256"
+
+
+def test_without_migrations_at_start_an_old_database_asks_for_db_upgrade(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    db = Database(url)
+    upgrade(db, "0007_input")  # as the previous version left it
+    db.dispose()
+    ctx = ServerContext(key_settings(url, tmp_path, migrate_on_start=False))
+    with pytest.raises(SettingsError) as refused:
+        ctx.start()
+    ctx.stop()
+    assert "run `tekcify-auth db upgrade` first" in str(refused.value)
+
+
+async def test_concurrent_first_starts_with_different_algorithms_agree_on_one(
+    clean_db: str, tmp_path: Path
+) -> None:
+    algs = ["ES256", "EdDSA", "ES256", "EdDSA"]
+    contexts = [ServerContext(key_settings(clean_db, tmp_path, alg)) for alg in algs]
+
+    def start(ctx: ServerContext) -> str:
+        try:
+            ctx.start()
+        except SettingsError:
+            return "refused"
+        return ctx.signing_alg
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            outcomes = list(pool.map(start, contexts))
+        winner = next(o for o in outcomes if o != "refused")
+        assert outcomes == [winner if alg == winner else "refused" for alg in algs]
+        [row] = stored_keys(contexts[0])
+        assert row.alg == winner
+    finally:
+        for ctx in contexts:
+            ctx.stop()
 
 
 async def test_concurrent_first_starts_make_a_single_key(
@@ -285,6 +486,45 @@ def test_keys_rotate_needs_an_asymmetric_algorithm(
 ) -> None:
     assert run_cli(["keys", "rotate"], monkeypatch, cli_env(clean_db, tmp_path, "HS256")) == 1
     assert "TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA" in capsys.readouterr().err
+
+
+def test_switch_alg_with_another_key_encryption_secret_changes_nothing(
+    clean_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = cli_env(clean_db, tmp_path / "first", "ES256")
+    assert run_cli(["keys", "list"], monkeypatch, env) == 0  # the first start: an ES256 key
+    other = {**env, "TEKCIFY_DATA_DIR": str(tmp_path / "second")}  # another generated secret
+    capsys.readouterr()
+    assert run_cli(["keys", "switch-alg", "EdDSA"], monkeypatch, other) == 1
+    assert "TEKCIFY_KEY_ENCRYPTION_SECRET does not decrypt signing key" in capsys.readouterr().err
+    database = Database(clean_db)
+    try:
+        with database.read() as db:
+            assert keystore.recorded_signing_alg(db) == "ES256"
+            keys = keystore.list_keys(db, key_settings(clean_db, tmp_path), FakeClock()())
+    finally:
+        database.dispose()
+    assert [(k.alg, k.state) for k in keys] == [("ES256", "active")]
+
+
+def test_switch_alg_to_hs256_then_keys_rotate_refuses(
+    clean_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = cli_env(clean_db, tmp_path, "RS256")
+    assert run_cli(["keys", "switch-alg", "HS256"], monkeypatch, env) == 0
+    out = capsys.readouterr().out
+    assert "signing algorithm switched from nothing (a new database) to HS256" in out
+    assert "now set TEKCIFY_SIGNING_ALG=HS256" in out
+    unset = {k: v for k, v in env.items() if k != "TEKCIFY_SIGNING_ALG"}
+    assert run_cli(["keys", "rotate"], monkeypatch, unset) == 1
+    assert "keys switch-alg RS256" in capsys.readouterr().err
+    # The old value in the environment is now the mismatch.
+    assert run_cli(["keys", "list"], monkeypatch, env) == 1
+    assert "TEKCIFY_SIGNING_ALG=RS256, but this database signs with HS256" in (
+        capsys.readouterr().err
+    )
 
 
 # -- the key ring's reload rules, with a loader that counts -------------------------------

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import inspect
+
 from tekcify_auth._guard import GuardCore
 
 from .db.engine import Database
@@ -20,7 +22,7 @@ from .services.keys import build_signer
 from .services.passwords import Passwords
 from .services.ratelimit import LimitStore, LoginLimiter, MemoryLimitStore, RedisLimitStore
 from .services.signing import Signer
-from .settings import Settings
+from .settings import Settings, SettingsError
 
 __all__ = ["Clock", "ServerContext", "utcnow"]
 
@@ -50,17 +52,32 @@ class ServerContext:
         self._redis: Any = None
         #: A sentence saying where the signing key comes from (printed at start-up).
         self.key_source = ""
+        #: The algorithm tokens are signed with: ``TEKCIFY_SIGNING_ALG``, or once started
+        #: the one recorded in the database (``services/keystore.py``).
+        self.signing_alg: str = settings.signing_alg or "HS256"
 
     def timestamp(self) -> float:
         """Now as seconds since the epoch (the verifier's clock)."""
         return self.clock().timestamp()
 
     def start(self) -> None:
-        """Prepare storage, migrate (unless turned off) and load the signing key."""
+        """Prepare storage, migrate (unless turned off) and load the signing key.
+
+        Raises :class:`~tekcify_auth.server.settings.SettingsError` when
+        ``TEKCIFY_SIGNING_ALG`` differs from the algorithm recorded in the database, or
+        a stored key does not decrypt.
+        """
         self.db.prepare()
         if self.settings.migrate_on_start:
             upgrade(self.db)
+        elif not inspect(self.db.engine).has_table("server_state"):
+            # The signing algorithm is recorded there (0008); say so rather than fail in SQL.
+            raise SettingsError([
+                f"the database {self.db.describe()} has not been migrated to this version "
+                "(TEKCIFY_MIGRATE_ON_START=false): run `tekcify-auth db upgrade` first"
+            ])
         self._signer, self.key_source = build_signer(self.settings, self.db, self.clock)
+        self.signing_alg = self._signer.algorithm
         verifier = self._signer.verifier(
             issuer=self.settings.issuer, audience=self.settings.audience, clock=self.timestamp
         )

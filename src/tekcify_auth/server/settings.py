@@ -9,6 +9,7 @@ an operator can act on rather than a traceback.
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
 from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network
@@ -16,7 +17,15 @@ from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,7 +34,7 @@ from .proxies import parse_networks
 
 __all__ = [
     "DEFAULT_SCOPES", "SIGNING_ALGORITHMS", "Settings", "SettingsError", "load_settings",
-    "parse_extra_scopes",
+    "parse_extra_scopes", "parse_scopes_file",
 ]
 
 SIGNING_ALGORITHMS: Final = ("HS256", "RS256", "ES256", "EdDSA")
@@ -41,6 +50,24 @@ _MAX_EXTRA_SCOPES: Final = 100
 _MAX_SCOPE_TEXT: Final = 120
 
 
+def _checked_name(scope: str) -> str:
+    if not _SCOPE_NAME.fullmatch(scope):
+        raise ValueError(f"{scope[:80]!r} is not a scope name")
+    return scope
+
+
+def _checked_description(scope: str, text: str) -> str:
+    text = " ".join(text.split())
+    if not text or len(text) > _MAX_SCOPE_TEXT or not text.isprintable() or any(
+        unicodedata.category(char) == "Cf" for char in text
+    ):
+        raise ValueError(
+            f"the description of {scope[:64]!r} must be 1 to {_MAX_SCOPE_TEXT} "
+            "printable characters"
+        )
+    return text
+
+
 def parse_extra_scopes(value: str) -> dict[str, str]:
     """``TEKCIFY_EXTRA_SCOPES`` as ``{name: description or ""}``, in order.
 
@@ -52,22 +79,54 @@ def parse_extra_scopes(value: str) -> dict[str, str]:
         name, equals, text = entry.partition("=")
         names = name.split()
         if equals:
-            text = " ".join(text.split())
             if len(names) != 1:
                 raise ValueError(f"{entry.strip()[:80]!r} is not name=description")
-            if not text or len(text) > _MAX_SCOPE_TEXT or not text.isprintable() or any(
-                unicodedata.category(char) == "Cf" for char in text
-            ):
-                raise ValueError(
-                    f"the description of {names[0][:64]!r} must be 1 to {_MAX_SCOPE_TEXT} "
-                    "printable characters"
-                )
+            text = _checked_description(names[0], text)
         for scope in names:
-            if not _SCOPE_NAME.fullmatch(scope):
-                raise ValueError(f"{scope[:80]!r} is not a scope name")
+            _checked_name(scope)
             described[scope] = text if equals else described.get(scope, "")
     if len(described) > _MAX_EXTRA_SCOPES:
         raise ValueError("too many scopes")
+    return described
+
+
+def parse_scopes_file(path: Path) -> dict[str, str]:
+    """The ``[scopes]`` table of the TOML file ``path`` (``TEKCIFY_SCOPES_FILE``).
+
+    .. code-block:: toml
+
+        [scopes]
+        "read:orders" = "Read your orders"
+
+    Names and descriptions follow :func:`parse_extra_scopes`'s rules (a description may
+    hold commas here). Raises :class:`ValueError` saying what is wrong, with the line
+    for a syntax error.
+    """
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except FileNotFoundError:
+        raise ValueError("there is no such file") from None
+    except OSError as exc:
+        raise ValueError(f"it cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError("it is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"it is not valid TOML: {exc}") from None
+    others = sorted(key for key in document if key != "scopes")
+    if others:
+        raise ValueError(f"{others[0][:64]!r} is not allowed: the file holds a [scopes] table")
+    table = document.get("scopes")
+    if not isinstance(table, dict):
+        raise ValueError('it has no [scopes] table of "name" = "description"')
+    described: dict[str, str] = {}
+    for scope, text in table.items():
+        _checked_name(scope)
+        if not isinstance(text, str):
+            raise ValueError(f"the description of {scope[:64]!r} is not a string")
+        described[scope] = _checked_description(scope, text)
+    if len(described) > _MAX_EXTRA_SCOPES:
+        raise ValueError(f"it has more than {_MAX_EXTRA_SCOPES} scopes")
     return described
 
 _MIB: Final = 1024 * 1024
@@ -124,8 +183,12 @@ class Settings(BaseSettings):
     audience: str = _env(
         "TEKCIFY_AUDIENCE", "a non-empty string", default="tekcify-api", min_length=1
     )
-    signing_alg: Literal["HS256", "RS256", "ES256", "EdDSA"] = _env(
-        "TEKCIFY_SIGNING_ALG", "one of " + ", ".join(SIGNING_ALGORITHMS), default="HS256"
+    signing_alg: Literal["HS256", "RS256", "ES256", "EdDSA"] | None = _env(
+        "TEKCIFY_SIGNING_ALG",
+        "one of " + ", ".join(SIGNING_ALGORITHMS) + ": the first start records it in the "
+        "database and later starts must name the same one (unset: the recorded one, HS256 "
+        "on a new database; switch with `tekcify-auth keys switch-alg ALG`)",
+        default=None,
     )
     key_encryption_secret: SecretStr | None = _env(
         "TEKCIFY_KEY_ENCRYPTION_SECRET",
@@ -290,6 +353,16 @@ class Settings(BaseSettings):
         default="",
     )
 
+    scopes_file: Path | None = _env(
+        "TEKCIFY_SCOPES_FILE",
+        "the path of a TOML file (UTF-8) with a [scopes] table of \"name\" = \"description\" "
+        "lines, e.g. \"read:orders\" = \"Read your orders\": more scopes for "
+        f"TEKCIFY_EXTRA_SCOPES's rules (up to {_MAX_EXTRA_SCOPES}, descriptions of 1 to "
+        f"{_MAX_SCOPE_TEXT} characters); a description in TEKCIFY_EXTRA_SCOPES wins",
+        default=None,
+    )
+    _file_scopes: dict[str, str] = PrivateAttr(default_factory=dict)
+
     @field_validator("jwt_access_secret")
     @classmethod
     def _secret_usable(cls, value: SecretStr | None) -> SecretStr | None:
@@ -301,6 +374,11 @@ class Settings(BaseSettings):
         if "-----BEGIN" in raw:
             raise ValueError("looks like a PEM key")
         return value
+
+    @field_validator("signing_alg", mode="before")
+    @classmethod
+    def _unset_alg(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("argon2_memory_cost")
     @classmethod
@@ -384,6 +462,24 @@ class Settings(BaseSettings):
         described = parse_extra_scopes(value)
         return ", ".join(f"{name}={text}" if text else name for name, text in described.items())
 
+    @field_validator("scopes_file", mode="before")
+    @classmethod
+    def _no_scopes_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("scopes_file")
+    @classmethod
+    def _scopes_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            parse_scopes_file(value)  # refused here, naming the variable and the problem
+        return value
+
+    @model_validator(mode="after")
+    def _read_scopes_file(self) -> Settings:
+        if self.scopes_file is not None:
+            self._file_scopes = parse_scopes_file(self.scopes_file)
+        return self
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -396,15 +492,23 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tekcify.sqlite3').resolve()}"
 
+    def _extra_scopes_described(self) -> dict[str, str]:
+        # The file's scopes, then the variable's; the variable's description wins.
+        described = dict(self._file_scopes)
+        for name, text in parse_extra_scopes(self.extra_scopes).items():
+            described[name] = text or described.get(name, "")
+        return described
+
     @property
     def scopes(self) -> tuple[str, ...]:
-        """Every scope the server knows: :data:`DEFAULT_SCOPES`, then ``TEKCIFY_EXTRA_SCOPES``."""
-        return tuple(dict.fromkeys((*DEFAULT_SCOPES, *parse_extra_scopes(self.extra_scopes))))
+        """Every scope the server knows: :data:`DEFAULT_SCOPES`, then ``TEKCIFY_SCOPES_FILE``'s
+        and ``TEKCIFY_EXTRA_SCOPES``'s."""
+        return tuple(dict.fromkeys((*DEFAULT_SCOPES, *self._extra_scopes_described())))
 
     @property
     def scope_descriptions(self) -> dict[str, str]:
         """The consent page's words for the extra scopes that were given some."""
-        return {name: text for name, text in parse_extra_scopes(self.extra_scopes).items() if text}
+        return {name: text for name, text in self._extra_scopes_described().items() if text}
 
     @property
     def allowed_host_list(self) -> tuple[str, ...]:
@@ -420,6 +524,10 @@ class Settings(BaseSettings):
     def secret_file(self) -> Path:
         """Where the generated HS256 secret is kept when ``JWT_ACCESS_SECRET`` is unset."""
         return self.data_dir / "jwt_access_secret"
+
+
+#: Settings whose refusals say what is wrong, besides what they accept.
+_EXPLAINED: Final = frozenset({"extra_scopes", "scopes_file"})
 
 
 def _describe(errors: list[Any], env: Mapping[str, str] | None) -> list[str]:
@@ -442,7 +550,10 @@ def _describe(errors: list[Any], env: Mapping[str, str] | None) -> list[str]:
             shown = ""
         else:  # never echo a password that sits in a URL
             shown = "=" + re.sub(r"//[^/@]*@", "//***@", f"{value!s:.80}")
-        problems.append(f"{loc}{shown} is not valid: expected {accepts}")
+        reason = ""
+        if name in _EXPLAINED and isinstance((error.get("ctx") or {}).get("error"), ValueError):
+            reason = f" ({error['ctx']['error']})"
+        problems.append(f"{loc}{shown} is not valid{reason}: expected {accepts}")
     return problems
 
 

@@ -3,7 +3,7 @@
 from .applications import Application
 from .engine import Database, DatabaseUnavailable
 from .images import StoredImage
-from .models import Base, RefreshToken, SigningKey, User, UserSession
+from .models import Base, RefreshToken, ServerState, SigningKey, User, UserSession
 from .oauth import (
     AuthorizationCode,
     ClientCredentialsAllowance,
@@ -23,6 +23,7 @@ __all__ = [
     "LoginSession",
     "RefreshToken",
     "RevokedClientToken",
+    "ServerState",
     "SigningKey",
     "StoredImage",
     "User",

@@ -1,6 +1,7 @@
 """The ORM models: one class per table, SQLAlchemy 2 typed mappings.
 
-Tables of this module: ``users``, ``sessions``, ``refresh_tokens``, ``signing_keys``.
+Tables of this module: ``users``, ``sessions``, ``refresh_tokens``, ``signing_keys``,
+``server_state``.
 Later features add their own models here (or in a sibling module imported by
 ``db/__init__.py``) together with an Alembic revision: ``applications``, ``consents``,
 ``authorization_codes``, ``images``. ``sessions.client_id`` is already there for the
@@ -16,7 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .types import UTCDateTime, new_id
 
-__all__ = ["Base", "RefreshToken", "SigningKey", "User", "UserSession"]
+__all__ = ["Base", "RefreshToken", "ServerState", "SigningKey", "User", "UserSession"]
 
 # Named constraints, so Alembic can alter them later on SQLite (batch mode) and PG alike.
 NAMING_CONVENTION = {
@@ -116,3 +117,18 @@ class SigningKey(Base):
     private_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ServerState(Base):
+    """A fact about the server that every instance sharing the database must agree on.
+
+    One row per ``name``. ``signing_alg`` holds the signing algorithm recorded at the
+    first start (or by ``tekcify-auth keys switch-alg``): ``HS256``, which has no key
+    row, or the algorithm of the active key (``services/keystore.py``).
+    """
+
+    __tablename__ = "server_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -24,10 +24,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from tekcify_auth._keys import load_hmac_key
+
 from ..db.engine import Database
 from ..settings import Settings
-from .keystore import KeyCache, KeyCipher, ensure_signing_key, load_snapshot
-from .signing import HmacSigner, KeyRing, KeyRingSigner, KeySnapshot, Signer
+from .keystore import KeyCache, KeyCipher, load_published, load_snapshot, settle_signing_alg
+from .signing import (
+    HmacSigner,
+    HmacTransitionSigner,
+    KeyRing,
+    KeyRingSigner,
+    KeySnapshot,
+    Signer,
+)
 
 __all__ = [
     "KEK_FILE_NAME",
@@ -91,30 +100,68 @@ def key_cipher(settings: Settings) -> tuple[KeyCipher, str]:
     return KeyCipher(load_or_create_secret(path)), f"the secret in {path.resolve()}"
 
 
+def _hmac_signer(
+    settings: Settings, db: Database, clock: Callable[[], datetime]
+) -> tuple[Signer, str]:
+    """HS256; after ``keys switch-alg HS256`` also the retired keys, until they expire."""
+    if settings.jwt_access_secret is not None:
+        secret = settings.jwt_access_secret.get_secret_value()
+        source = "HS256 with the secret from JWT_ACCESS_SECRET"
+    else:
+        path = settings.secret_file
+        secret = load_or_create_secret(path)
+        source = f"HS256 with the secret in {path.resolve()}"
+    cache = KeyCache(None)
+    hmac_key = load_hmac_key(secret)
+
+    def load() -> KeySnapshot:  # the ring never signs here: the secret does
+        with db.read() as session:
+            published = load_published(session, settings, cache, clock())
+        return KeySnapshot("", "HS256", hmac_key, published)
+
+    ring = KeyRing(load, interval=settings.key_reload_interval, clock=lambda: clock().timestamp())
+    if not ring.published():
+        return HmacSigner(secret), source
+    return HmacTransitionSigner(secret, ring), (
+        f"{source} (the keys retired by the switch to HS256 stay published until their "
+        "tokens expire)"
+    )
+
+
 def build_signer(
     settings: Settings, db: Database, clock: Callable[[], datetime]
 ) -> tuple[Signer, str]:
-    """The signer ``settings`` ask for, and a sentence saying where its key lives.
+    """The signer of the recorded algorithm, and a sentence saying where its key lives.
+
+    The algorithm is settled first (:func:`~.keystore.settle_signing_alg`): recorded in
+    the database at the first start, and a ``TEKCIFY_SIGNING_ALG`` that differs from it
+    raises :class:`~tekcify_auth.server.settings.SettingsError` with the explanation and
+    the command that switches; unset, the recorded one is used.
 
     HS256: ``JWT_ACCESS_SECRET`` when set, else the secret file in the data folder.
-    Asymmetric: a key of ``TEKCIFY_SIGNING_ALG`` is made in the database unless the
-    active one already has that algorithm (first start, or the setting changed: the old
-    key is retired, see :func:`~.keystore.rotate_key`); the signer re-reads the keys every
-    ``TEKCIFY_KEY_RELOAD_INTERVAL`` seconds. Raises
+    Asymmetric: the active key in the database (made at the first start); the signer
+    re-reads the keys every ``TEKCIFY_KEY_RELOAD_INTERVAL`` seconds. Raises
     :class:`~tekcify_auth.server.settings.SettingsError` when a stored key cannot be
     decrypted with this server's key-encryption secret.
     """
-    if settings.signing_alg == "HS256":
-        if settings.jwt_access_secret is not None:
-            return HmacSigner(settings.jwt_access_secret.get_secret_value()), (
-                "HS256 with the secret from JWT_ACCESS_SECRET"
-            )
-        path = settings.secret_file
-        return HmacSigner(load_or_create_secret(path)), f"HS256 with the secret in {path.resolve()}"
-    cipher, where = key_cipher(settings)
+    ciphers: list[tuple[KeyCipher, str]] = []
+
+    def cipher() -> KeyCipher:  # made (and its secret file) only for an asymmetric key
+        if not ciphers:
+            ciphers.append(key_cipher(settings))
+        return ciphers[0][0]
+
     with db.write() as session:
-        ensure_signing_key(session, settings, cipher, clock())
-    cache = KeyCache(cipher)
+        alg = settle_signing_alg(session, settings.signing_alg, cipher, clock())
+    adopted = (
+        " (TEKCIFY_SIGNING_ALG unset: the algorithm recorded in the database)"
+        if settings.signing_alg is None and alg != "HS256" else ""
+    )
+    if alg == "HS256":
+        return _hmac_signer(settings, db, clock)
+    cipher()
+    where = ciphers[0][1]
+    cache = KeyCache(ciphers[0][0])
 
     def load() -> KeySnapshot:
         with db.read() as session:
@@ -123,6 +170,6 @@ def build_signer(
     ring = KeyRing(load, interval=settings.key_reload_interval, clock=lambda: clock().timestamp())
     snapshot = ring.current()
     return KeyRingSigner(ring), (
-        f"{snapshot.signing_alg} with key {snapshot.signing_kid} from the database (private "
-        f"keys encrypted with {where}; rotate with `tekcify-auth keys rotate`)"
+        f"{snapshot.signing_alg}{adopted} with key {snapshot.signing_kid} from the database "
+        f"(private keys encrypted with {where}; rotate with `tekcify-auth keys rotate`)"
     )

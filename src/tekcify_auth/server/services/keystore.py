@@ -15,13 +15,21 @@ may allow some clock skew (:data:`RETENTION_MARGIN`).
 ``kid`` is the key's RFC 7638 thumbprint. The private key is stored as PKCS#8 DER,
 sealed by :class:`KeyCipher` with the ``kid`` and ``alg`` as associated data, so a
 sealed key cannot be moved to another row.
+
+The **signing algorithm** is recorded in ``server_state`` at the first start
+(:func:`settle_signing_alg`): ``HS256`` (no key row: the shared secret signs) or the
+algorithm of the active key. Every later start compares ``TEKCIFY_SIGNING_ALG`` with it
+and refuses a different one, explaining what resource servers would see, so a restart
+with a forgotten or mistyped variable never changes what the tokens are signed with. An
+unset variable means the recorded algorithm. :func:`switch_signing_alg` (``tekcify-auth
+keys switch-alg``) changes it on purpose.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -36,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from tekcify_auth._keys import load_public_key
 
-from ..db.models import SigningKey
+from ..db.models import ServerState, SigningKey
 from ..settings import Settings, SettingsError
 from .signing import KeySnapshot, PublishedKey
 
@@ -46,12 +54,17 @@ __all__ = [
     "KeyCipher",
     "KeyInfo",
     "Rotation",
-    "ensure_signing_key",
+    "Switch",
+    "check_signing_alg",
     "generate_key",
     "list_keys",
+    "load_published",
     "load_snapshot",
+    "recorded_signing_alg",
     "retention",
     "rotate_key",
+    "settle_signing_alg",
+    "switch_signing_alg",
 ]
 
 #: Seconds a retired key stays published beyond the longest-lived token it can have
@@ -61,6 +74,8 @@ RETENTION_MARGIN: Final = 60
 RSA_KEY_SIZE: Final = 2048
 
 _LOCK_ID: Final = 0x7E6C1F2  # any constant shared by every server process and the CLI
+#: The ``server_state`` row holding the recorded signing algorithm.
+SIGNING_ALG_STATE: Final = "signing_alg"
 _SEAL_VERSION: Final = b"\x01"
 _HKDF_INFO: Final = b"tekcify-auth signing-key encryption v1"
 _KEY_CLASSES: Final[dict[str, type[RSAKey] | type[ECKey] | type[OKPKey]]] = {
@@ -190,28 +205,7 @@ def _add_key(db: Session, cipher: KeyCipher, alg: str, now: datetime) -> Signing
     return row
 
 
-def ensure_signing_key(
-    db: Session, settings: Settings, cipher: KeyCipher, now: datetime
-) -> SigningKey:
-    """The active key, made first when there is none of ``settings.signing_alg``.
-
-    ``db`` must be a write session. Changing ``TEKCIFY_SIGNING_ALG`` therefore rotates
-    to a key of the new algorithm at the next start; the old key is retired, not lost.
-    """
-    _lock(db)
-    active = _active(db)
-    if active and active[0].alg == settings.signing_alg:
-        return active[0]
-    return _add_key(db, cipher, settings.signing_alg, now)
-
-
-def rotate_key(db: Session, settings: Settings, cipher: KeyCipher, now: datetime) -> Rotation:
-    """Add a new active key of ``settings.signing_alg`` and retire the others.
-
-    ``db`` must be a write session. Keys whose retention has ended are deleted.
-    """
-    _lock(db)
-    retired = tuple(row.kid for row in _active(db))
+def _delete_expired(db: Session, settings: Settings, now: datetime) -> tuple[str, ...]:
     cutoff = now - retention(settings)
     expired = tuple(
         db.execute(
@@ -222,8 +216,183 @@ def rotate_key(db: Session, settings: Settings, cipher: KeyCipher, now: datetime
     )
     if expired:
         db.execute(delete(SigningKey).where(SigningKey.kid.in_(expired)))
-    row = _add_key(db, cipher, settings.signing_alg, now)
+    return expired
+
+
+def rotate_key(db: Session, settings: Settings, cipher: KeyCipher, now: datetime) -> Rotation:
+    """Add a new active key of the recorded algorithm and retire the others.
+
+    ``db`` must be a write session. Keys whose retention has ended are deleted. Raises
+    :class:`ValueError` when the recorded algorithm is HS256 (no key to rotate).
+    """
+    _lock(db)
+    alg = recorded_signing_alg(db) or settings.signing_alg or "HS256"
+    if alg not in _KEY_CLASSES:
+        raise ValueError(f"the server signs with {alg}, which has no key to rotate")
+    retired = tuple(row.kid for row in _active(db))
+    expired = _delete_expired(db, settings, now)
+    row = _add_key(db, cipher, alg, now)
     return Rotation(_info(row, settings, now), retired, expired)
+
+
+# -- the recorded signing algorithm -------------------------------------------------------
+
+
+def recorded_signing_alg(db: Session) -> str | None:
+    """The signing algorithm recorded in the database, or ``None`` before the first start."""
+    row = db.get(ServerState, SIGNING_ALG_STATE)
+    return None if row is None else row.value
+
+
+def _record(db: Session, alg: str, now: datetime) -> None:
+    row = db.get(ServerState, SIGNING_ALG_STATE)
+    if row is None:
+        db.add(ServerState(name=SIGNING_ALG_STATE, value=alg, updated_at=now))
+    else:
+        row.value, row.updated_at = alg, now
+    db.flush()
+
+
+def _consequence(configured: str, recorded: str) -> str:
+    """What resource servers would see if the server signed with ``configured`` now."""
+    if configured == "HS256":
+        return (
+            "new tokens would be signed with the shared secret (JWT_ACCESS_SECRET) and the "
+            "JWKS would publish no key for them, so resource servers that verify with the "
+            "JWKS (JwksVerifier, JwksAuthGuard) would refuse every one"
+        )
+    if recorded == "HS256":
+        return (
+            f"new tokens would be signed with a new {configured} key, so resource servers "
+            "that verify with the shared secret (JWT_ACCESS_SECRET) would refuse every one"
+        )
+    return (
+        f"new tokens would be signed with a new {configured} key, so resource servers "
+        f"that allow only {recorded} (algorithms=[\"{recorded}\"]) would refuse every one"
+    )
+
+
+def _mismatch(configured: str, recorded: str) -> SettingsError:
+    return SettingsError([
+        f"TEKCIFY_SIGNING_ALG={configured}, but this database signs with {recorded} (the "
+        "algorithm recorded at its first start or by `tekcify-auth keys switch-alg`)",
+        f"starting with {configured}: {_consequence(configured, recorded)}",
+        f"to keep {recorded}: set TEKCIFY_SIGNING_ALG={recorded}, or unset it (an unset "
+        "variable means the recorded algorithm)",
+        f"to switch on purpose: run `tekcify-auth keys switch-alg {configured}` once, then "
+        f"start every instance with TEKCIFY_SIGNING_ALG={configured}",
+    ])
+
+
+def _unrecorded(active: str) -> SettingsError:
+    return SettingsError([
+        f"TEKCIFY_SIGNING_ALG is unset and this database has an active {active} signing key "
+        "but no recorded signing algorithm (it was last started by an earlier version, "
+        "which did not record it), so whether it signed with that key or with HS256 is "
+        "unknown",
+        f"set TEKCIFY_SIGNING_ALG={active} to go on signing with that key (resource servers "
+        "on the JWKS), or TEKCIFY_SIGNING_ALG=HS256 to go on signing with the shared secret "
+        "(resource servers with JWT_ACCESS_SECRET); this start records the choice",
+    ])
+
+
+def check_signing_alg(db: Session, configured: str | None) -> None:
+    """Raise :class:`SettingsError` when ``configured`` is not the recorded algorithm.
+
+    Reads only: ``serve`` asks before it migrates or writes anything;
+    :func:`settle_signing_alg` decides again under the lock.
+    """
+    recorded = recorded_signing_alg(db)
+    if recorded is not None and configured is not None and configured != recorded:
+        raise _mismatch(configured, recorded)
+
+
+def settle_signing_alg(
+    db: Session, configured: str | None, cipher: Callable[[], KeyCipher], now: datetime
+) -> str:
+    """The algorithm this server signs with: recorded at the first start, checked after.
+
+    ``configured`` is ``TEKCIFY_SIGNING_ALG`` (``None``: unset). The first start records
+    it (unset: HS256); a later start with another value raises :class:`SettingsError`
+    explaining the mismatch and the command that switches; an unset variable takes the
+    recorded algorithm. For an asymmetric algorithm an active key of it is made when
+    there is none (``cipher`` is called only then). ``db`` must be a write session: the
+    lock makes concurrent first starts agree on one algorithm and one key.
+    """
+    _lock(db)
+    recorded = recorded_signing_alg(db)
+    active = _active(db)
+    if recorded is None:
+        if configured is None and active:
+            raise _unrecorded(active[0].alg)
+        alg = configured or "HS256"
+        _record(db, alg, now)
+        if alg == "HS256" and active:
+            # An earlier version left a key active while it signed HS256: retire it, so
+            # that keys list shows what signs (it stays published for its retention).
+            db.execute(
+                update(SigningKey).where(SigningKey.retired_at.is_(None)).values(retired_at=now)
+            )
+    elif configured is not None and configured != recorded:
+        raise _mismatch(configured, recorded)
+    else:
+        alg = recorded
+    if alg != "HS256" and not (active and active[0].alg == alg):
+        _add_key(db, cipher(), alg, now)
+    return alg
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """The outcome of :func:`switch_signing_alg`.
+
+    ``active`` is the new key (``None`` for HS256, or when nothing changed).
+    """
+
+    previous: str | None
+    alg: str
+    active: KeyInfo | None
+    retired: tuple[str, ...]
+    deleted: tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        """Whether the recorded algorithm changed."""
+        return self.previous != self.alg
+
+
+def switch_signing_alg(
+    db: Session, settings: Settings, alg: str, cipher: Callable[[], KeyCipher], now: datetime
+) -> Switch:
+    """Record ``alg`` as the signing algorithm, on purpose.
+
+    To an asymmetric algorithm: a new key of it becomes active and the others are
+    retired (published until their tokens have expired). To HS256: the keys are retired
+    the same way. Switching to the recorded algorithm changes nothing. ``cipher`` must
+    open the active key (the instances' key-encryption secret), else
+    :class:`SettingsError`. ``db`` must be a write session.
+    """
+    if alg not in ("HS256", *_KEY_CLASSES):
+        raise ValueError(f"no signing algorithm {alg!r}")
+    _lock(db)
+    previous = recorded_signing_alg(db)
+    active = _active(db)
+    if previous == alg and (alg == "HS256" or (active and active[0].alg == alg)):
+        return Switch(previous, alg, None, (), ())
+    retired = tuple(row.kid for row in active)
+    deleted = _delete_expired(db, settings, now)
+    info = None
+    if alg == "HS256":
+        db.execute(
+            update(SigningKey).where(SigningKey.retired_at.is_(None)).values(retired_at=now)
+        )
+    else:
+        sealer = cipher()
+        if active:  # a new key sealed with another secret would not open on the instances
+            sealer.open(active[0].private_key, active[0].kid, active[0].alg)
+        info = _info(_add_key(db, sealer, alg, now), settings, now)
+    _record(db, alg, now)
+    return Switch(previous, alg, info, retired, deleted)
 
 
 def _newest_first(rows: Iterable[SigningKey]) -> list[SigningKey]:
@@ -244,8 +413,8 @@ def list_keys(db: Session, settings: Settings, now: datetime) -> list[KeyInfo]:
 class KeyCache:
     """Keys already decrypted or parsed, by ``kid``, so that reloads only query."""
 
-    def __init__(self, cipher: KeyCipher) -> None:
-        self.cipher = cipher
+    def __init__(self, cipher: KeyCipher | None) -> None:
+        self.cipher = cipher  # None: public keys only (HS256 publishing retired keys)
         self._private: dict[str, Key] = {}
         self._public: dict[str, tuple[Key, dict[str, Any]]] = {}
 
@@ -253,6 +422,8 @@ class KeyCache:
         """The private key of ``row``; raises :class:`SettingsError` if it does not open."""
         key = self._private.get(row.kid)
         if key is None:
+            if self.cipher is None:
+                raise RuntimeError("this key cache holds public keys only")
             der = self.cipher.open(row.private_key, row.kid, row.alg)
             key = _KEY_CLASSES[row.alg].import_key(der)
             self._private[row.kid] = key
@@ -270,6 +441,25 @@ class KeyCache:
         return PublishedKey(row.kid, row.alg, parsed[0], parsed[1], until)
 
 
+def _live_rows(db: Session, settings: Settings, now: datetime) -> list[SigningKey]:
+    cutoff = now - retention(settings)
+    return _newest_first(
+        db.execute(
+            select(SigningKey).where(
+                or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > cutoff)
+            )
+        ).scalars()
+    )
+
+
+def load_published(
+    db: Session, settings: Settings, cache: KeyCache, now: datetime
+) -> dict[str, PublishedKey]:
+    """Every key still published, by ``kid``: with HS256 recorded, the keys that
+    ``keys switch-alg HS256`` retired, until their retention ends."""
+    return {row.kid: cache.public(row, settings) for row in _live_rows(db, settings, now)}
+
+
 class NoActiveKey(RuntimeError):
     """The keys table holds no active key (it was emptied while the server ran)."""
 
@@ -282,14 +472,7 @@ def load_snapshot(
     Raises :class:`NoActiveKey` when no key is active, :class:`SettingsError` when the
     active key does not decrypt.
     """
-    cutoff = now - retention(settings)
-    rows = _newest_first(
-        db.execute(
-            select(SigningKey).where(
-                or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > cutoff)
-            )
-        ).scalars()
-    )
+    rows = _live_rows(db, settings, now)
     if not rows or rows[0].retired_at is not None:
         raise NoActiveKey("no active signing key in the database")
     signing = rows[0]

@@ -17,6 +17,8 @@ and accepts tokens another instance signed with it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import threading
@@ -38,6 +40,7 @@ from tekcify_auth._verify import _Pending as Pending
 __all__ = [
     "ASYMMETRIC_SIGNING_ALGORITHMS",
     "HmacSigner",
+    "HmacTransitionSigner",
     "KeyRing",
     "KeyRingSigner",
     "KeyRingVerifier",
@@ -296,3 +299,64 @@ class KeyRingVerifier(BaseVerifier):
         if entry is not None and entry.alg != pending.alg:
             return _INVALID[ALGORITHM_NOT_ALLOWED]
         return self._finish(pending, None if entry is None else entry.key)
+
+
+def _header_alg(token: str | bytes) -> object:
+    """The ``alg`` a compact JWS header names (``None`` when it cannot be read)."""
+    try:
+        text = token.decode("ascii") if isinstance(token, bytes) else token
+        head = text.split(".", 1)[0]
+        if len(head) > 4096:
+            return None
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (UnicodeDecodeError, binascii.Error, ValueError):
+        return None
+    return header.get("alg") if isinstance(header, dict) else None
+
+
+class _ByAlgorithm:
+    """Hands an HS256 token to the secret's verifier and any other to the key ring's.
+
+    The choice only picks a verifier: each one admits its own algorithms alone (the
+    secret HS256, the ring the key's own), so a token cannot cross between them.
+    """
+
+    def __init__(self, secret: Verifier, keys: Verifier) -> None:
+        self._secret = secret
+        self._keys = keys
+
+    def _pick(self, token: str) -> Verifier:
+        alg = _header_alg(token)
+        return self._keys if alg in ASYMMETRIC_SIGNING_ALGORITHMS else self._secret
+
+    def verify(self, token: str) -> VerifiedToken:
+        return self._pick(token).verify(token)
+
+    async def averify(self, token: str) -> VerifiedToken:
+        return await self._pick(token).averify(token)
+
+
+class HmacTransitionSigner(HmacSigner):
+    """HS256 right after ``tekcify-auth keys switch-alg HS256``.
+
+    Signs with the shared secret, and keeps publishing (and accepting) the keys that the
+    switch retired until their retention ends, as a rotation would: their tokens stay
+    good until they expire. ``ring`` holds those keys (its signing key is unused).
+    """
+
+    def __init__(self, secret: str, ring: KeyRing) -> None:
+        super().__init__(secret)
+        self.ring = ring
+
+    def verifier(
+        self, *, issuer: str, audience: str, clock: Callable[[], float] | None = None
+    ) -> Verifier:
+        """The secret's verifier for HS256 tokens, the ring's for the retired keys'."""
+        return _ByAlgorithm(
+            super().verifier(issuer=issuer, audience=audience, clock=clock),
+            KeyRingVerifier(self.ring, issuer=issuer, audience=audience, clock=clock),
+        )
+
+    def jwks(self) -> dict[str, Any]:
+        """The retired keys still published (none once their tokens have expired)."""
+        return {"keys": [dict(entry.jwk) for entry in self.ring.published()]}
