@@ -6,11 +6,9 @@ WebSocket conversations are driven by hand, message by message, as a server woul
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import threading
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,7 +29,6 @@ from tekcify_auth.testing import SigningKey, mint_access_token
 SECRET = "starlette-middleware-test-secret-0123456789"
 MISSING = "Missing or invalid authorization header"
 INVALID = "Invalid or expired token"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "starlette_app.py"
 
 
 def token(sub: str = "user-1", **claims: Any) -> str:
@@ -352,25 +349,3 @@ def test_configuration_errors() -> None:
         AuthMiddleware(app)
     with pytest.raises(ConfigurationError):
         AuthMiddleware(app, secret=SECRET, key=SigningKey.generate("ES256").public_jwk())
-
-
-# --- examples/starlette_app.py ----------------------------------------------------------------
-
-
-async def test_the_starlette_example(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JWT_ACCESS_SECRET", SECRET)
-    spec = importlib.util.spec_from_file_location("starlette_example", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
-
-    assert (await get(example.app, "/health")).json() == {"status": "ok"}
-    assert_tekcify_refusal(await get(example.app, "/profile"), 401, MISSING)
-    answer = await get(example.app, "/profile", bearer(token("user-1", scopes=["a"])))
-    assert answer.json() == {
-        "userId": "user-1", "email": "ada@example.com", "scopes": ["a"], "role": "user"
-    }
-    assert_tekcify_refusal(
-        await get(example.app, "/profile", bearer(token("ghost"))), 401, "User not found"
-    )
