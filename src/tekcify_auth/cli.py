@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .server.context import ServerContext
+    from .server.db.models import User
     from .server.settings import Settings
 
 __all__ = ["main"]
@@ -531,36 +532,31 @@ def _users_list(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _users_disable(args: argparse.Namespace) -> int:
+def _set_user_state(email_arg: str, *, disabled: bool) -> User:
+    """Disable or enable the account ``email_arg`` in one write; its user row."""
     from .server.errors import ApiError
     from .server.services import accounts
 
-    email = _email(args.email)
+    email = _email(email_arg)
+    change = accounts.disable_user if disabled else accounts.enable_user
     ctx = _started_context(_settings())
     try:
         with ctx.db.write() as db:
-            user = accounts.disable_user(db, ctx, email)
+            return change(db, ctx, email)
     except ApiError as exc:
         raise CommandError(f"{exc.message}: {email}") from None
     finally:
         ctx.stop()
+
+
+def _users_disable(args: argparse.Namespace) -> int:
+    user = _set_user_state(args.email, disabled=True)
     print(f"disabled {user.email}; its sessions are revoked and its applications suspended")
     return 0
 
 
 def _users_enable(args: argparse.Namespace) -> int:
-    from .server.errors import ApiError
-    from .server.services import accounts
-
-    email = _email(args.email)
-    ctx = _started_context(_settings())
-    try:
-        with ctx.db.write() as db:
-            user = accounts.enable_user(db, ctx, email)
-    except ApiError as exc:
-        raise CommandError(f"{exc.message}: {email}") from None
-    finally:
-        ctx.stop()
+    user = _set_user_state(args.email, disabled=False)
     print(f"enabled {user.email}; its applications work again")
     return 0
 
