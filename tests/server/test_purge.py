@@ -15,10 +15,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from tekcify_auth import decode_token
-from tekcify_auth.server.app import purge_periodically
 from tekcify_auth.server.db.models import RefreshToken, UserSession
 from tekcify_auth.server.db.oauth import AuthorizationCode
-from tekcify_auth.server.services.purge import BATCH, purge
+from tekcify_auth.server.services.purge import BATCH, purge, purge_periodically
 
 from .conftest import FakeClock, login, register
 from .test_authorize import Browser, asgi_client, get_code, make_client, redeem

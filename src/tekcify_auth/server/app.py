@@ -12,10 +12,8 @@ beyond building objects: the lifespan prepares the database, migrates and loads 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from datetime import timedelta
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
@@ -37,12 +35,10 @@ from .routers import user as user_routes
 from .routers.text import refuse_lone_surrogates
 from .services.image_store import upload_limit_for
 from .services.images import ImageProcessor
-from .services.purge import purge
+from .services.purge import purge_periodically
 from .settings import Settings, load_settings
 
-__all__ = ["app_factory", "create_app", "purge_periodically"]
-
-logger = logging.getLogger("tekcify_auth.server.purge")
+__all__ = ["app_factory", "create_app"]
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -133,21 +129,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # see the client behind the proxies, never an X-Forwarded-For nobody vouches for.
         app.add_middleware(TrustedProxyMiddleware, networks=settings.trusted_proxy_networks)
     return app
-
-
-async def purge_periodically(ctx: ServerContext, every: float) -> None:
-    """Purge expired and ended rows every ``every`` seconds, until cancelled.
-
-    A failed purge (the database away for a moment) is logged and tried again next time;
-    it never stops the server.
-    """
-    retention = timedelta(seconds=ctx.settings.purge_retention)
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await anyio.to_thread.run_sync(purge, ctx.db, ctx.clock(), retention)
-        except Exception:
-            logger.exception("the purge failed; it runs again in %.0f s", every)
 
 
 def app_factory() -> FastAPI:

@@ -23,6 +23,7 @@ old one still revokes it. The server runs it every ``TEKCIFY_PURGE_INTERVAL`` se
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,13 +31,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+import anyio.to_thread
 from sqlalchemy import and_, delete, exists, not_, or_, select, text
 
+from ..context import ServerContext
 from ..db.engine import Database
 from ..db.models import RefreshToken, UserSession
 from ..db.oauth import AuthorizationCode, RevokedClientToken
 
-__all__ = ["BATCH", "PurgeReport", "purge"]
+__all__ = ["BATCH", "PurgeReport", "purge", "purge_periodically"]
 
 logger = logging.getLogger("tekcify_auth.server.purge")
 
@@ -61,7 +64,7 @@ class PurgeReport:
         return self.codes + self.refresh_tokens + self.sessions + self.revoked_client_tokens
 
 
-def _ended_sessions(now: datetime, cutoff: datetime) -> Any:
+def _ended_sessions(cutoff: datetime) -> Any:
     """The ids of sessions revoked or ended before ``cutoff``."""
     live_token = exists().where(
         RefreshToken.session_id == UserSession.id, RefreshToken.expires_at > cutoff
@@ -80,7 +83,7 @@ def _ended_sessions(now: datetime, cutoff: datetime) -> Any:
 
 
 def _batches(db_write: Callable[[], Any], statement_for: Callable[[], Any]) -> int:
-    """Run ``DELETE ... WHERE id IN (the next batch)`` until a batch deletes nothing."""
+    """Run ``DELETE ... WHERE id IN (the next batch)`` until a batch is not full."""
     deleted = 0
     while True:
         with db_write() as db:
@@ -140,7 +143,7 @@ def _purge(database: Database, now: datetime, cutoff: datetime, report: PurgeRep
         return delete(RefreshToken).where(RefreshToken.id.in_(batch))
 
     def sessions() -> Any:
-        batch = _ended_sessions(now, cutoff).limit(BATCH)
+        batch = _ended_sessions(cutoff).limit(BATCH)
         return delete(UserSession).where(UserSession.id.in_(batch.scalar_subquery()))
 
     def client_tokens() -> Any:
@@ -153,3 +156,18 @@ def _purge(database: Database, now: datetime, cutoff: datetime, report: PurgeRep
     report.sessions = _batches(database.write, sessions)
     report.refresh_tokens = _batches(database.write, refresh_tokens)
     report.revoked_client_tokens = _batches(database.write, client_tokens)
+
+
+async def purge_periodically(ctx: ServerContext, every: float) -> None:
+    """Purge expired and ended rows every ``every`` seconds, until cancelled.
+
+    A failed purge (the database away for a moment) is logged and tried again next time;
+    it never stops the server.
+    """
+    retention = timedelta(seconds=ctx.settings.purge_retention)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await anyio.to_thread.run_sync(purge, ctx.db, ctx.clock(), retention)
+        except Exception:
+            logger.exception("the purge failed; it runs again in %.0f s", every)
