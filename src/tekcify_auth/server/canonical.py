@@ -23,11 +23,10 @@ way everywhere:
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Final
 from urllib.parse import urlsplit
 
-from .hosts import LOOPBACK_NAMES, split_host
+from .hosts import LOOPBACK_NAMES, default_port, split_host, url_host
 from .settings import Settings
 
 __all__ = ["Canonical", "every_interface", "serve_url"]
@@ -37,7 +36,6 @@ _WILDCARDS: Final = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (recognised, 
 #: ``--host`` values whose canonical host is ``localhost``: the address ``localhost``
 #: resolves to everywhere, and the wildcards.
 _LOCALHOST_ADDRESSES: Final = frozenset({"localhost", "127.0.0.1", *_WILDCARDS})
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
 def _name(host: str) -> str:
@@ -62,13 +60,7 @@ def serve_url(host: str, port: int) -> str:
     name = _name(host)
     if name in _LOCALHOST_ADDRESSES:
         return f"http://localhost:{port}"
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return f"http://{name}:{port}"
-    if address.version == 6:
-        return f"http://[{address.compressed}]:{port}"
-    return f"http://{address}:{port}"
+    return f"http://{url_host(name)}:{port}"
 
 
 class Canonical:
@@ -84,7 +76,7 @@ class Canonical:
             split = split_host(parts.netloc)
             assert split is not None, self.url  # checked by the settings
             name, port = split
-            self.host = (name, port or _DEFAULT_PORTS[parts.scheme])
+            self.host = (name, port or default_port(parts.scheme))
             self.aliases = frozenset({*LOOPBACK_NAMES, name})
 
     @property
@@ -100,7 +92,7 @@ class Canonical:
         if split is None:
             return None
         name, port = split
-        port = port or _DEFAULT_PORTS.get(scheme, 80)
+        port = port or default_port(scheme)
         return (name, port) if name in self.aliases and port == self.host[1] else None
 
     def base_url(self, host: str | None, scheme: str, request_base_url: str) -> str:

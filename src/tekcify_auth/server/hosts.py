@@ -30,7 +30,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ApiError
 
-__all__ = ["LOOPBACK_NAMES", "AllowedHosts", "AllowedHostsMiddleware", "parse_hosts", "split_host"]
+__all__ = [
+    "LOOPBACK_NAMES", "AllowedHosts", "AllowedHostsMiddleware", "default_port", "parse_hosts",
+    "split_host", "url_host",
+]
 
 #: Allowed on the server's own port whatever the settings.
 LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "[::1]")
@@ -82,7 +85,13 @@ def parse_hosts(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(hosts))
 
 
-def _server_name(address: str) -> str:
+def default_port(scheme: str) -> int:
+    """The port a URL or ``Host`` of ``scheme`` means when it names none."""
+    return _DEFAULT_PORTS.get(scheme, 80)
+
+
+def url_host(address: str) -> str:
+    """An address or name as it stands in a URL's host: IPv6 in brackets, names lowered."""
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
@@ -108,13 +117,13 @@ class AllowedHosts:
         if split is None:
             return False
         name, port = split
-        default = _DEFAULT_PORTS.get(scheme, 80)
+        default = default_port(scheme)
         if name in self.any_port or f"{name}:{port or default}" in self.exact:
             return True
         if server is None:
             return False
         server_port = server[1] or default
-        own = {*LOOPBACK_NAMES, _server_name(server[0])}
+        own = {*LOOPBACK_NAMES, url_host(server[0])}
         return name in own and (port or default) == server_port
 
 
