@@ -42,10 +42,15 @@ WORKERS = 6  # two on the API, two on the login page, two asking for codes
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    """Hashing slow enough (a few ms) that sign-ins are in flight when the change lands."""
+    """Hashing slow enough (a few ms) that sign-ins are in flight when the change lands.
+
+    Neither the login throttle nor the session cap may end a session here: the cap would
+    revoke the changer's own session (the least recently used) once the workers have
+    signed in fifty times, which is not what this test is about.
+    """
     return make_settings(
         database_url=database_url, data_dir=tmp_path / "data", argon2_memory_cost=2048,
-        login_max_successes_per_account=100_000,
+        login_max_successes_per_account=100_000, max_sessions_per_account=10_000,
     )
 
 
