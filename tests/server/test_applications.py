@@ -694,11 +694,11 @@ async def test_delete_removes_the_application_and_revokes_its_sessions(
 
 def _auth_error(app: FastAPI, client_id: str, secret: str) -> str | None:
     """The OAuth error of authenticating as the client with ``secret``; ``None`` if it works."""
-    with app.state.ctx.db.read() as db:
-        try:
-            authenticate_client(db, ClientCredentials(client_id, secret, "client_secret_post"))
-        except OAuthError as exc:
-            return exc.error
+    credentials = ClientCredentials(client_id, secret, "client_secret_post")
+    try:
+        authenticate_client(app.state.ctx.db.lookups, credentials)
+    except OAuthError as exc:
+        return exc.error
     return None
 
 

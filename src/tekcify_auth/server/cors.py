@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .context import ServerContext
 from .db.applications import Application
+from .services.applications import ClientFacts
 
 __all__ = ["CORS_PATHS", "OAuthCorsMiddleware", "allow_client_origins", "any_application_allows"]
 
@@ -50,7 +51,7 @@ _PREFLIGHT_MAX_AGE: Final = "600"
 _ORIGIN: Final = re.compile(r"https?://(?:[a-z0-9.\-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
 
-def allow_client_origins(scope: Scope, application: Application) -> None:
+def allow_client_origins(scope: Scope, application: ClientFacts) -> None:
     """Record that ``application`` authenticated in this request (its origins may read)."""
     scope.setdefault("state", {})[_STATE_KEY] = tuple(application.authorized_origins)
 

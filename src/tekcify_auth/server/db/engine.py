@@ -7,24 +7,51 @@ than upgrading a read lock later, which in WAL mode fails at once with
 ``SQLITE_BUSY`` whenever another writer committed in between. On PostgreSQL
 transactions are READ COMMITTED; the services use conditional UPDATEs for the races
 that matter (refresh-token rotation).
+
+**Liveness.** A pooled connection is not pinged on every checkout (``pool_pre_ping``
+cost a ``SELECT 1`` per request, 29% of the introspection endpoint's own time in the
+issue 12 profile). On SQLite there is nothing to ping: the file does not go away. On
+PostgreSQL a connection that sat idle in the pool for more than :data:`IDLE_PING`
+seconds is pinged before use (the server may have restarted meanwhile); under load
+connections are reused long before that, and a connection lost mid-use is dropped from
+the pool with every older one (SQLAlchemy's disconnect handling).
+
+**Where reads run.** :meth:`Database.run_read` runs a read-only function for an async
+route: inline on SQLite, where a read in WAL mode never waits for a writer and takes
+microseconds (a hop to a worker thread cost more than the work, and 32 threads handing
+the GIL around cost more again); on PostgreSQL in a worker thread, at most
+:data:`READ_THREADS` at a time, since a query there waits on the network.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
+import anyio
+import anyio.to_thread
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
-__all__ = ["UNAVAILABLE_ERRORS", "Database", "DatabaseUnavailable"]
+from .lookups import Lookups
+
+__all__ = ["IDLE_PING", "READ_THREADS", "UNAVAILABLE_ERRORS", "Database", "DatabaseUnavailable"]
 
 _WRITE: Final = "tekcify_write"
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+#: Seconds a PostgreSQL connection may sit in the pool before it is pinged on checkout.
+IDLE_PING: Final = 10.0
+#: Worker threads running PostgreSQL reads for async routes, per process.
+READ_THREADS: Final = 8
+_CHECKED_IN: Final = "tekcify_checked_in"
 
 #: Errors that mean "the database cannot answer now" (locked, gone, pool exhausted).
 UNAVAILABLE_ERRORS: Final = (OperationalError, InterfaceError, PoolTimeoutError)
@@ -48,7 +75,7 @@ class Database:
         self.timeout = timeout
         # hide_parameters: an unexpected database error is logged with its statement, and
         # its parameters (emails, token hashes) must not go with it.
-        kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+        kwargs: dict[str, Any] = {"hide_parameters": True}
         if self.dialect == "sqlite":
             self._prepare_sqlite_path()
             kwargs["connect_args"] = {"timeout": timeout, "check_same_thread": False}
@@ -70,7 +97,12 @@ class Database:
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             self._install_sqlite_hooks()
+        else:
+            self._install_idle_ping()
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
+        #: The hot paths' one-statement reads (``db/lookups.py``).
+        self.lookups = Lookups(self)
+        self._read_limiter: anyio.CapacityLimiter | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -98,7 +130,53 @@ class Database:
         @event.listens_for(self.engine, "begin")
         def _on_begin(connection: Any) -> None:
             immediate = connection.get_execution_options().get(_WRITE, False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+            # On the driver's connection: through exec_driver_sql this statement cost as
+            # much as the query of a read session. Its errors (locked) as SQLAlchemy's.
+            try:
+                connection.connection.driver_connection.execute(statement)
+            except sqlite3.Error as error:
+                raise exc.DBAPIError.instance(
+                    statement, (), error, sqlite3.Error, dialect=self.engine.dialect
+                ) from error
+
+    def _install_idle_ping(self) -> None:
+        @event.listens_for(self.engine, "checkin")
+        def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+            if record is not None:
+                record.info[_CHECKED_IN] = time.monotonic()
+
+        @event.listens_for(self.engine, "checkout")
+        def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            since = record.info.get(_CHECKED_IN)
+            if since is None or time.monotonic() - since < IDLE_PING:
+                return
+            try:
+                cursor = dbapi_connection.cursor()
+                try:
+                    cursor.execute("SELECT 1")
+                finally:
+                    cursor.close()
+                dbapi_connection.rollback()
+            except Exception as error:
+                # The pool discards this connection and checks out another (a new one).
+                raise exc.DisconnectionError(str(error).splitlines()[0]) from error
+
+    async def run_read(
+        self, function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """``function(*args, **kwargs)``, which only reads, for an async route.
+
+        Inline on SQLite, in a worker thread (at most :data:`READ_THREADS`) on PostgreSQL;
+        see the module docstring.
+        """
+        if self.is_sqlite:
+            return function(*args, **kwargs)
+        if self._read_limiter is None:
+            self._read_limiter = anyio.CapacityLimiter(READ_THREADS)
+        return await anyio.to_thread.run_sync(
+            lambda: function(*args, **kwargs), limiter=self._read_limiter
+        )
 
     def prepare(self) -> None:
         """One-time set-up before first use: WAL mode on SQLite (kept in the file)."""
@@ -150,7 +228,8 @@ class Database:
             raise DatabaseUnavailable(str(exc).splitlines()[0]) from exc
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the lookups' own)."""
+        self.lookups.close()
         self.engine.dispose()
 
     def describe(self) -> str:

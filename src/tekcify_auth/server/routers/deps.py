@@ -28,16 +28,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Final, TypeVar
 
-import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
 
 from tekcify_auth._errors import AuthenticationError
 from tekcify_auth._guard import INSUFFICIENT_SCOPE
 from tekcify_auth._models import UserPayload
 
 from ..context import ServerContext
+from ..db.lookups import Lookups
 from ..services.client_credentials import is_client_token, live_client_token
 from ..services.sessions import UserRow, ensure_live, live_user, refuse_caller
 
@@ -118,7 +117,7 @@ def _authenticated(
     authorization: str | None,
     route: str,
     client: str | None,
-    check: Callable[[Session, UserPayload], _T],
+    check: Callable[[Lookups, UserPayload], _T],
     rule: AccessRule | None,
 ) -> tuple[UserPayload, _T]:
     caller = ctx.guard.authenticate(authorization, route=route, client=client)
@@ -127,14 +126,12 @@ def _authenticated(
             # No user and no session: a dead client token (its application suspended,
             # its allowance withdrawn, its secret changed) is 401, a live one is refused
             # by the route's rule (403); no account route serves client tokens.
-            with ctx.db.read() as session:
-                if live_client_token(session, caller.claims) is None:
-                    raise refuse_caller("client_token_inactive")
+            if live_client_token(ctx.db.lookups, caller.claims) is None:
+                raise refuse_caller("client_token_inactive")
             if rule is not None:
                 rule.check(caller)
             raise refuse_caller("client_token")
-        with ctx.db.read() as session:
-            found = check(session, caller)
+        found = check(ctx.db.lookups, caller)
         # After the liveness check: a revoked session is 401 whatever its scopes.
         if rule is not None:
             rule.check(caller)
@@ -147,12 +144,12 @@ def _authenticated(
 async def _authenticate(
     request: Request,
     ctx: ServerContext,
-    check: Callable[[Session, UserPayload], _T],
+    check: Callable[[Lookups, UserPayload], _T],
     rule: AccessRule | None = None,
 ) -> tuple[UserPayload, _T]:
-    # One worker-thread hop for the whole check: the verifier may reload keys from the
-    # database, and the session is read there (a hop costs about three bare requests).
-    return await anyio.to_thread.run_sync(
+    # It only reads (the session's state; the verifier may reload keys): inline on SQLite,
+    # one worker-thread hop on PostgreSQL (Database.run_read).
+    return await ctx.db.run_read(
         _authenticated, ctx, request.headers.get("authorization"), request.url.path,
         client_address(request), check, rule,
     )

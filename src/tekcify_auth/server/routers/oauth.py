@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..cors import allow_client_origins
-from ..db.applications import Application
 from ..errors import OAuthError, OAuthRoute
 from ..services import grants, introspection
+from ..services.applications import ClientFacts
 from ..services.client_auth import authenticate_client, parse_params, read_client_credentials
 from ..services.userinfo import userinfo_claims
 from .deps import CallerWithUser, Ctx, client_address, user_agent
@@ -62,36 +63,47 @@ TokenStatusParams = Annotated[
 ]
 
 
-def _client(ctx: Ctx, form: ProtocolRequest, request: Request) -> Application | None:
+def _client(ctx: Ctx, form: ProtocolRequest, request: Request) -> ClientFacts | None:
     credentials = read_client_credentials(form.authorization, form.params)
     if credentials is None:
         return None
-    with ctx.db.read() as db:
-        application = authenticate_client(db, credentials)
+    application = authenticate_client(ctx.db.lookups, credentials)
     allow_client_origins(request.scope, application)  # its origins may read the answer
     return application
 
 
-@router.post("/token")
-def token(form: TokenParams, request: Request, ctx: Ctx) -> JSONResponse:
-    """RFC 6749 token endpoint: ``{access_token, token_type, expires_in, refresh_token, scope}``."""
+def _exchange(ctx: Ctx, form: ProtocolRequest, request: Request) -> grants.IssuedTokens:
     grant_type = form.require("grant_type")
     client = _client(ctx, form, request)
-    issued = grants.exchange(
+    return grants.exchange(
         ctx,
         grants.TokenRequest(
             grant_type, form.params, client, client_address(request), user_agent(request)
         ),
     )
+
+
+@router.post("/token")
+async def token(form: TokenParams, request: Request, ctx: Ctx) -> JSONResponse:
+    """RFC 6749 token endpoint: ``{access_token, token_type, expires_in, refresh_token, scope}``."""
+    if grants.is_read_only(form.params.get("grant_type")):
+        # client_credentials writes nothing: no worker thread on SQLite (run_read).
+        issued = await ctx.db.run_read(_exchange, ctx, form, request)
+    else:
+        issued = await anyio.to_thread.run_sync(_exchange, ctx, form, request)
     return JSONResponse(issued.body(), headers=NO_STORE)
 
 
-@router.post("/token/introspect")
-def introspect(form: TokenStatusParams, request: Request, ctx: Ctx) -> JSONResponse:
-    """RFC 7662: ``{active: true, sub, scope, clientId, ...}`` or ``{active: false}``."""
+def _introspect(ctx: Ctx, form: ProtocolRequest, request: Request) -> dict[str, Any]:
     token_value = form.require("token")
     client = _client(ctx, form, request)
-    answer = introspection.introspect(ctx, token_value, form.params.get("token_type_hint"), client)
+    return introspection.introspect(ctx, token_value, form.params.get("token_type_hint"), client)
+
+
+@router.post("/token/introspect")
+async def introspect(form: TokenStatusParams, request: Request, ctx: Ctx) -> JSONResponse:
+    """RFC 7662: ``{active: true, sub, scope, clientId, ...}`` or ``{active: false}``."""
+    answer = await ctx.db.run_read(_introspect, ctx, form, request)
     return JSONResponse(answer, headers=NO_STORE)
 
 

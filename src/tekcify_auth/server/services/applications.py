@@ -43,7 +43,9 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ..db.applications import Application
+from ..db.lookups import Lookup, Lookups
 from ..db.models import User, UserSession
+from ..db.oauth import ClientCredentialsAllowance
 from ..errors import ApiError
 from ..settings import DEFAULT_SCOPES
 from .image_store import LOGO, delete_image_at, replace_image
@@ -60,6 +62,7 @@ __all__ = [
     "MAX_URI_LENGTH",
     "NOT_FOUND",
     "Changes",
+    "ClientFacts",
     "check_description",
     "check_name",
     "check_origin",
@@ -69,6 +72,7 @@ __all__ = [
     "create_application",
     "delete_application",
     "find_application",
+    "find_client",
     "hash_client_secret",
     "list_applications",
     "new_client_id",
@@ -344,6 +348,58 @@ def find_application(db: Session, client_id: str) -> Application | None:
     if "\x00" in client_id or has_lone_surrogate(client_id):
         return None
     return db.execute(_BY_CLIENT_ID, {"client_id": client_id}).scalar_one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFacts:
+    """What the protocol endpoints need to know of an application, read in one lookup.
+
+    ``client_credentials_scopes`` is the administrator's allowance as stored (``None``:
+    not allowed); ``client_credentials.allowed_scopes`` narrows it to the registered
+    scopes.
+    """
+
+    client_id: str
+    client_secret_hash: str | None
+    scopes: list[str]
+    redirect_uris: list[str]
+    authorized_origins: list[str]
+    client_credentials_scopes: str | None
+
+
+# The client, its allowance and its owner's state, for client authentication, client
+# tokens and CORS: one indexed read through db/lookups.py on every protocol request.
+_CLIENT = Lookup(
+    select(
+        Application.client_id, Application.client_secret_hash, Application.scopes,
+        Application.redirect_uris, Application.authorized_origins,
+        ClientCredentialsAllowance.scopes.label("client_credentials_scopes"),
+    )
+    .join(User, User.id == Application.owner_id)
+    .outerjoin(
+        ClientCredentialsAllowance,
+        ClientCredentialsAllowance.client_id == Application.client_id,
+    )
+    .where(Application.client_id == bindparam("client_id"), User.disabled_at.is_(None))
+)
+
+
+def find_client(lookups: Lookups, client_id: str) -> ClientFacts | None:
+    """:func:`find_application`'s answer as :class:`ClientFacts`, without the ORM.
+
+    Asked of the database on every call, never cached: a regenerated secret, a deleted
+    application or a disabled owner is refused by the very next request, on every
+    instance sharing the database.
+    """
+    if "\x00" in client_id or has_lone_surrogate(client_id) or len(client_id) > 64:
+        return None
+    row = lookups.one(_CLIENT, client_id=client_id)
+    if row is None:
+        return None
+    return ClientFacts(
+        row.client_id, row.client_secret_hash, list(row.scopes), list(row.redirect_uris),
+        list(row.authorized_origins), row.client_credentials_scopes,
+    )
 
 
 def owned_application(

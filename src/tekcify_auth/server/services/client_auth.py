@@ -30,11 +30,9 @@ from dataclasses import dataclass
 from typing import Final, Literal
 from urllib.parse import parse_qsl, unquote_plus
 
-from sqlalchemy.orm import Session
-
-from ..db.applications import Application
+from ..db.lookups import Lookups
 from ..errors import OAuthError
-from .applications import find_application, secret_matches
+from .applications import ClientFacts, find_client, secret_matches
 
 __all__ = [
     "ClientCredentials",
@@ -166,7 +164,7 @@ def read_client_credentials(
     return ClientCredentials(body_id, body_secret, "client_secret_post")
 
 
-def authenticate_client(db: Session, credentials: ClientCredentials) -> Application:
+def authenticate_client(lookups: Lookups, credentials: ClientCredentials) -> ClientFacts:
     """The application the credentials prove; raises ``invalid_client`` (401) otherwise."""
     if (
         not credentials.client_id
@@ -176,7 +174,7 @@ def authenticate_client(db: Session, credentials: ClientCredentials) -> Applicat
         or "\x00" in credentials.client_id
     ):
         raise invalid_client()
-    application = find_application(db, credentials.client_id)
+    application = find_client(lookups, credentials.client_id)
     stored = application.client_secret_hash if application is not None else None
     if credentials.secret is None:
         # A public client names itself; a confidential one must prove it is itself.

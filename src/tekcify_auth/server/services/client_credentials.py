@@ -37,15 +37,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..context import ServerContext
-from ..db.applications import Application
+from ..db.lookups import Lookup, Lookups
 from ..db.oauth import ClientCredentialsAllowance, RevokedClientToken
 from ..errors import OAuthError
-from .applications import find_application
+from .applications import ClientFacts, find_application, find_client
 from .client_auth import invalid_client
 from .grants import Grant, IssuedTokens, TokenRequest, register_grant
 
@@ -71,7 +71,7 @@ def _fingerprint(secret_hash: str) -> str:
 
 
 def client_token_claims(
-    ctx: ServerContext, application: Application, scopes: list[str], now: datetime
+    ctx: ServerContext, application: ClientFacts, scopes: list[str], now: datetime
 ) -> dict[str, Any]:
     """The claims of a client-credentials access token of ``application``."""
     if application.client_secret_hash is None:
@@ -98,16 +98,15 @@ class AllowanceRefused(Exception):
 _NEVER_TO_CLIENTS: Final = frozenset({"offline_access"})
 
 
-def allowed_scopes(db: Session, application: Application) -> list[str] | None:
+def allowed_scopes(application: ClientFacts) -> list[str] | None:
     """The scopes ``application`` may get by ``client_credentials``; ``None``: not allowed.
 
     The administrator's allowance narrowed to what the application registered, in the
     application's order.
     """
-    row = db.get(ClientCredentialsAllowance, application.client_id)
-    if row is None:
+    if application.client_credentials_scopes is None:
         return None
-    allowance = set(row.scopes.split())
+    allowance = set(application.client_credentials_scopes.split())
     # offline_access asks for refresh tokens, which this grant never issues (RFC 6749
     # §4.4.3): it is never granted here, whatever the allowance says.
     return [
@@ -193,8 +192,7 @@ def _client_credentials_grant(ctx: ServerContext, request: TokenRequest) -> Issu
             "A public client cannot use client_credentials: it has no secret to prove "
             "who it is",
         )
-    with ctx.db.read() as db:
-        allowed = allowed_scopes(db, application)
+    allowed = allowed_scopes(application)
     if allowed is None:
         raise OAuthError(
             "unauthorized_client",
@@ -220,23 +218,34 @@ def is_client_token(claims: Mapping[str, Any]) -> bool:
     )
 
 
-def live_client_token(db: Session, claims: Mapping[str, Any]) -> Application | None:
-    """The application of a verified client token, if the token is still live."""
+_REVOKED = Lookup(
+    select(RevokedClientToken.jti).where(RevokedClientToken.jti == bindparam("jti"))
+)
+
+
+def live_client_token(lookups: Lookups, claims: Mapping[str, Any]) -> ClientFacts | None:
+    """The application of a verified client token, if the token is still live.
+
+    Asked of the database each time (two indexed lookups), never cached, so revocation,
+    a new secret or a withdrawn allowance holds from the next request on, on every
+    instance.
+    """
     client_id, jti = claims.get("sub"), claims.get("jti")
-    if not isinstance(client_id, str) or not isinstance(jti, str) or len(client_id) > 64:
+    if (
+        not isinstance(client_id, str) or not isinstance(jti, str)
+        or len(client_id) > 64 or len(jti) > 64
+    ):
         return None
-    application = find_application(db, client_id)
+    application = find_client(lookups, client_id)
     if application is None or application.client_secret_hash is None:
         return None
     if claims.get(FINGERPRINT_CLAIM) != _fingerprint(application.client_secret_hash):
         return None
     scopes = claims.get("scopes")
-    allowed = allowed_scopes(db, application)
+    allowed = allowed_scopes(application)
     if not isinstance(scopes, list) or allowed is None or not set(scopes) <= set(allowed):
         return None
-    revoked = db.execute(
-        select(RevokedClientToken.jti).where(RevokedClientToken.jti == jti)
-    ).first()
+    revoked = lookups.one(_REVOKED, jti=jti)
     return None if revoked is not None else application
 
 
@@ -252,10 +261,10 @@ def revoke_client_token(ctx: ServerContext, token: str, client_id: str | None) -
     claims = result.payload
     if claims.get("sub") != client_id:
         return True
+    application = live_client_token(ctx.db.lookups, claims)
+    if application is None:
+        return True
     with ctx.db.write() as db:
-        application = live_client_token(db, claims)
-        if application is None:
-            return True
         now = ctx.clock()
         db.execute(delete(RevokedClientToken).where(RevokedClientToken.expires_at < now))
         row = RevokedClientToken(
@@ -268,4 +277,6 @@ def revoke_client_token(ctx: ServerContext, token: str, client_id: str | None) -
     return True
 
 
-register_grant(Grant("client_credentials", frozenset(), _client_credentials_grant))
+register_grant(
+    Grant("client_credentials", frozenset(), _client_credentials_grant, read_only=True)
+)

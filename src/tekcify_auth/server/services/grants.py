@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..context import ServerContext
-from ..db.applications import Application
 from ..errors import OAuthError
 from . import tokens
+from .applications import ClientFacts
 
 __all__ = [
     "COMMON_PARAMS",
@@ -48,7 +48,7 @@ class TokenRequest:
 
     grant_type: str
     params: dict[str, str]
-    client: Application | None
+    client: ClientFacts | None
     address: str | None = None
     user_agent: str | None = None
 
@@ -91,12 +91,15 @@ class Grant:
 
     ``uses_authorization_endpoint`` marks grants that start at ``/api/oauth/authorize``
     (discovery then advertises that endpoint and the ``code`` response type).
+    ``read_only`` marks grants that write nothing (``client_credentials``): the token
+    endpoint runs them with ``Database.run_read``, without a worker thread on SQLite.
     """
 
     name: str
     params: frozenset[str]
     handler: GrantHandler
     uses_authorization_endpoint: bool = False
+    read_only: bool = False
 
 
 #: The grants the token endpoint accepts, by ``grant_type``.
@@ -106,6 +109,12 @@ GRANTS: dict[str, Grant] = {}
 def register_grant(grant: Grant) -> None:
     """Make the token endpoint accept ``grant`` (replacing one of the same name)."""
     GRANTS[grant.name] = grant
+
+
+def is_read_only(grant_type: str | None) -> bool:
+    """Whether the grant ``grant_type`` writes nothing (see :class:`Grant`)."""
+    grant = GRANTS.get(grant_type or "")
+    return grant is not None and grant.read_only
 
 
 def json_fields() -> dict[str, str]:

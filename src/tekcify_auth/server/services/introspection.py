@@ -37,10 +37,10 @@ from tekcify_auth._errors import AuthenticationError
 from tekcify_auth._models import UserPayload
 
 from ..context import ServerContext
-from ..db.applications import Application
 from ..db.models import RefreshToken, User, UserSession
 from ..errors import ApiError
 from . import client_credentials, sessions, tokens
+from .applications import ClientFacts
 from .userinfo import email_granted
 
 __all__ = ["INACTIVE", "JSON_FIELDS", "TokenFacts", "find_token", "introspect", "revoke"]
@@ -92,7 +92,7 @@ def _order(hint: str | None) -> tuple[TokenKind, TokenKind]:
     return ("access_token", "refresh_token")
 
 
-def _access_facts(ctx: ServerContext, db: Session, token: str) -> TokenFacts | None:
+def _access_facts(ctx: ServerContext, token: str) -> TokenFacts | None:
     result = ctx.guard.verifier.verify(token)
     if not result.valid:
         return None
@@ -102,11 +102,11 @@ def _access_facts(ctx: ServerContext, db: Session, token: str) -> TokenFacts | N
         return None
     if client_credentials.is_client_token(claims):
         # No user and no session: live while its client and secret are (see the module).
-        if client_credentials.live_client_token(db, claims) is None:
+        if client_credentials.live_client_token(ctx.db.lookups, claims) is None:
             return None
     else:
         try:
-            sessions.ensure_live(db, UserPayload(user_id=sub, session_id=sid))
+            sessions.ensure_live(ctx.db.lookups, UserPayload(user_id=sub, session_id=sid))
         except AuthenticationError:
             return None
     scopes = claims.get("scopes") or []
@@ -136,10 +136,11 @@ def _refresh_row(db: Session, token: str) -> tuple[RefreshToken, UserSession, Us
     return refresh, session, user
 
 
-def _refresh_facts(
-    ctx: ServerContext, db: Session, token: str, client_id: str | None
-) -> TokenFacts | None:
-    found = _refresh_row(db, token)
+def _refresh_facts(ctx: ServerContext, token: str, client_id: str | None) -> TokenFacts | None:
+    if len(token) > tokens.MAX_REFRESH_TOKEN_LENGTH:
+        return None
+    with ctx.db.read() as db:
+        found = _refresh_row(db, token)
     if found is None:
         return None
     refresh, session, user = found
@@ -161,26 +162,28 @@ def _refresh_facts(
 
 
 def find_token(
-    ctx: ServerContext, db: Session, token: str, hint: str | None, client: Application | None
+    ctx: ServerContext, token: str, hint: str | None, client: ClientFacts | None
 ) -> TokenFacts | None:
     """The facts of ``token`` if it is live and ``client`` may see it, else ``None``."""
     client_id = client.client_id if client is not None else None
     for kind in _order(hint):
         if kind == "access_token":
-            facts = _access_facts(ctx, db, token)
+            facts = _access_facts(ctx, token)
         else:
-            facts = _refresh_facts(ctx, db, token, client_id)
+            facts = _refresh_facts(ctx, token, client_id)
         if facts is not None:
             return facts
     return None
 
 
 def introspect(
-    ctx: ServerContext, token: str, hint: str | None, client: Application | None
+    ctx: ServerContext, token: str, hint: str | None, client: ClientFacts | None
 ) -> dict[str, Any]:
-    """The RFC 7662 answer for ``token`` asked by ``client`` (``None``: no client)."""
-    with ctx.db.read() as db:
-        facts = find_token(ctx, db, token, hint, client)
+    """The RFC 7662 answer for ``token`` asked by ``client`` (``None``: no client).
+
+    It only reads: async routes run it with ``Database.run_read``.
+    """
+    facts = find_token(ctx, token, hint, client)
     return dict(INACTIVE) if facts is None else facts.body()
 
 
@@ -196,7 +199,7 @@ def _session_to_revoke(
                 _refresh, session, user = found
                 return (user.id, session.id) if session.client_id == client_id else None
         else:
-            facts = _access_facts(ctx, db, token)
+            facts = _access_facts(ctx, token)
             if facts is not None:
                 if facts.client_id != client_id or facts.session_id is None:
                     return None
@@ -204,7 +207,7 @@ def _session_to_revoke(
     return None
 
 
-def revoke(ctx: ServerContext, token: str, hint: str | None, client: Application | None) -> None:
+def revoke(ctx: ServerContext, token: str, hint: str | None, client: ClientFacts | None) -> None:
     """Revoke the session of ``token`` when ``client`` may; nothing otherwise (no error)."""
     client_id = client.client_id if client is not None else None
     if client_credentials.revoke_client_token(ctx, token, client_id):

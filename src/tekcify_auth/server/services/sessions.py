@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from tekcify_auth._errors import AuthenticationError
 from tekcify_auth._guard import INVALID_TOKEN
 from tekcify_auth._models import UserPayload
 
+from ..db.lookups import Lookup, Lookups
 from ..db.models import User, UserSession
 from ..errors import ApiError
 
@@ -42,8 +43,8 @@ def refuse_caller(reason: str) -> AuthenticationError:
 # Built once and run on the session's connection (Core, not the ORM): this check runs on
 # every Bearer request and introspection, and building the statement and its cache key
 # per call cost more than the query (benchmarks/server.py: 0.41 -> 0.17 ms on SQLite).
-_USER_STATE = select(User.disabled_at).where(User.id == bindparam("user_id"))
-_SESSION_STATE = (
+_USER_STATE = Lookup(select(User.disabled_at).where(User.id == bindparam("user_id")))
+_SESSION_STATE = Lookup(
     select(User.disabled_at, UserSession.revoked_at, UserSession.user_id)
     .join(UserSession, UserSession.user_id == User.id)
     .where(UserSession.id == bindparam("session_id"))
@@ -55,32 +56,32 @@ _USER_COLUMNS = (
     User.id, User.email, User.email_verified, User.first_name, User.last_name,
     User.avatar_url, User.updated_at, User.disabled_at,
 )
-_LIVE_USER = select(*_USER_COLUMNS).where(User.id == bindparam("user_id"))
-_LIVE_SESSION_USER = (
+_LIVE_USER = Lookup(select(*_USER_COLUMNS).where(User.id == bindparam("user_id")))
+_LIVE_SESSION_USER = Lookup(
     select(*_USER_COLUMNS, UserSession.revoked_at)
     .join(UserSession, UserSession.user_id == User.id)
     .where(UserSession.id == bindparam("session_id"))
 )
 
 
-#: A row of :func:`live_user`: the user's columns by name (``row.email``...).
-UserRow = Row[*tuple[Any, ...]]
+#: A row of :func:`live_user`: the user's columns by name (``row.email``...), a
+#: named tuple from ``db/lookups.py``.
+UserRow = Any
 
 
-def live_user(session: Session, caller: UserPayload) -> UserRow:
+def live_user(lookups: Lookups, caller: UserPayload) -> UserRow:
     """The caller's user row (``id``, ``email``, names, ...) once :func:`ensure_live` holds.
 
     The same checks in the same order as :func:`ensure_live`, in one query that also
     returns the account, for routes that need both (UserInfo).
     """
-    connection = session.connection()
     row: UserRow | None
     if caller.session_id is None:
-        row = connection.execute(_LIVE_USER, {"user_id": caller.user_id}).first()
+        row = lookups.one(_LIVE_USER, user_id=caller.user_id)
         if row is None:
             raise refuse_caller("user_not_found")
     else:
-        row = connection.execute(_LIVE_SESSION_USER, {"session_id": caller.session_id}).first()
+        row = lookups.one(_LIVE_SESSION_USER, session_id=caller.session_id)
         if row is None or row.id != caller.user_id:
             raise refuse_caller("session_not_found")
         if row.revoked_at is not None:
@@ -90,21 +91,20 @@ def live_user(session: Session, caller: UserPayload) -> UserRow:
     return row
 
 
-def ensure_live(session: Session, caller: UserPayload) -> None:
+def ensure_live(lookups: Lookups, caller: UserPayload) -> None:
     """Raise the guard's 401 unless the caller's account and session are live.
 
     A verified token is not enough: its session may have been revoked (logout,
     password change, refresh-token reuse) or its account disabled since it was issued.
     """
-    connection = session.connection()
     if caller.session_id is None:
-        row = connection.execute(_USER_STATE, {"user_id": caller.user_id}).first()
+        row = lookups.one(_USER_STATE, user_id=caller.user_id)
         if row is None:
             raise refuse_caller("user_not_found")
         if row.disabled_at is not None:
             raise refuse_caller("user_disabled")
         return
-    found = connection.execute(_SESSION_STATE, {"session_id": caller.session_id}).first()
+    found = lookups.one(_SESSION_STATE, session_id=caller.session_id)
     if found is None or found.user_id != caller.user_id:
         raise refuse_caller("session_not_found")
     if found.revoked_at is not None:
