@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +23,7 @@ from urllib.parse import quote_plus
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -287,3 +288,26 @@ def client_session(
         user = accounts.find_by_email(db, email)
         assert user is not None, f"register {email} first"
         return tokens.start_session(db, ctx, user, scopes=list(scopes), client_id=client_id)
+
+
+def api_routes(app: FastAPI) -> Iterator[APIRoute]:
+    """Every FastAPI route of ``app``, those of included routers too."""
+    try:  # FastAPI >= 0.16x keeps included routers apart; this walks into them
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI lists every route flat
+        candidates: list[Any] = list(app.routes)
+    else:
+        candidates = [context.original_route for context in iter_route_contexts(app.routes)]
+    for route in candidates:
+        if isinstance(route, APIRoute):
+            yield route
+
+
+def dependency_calls(route: APIRoute) -> Iterator[Callable[..., Any]]:
+    """Every dependency ``route`` resolves, the app's global ones and nested ones too."""
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        if dependency.call is not None:
+            yield dependency.call
+        pending.extend(dependency.dependencies)

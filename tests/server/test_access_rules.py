@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
 from tekcify_auth.server.routers.deps import ACCESS_RULE, AccessRule
@@ -27,9 +25,11 @@ from tekcify_auth.server.services import accounts, applications, client_credenti
 from .conftest import (
     PASSWORD,
     allow_client_credentials,
+    api_routes,
     bearer,
     client_session,
     create_oauth_app,
+    dependency_calls,
     login,
     register,
 )
@@ -61,32 +61,11 @@ KINDS: Final = (FIRST_PARTY, *APP_KINDS, CLIENT_CREDENTIALS)
 REFUSAL: Final = {"statusCode": 403, "error": "Forbidden", "message": "Insufficient scope"}
 
 
-def _routes(app: FastAPI) -> Iterator[APIRoute]:
-    try:  # FastAPI >= 0.16x keeps included routers apart; this walks into them
-        from fastapi.routing import iter_route_contexts
-    except ImportError:  # pragma: no cover - older FastAPI lists every route flat
-        candidates: list[Any] = list(app.routes)
-    else:
-        candidates = [context.original_route for context in iter_route_contexts(app.routes)]
-    for route in candidates:
-        if isinstance(route, APIRoute):
-            yield route
-
-
-def _calls(route: APIRoute) -> Iterator[Callable[..., Any]]:
-    pending = list(route.dependant.dependencies)
-    while pending:
-        dependency = pending.pop()
-        if dependency.call is not None:
-            yield dependency.call
-        pending.extend(dependency.dependencies)
-
-
 def declared(app: FastAPI) -> dict[tuple[str, str], AccessRule | None]:
     """Every Bearer route of ``app`` (method, path) and the rule it declares, if any."""
     found: dict[tuple[str, str], AccessRule | None] = {}
-    for route in _routes(app):
-        calls = list(_calls(route))
+    for route in api_routes(app):
+        calls = list(dependency_calls(route))
         if not any(isinstance(call, HTTPBearer) for call in calls):
             continue
         rules = [getattr(call, ACCESS_RULE) for call in calls if hasattr(call, ACCESS_RULE)]
@@ -181,7 +160,7 @@ async def test_every_route_answers_its_row_of_the_matrix(
     undeclared = sorted(key for key, rule in rules.items() if rule is None)
     assert undeclared == sorted(OAUTH_OWN_RULES), "a Bearer route declares no rule"
     assert set(account) == set(matrix), "README's matrix and the routes differ"
-    every = {(m, r.path) for r in _routes(app) for m in r.methods}
+    every = {(m, r.path) for r in api_routes(app) for m in r.methods}
     unlisted = {key for key in every if key[1].startswith(ACCOUNT_PREFIXES)} - set(matrix)
     assert unlisted == PUBLIC, "an account route neither public nor in the matrix"
 

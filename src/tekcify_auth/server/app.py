@@ -24,6 +24,7 @@ from .canonical import Canonical
 from .context import Clock, ServerContext
 from .cors import OAuthCorsMiddleware
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
+from .fastlane import FastLane
 from .hosts import AllowedHostsMiddleware
 from .middleware import AccessLogMiddleware, BodyLimitMiddleware, NulPathMiddleware
 from .openapi import install_openapi
@@ -108,6 +109,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # /openapi.json documents the 400s (not FastAPI's 422s) and the other errors.
     install_openapi(app)
     install_docs(app)
+    # Innermost: the endpoints resource servers call all day, without FastAPI's routing
+    # and dependency solving (fastlane.py); the layers below apply to them as to any.
+    app.add_middleware(FastLane, ctx=ctx, handlers=app.exception_handlers)
     # Browsers at an application's origins may call the token, introspection, revocation
     # and UserInfo endpoints (answers preflights itself).
     app.add_middleware(OAuthCorsMiddleware, ctx=ctx)

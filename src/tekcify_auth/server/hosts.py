@@ -21,6 +21,7 @@ reverse proxy ``X-Forwarded-Host`` is never read (see ``proxies.py``): set
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -43,6 +44,9 @@ _NAME: Final = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 _MAX_HOSTS: Final = 100
 
 
+# Every request's Host is split (the Host check, the canonical URL), and the same few
+# values come again and again: remembered, in a bounded cache.
+@functools.lru_cache(maxsize=1024)
 def split_host(host: str) -> tuple[str, int | None] | None:
     """``host[:port]`` as ``(name, port)``, the name lower-cased and an IPv6 address in
     brackets; ``None`` when it is not a host name or address."""

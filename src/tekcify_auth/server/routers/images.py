@@ -108,7 +108,9 @@ def get_canonical(request: Request) -> Canonical:
     return canonical
 
 
-def get_base_url(request: Request) -> str:
+# The two dependencies below are async: FastAPI runs a plain `def` dependency in a
+# worker thread, a hop per request (UserInfo's) for an attribute lookup.
+async def get_base_url(request: Request) -> str:
     """The base of the URLs in this answer (image links, discovery): ``TEKCIFY_PUBLIC_URL``,
     the canonical URL for its aliases, or the request's own base URL (``canonical.py``)."""
     return get_canonical(request).base_url(
@@ -120,7 +122,7 @@ def get_base_url(request: Request) -> str:
 BaseUrl = Annotated[str, Depends(get_base_url)]
 
 
-def get_processor(request: Request) -> ImageProcessor:
+async def get_processor(request: Request) -> ImageProcessor:
     """The server's :class:`ImageProcessor` (one per app, bounded worker threads)."""
     processor: ImageProcessor = request.app.state.image_processor
     return processor

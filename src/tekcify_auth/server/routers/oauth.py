@@ -57,10 +57,12 @@ def _reader(
     return read
 
 
-TokenParams = Annotated[ProtocolRequest, Depends(_reader(grants.json_fields))]
-TokenStatusParams = Annotated[
-    ProtocolRequest, Depends(_reader(lambda: introspection.JSON_FIELDS))
-]
+#: The token endpoint's parameters (every registered grant's names in JSON).
+read_token_params = _reader(grants.json_fields)
+#: Introspection's and revocation's parameters.
+read_status_params = _reader(lambda: introspection.JSON_FIELDS)
+TokenParams = Annotated[ProtocolRequest, Depends(read_token_params)]
+TokenStatusParams = Annotated[ProtocolRequest, Depends(read_status_params)]
 
 
 def _client(ctx: Ctx, form: ProtocolRequest, request: Request) -> ClientFacts | None:
