@@ -102,12 +102,14 @@ def _log_config(level: str) -> dict[str, Any]:
 
 
 def _banner(
-    settings: Settings, ctx: ServerContext, base_url: str, *, every_interface: bool = False
+    settings: Settings, ctx: ServerContext, base_url: str, *, every_interface: bool = False,
+    workers: int = 1,
 ) -> str:
     lines = [
         f"Tekcify Auth listening on {base_url}",
         f"  database: {ctx.db.describe()}",
         f"  signing:  {ctx.key_source}",
+        f"  workers:  {workers} (--workers N to change)",
     ]
     if settings.public_url is None:
         lines.append(
@@ -140,9 +142,18 @@ def _banner(
         lines.append(
             "  login limits: in this process's memory (several workers or instances count "
             "apart: set TEKCIFY_REDIS_URL to share them)"
+            if workers == 1 else
+            f"  login limits: in each worker's memory, each enforcing 1/{workers} of every "
+            "limit so that together they allow no more (other instances count apart: set "
+            "TEKCIFY_REDIS_URL to share them exactly)"
         )
     else:
         lines.append("  login limits: shared through Redis (TEKCIFY_REDIS_URL)")
+    lines.append(
+        "  verified tokens: cached per worker for their signature only; revocation is read "
+        "from the database on every request, so every worker and instance refuses a "
+        "revoked token at once"
+    )
     lines.append(f"  health: {base_url}/health   API docs: {base_url}/docs")
     return "\n".join(lines)
 
@@ -293,10 +304,15 @@ def _run_server(args: argparse.Namespace, settings: Settings, port: int) -> int:
     canonical = serve_url(host, port)
     base_url = settings.public_url or canonical
     print(
-        _banner(settings, ctx, base_url, every_interface=every_interface(host)), flush=True
+        _banner(
+            settings, ctx, base_url, every_interface=every_interface(host),
+            workers=args.workers,
+        ),
+        flush=True,
     )
     # Read again by every worker's app_factory.
     os.environ["TEKCIFY_CANONICAL_URL"] = canonical
+    os.environ["TEKCIFY_WORKERS"] = str(args.workers)
     allowed = _allowed_hosts_for(settings, host, port)
     if allowed is not None:
         os.environ["TEKCIFY_ALLOWED_HOSTS"] = allowed
@@ -372,6 +388,19 @@ def _port(value: str) -> int:
     return port
 
 
+def default_workers() -> int:
+    """One worker per CPU this process may run on (its affinity, not the machine's).
+
+    Measured in benchmarks/peers.py (the workers row): on 2 cores, 2 workers serve
+    1.6x and more what one does; a worker per core is what uvicorn and gunicorn advise
+    for CPU-bound Python.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -418,7 +447,10 @@ def _build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the server")
     serve.add_argument("--host", default=DEFAULT_HOST, help="address to listen on")
     serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port to listen on")
-    serve.add_argument("--workers", type=_positive, default=1, help="worker processes")
+    serve.add_argument(
+        "--workers", type=_positive, default=default_workers(),
+        help="worker processes, one per CPU this process may use",
+    )
     serve.set_defaults(handler=_serve)
 
     db = commands.add_parser("db", help="database maintenance")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -52,4 +53,6 @@ def test_serve_help_in_a_real_process_names_host_port_and_workers_defaults() -> 
     flat = _flat(shown)
     assert "address to listen on (default: 127.0.0.1)" in flat
     assert "port to listen on (default: 7001)" in flat
-    assert "worker processes (default: 1)" in flat
+    # One worker per CPU this process may use (the test runs under the same affinity).
+    workers = len(os.sched_getaffinity(0))
+    assert f"worker processes, one per CPU this process may use (default: {workers})" in flat

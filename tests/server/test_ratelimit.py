@@ -367,3 +367,42 @@ async def test_a_login_from_another_address_of_the_same_ipv6_network_is_limited(
         assert (await neighbour.post("/api/auth/login", json=right)).status_code == 429
     async with asgi_client(app, "2001:db8:1:3::1") as elsewhere:
         assert (await elsewhere.post("/api/auth/login", json=right)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("workers", "expected"), [(1, (5, 20, 50)), (2, (3, 10, 25)), (3, (2, 7, 17)), (9, (1, 3, 6))]
+)
+def test_without_redis_each_worker_enforces_its_share_of_the_limits(
+    workers: int, expected: tuple[int, int, int], tmp_path: Path
+) -> None:
+    # `serve --workers N` sets TEKCIFY_WORKERS for its workers: each counts in its own
+    # memory, so together they must allow no more than the limit (rounded up per worker).
+    from tekcify_auth.server.context import ServerContext
+
+    settings = make_settings(
+        data_dir=tmp_path, workers=workers, login_max_failures=5,
+        login_max_failures_per_address=20, login_max_failures_per_account=50,
+    )
+    ctx = ServerContext(settings)
+    ctx.start()
+    try:
+        limiter = ctx.limiter
+        assert (limiter.per_account_address, limiter.per_address, limiter.per_account) == expected
+        assert limiter.per_account_address * workers >= 5
+    finally:
+        ctx.stop()
+
+
+def test_with_redis_every_worker_enforces_the_whole_limit(tmp_path: Path) -> None:
+    from tekcify_auth.server.context import ServerContext
+
+    settings = make_settings(
+        data_dir=tmp_path, workers=4, login_max_failures=5,
+        redis_url="redis://127.0.0.1:1/0",  # never reached: the client connects lazily
+    )
+    ctx = ServerContext(settings)
+    ctx.start()
+    try:
+        assert ctx.limiter.per_account_address == 5
+    finally:
+        ctx.stop()

@@ -90,16 +90,24 @@ class ServerContext:
             memory_cost=self.settings.argon2_memory_cost,
             parallelism=self.settings.argon2_parallelism,
         )
+        share = self._limit_share()
         self._limiter = LoginLimiter(
             self._limit_store(),
             window=self.settings.login_window,
-            per_account_address=self.settings.login_max_failures,
-            per_address=self.settings.login_max_failures_per_address,
-            per_account=self.settings.login_max_failures_per_account,
-            per_account_successes=self.settings.login_max_successes_per_account,
+            per_account_address=share(self.settings.login_max_failures),
+            per_address=share(self.settings.login_max_failures_per_address),
+            per_account=share(self.settings.login_max_failures_per_account),
+            per_account_successes=share(self.settings.login_max_successes_per_account),
             ipv6_prefix=self.settings.login_ipv6_prefix,
             clock=self.timestamp,
         )
+
+    def _limit_share(self) -> Callable[[int], int]:
+        """What this process enforces of a login limit: all of it with Redis (shared) or
+        one worker; else its share (rounded up), since each worker counts in its own memory
+        and a client's attempts may reach any of them."""
+        workers = 1 if self.settings.redis_url is not None else self.settings.workers
+        return lambda limit: max(1, -(-limit // workers))
 
     def _limit_store(self) -> LimitStore:
         if self.settings.redis_url is None:

@@ -252,6 +252,13 @@ class Settings(BaseSettings):
         "redeemed",
         default=60, ge=1, le=60,
     )
+    workers: int = _env(
+        "TEKCIFY_WORKERS",
+        "a whole number from 1 to 256: how many worker processes serve together (set by "
+        "`tekcify-auth serve --workers` for its workers); without Redis each enforces its "
+        "share of the login limits, so that together they allow no more than the limits",
+        default=1, ge=1, le=256,
+    )
     purge_interval: int = _env(
         "TEKCIFY_PURGE_INTERVAL",
         "a whole number of seconds from 60 to 86400, or 0 to never purge in the server "
