@@ -109,14 +109,20 @@ class AllowedHosts:
     def __init__(self, extra: Iterable[str] = ()) -> None:
         self.any_port: frozenset[str] = frozenset(h for h in extra if split_host(h) == (h, None))
         self.exact: frozenset[str] = frozenset(extra) - self.any_port
+        self._allows = functools.lru_cache(maxsize=1024)(self._decide)
 
     def allows(self, host: str | None, server: tuple[str, int | None] | None, scheme: str) -> bool:
         """Whether ``host`` (the header; ``None`` when absent) may be answered.
 
         ``server`` is the ASGI scope's ``(address, port)`` of the listening side.
+        Remembered per distinct question (a bounded cache): every request asks it, and
+        parsing the addresses cost a fifth of the JWKS route's time (issue 12 profile).
         """
         if host is None:  # HTTP/1.0: the server's own address is used, nothing to follow
             return True
+        return self._allows(host, None if server is None else tuple(server), scheme)
+
+    def _decide(self, host: str, server: tuple[str, int | None] | None, scheme: str) -> bool:
         split = split_host(host)
         if split is None:
             return False

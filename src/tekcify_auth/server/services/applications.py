@@ -362,7 +362,6 @@ class ClientFacts:
     client_id: str
     client_secret_hash: str | None
     scopes: list[str]
-    redirect_uris: list[str]
     authorized_origins: list[str]
     client_credentials_scopes: str | None
 
@@ -372,7 +371,7 @@ class ClientFacts:
 _CLIENT = Lookup(
     select(
         Application.client_id, Application.client_secret_hash, Application.scopes,
-        Application.redirect_uris, Application.authorized_origins,
+        Application.authorized_origins,
         ClientCredentialsAllowance.scopes.label("client_credentials_scopes"),
     )
     .join(User, User.id == Application.owner_id)
@@ -397,7 +396,7 @@ def find_client(lookups: Lookups, client_id: str) -> ClientFacts | None:
     if row is None:
         return None
     return ClientFacts(
-        row.client_id, row.client_secret_hash, list(row.scopes), list(row.redirect_uris),
+        row.client_id, row.client_secret_hash, list(row.scopes),
         list(row.authorized_origins), row.client_credentials_scopes,
     )
 
