@@ -31,11 +31,15 @@ one that finds it taken does nothing and reports ``skipped``:
   end. A batch commits only if its renewal found the lease still this purge's, so a
   purge paused past its lease (and overtaken) stops at its next batch instead of
   running beside the new holder; a killed process's lease is free again once it has
-  gone :data:`LEASE` without renewal. A lease rather than a lock file next to the
-  database: it lives in the database it protects, so it holds wherever SQLite does
-  (any OS, the file reached through another path or mount), and it needs no file or
-  permission of its own. Lease times are the caller's ``now`` moved on by the real time
-  elapsed since the purge began, so every process of the host measures them alike.
+  gone :data:`LEASE` without renewal.
+
+Why a lease rather than an OS lock on a file beside the database: the lease is checked in
+the very transaction that deletes, so exclusion and deletion cannot drift apart; it lives
+in the database it guards, so it needs no file, path or permission of its own and works
+on every OS SQLite runs on (``flock`` is POSIX-only, and ``fcntl`` locks do not exclude
+two engines of one process). Its price, a killed purge blocking the next for up to
+:data:`LEASE`, is nothing beside an hourly interval. Lease times are the caller's
+``now`` moved on by the real time elapsed since the purge began.
 """
 
 from __future__ import annotations
