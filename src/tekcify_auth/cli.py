@@ -359,8 +359,9 @@ def _db_purge(args: argparse.Namespace) -> int:
             )
         return 0
     print(
-        f"purged {report.codes} authorization codes, {report.sessions} sessions, "
-        f"{report.refresh_tokens} refresh tokens and {report.revoked_client_tokens} revoked "
+        f"purged {report.codes} authorization codes, {report.sessions} sessions (with their "
+        f"refresh tokens), {report.refresh_tokens} more expired refresh tokens and "
+        f"{report.revoked_client_tokens} revoked "
         f"client tokens (kept: everything live, and what ended in the last "
         f"{retention.days} days)"
     )

@@ -220,7 +220,10 @@ def test_db_purge_in_a_real_process(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert "purged 0 authorization codes, 0 sessions, 0 refresh tokens" in run.stdout
+    assert (
+        "purged 0 authorization codes, 0 sessions (with their refresh tokens), 0 more expired "
+        "refresh tokens and 0 revoked client tokens"
+    ) in run.stdout
     assert "last 7 days" in run.stdout
 
 

@@ -248,7 +248,8 @@ def purge(database: Database, now: datetime, retention: timedelta) -> PurgeRepor
             )
     if report.total:
         logger.info(
-            "purged %d codes, %d sessions, %d refresh tokens, %d revoked client tokens",
+            "purged %d codes, %d sessions (with their refresh tokens), %d more refresh "
+            "tokens, %d revoked client tokens",
             report.codes, report.sessions, report.refresh_tokens,
             report.revoked_client_tokens,
         )
