@@ -48,6 +48,7 @@ bench: venv
 	$(PY) benchmarks/guard.py
 	scripts/with-services.sh $(PY) benchmarks/server.py
 	$(PY) benchmarks/fleet.py
+	$(PY) benchmarks/history.py
 
 clean:
 	rm -rf $(VENV) $(RUN_VENV) .pytest_cache .mypy_cache .ruff_cache

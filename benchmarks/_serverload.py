@@ -45,7 +45,8 @@ class Spec:
     ``chain["seeds"]`` (one per connection) and every answer replaces with its JSON
     field ``chain["field"]``. With ``pool``, each request takes the next body of it.
     With ``collect``, that JSON field of every expected answer is kept and returned
-    (the refresh tokens of the sessions login made, for the refresh load).
+    (the refresh tokens of the sessions login made, for the refresh load). ``port`` and
+    ``pid`` send this target to another server than the job's.
     """
 
     method: str = "GET"
@@ -57,6 +58,10 @@ class Spec:
     chain: dict[str, Any] | None = None
     pool: list[str] | None = None
     collect: str | None = None
+    #: Another server than the job's (its port, and its pid for the CPU clock): the
+    #: targets of one job may load several servers in turn (history.py).
+    port: int | None = None
+    pid: int | None = None
 
 
 @dataclass
@@ -74,9 +79,9 @@ class Stream:
     """The connections of one target to the server, loaded one slice at a time."""
 
     def __init__(self, port: int, pid: int | None, spec: Spec) -> None:
-        self.port = port
+        self.port = spec.port or port
         self.spec = spec
-        self.cpu = cpu_clock(pid)
+        self.cpu = cpu_clock(spec.pid or pid)
         self.selector = selectors.DefaultSelector()
         self.unexpected = 0
         self.first_unexpected = ""
@@ -85,7 +90,7 @@ class Stream:
         self.pool = list(reversed(spec.pool)) if spec.pool is not None else None
         self.exhausted = False
         self.head = (
-            f"{spec.method} {spec.path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"{spec.method} {spec.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
             + "".join(f"{h}\r\n" for h in spec.headers)
         )
         seeds = list(spec.chain["seeds"]) if spec.chain else []

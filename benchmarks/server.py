@@ -227,15 +227,23 @@ def server_env(database_url: str | None, data_dir: str) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def serving(database_url: str | None) -> Iterator[Server]:
-    """The server with the bare endpoint, until the block ends (even on errors)."""
-    port = free_port()
-    command = [
+def with_bare_endpoint(port: int) -> list[str]:
+    """The command of the server with the bare endpoint beside it, under uvicorn."""
+    return [
         sys.executable, "-m", "uvicorn", "server_app:app", "--factory", "--app-dir", APPS,
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log",
         "--log-level", "warning", "--loop", UVICORN_LOOP, "--http", UVICORN_HTTP,
     ]
+
+
+@contextlib.contextmanager
+def serving(
+    database_url: str | None, command_for: Callable[[int], list[str]] = with_bare_endpoint
+) -> Iterator[Server]:
+    """The server (``command_for(port)``, by default with the bare endpoint), pinned,
+    until the block ends (even on errors)."""
+    port = free_port()
+    command = command_for(port)
     with tempfile.TemporaryDirectory(prefix="tekcify-bench-") as data_dir, \
             tempfile.TemporaryFile() as log:
         env = server_env(database_url, data_dir)

@@ -356,7 +356,7 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
 def _db_purge(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from .server.services.purge import purge
+    from .server.services.purge import LEASE, purge
 
     settings = _settings()
     days = args.retention_days
@@ -368,10 +368,16 @@ def _db_purge(args: argparse.Namespace) -> int:
         ctx.stop()
     if report.skipped:
         print("another server is purging this database right now; nothing done")
+        if ctx.db.is_sqlite:
+            print(
+                f"(a purge killed midway holds its lease until {LEASE.total_seconds():.0f} s "
+                "after its last batch)"
+            )
         return 0
     print(
-        f"purged {report.codes} authorization codes, {report.sessions} sessions, "
-        f"{report.refresh_tokens} refresh tokens and {report.revoked_client_tokens} revoked "
+        f"purged {report.codes} authorization codes, {report.sessions} sessions (with their "
+        f"refresh tokens), {report.refresh_tokens} more expired refresh tokens and "
+        f"{report.revoked_client_tokens} revoked "
         f"client tokens (kept: everything live, and what ended in the last "
         f"{retention.days} days)"
     )

@@ -124,7 +124,9 @@ class ServerState(Base):
 
     One row per ``name``. ``signing_alg`` holds the signing algorithm recorded at the
     first start (or by ``tekcify-auth keys switch-alg``): ``HS256``, which has no key
-    row, or the algorithm of the active key (``services/keystore.py``).
+    row, or the algorithm of the active key (``services/keystore.py``). ``purge_lease``
+    is the SQLite purge's lease: its holder ("" when free) and last renewal
+    (``services/purge.py``).
     """
 
     __tablename__ = "server_state"

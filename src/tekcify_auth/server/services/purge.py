@@ -16,15 +16,40 @@ sign-ins and refreshes never wait long behind it):
 * revoked client-credentials tokens whose ``exp`` has passed.
 
 Nothing live is touched: a live session keeps all its rotated tokens, so presenting an
-old one still revokes it. The server runs it every ``TEKCIFY_PURGE_INTERVAL`` seconds
-(one instance at a time on PostgreSQL: a transaction-level advisory lock), and
-``tekcify-auth db purge`` runs it by hand.
+old one still revokes it. The server runs it every ``TEKCIFY_PURGE_INTERVAL`` seconds,
+and ``tekcify-auth db purge`` runs it by hand.
+
+**One purge at a time** per database, whatever runs it (:func:`purge_lock`); another
+one that finds it taken does nothing and reports ``skipped``:
+
+* on PostgreSQL, a session-level advisory lock, held on a connection of its own for the
+  whole purge; PostgreSQL releases it when that connection ends, a killed process's
+  included;
+* on SQLite, a **lease**: the ``server_state`` row ``purge_lease`` names its holder and
+  when it last renewed it. It is taken with a conditional UPDATE (free, or not renewed
+  for :data:`LEASE`), renewed inside every batch's write transaction, and freed at the
+  end. A batch commits only if its renewal found the lease still this purge's, so a
+  purge paused past its lease (and overtaken) stops at its next batch instead of
+  running beside the new holder; a killed process's lease is free again once it has
+  gone :data:`LEASE` without renewal.
+
+Why a lease rather than an OS lock on a file beside the database: the lease is checked in
+the very transaction that deletes, so exclusion and deletion cannot drift apart; it lives
+in the database it guards, so it needs no file, path or permission of its own and works
+on every OS SQLite runs on (``flock`` is POSIX-only, and ``fcntl`` locks do not exclude
+two engines of one process). Its price, a killed purge blocking the next for up to
+:data:`LEASE`, is nothing beside an hourly interval. Lease times are the caller's
+``now`` moved on by the real time elapsed since the purge began.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,14 +57,19 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import anyio.to_thread
-from sqlalchemy import and_, delete, exists, not_, or_, select, text
+from sqlalchemy import and_, delete, exists, not_, or_, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from ..context import ServerContext
 from ..db.engine import Database
-from ..db.models import RefreshToken, UserSession
+from ..db.models import RefreshToken, ServerState, UserSession
 from ..db.oauth import AuthorizationCode, RevokedClientToken
 
-__all__ = ["BATCH", "PurgeReport", "purge", "purge_periodically"]
+__all__ = [
+    "BATCH", "LEASE", "LEASE_NAME", "LockLost", "PurgeLock", "PurgeReport", "purge",
+    "purge_lock", "purge_periodically",
+]
 
 logger = logging.getLogger("tekcify_auth.server.purge")
 
@@ -47,6 +77,12 @@ logger = logging.getLogger("tekcify_auth.server.purge")
 BATCH: Final = 500
 # Any constant shared by every server process and the CLI (not the keystore's).
 _LOCK_ID: Final = 0x7E6C1F3
+#: SQLite: how long a purge's lease lasts without renewal (it is renewed every batch,
+#: and a batch waits at most the database timeout for the write lock).
+LEASE: Final = timedelta(minutes=2)
+#: The ``server_state`` row of the SQLite lease: ``value`` its holder ("" when free),
+#: ``updated_at`` its last renewal.
+LEASE_NAME: Final = "purge_lease"
 
 
 @dataclass
@@ -82,55 +118,147 @@ def _ended_sessions(cutoff: datetime) -> Any:
     return select(UserSession.id).where(ended)
 
 
-def _batches(db_write: Callable[[], Any], statement_for: Callable[[], Any]) -> int:
-    """Run ``DELETE ... WHERE id IN (the next batch)`` until a batch is not full."""
+def _batches(
+    db_write: Callable[[], Any], statement_for: Callable[[], Any], lock: PurgeLock
+) -> int:
+    """Run ``DELETE ... WHERE id IN (the next batch)`` until a batch is not full, each
+    in a write transaction that first renews ``lock`` (raises :class:`LockLost`)."""
     deleted = 0
     while True:
         with db_write() as db:
+            lock.renew(db)
             done = int(db.execute(statement_for()).rowcount)
         deleted += done
         if done < BATCH:
             return deleted
 
 
+class LockLost(Exception):
+    """The purge's SQLite lease was taken over (it went unrenewed past :data:`LEASE`)."""
+
+
+class PurgeLock:
+    """The right to purge ``database`` now: see :func:`purge_lock`.
+
+    ``held`` says whether it was got. On SQLite :meth:`renew` must run in each batch's
+    write transaction; on PostgreSQL the advisory lock needs no renewal.
+    """
+
+    def __init__(self, database: Database, now: datetime) -> None:
+        self.database = database
+        self.held = False
+        self.holder = f"pid {os.getpid()} on {socket.gethostname()} ({secrets.token_hex(4)})"
+        self._began, self._clock0 = now, time.monotonic()
+
+    def now(self) -> datetime:
+        """The caller's ``now`` moved on by the real time elapsed since."""
+        return self._began + timedelta(seconds=time.monotonic() - self._clock0)
+
+    def take(self) -> bool:
+        """SQLite: take the lease if it is free or expired (one conditional UPDATE)."""
+        now = self.now()
+        with self.database.write() as db:
+            db.execute(
+                sqlite_insert(ServerState)
+                .values(name=LEASE_NAME, value="", updated_at=now)
+                .on_conflict_do_nothing()
+            )
+            taken = db.execute(
+                update(ServerState)
+                .where(
+                    ServerState.name == LEASE_NAME,
+                    or_(ServerState.value == "", ServerState.updated_at < now - LEASE),
+                )
+                .values(value=self.holder, updated_at=now)
+            )
+        self.held = taken.rowcount == 1  # type: ignore[attr-defined]
+        return self.held
+
+    def renew(self, db: Session) -> None:
+        """SQLite: extend the lease in ``db``'s write transaction; raises
+        :class:`LockLost` if it is no longer this purge's (nothing then commits)."""
+        if self.database.dialect != "sqlite":
+            return
+        renewed = db.execute(
+            update(ServerState)
+            .where(ServerState.name == LEASE_NAME, ServerState.value == self.holder)
+            .values(updated_at=self.now())
+        )
+        if renewed.rowcount != 1:  # type: ignore[attr-defined]
+            self.held = False
+            raise LockLost(f"the purge lease of {self.holder} was taken over")
+
+    def release(self) -> None:
+        """SQLite: free the lease, if it is still this purge's."""
+        with self.database.write() as db:
+            db.execute(
+                update(ServerState)
+                .where(ServerState.name == LEASE_NAME, ServerState.value == self.holder)
+                .values(value="", updated_at=self.now())
+            )
+        self.held = False
+
+
 @contextmanager
-def _only_one(database: Database) -> Iterator[bool]:
-    """Whether this process may purge now: on PostgreSQL, one instance of a fleet at a time
-    (a session-level advisory lock held on its own connection for the whole purge)."""
-    if database.dialect != "postgresql":
-        yield True  # SQLite's write transactions already exclude each other
+def purge_lock(database: Database, now: datetime) -> Iterator[PurgeLock]:
+    """The right to purge ``database``, for one process of a fleet at a time.
+
+    ``lock.held`` is false when another purge (of any process or host) holds it. On
+    PostgreSQL: a session-level advisory lock on a connection of its own; on SQLite: the
+    lease in ``server_state`` (see the module docstring). ``now`` is the caller's clock.
+    """
+    lock = PurgeLock(database, now)
+    if database.dialect == "sqlite":
+        lock.take()
+        try:
+            yield lock
+        finally:
+            if lock.held:
+                lock.release()
         return
     with database.engine.connect() as conn:
-        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": _LOCK_ID})
-                   .scalar_one())
+        lock.held = bool(
+            conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": _LOCK_ID})
+            .scalar_one()
+        )
         conn.commit()
         try:
-            yield got
+            yield lock
         finally:
-            if got:
+            if lock.held:
                 conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _LOCK_ID})
                 conn.commit()
+                lock.held = False
 
 
 def purge(database: Database, now: datetime, retention: timedelta) -> PurgeReport:
     """Delete what can no longer be used (see the module docstring); returns the counts."""
     cutoff = now - retention
     report = PurgeReport()
-    with _only_one(database) as allowed:
-        if not allowed:
+    with purge_lock(database, now) as lock:
+        if not lock.held:
             report.skipped = True
             return report
-        _purge(database, now, cutoff, report)
+        try:
+            _purge(database, now, cutoff, report, lock)
+        except LockLost:
+            logger.warning(
+                "the purge stopped: it went %d s without renewing its lease and another "
+                "one took over", LEASE.total_seconds(),
+            )
     if report.total:
         logger.info(
-            "purged %d codes, %d sessions, %d refresh tokens, %d revoked client tokens",
+            "purged %d codes, %d sessions (with their refresh tokens), %d more refresh "
+            "tokens, %d revoked client tokens",
             report.codes, report.sessions, report.refresh_tokens,
             report.revoked_client_tokens,
         )
     return report
 
 
-def _purge(database: Database, now: datetime, cutoff: datetime, report: PurgeReport) -> None:
+def _purge(
+    database: Database, now: datetime, cutoff: datetime, report: PurgeReport, lock: PurgeLock
+) -> None:
 
     def codes() -> Any:
         batch = select(AuthorizationCode.id).where(
@@ -152,10 +280,11 @@ def _purge(database: Database, now: datetime, cutoff: datetime, report: PurgeRep
         ).limit(BATCH)
         return delete(RevokedClientToken).where(RevokedClientToken.jti.in_(batch))
 
-    report.codes = _batches(database.write, codes)
-    report.sessions = _batches(database.write, sessions)
-    report.refresh_tokens = _batches(database.write, refresh_tokens)
-    report.revoked_client_tokens = _batches(database.write, client_tokens)
+    # Each count is set as soon as its kind is done, so a lost lease reports what went.
+    report.codes = _batches(database.write, codes, lock)
+    report.sessions = _batches(database.write, sessions, lock)
+    report.refresh_tokens = _batches(database.write, refresh_tokens, lock)
+    report.revoked_client_tokens = _batches(database.write, client_tokens, lock)
 
 
 async def purge_periodically(ctx: ServerContext, every: float) -> None:
