@@ -13,24 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp
 
 from .._version import __version__
 from .api_docs import install_docs
 from .canonical import Canonical
 from .context import Clock, ServerContext
-from .cors import OAuthCorsMiddleware
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
-from .fastlane import FastLane
-from .hosts import AllowedHostsMiddleware
-from .middleware import AccessLogMiddleware, BodyLimitMiddleware, NulPathMiddleware
+from .hosts import AllowedHosts
+from .middleware import Front
 from .openapi import install_openapi
-from .proxies import TrustedProxyMiddleware
+from .proxies import TrustedProxies
 from .routers import applications as application_routes
 from .routers import auth, authorize, connected_apps, health, oauth, well_known
 from .routers import images as image_routes
@@ -41,7 +41,7 @@ from .services.images import ImageProcessor
 from .services.purge import purge_periodically
 from .settings import Settings, load_settings
 
-__all__ = ["app_factory", "create_app"]
+__all__ = ["ServerApp", "app_factory", "create_app"]
 
 # FastAPI (0.16x) asks OpenTelemetry for its global providers on every request, a tenth
 # of the JWKS route's time in the issue 12 profile, to learn that none is configured.
@@ -50,6 +50,21 @@ _NO_NATIVE_TELEMETRY: dict[str, Any] = (
     {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
     if "telemetry" in inspect.signature(FastAPI).parameters else {}
 )
+
+
+class ServerApp(FastAPI):
+    """FastAPI with the server's :class:`~.middleware.Front` outside its whole stack.
+
+    Starlette builds the stack on the first request: ``front(stack)`` then wraps it, so
+    the fast lane's requests never enter FastAPI's error, telemetry and body-size layers,
+    and every other request passes the front's checks before them.
+    """
+
+    front: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack if self.front is None else self.front(stack)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -84,7 +99,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                     await purging
             await anyio.to_thread.run_sync(ctx.stop)
 
-    app = FastAPI(
+    app = ServerApp(
         title="Tekcify Auth",
         version=__version__,
         lifespan=lifespan,
@@ -120,29 +135,24 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # /openapi.json documents the 400s (not FastAPI's 422s) and the other errors.
     install_openapi(app)
     install_docs(app)
-    # Innermost: the endpoints resource servers call all day, without FastAPI's routing
-    # and dependency solving (fastlane.py); the layers below apply to them as to any.
-    app.add_middleware(FastLane, ctx=ctx, handlers=app.exception_handlers)
-    # Browsers at an application's origins may call the token, introspection, revocation
-    # and UserInfo endpoints (answers preflights itself).
-    app.add_middleware(OAuthCorsMiddleware, ctx=ctx)
-    app.add_middleware(NulPathMiddleware)
-    if settings.public_url is None:
-        # Without a public URL the server's URLs come from Host: only its own hosts, the
-        # canonical one included (the pages send browsers there).
-        app.add_middleware(
-            AllowedHostsMiddleware, extra=(*settings.allowed_host_list, *canonical.allowed)
-        )
-    # Added last = outermost: the access log sees every answer, 413s included.
-    app.add_middleware(
-        BodyLimitMiddleware, limit=settings.max_body_bytes,
+    # The server's one layer around FastAPI's own (middleware.py): trusted proxies, the
+    # access log, the body limit, the Host check (without a public URL the server's URLs
+    # come from Host: only its own hosts, the canonical one included, which the pages
+    # send browsers to), NUL paths, CORS, and the fast lane of the hot endpoints.
+    app.front = partial(
+        Front,
+        ctx=ctx,
+        limit=settings.max_body_bytes,
         limit_for=upload_limit_for(image_processor.limits),
+        hosts=(
+            AllowedHosts((*settings.allowed_host_list, *canonical.allowed))
+            if settings.public_url is None else None
+        ),
+        proxies=(
+            TrustedProxies(settings.trusted_proxy_networks) if settings.trusted_proxies else None
+        ),
+        handlers=app.exception_handlers,
     )
-    app.add_middleware(AccessLogMiddleware)
-    if settings.trusted_proxies:
-        # Outermost of all: the access log, the rate limits and the sessions' ipAddress
-        # see the client behind the proxies, never an X-Forwarded-For nobody vouches for.
-        app.add_middleware(TrustedProxyMiddleware, networks=settings.trusted_proxy_networks)
     return app
 
 

@@ -22,18 +22,21 @@ endpoints take their credentials in headers and bodies.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import anyio.to_thread
 from sqlalchemy import Text, cast, select
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from .context import ServerContext
 from .db.applications import Application
 from .services.applications import ClientFacts
 
-__all__ = ["CORS_PATHS", "OAuthCorsMiddleware", "allow_client_origins", "any_application_allows"]
+__all__ = [
+    "CORS_PATHS", "allow_client_origins", "any_application_allows", "origin_headers",
+    "preflight_headers",
+]
 
 #: The paths answered with CORS headers, and their methods.
 CORS_PATHS: Final = {
@@ -71,76 +74,42 @@ def any_application_allows(ctx: ServerContext, origin: str) -> bool:
         return any(origin in list(origins) for origins in candidates)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+async def origin_headers(
+    scope: Scope, ctx: ServerContext, path: str, origin: str | None
+) -> Callable[[], list[tuple[bytes, bytes]]]:
+    """The CORS headers of the answer to a request of ``path`` (one of :data:`CORS_PATHS`),
+    made when the answer starts: by then the route has said which client authenticated
+    (:func:`allow_client_origins`). ``Vary: Origin`` always; the origin only when allowed.
+    """
+    allowed_anyway: bool | None = None
+    if origin is not None and path in _ANY_APPLICATION_PATHS:
+        allowed_anyway = await anyio.to_thread.run_sync(any_application_allows, ctx, origin)
+    state = scope.setdefault("state", {})
 
+    def headers() -> list[tuple[bytes, bytes]]:
+        found: list[tuple[bytes, bytes]] = [(b"vary", b"Origin")]
+        client_origins: Sequence[str] = state.get(_STATE_KEY, ())
+        allowed = allowed_anyway if allowed_anyway is not None else origin in client_origins
+        if origin is not None and allowed:
+            found.append((b"access-control-allow-origin", origin.encode("latin-1")))
+            found.append((b"access-control-expose-headers", _EXPOSED_HEADERS.encode()))
+        return found
 
-def _add_vary(headers: list[tuple[bytes, bytes]], value: bytes) -> list[tuple[bytes, bytes]]:
-    for index, (key, existing) in enumerate(headers):
-        if key.lower() == b"vary":
-            headers[index] = (key, existing + b", " + value)
-            return headers
-    headers.append((b"vary", value))
     return headers
 
 
-class OAuthCorsMiddleware:
-    """Pure ASGI middleware answering preflights and adding CORS headers (see the module)."""
-
-    def __init__(self, app: ASGIApp, *, ctx: ServerContext) -> None:
-        self.app = app
-        self.ctx = ctx
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path not in CORS_PATHS:
-            await self.app(scope, receive, send)
-            return
-        origin = _header(scope, b"origin")
-        if (
-            scope["method"] == "OPTIONS"
-            and origin is not None
-            and _header(scope, b"access-control-request-method") is not None
-        ):
-            await self._preflight(path, origin, send)
-            return
-        allowed_anyway: bool | None = None
-        if origin is not None and path in _ANY_APPLICATION_PATHS:
-            allowed_anyway = await anyio.to_thread.run_sync(
-                any_application_allows, self.ctx, origin
-            )
-        state = scope.setdefault("state", {})
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = _add_vary(list(message.get("headers", [])), b"Origin")
-                client_origins: Sequence[str] = state.get(_STATE_KEY, ())
-                allowed = allowed_anyway if allowed_anyway is not None else (
-                    origin in client_origins
-                )
-                if origin is not None and allowed:
-                    headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
-                    headers.append((b"access-control-expose-headers", _EXPOSED_HEADERS.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
-
-    async def _preflight(self, path: str, origin: str, send: Send) -> None:
-        allowed = await anyio.to_thread.run_sync(any_application_allows, self.ctx, origin)
-        headers = [
-            (b"vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
-            (b"content-length", b"0"),
+def preflight_headers(path: str, origin: str, allowed: bool) -> list[tuple[bytes, bytes]]:
+    """The headers of the 204 answering a preflight of ``path`` from ``origin``; ``allowed``:
+    whether some application lists the origin (:func:`any_application_allows`)."""
+    headers = [
+        (b"vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
+        (b"content-length", b"0"),
+    ]
+    if allowed:
+        headers += [
+            (b"access-control-allow-origin", origin.encode("latin-1")),
+            (b"access-control-allow-methods", CORS_PATHS[path].encode()),
+            (b"access-control-allow-headers", _ALLOWED_HEADERS.encode()),
+            (b"access-control-max-age", _PREFLIGHT_MAX_AGE.encode()),
         ]
-        if allowed:
-            headers += [
-                (b"access-control-allow-origin", origin.encode("latin-1")),
-                (b"access-control-allow-methods", CORS_PATHS[path].encode()),
-                (b"access-control-allow-headers", _ALLOWED_HEADERS.encode()),
-                (b"access-control-max-age", _PREFLIGHT_MAX_AGE.encode()),
-            ]
-        await send({"type": "http.response.start", "status": 204, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
+    return headers

@@ -4,7 +4,7 @@ Without a configured public URL the server's own URLs (discovery, the issuer's
 endpoints, image links) are built from the request's base URL, that is from the
 ``Host`` header the client chose: a request with ``Host: tracker.evil.example`` would
 make the server name a host of the attacker's, in answers that shared caches keep
-(discovery is ``Cache-Control: public``). So :class:`AllowedHostsMiddleware` lets
+(discovery is ``Cache-Control: public``). So the server's front layer (``middleware.py``) lets
 through only the hosts the server was started for:
 
 * ``localhost``, ``127.0.0.1``, ``[::1]`` and the address the connection reached (the
@@ -27,12 +27,12 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
 
 from .errors import ApiError
 
 __all__ = [
-    "LOOPBACK_NAMES", "AllowedHosts", "AllowedHostsMiddleware", "default_port", "parse_hosts",
+    "LOOPBACK_NAMES", "AllowedHosts", "default_port", "parse_hosts", "refused_host",
     "split_host", "url_host",
 ]
 
@@ -137,33 +137,12 @@ class AllowedHosts:
         return name in own and (port or default) == server_port
 
 
-class AllowedHostsMiddleware:
-    """Answers 400 to a request whose ``Host`` the server was not started for.
-
-    Add it only when ``TEKCIFY_PUBLIC_URL`` is unset.
-    """
-
-    def __init__(self, app: ASGIApp, *, extra: Iterable[str] = ()) -> None:
-        self.app = app
-        self.hosts = AllowedHosts(extra)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        host: str | None = None
-        for name, value in scope.get("headers", ()):
-            if name == b"host":
-                host = value.decode("latin-1")
-                break
-        if self.hosts.allows(host, scope.get("server"), scope.get("scheme", "http")):
-            await self.app(scope, receive, send)
-            return
-        shown = (host or "")[:100]
-        error = ApiError(
-            400,
-            f"This server does not answer for the host {shown!r} (the Host header). Set "
-            "TEKCIFY_PUBLIC_URL to the server's public URL, or add the host to "
-            "TEKCIFY_ALLOWED_HOSTS",
-        )
-        await error.response()(scope, receive, send)
+def refused_host(host: str | None) -> Response:
+    """The 400 answering a request whose ``Host`` the server was not started for."""
+    shown = (host or "")[:100]
+    return ApiError(
+        400,
+        f"This server does not answer for the host {shown!r} (the Host header). Set "
+        "TEKCIFY_PUBLIC_URL to the server's public URL, or add the host to "
+        "TEKCIFY_ALLOWED_HOSTS",
+    ).response()

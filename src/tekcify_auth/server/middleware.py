@@ -1,5 +1,30 @@
-"""Pure ASGI middleware: the access log with request ids, the request-body limit, and
-the refusal of paths holding a NUL."""
+"""The server's one pure ASGI layer, :class:`Front`, outside FastAPI's own stack.
+
+Every HTTP request passes through it once, and it does, in this order:
+
+1. **Trusted proxies** (``TEKCIFY_TRUSTED_PROXIES``, ``proxies.py``): the client behind
+   them becomes the scope's ``client`` (and ``scheme``), before anything reads them.
+2. **Access log and request id**: one JSON line per request (method, path, status,
+   duration, request id, client), never the query string, headers or body, where
+   tokens, codes and passwords travel; ``X-Request-ID`` on every answer, reusing the
+   caller's when it is short and plain.
+3. **Body limit**: 413 for a body over ``TEKCIFY_MAX_BODY_BYTES`` (uploads have their
+   own), by ``Content-Length`` and by counting the stream, so a chunked body or a lying
+   header cannot get more through; whatever the app would have answered is dropped.
+4. **Host check** (without ``TEKCIFY_PUBLIC_URL``, ``hosts.py``): 400 for a ``Host`` the
+   server was not started for.
+5. **NUL in the path**: 404 (no resource is named with one; PostgreSQL refuses NUL).
+6. **CORS** for the OAuth endpoints browsers call (``cors.py``): preflights answered
+   here, ``Access-Control-Allow-Origin`` added to the answers that may be read.
+7. **The fast lane** (``fastlane.py``): introspection, the token endpoint, UserInfo,
+   JWKS and discovery, served without FastAPI's routing and dependency solving.
+
+Everything else goes to FastAPI's stack (its error middleware, exception handlers,
+router). These duties were six middleware classes, each wrapping the next and each
+scanning the headers and wrapping ``send`` again; together with FastAPI's outer layers
+they cost more than the JWKS route itself (issue 12 profile). Here the headers are
+read once and ``send`` is wrapped once.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +33,20 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
+import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["AccessLogMiddleware", "BodyLimitMiddleware", "NulPathMiddleware", "access_logger"]
+from .context import ServerContext
+from .cors import CORS_PATHS, any_application_allows, origin_headers, preflight_headers
+from .fastlane import FastLane
+from .hosts import AllowedHosts, refused_host
+from .proxies import TrustedProxies, behind_proxies
+
+__all__ = ["Front", "access_logger"]
 
 #: One line per request, as JSON: method, path, status, duration, request id, client.
 access_logger = logging.getLogger("tekcify_auth.server.access")
@@ -21,38 +54,93 @@ access_logger = logging.getLogger("tekcify_auth.server.access")
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._\-]{1,128}")
 
 
-class AccessLogMiddleware:
-    """Logs one structured line per request and sets ``X-Request-ID``.
+@dataclass
+class _Headers:
+    """The request headers :class:`Front` reads, found in one pass."""
 
-    An incoming ``X-Request-ID`` is reused when it is short and plain, so a proxy's id
-    follows the request; otherwise a new one is made. Only the path is logged, never
-    the query string, headers or body, where tokens, codes and passwords travel.
+    host: str | None = None
+    content_length: int | None = None
+    request_id: str | None = None
+    origin: str | None = None
+    preflight: bool = False
+    forwarded_for: list[str] = field(default_factory=list)
+    forwarded_proto: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, scope: Scope) -> _Headers:
+        found = cls()
+        for name, value in scope.get("headers", ()):
+            if name == b"host":
+                if found.host is None:
+                    found.host = value.decode("latin-1")
+            elif name == b"content-length":
+                try:
+                    found.content_length = int(value)
+                except ValueError:
+                    found.content_length = None
+            elif name == b"x-request-id":
+                text = value.decode("latin-1")
+                found.request_id = text if _REQUEST_ID.fullmatch(text) else None
+            elif name == b"origin":
+                found.origin = value.decode("latin-1")
+            elif name == b"access-control-request-method":
+                found.preflight = True
+            elif name == b"x-forwarded-for":
+                found.forwarded_for.append(value.decode("latin-1"))
+            elif name == b"x-forwarded-proto":
+                found.forwarded_proto.append(value.decode("latin-1"))
+        return found
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Front:
+    """The outermost layer of the server (see the module docstring).
+
+    ``app`` is FastAPI's own stack. ``hosts`` is ``None`` when ``TEKCIFY_PUBLIC_URL``
+    is set, ``proxies`` when no proxy is trusted. ``limit_for(scope)`` gives a route its
+    own body limit (uploads), ``None`` for the default ``limit``. ``handlers`` are the
+    app's exception handlers, for the fast lane's errors.
     """
 
-    def __init__(self, app: ASGIApp, *, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        ctx: ServerContext,
+        limit: int,
+        limit_for: Callable[[Scope], int | None] | None = None,
+        hosts: AllowedHosts | None = None,
+        proxies: TrustedProxies | None = None,
+        handlers: Mapping[Any, Any] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.app = app
+        self.ctx = ctx
+        self.limit = limit
+        self.limit_for = limit_for
+        self.hosts = hosts
+        self.proxies = proxies
         self.clock = clock
+        self.lane = FastLane(app, ctx=ctx, handlers=handlers or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = _Headers.read(scope)
+        if self.proxies is not None and scope.get("client"):
+            scope = behind_proxies(
+                self.proxies, scope, headers.forwarded_for, headers.forwarded_proto
+            )
         started = self.clock()
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id = headers.request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
+        answer = _Answer(send, request_id.encode())
         try:
-            await self.app(scope, receive, send_with_id)
+            await self._serve(scope, receive, answer, headers)
         finally:
             if access_logger.isEnabledFor(logging.INFO):
                 client = scope.get("client")
@@ -60,98 +148,122 @@ class AccessLogMiddleware:
                     "event": "request",
                     "method": scope["method"],
                     "path": scope["path"],
-                    "status": status,
+                    "status": answer.status,
                     "duration_ms": round((self.clock() - started) * 1000, 2),
                     "request_id": request_id,
                     "client": client[0] if client else None,
                 }
                 access_logger.info(json.dumps(line, separators=(",", ":")))
 
-
-def _incoming_id(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            text = value.decode("latin-1")
-            return text if _REQUEST_ID.fullmatch(text) else None
-    return None
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class BodyLimitMiddleware:
-    """Answers 413 for request bodies over the limit, counting the bytes as they arrive.
-
-    ``Content-Length`` is checked first, but the stream is counted as well, so a chunked
-    body or a lying header cannot get more than the limit through. Once the limit is
-    passed, whatever the application would have answered is dropped for the 413.
-    ``limit_for(scope)`` gives a route its own limit (image uploads); default ``limit``.
-    """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        limit: int,
-        limit_for: Callable[[Scope], int | None] | None = None,
+    async def _serve(
+        self, scope: Scope, receive: Receive, answer: _Answer, headers: _Headers
     ) -> None:
-        self.app = app
-        self.limit = limit
-        self.limit_for = limit_for
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         limit = self.limit
         if self.limit_for is not None:
             limit = self.limit_for(scope) or limit
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _send_413(send, limit)
+        if headers.content_length is not None and headers.content_length > limit:
+            await _send_413(answer.send, limit)
             return
-        received = 0
-        exceeded = False
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    exceeded = True
-                    raise _TooLarge
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if exceeded:
+        if self.hosts is not None and not self.hosts.allows(
+            headers.host, scope.get("server"), scope.get("scheme", "http")
+        ):
+            await refused_host(headers.host)(scope, receive, answer.send)
+            return
+        path: str = scope["path"]
+        if "\x00" in path:
+            body = {"statusCode": 404, "error": "Not Found", "message": "Not found"}
+            await _send_json(answer.send, 404, body, close=False)
+            return
+        if path in CORS_PATHS:
+            if scope["method"] == "OPTIONS" and headers.origin is not None and headers.preflight:
+                allowed = await anyio.to_thread.run_sync(
+                    any_application_allows, self.ctx, headers.origin
+                )
+                await answer.send({
+                    "type": "http.response.start", "status": 204,
+                    "headers": preflight_headers(path, headers.origin, allowed),
+                })
+                await answer.send({"type": "http.response.body", "body": b""})
                 return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+            answer.cors = await origin_headers(scope, self.ctx, path, headers.origin)
+        counted = _Counted(receive, limit, answer)
         try:
-            await self.app(scope, limited_receive, guarded_send)
+            await self.lane(scope, counted.receive, answer.guarded)
         except _TooLarge:
             pass
         except Exception:
-            if not exceeded:
+            if not counted.exceeded:
                 raise
-        if exceeded and not started:
-            await _send_413(send, limit)
+        if counted.exceeded and not answer.started:
+            await _send_413(answer.send, limit)
 
 
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+class _Counted:
+    """``receive`` counting the body's bytes; past ``limit`` it raises :class:`_TooLarge`
+    and from then on ``answer`` drops whatever the app sends."""
+
+    def __init__(self, receive: Receive, limit: int, answer: _Answer) -> None:
+        self._receive = receive
+        self._limit = limit
+        self._answer = answer
+        self._received = 0
+        self.exceeded = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._received += len(message.get("body", b""))
+            if self._received > self._limit:
+                self.exceeded = True
+                self._answer.drop = True
+                raise _TooLarge
+        return message
+
+
+class _Answer:
+    """The one ``send`` wrapper: records the status, adds ``X-Request-ID`` and, on a CORS
+    path, the headers :attr:`cors` gives when the answer starts; once the body limit is
+    passed, :meth:`guarded` drops what the app sends (:attr:`drop`)."""
+
+    def __init__(self, send: Send, request_id: bytes) -> None:
+        self._send = send
+        self._request_id = request_id
+        self.status = 500
+        self.started = False
+        self.drop = False
+        self.cors: Callable[[], Sequence[tuple[bytes, bytes]]] | None = None
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.started = True
+            headers = list(message.get("headers", ()))
+            if self.cors is not None:
+                headers = _merge_vary(headers, self.cors())
+            headers.append((b"x-request-id", self._request_id))
+            message = {**message, "headers": headers}
+        await self._send(message)
+
+    async def guarded(self, message: Message) -> None:
+        if self.drop:
+            return
+        await self.send(message)
+
+
+def _merge_vary(
+    headers: list[tuple[bytes, bytes]], extra: Sequence[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    for key, value in extra:
+        if key == b"vary":
+            for index, (name, existing) in enumerate(headers):
+                if name.lower() == b"vary":
+                    headers[index] = (name, existing + b", " + value)
+                    break
+            else:
+                headers.append((key, value))
+        else:
+            headers.append((key, value))
+    return headers
 
 
 async def _send_413(send: Send, limit: int) -> None:
@@ -173,23 +285,3 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], *, close: bo
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": raw})
-
-
-class NulPathMiddleware:
-    """Answers 404 for a path holding a NUL (``%00``): no resource is named with one.
-
-    A path parameter with a NUL would reach a query, and PostgreSQL refuses NUL in text
-    (psycopg raises before sending it): a 500 there, a plain miss on SQLite. Refusing
-    such paths here answers alike on both databases, for every route with an id in its
-    path, present and future.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and "\x00" in scope["path"]:
-            body = {"statusCode": 404, "error": "Not Found", "message": "Not found"}
-            await _send_json(send, 404, body, close=False)
-            return
-        await self.app(scope, receive, send)

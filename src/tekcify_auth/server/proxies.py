@@ -24,7 +24,7 @@ Without it, ``Host`` must be one the server was started for or one of
 ``TEKCIFY_ALLOWED_HOSTS`` (``hosts.py``), which is where to name the ``Host`` a proxy
 passes on.
 
-:class:`TrustedProxyMiddleware` rewrites the ASGI scope's ``client`` (and ``scheme``)
+:func:`behind_proxies` rewrites the ASGI scope's ``client`` (and ``scheme``)
 before anything else reads them, so the login rate limits, the access log and the
 ``ipAddress`` of sessions all see the same client.
 """
@@ -35,13 +35,13 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 __all__ = [
     "MAX_TRUSTED_PROXIES",
     "Network",
     "TrustedProxies",
-    "TrustedProxyMiddleware",
+    "behind_proxies",
     "parse_networks",
 ]
 
@@ -139,34 +139,27 @@ def _scheme(values: Sequence[str], hops: int, index: int) -> str | None:
     return chosen if chosen in _SCHEMES else None
 
 
-class TrustedProxyMiddleware:
-    """Puts the client behind trusted proxies into the ASGI scope (``client``, ``scheme``).
+def behind_proxies(
+    proxies: TrustedProxies, scope: Scope, forwarded_for: Sequence[str],
+    forwarded_proto: Sequence[str],
+) -> Scope:
+    """``scope`` with the client behind trusted ``proxies`` as its ``client`` (and the
+    scheme they said); ``scope`` itself when there is nothing to change.
 
-    Add it outermost, so every other middleware and route sees the rewritten scope.
+    ``forwarded_for`` and ``forwarded_proto`` are the values of every ``X-Forwarded-For``
+    and ``X-Forwarded-Proto`` header, in order. Applied first, so every other part of the
+    server (the rate limits, the access log, the sessions' ``ipAddress``) sees the same
+    client.
     """
-
-    def __init__(self, app: ASGIApp, *, networks: Iterable[Network]) -> None:
-        self.app = app
-        self.proxies = TrustedProxies(networks)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope.get("client"):
-            await self.app(scope, receive, send)
-            return
-        forwarded_for: list[str] = []
-        forwarded_proto: list[str] = []
-        for name, value in scope.get("headers", ()):
-            if name == b"x-forwarded-for":
-                forwarded_for.append(value.decode("latin-1"))
-            elif name == b"x-forwarded-proto":
-                forwarded_proto.append(value.decode("latin-1"))
-        if forwarded_for or forwarded_proto:
-            peer_host = scope["client"][0]
-            host, scheme = self.proxies.client(peer_host, forwarded_for, forwarded_proto)
-            if host != peer_host or scheme is not None:
-                scope = dict(scope)
-                if host != peer_host:
-                    scope["client"] = (host, 0)  # the client's own port is not forwarded
-                if scheme is not None:
-                    scope["scheme"] = scheme
-        await self.app(scope, receive, send)
+    if not (forwarded_for or forwarded_proto):
+        return scope
+    peer_host = scope["client"][0]
+    host, scheme = proxies.client(peer_host, forwarded_for, forwarded_proto)
+    if host == peer_host and scheme is None:
+        return scope
+    scope = dict(scope)
+    if host != peer_host:
+        scope["client"] = (host, 0)  # the client's own port is not forwarded
+    if scheme is not None:
+        scope["scheme"] = scheme
+    return scope
