@@ -49,6 +49,7 @@ bench: venv
 	scripts/with-services.sh $(PY) benchmarks/server.py
 	$(PY) benchmarks/fleet.py
 	$(PY) benchmarks/history.py
+	$(PY) benchmarks/hotpaths.py
 
 clean:
 	rm -rf $(VENV) $(RUN_VENV) .pytest_cache .mypy_cache .ruff_cache

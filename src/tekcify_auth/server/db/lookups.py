@@ -45,7 +45,7 @@ AnySelect = Select[*tuple[Any, ...]]
 class _Compiled:
     """A :class:`Lookup` compiled for one dialect."""
 
-    __slots__ = ("binds", "defaults", "names", "processors", "row", "sql")
+    __slots__ = ("binds", "defaults", "names", "processed", "row", "sql")
 
     def __init__(self, statement: AnySelect, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
@@ -54,34 +54,43 @@ class _Compiled:
         self.names: tuple[str, ...] | None = (
             tuple(compiled.positiontup or ()) if compiled.positional else None
         )
-        self.defaults: dict[str, Any] = dict(compiled.params)
-        self.binds: dict[str, _Processor] = {
-            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-            for name, bind in compiled.binds.items()
+        self.defaults: dict[str, Any] = {
+            name: value for name, value in compiled.params.items() if value is not None
         }
+        # Only the parameters whose type converts them (strings, the usual case, do not).
+        self.binds: tuple[tuple[str, Callable[[Any], Any]], ...] = tuple(
+            (name, process) for name, bind in compiled.binds.items()
+            if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        )
         columns = list(statement.selected_columns)
-        self.processors: tuple[_Processor, ...] = tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in columns
+        # Only the columns whose type converts them (JSON lists, datetimes on SQLite).
+        self.processed: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (index, process) for index, column in enumerate(columns)
+            if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
+            is not None
         )
         self.row: type[tuple[Any, ...]] = namedtuple(  # type: ignore[misc]
             "LookupRow", [str(column.key) for column in columns]
         )
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
-        values = {**self.defaults, **given}
-        for name, process in self.binds.items():
-            if process is not None and name in values:
-                values[name] = process(values[name])
+        values = {**self.defaults, **given} if self.defaults else given
+        if self.binds:
+            values = dict(values)
+            for name, process in self.binds:
+                if name in values:
+                    values[name] = process(values[name])
         if self.names is None:
             return values
-        return tuple(values[name] for name in self.names)
+        return tuple([values[name] for name in self.names])
 
     def convert(self, raw: Any) -> Any:
-        return self.row(*(
-            value if process is None else process(value)
-            for process, value in zip(self.processors, raw, strict=True)
-        ))
+        if not self.processed:
+            return self.row._make(raw)  # type: ignore[attr-defined]
+        values = list(raw)
+        for index, process in self.processed:
+            values[index] = process(values[index])
+        return self.row._make(values)  # type: ignore[attr-defined]
 
 
 class Lookup:
