@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from functools import partial
@@ -157,5 +160,26 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
 
 def app_factory() -> FastAPI:
-    """The app with settings from the environment (for ``uvicorn --factory``)."""
-    return create_app(load_settings())
+    """The app with settings from the environment (for ``uvicorn --factory``).
+
+    In a worker of ``tekcify-auth serve --workers N`` (N > 1) it also asks Linux to stop
+    the worker when its supervisor dies: a supervisor killed with ``kill -9`` would
+    otherwise leave its workers serving on, orphans nobody stops.
+    """
+    settings = load_settings()
+    if settings.workers > 1:
+        _stop_with_parent()
+    return create_app(settings)
+
+
+def _stop_with_parent() -> None:
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the supervisor died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
