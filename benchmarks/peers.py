@@ -97,6 +97,7 @@ LUA = os.path.join(APPS, "wrk_check.lua")
 PEER_SCRIPT = os.path.join(APPS, "oidc_peer.mjs")
 NODE_HELLO = os.path.join(APPS, "node_hello.mjs")
 PEER_PACKAGE = "oidc-provider@9"
+NODE_MAJOR = 20  # the oldest Node.js oidc-provider 9.x runs on
 FORM = "Content-Type: application/x-www-form-urlencoded"
 CC_BODY = urlencode({"grant_type": "client_credentials", "scope": "read:profile"})
 
@@ -110,11 +111,17 @@ BARE_OURS, BARE_PEER = "bare ASGI", "bare Node"
 def missing_tools() -> list[str]:
     """What this benchmark cannot run without, each with how to install it."""
     how = {
-        "node": "Node.js 20 or later (Debian: apt-get install -y nodejs)",
+        "node": "Node.js 20 or later (Debian 13: apt-get install -y nodejs)",
         "npm": "npm (Debian: apt-get install -y npm)",
         "wrk": "wrk (Debian: apt-get install -y wrk)",
     }
-    return [f"{tool}: {text}" for tool, text in how.items() if shutil.which(tool) is None]
+    lacking = [f"{tool}: {text}" for tool, text in how.items() if shutil.which(tool) is None]
+    if shutil.which("node") is not None:
+        version = tool_version(["node", "--version"])
+        major = version.lstrip("v").split(".")[0]
+        if not major.isdigit() or int(major) < NODE_MAJOR:
+            lacking.append(f"node: {how['node']}; this one says {version!r}")
+    return lacking
 
 
 def _cpus() -> tuple[int | None, int | None]:
