@@ -34,7 +34,7 @@ def _rows(out: str) -> dict[tuple[str, str], list[str]]:
     rows = {}
     for line in out.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) == 12 and cells[0] not in ("database", ":---"):
+        if len(cells) == 13 and cells[0] not in ("database", ":---"):
             rows[(cells[0], cells[1])] = cells
     return rows
 
@@ -54,9 +54,9 @@ def test_a_short_run_loads_every_row_without_a_bad_answer() -> None:
     expected.add(("-", "bare hello of each runtime"))
     assert set(rows) == expected, run.stdout + run.stderr
     for cells in rows.values():
-        # ours req/s, p99, the peer's req/s, p99: all measured; no bad answer on either side.
-        assert all(re.fullmatch(r"[\d,.]+", cell) for cell in cells[2:7]), cells
-        assert cells[8] == "0 / 0", run.stdout + run.stderr
+        # ours req/s, p99, the peer's, the ratios: all measured; no bad answer on either side.
+        assert all(re.fullmatch(r"[\d,.]+", cell) for cell in cells[2:8]), cells
+        assert cells[9] == "0 / 0", run.stdout + run.stderr
     workers = run.stdout.split("### Workers", 1)[1]
     for endpoint in ("client_credentials", "introspection (client_credentials token)",
                      "userinfo"):
