@@ -12,7 +12,7 @@ client_secret_basic. The rows:
 * introspection of a client_credentials access token, and of a user's access token:
   ``POST /api/oauth/token/introspect`` / ``POST /token/introspection``, the RFC 7662 form,
   the client authenticating with Basic (ours: a token from signing in; the peer's: an
-  opaque token of a grant to the client, minted when it starts);
+  opaque token of a grant to the client, minted by oidc_peer.mjs just before the row);
 * userinfo with that user token: ``GET /api/oauth/userinfo`` / ``GET /me``;
 * JWKS: ``GET /api/.well-known/jwks.json`` / ``GET /jwks`` (the peer publishes one RSA key);
 * each runtime's bare ceiling: a plain ASGI callable under the same uvicorn settings
@@ -25,13 +25,12 @@ Every server is pinned to the first CPU with ``taskset``; the load generator is 
 the expected text: ``"active":true`` for introspection). For each endpoint the servers are
 loaded in turn, in rounds of ``--seconds`` (ours, the peer, ours, the peer, ...; our
 PostgreSQL and default-serve variants take their turn in each round too), after a warm-up
-of each; reported are the medians over the rounds of req/s and of wrk's p99
-latency, "ours ÷ peer" is the ratio of the median rates. "busy" is a server's CPU seconds
-per second of load (its whole process group, from /proc), and "per CPU-s" divides the two
-servers' requests per CPU second (a figure neighbours on the core disturb less; the targets
-are judged on req/s); "wrk CPU" is the generator's own
-CPU seconds per second (from getrusage), the highest of the row: well below 1.00, it was
-not the bottleneck.
+of each; reported are the medians over the rounds of req/s and of wrk's p99 latency, and
+"ours ÷ peer" is the ratio of the median rates. "busy" is a server's CPU seconds per second
+of load (its whole process group, from /proc), and "per CPU-s" divides the two servers'
+requests per CPU second (a figure neighbours on the core disturb less; the targets are
+judged on req/s). "wrk CPU" is the generator's own CPU seconds per second (from
+getrusage), the highest of the row: well below 1.00, it was not the bottleneck.
 
 On PostgreSQL (a private database in TEKCIFY_TEST_POSTGRES_URL's cluster, or a throwaway
 cluster from scripts/postgres.sh) our server's rows are measured again in the same rounds;
@@ -45,8 +44,9 @@ client_credentials >= 0.75, JWKS >= 0.50 and >= 0.8 of our bare ceiling; each p9
 
     python benchmarks/peers.py [--seconds 10] [--rounds 3] [--warmup 2] [--check]
 
-Without node, npm or wrk it says what to install and exits 0. Exit status is 0 (it is a
-report) unless ``--check`` is given and a target fails.
+About 12 minutes with the defaults. Without node (20 or later), npm or wrk it says what to
+install and exits 0. Exit status is 0 (it is a report) unless ``--check`` is given and a
+target fails.
 """
 
 from __future__ import annotations
