@@ -47,6 +47,7 @@ bench: venv
 	$(PY) benchmarks/verify.py
 	$(PY) benchmarks/guard.py
 	scripts/with-services.sh $(PY) benchmarks/server.py
+	scripts/with-services.sh $(PY) benchmarks/peers.py
 	$(PY) benchmarks/fleet.py
 	$(PY) benchmarks/history.py
 	$(PY) benchmarks/hotpaths.py

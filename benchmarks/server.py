@@ -245,13 +245,23 @@ def serving(
     port = free_port()
     command = command_for(port)
     with tempfile.TemporaryDirectory(prefix="tekcify-bench-") as data_dir, \
-            tempfile.TemporaryFile() as log:
-        env = server_env(database_url, data_dir)
+            running(command, server_env(database_url, data_dir), port) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running(
+    command: Sequence[str], env: dict[str, str], port: int,
+    preexec: Callable[[], None] = in_server,
+) -> Iterator[Server]:
+    """``command`` (a server on ``port`` answering ``GET /health``) in a session of its
+    own, until the block ends (even on errors); ``preexec`` runs in the child first."""
+    with tempfile.TemporaryFile() as log:
         # Its own session: a Ctrl-C reaches only us, and we stop the server ourselves.
         proc = subprocess.Popen(
             command, env=env, cwd=APPS,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=in_server,
+            start_new_session=True, preexec_fn=preexec,
         )
         try:
             wait_ready(proc, port, log)

@@ -1,11 +1,11 @@
 """Shared hooks of the whole suite: tests that need a missing service are left out, loudly.
 
 A test says what it needs with ``@pytest.mark.needs("postgres" | "pg_ctl" | "redis" |
-"chromium")`` (see ``needs.py``). When a needed service is missing the test is not run:
-its outcome is *left out*, counted apart from ordinary skips in pytest's last line
-(``2807 passed, 40 left out (no Redis, Chromium)``), and the run ends with one line naming
-what was left out and how to install it. On CI (``CI=true``) any left-out test fails the
-run: CI installs every service, so a test left out there is a broken install.
+"chromium" | "node" | "wrk")`` (see ``needs.py``). When a needed service is missing the
+test is not run: its outcome is *left out*, counted apart from ordinary skips in pytest's
+last line (``2807 passed, 40 left out (no Redis, Chromium)``), and the run ends with one
+line naming what was left out and how to install it. On CI (``CI=true``) any left-out test
+fails the run: CI installs every service, so a test left out there is a broken install.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def pytest_report_teststatus(
 def pytest_report_header(config: pytest.Config) -> str | None:
     absent = [name for name in SERVICES if missing(name) is not None]
     if not absent:
-        return "services: all there (PostgreSQL, Redis, Chromium): nothing is left out"
+        return f"services: all there ({_labels(list(SERVICES))}): nothing is left out"
     return f"!!! services missing, tests needing them are left out: {_labels(absent)}"
 
 

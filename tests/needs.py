@@ -19,9 +19,12 @@ A service is there when:
 - ``redis``: ``TEKCIFY_TEST_REDIS_URL`` is set or ``redis-server`` is on ``PATH``;
 - ``chromium``: ``TEKCIFY_CHROMIUM`` names an executable or ``chromium`` is on ``PATH``,
   and the ``playwright`` package is importable.
+- ``node``: ``node`` (20 or later) and ``npm`` are on ``PATH`` (benchmarks/peers.py runs
+  the npm ``oidc-provider``); ``wrk``: the ``wrk`` load generator is on ``PATH``.
 
-``TEKCIFY_TEST_SKIP_POSTGRES=1``, ``TEKCIFY_TEST_SKIP_REDIS=1`` and
-``TEKCIFY_TEST_SKIP_BROWSER=1`` leave a service out on purpose, even when it is there.
+``TEKCIFY_TEST_SKIP_POSTGRES=1``, ``TEKCIFY_TEST_SKIP_REDIS=1``,
+``TEKCIFY_TEST_SKIP_BROWSER=1``, ``TEKCIFY_TEST_SKIP_NODE=1`` and ``TEKCIFY_TEST_SKIP_WRK=1``
+leave a service out on purpose, even when it is there.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_SH = ROOT / "scripts" / "postgres.sh"
+#: The oldest Node.js the npm ``oidc-provider`` 9.x runs on (benchmarks/peers.py).
+NODE_MAJOR = 20
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,22 @@ def _chromium() -> str | None:
     return None
 
 
+def _node() -> str | None:
+    lacking = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if lacking:
+        return f"{' and '.join(lacking)} not on PATH"
+    found = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+    version = found.stdout.strip()
+    major = version.lstrip("v").split(".")[0]
+    if not major.isdigit() or int(major) < NODE_MAJOR:
+        return f"Node.js {NODE_MAJOR} or later is needed, node --version says {version!r}"
+    return None
+
+
+def _wrk() -> str | None:
+    return None if shutil.which("wrk") else "wrk is not on PATH"
+
+
 SERVICES: dict[str, Service] = {
     service.name: service
     for service in (
@@ -122,6 +143,11 @@ SERVICES: dict[str, Service] = {
             "scripts/install-browser.sh (apt-get install -y chromium; never `playwright install`)",
             "TEKCIFY_TEST_SKIP_BROWSER", _chromium,
         ),
+        Service(
+            "node", "Node.js", "apt-get install -y nodejs npm (Node.js 20 or later: Debian 13)",
+            "TEKCIFY_TEST_SKIP_NODE", _node,
+        ),
+        Service("wrk", "wrk", "apt-get install -y wrk", "TEKCIFY_TEST_SKIP_WRK", _wrk),
     )
 }
 
