@@ -105,6 +105,8 @@ def _banner(
     settings: Settings, ctx: ServerContext, base_url: str, *, every_interface: bool = False,
     workers: int = 1,
 ) -> str:
+    from .server.context import LIMITS_FILE
+
     lines = [
         f"Tekcify Auth listening on {base_url}",
         f"  database: {ctx.db.describe()}",
@@ -143,9 +145,9 @@ def _banner(
             "  login limits: in this process's memory (several workers or instances count "
             "apart: set TEKCIFY_REDIS_URL to share them)"
             if workers == 1 else
-            f"  login limits: in each worker's memory, each enforcing 1/{workers} of every "
-            "limit so that together they allow no more (other instances count apart: set "
-            "TEKCIFY_REDIS_URL to share them exactly)"
+            f"  login limits: shared by the {workers} workers through "
+            f"{(settings.data_dir / LIMITS_FILE).resolve()} (other instances count apart: "
+            "set TEKCIFY_REDIS_URL to share them)"
         )
     else:
         lines.append("  login limits: shared through Redis (TEKCIFY_REDIS_URL)")

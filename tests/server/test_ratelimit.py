@@ -20,13 +20,14 @@ from tekcify_auth.server.services.ratelimit import (
     LoginLimiter,
     MemoryLimitStore,
     RedisLimitStore,
+    SqliteLimitStore,
     client_key,
 )
 
 from .conftest import PASSWORD, FakeClock, asgi_client, make_settings, register, running
 
 REDIS_URL_VAR = "TEKCIFY_TEST_REDIS_URL"
-STORES = ["memory", pytest.param("redis", marks=pytest.mark.needs("redis"))]
+STORES = ["memory", "file", pytest.param("redis", marks=pytest.mark.needs("redis"))]
 
 
 @pytest.fixture(scope="session")
@@ -49,9 +50,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest) -> Iterator[LimitStore]:
-    """Each limit store: in memory, and Redis (emptied first)."""
+    """Each limit store: in memory, in a file shared by workers, and Redis (emptied first)."""
     if request.param == "memory":
         yield MemoryLimitStore()
+        return
+    if request.param == "file":
+        tmp_path: Path = request.getfixturevalue("tmp_path")
+        yield SqliteLimitStore(tmp_path / "limits.sqlite3")
         return
     client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
     client.flushdb()
@@ -369,40 +374,55 @@ async def test_a_login_from_another_address_of_the_same_ipv6_network_is_limited(
         assert (await elsewhere.post("/api/auth/login", json=right)).status_code == 200
 
 
-@pytest.mark.parametrize(
-    ("workers", "expected"), [(1, (5, 20, 50)), (2, (3, 10, 25)), (3, (2, 7, 17)), (9, (1, 3, 6))]
-)
-def test_without_redis_each_worker_enforces_its_share_of_the_limits(
-    workers: int, expected: tuple[int, int, int], tmp_path: Path
-) -> None:
-    # `serve --workers N` sets TEKCIFY_WORKERS for its workers: each counts in its own
-    # memory, so together they must allow no more than the limit (rounded up per worker).
-    from tekcify_auth.server.context import ServerContext
+def test_workers_without_redis_share_the_limits_through_one_file(tmp_path: Path) -> None:
+    # `serve --workers N` sets TEKCIFY_WORKERS for its workers: each builds its own
+    # context, and without Redis they must count in one place, exactly as one process.
+    from tekcify_auth.server.context import LIMITS_FILE, ServerContext
 
-    settings = make_settings(
-        data_dir=tmp_path, workers=workers, login_max_failures=5,
-        login_max_failures_per_address=20, login_max_failures_per_account=50,
-    )
-    ctx = ServerContext(settings)
+    settings = make_settings(data_dir=tmp_path, workers=2, login_max_failures=3)
+    workers = [ServerContext(settings), ServerContext(settings)]
+    for worker in workers:
+        worker.start()
+    try:
+        assert all(isinstance(w.limiter.store, SqliteLimitStore) for w in workers)
+        assert (tmp_path / LIMITS_FILE).exists()
+        first, second = (worker.limiter for worker in workers)
+        for limiter in (first, second, first):  # three failures, spread over both
+            limiter.check("ada@example.com", "198.51.100.7")
+            limiter.failed("ada@example.com", "198.51.100.7")
+        for limiter in (first, second):
+            with pytest.raises(ApiError) as refused:
+                limiter.check("ada@example.com", "198.51.100.7")
+            assert refused.value.status_code == 429
+        # Another address is not blocked, and a success there clears only its own count.
+        second.check("ada@example.com", "203.0.113.9")
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def test_one_worker_counts_in_its_own_memory(tmp_path: Path) -> None:
+    from tekcify_auth.server.context import LIMITS_FILE, ServerContext
+
+    ctx = ServerContext(make_settings(data_dir=tmp_path, workers=1))
     ctx.start()
     try:
-        limiter = ctx.limiter
-        assert (limiter.per_account_address, limiter.per_address, limiter.per_account) == expected
-        assert limiter.per_account_address * workers >= 5
+        assert isinstance(ctx.limiter.store, MemoryLimitStore)
+        assert not (tmp_path / LIMITS_FILE).exists()
     finally:
         ctx.stop()
 
 
-def test_with_redis_every_worker_enforces_the_whole_limit(tmp_path: Path) -> None:
+def test_with_redis_workers_count_in_redis(tmp_path: Path) -> None:
     from tekcify_auth.server.context import ServerContext
 
     settings = make_settings(
-        data_dir=tmp_path, workers=4, login_max_failures=5,
+        data_dir=tmp_path, workers=4,
         redis_url="redis://127.0.0.1:1/0",  # never reached: the client connects lazily
     )
     ctx = ServerContext(settings)
     ctx.start()
     try:
-        assert ctx.limiter.per_account_address == 5
+        assert isinstance(ctx.limiter.store, RedisLimitStore)
     finally:
         ctx.stop()

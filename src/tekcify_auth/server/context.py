@@ -20,11 +20,20 @@ from .db.engine import Database
 from .db.migrate import upgrade
 from .services.keys import build_signer
 from .services.passwords import Passwords
-from .services.ratelimit import LimitStore, LoginLimiter, MemoryLimitStore, RedisLimitStore
+from .services.ratelimit import (
+    LimitStore,
+    LoginLimiter,
+    MemoryLimitStore,
+    RedisLimitStore,
+    SqliteLimitStore,
+)
 from .services.signing import Signer
 from .settings import Settings, SettingsError
 
-__all__ = ["Clock", "ServerContext", "utcnow"]
+__all__ = ["LIMITS_FILE", "Clock", "ServerContext", "utcnow"]
+
+#: The login limits shared by the workers of one server without Redis (in the data folder).
+LIMITS_FILE = "login-limits.sqlite3"
 
 #: The server's notion of now: an aware UTC datetime. Tests inject their own.
 Clock = Callable[[], datetime]
@@ -90,27 +99,24 @@ class ServerContext:
             memory_cost=self.settings.argon2_memory_cost,
             parallelism=self.settings.argon2_parallelism,
         )
-        share = self._limit_share()
         self._limiter = LoginLimiter(
             self._limit_store(),
             window=self.settings.login_window,
-            per_account_address=share(self.settings.login_max_failures),
-            per_address=share(self.settings.login_max_failures_per_address),
-            per_account=share(self.settings.login_max_failures_per_account),
-            per_account_successes=share(self.settings.login_max_successes_per_account),
+            per_account_address=self.settings.login_max_failures,
+            per_address=self.settings.login_max_failures_per_address,
+            per_account=self.settings.login_max_failures_per_account,
+            per_account_successes=self.settings.login_max_successes_per_account,
             ipv6_prefix=self.settings.login_ipv6_prefix,
             clock=self.timestamp,
         )
 
-    def _limit_share(self) -> Callable[[int], int]:
-        """What this process enforces of a login limit: all of it with Redis (shared) or
-        one worker; else its share (rounded up), since each worker counts in its own memory
-        and a client's attempts may reach any of them."""
-        workers = 1 if self.settings.redis_url is not None else self.settings.workers
-        return lambda limit: max(1, -(-limit // workers))
-
     def _limit_store(self) -> LimitStore:
         if self.settings.redis_url is None:
+            if self.settings.workers > 1:
+                # The workers of `serve --workers N` count in one file, exactly.
+                return SqliteLimitStore(
+                    self.settings.data_dir / LIMITS_FILE, timeout=self.settings.db_timeout
+                )
             return MemoryLimitStore()
         import redis
 

@@ -255,8 +255,8 @@ class Settings(BaseSettings):
     workers: int = _env(
         "TEKCIFY_WORKERS",
         "a whole number from 1 to 256: how many worker processes serve together (set by "
-        "`tekcify-auth serve --workers` for its workers); without Redis each enforces its "
-        "share of the login limits, so that together they allow no more than the limits",
+        "`tekcify-auth serve --workers` for its workers); without Redis, more than one "
+        "share their login limits through a file in TEKCIFY_DATA_DIR",
         default=1, ge=1, le=256,
     )
     purge_interval: int = _env(

@@ -14,7 +14,7 @@ applies: JSON lists, UTC datetimes). :meth:`Lookups.one` runs it on a DB-API con
   process is seen by the next lookup. An in-memory database (one per connection) goes
   through the engine's pool instead.
 * **PostgreSQL**: a connection from the engine's pool (its liveness policy, its limits);
-  a connection the server lost is dropped from the pool, as the ORM would.
+  a connection whose statement failed is dropped, never handed out again.
 
 A driver error comes out as SQLAlchemy's (``OperationalError``...) with its parameters
 hidden, so the app's "database unavailable" answer (503) covers lookups too. Nothing is
@@ -164,17 +164,27 @@ class Lookups:
             raise self._wrapped(sql, parameters, error) from error
 
     def _pooled_one(self, sql: str, parameters: Any) -> Any:
-        fairy = self._database.engine.raw_connection()
+        try:
+            fairy = self._database.engine.raw_connection()
+        except self._dialect.loaded_dbapi.Error as error:
+            # The pool hands out the driver's own error when it cannot connect.
+            raise self._wrapped(sql, parameters, error) from error
         try:
             cursor = fairy.cursor()
             try:
                 cursor.execute(sql, parameters)
-                return cursor.fetchone()
+                row = cursor.fetchone()
             finally:
                 cursor.close()
+            # Ended here, where a failure is caught: the pool's own reset on the way back
+            # then has nothing to do (and could only log a connection lost meanwhile).
+            fairy.rollback()
+            return row
         except self._dialect.loaded_dbapi.Error as error:
-            if self._dialect.is_disconnect(error, fairy.dbapi_connection, None):
-                fairy.invalidate(error)
+            # Whatever went wrong, this connection is not handed out again: resetting a
+            # broken one on its way back to the pool fails in turn (a restart of the
+            # server ends every connection with errors of several kinds).
+            fairy.invalidate(error)
             raise self._wrapped(sql, parameters, error) from error
         finally:
             fairy.close()

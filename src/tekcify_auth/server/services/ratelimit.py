@@ -1,4 +1,5 @@
-"""Login rate limiting: failed attempts in sliding windows, in memory or in Redis.
+"""Login rate limiting: failed attempts in sliding windows, in memory, in a file shared
+by one server's workers, or in Redis.
 
 Three counters of *failed* attempts, each over ``TEKCIFY_LOGIN_WINDOW`` seconds:
 
@@ -34,15 +35,20 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
+import sqlite3
 import threading
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final, Protocol
 
 from ..errors import ApiError
 
-__all__ = ["LimitStore", "LoginLimiter", "MemoryLimitStore", "RedisLimitStore", "client_key"]
+__all__ = [
+    "LimitStore", "LoginLimiter", "MemoryLimitStore", "RedisLimitStore", "SqliteLimitStore",
+    "client_key",
+]
 
 TRUSTED_FOR: Final = 30 * 86_400.0
 TOO_MANY: Final = "Too many failed login attempts; try again later"
@@ -151,6 +157,82 @@ class RedisLimitStore:
 
     def marked(self, key: str, now: float) -> bool:
         return bool(self._redis.exists(self._prefix + "mark:" + key))
+
+
+class SqliteLimitStore:
+    """Shared by the worker processes of one server: a small SQLite file of its own.
+
+    ``tekcify-auth serve --workers N`` without Redis: every worker counts in the same
+    file (WAL mode, so readers never wait), and the limits hold exactly as in one
+    process. It lives beside the data (``TEKCIFY_DATA_DIR/login-limits.sqlite3``), apart
+    from the server's database, so counting never waits on the server's writes. Only
+    one host's workers can share it: several instances share their limits through
+    Redis. Nothing in it outlives its window (or a mark its time to live) by long: each
+    write drops what has expired.
+    """
+
+    def __init__(self, path: Path, timeout: float = 5.0) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._local = threading.local()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        connection = self._connection()
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.executescript(
+            "CREATE TABLE IF NOT EXISTS events (key TEXT NOT NULL, at REAL NOT NULL);"
+            "CREATE INDEX IF NOT EXISTS events_by_key ON events (key, at);"
+            "CREATE INDEX IF NOT EXISTS events_by_time ON events (at);"
+            "CREATE TABLE IF NOT EXISTS marks (key TEXT PRIMARY KEY, until REAL NOT NULL);"
+        )
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                self._path, timeout=self._timeout, isolation_level=None,
+                check_same_thread=False,
+            )
+            connection.execute("PRAGMA synchronous = NORMAL")
+            self._local.connection = connection
+        return connection
+
+    def recent(self, key: str, window: float, now: float) -> tuple[int, float | None]:
+        count, oldest = self._connection().execute(
+            "SELECT count(*), min(at) FROM events WHERE key = ? AND at > ?", (key, now - window)
+        ).fetchone()
+        return int(count), oldest
+
+    def add(self, key: str, window: float, now: float, keep: int) -> None:
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute("INSERT INTO events (key, at) VALUES (?, ?)", (key, now))
+            connection.execute(
+                "DELETE FROM events WHERE key = ? AND rowid NOT IN (SELECT rowid FROM events "
+                "WHERE key = ? ORDER BY at DESC LIMIT ?)", (key, key, keep),
+            )
+            # The window is the same for every key: whatever left it, of any key, goes.
+            connection.execute("DELETE FROM events WHERE at <= ?", (now - window,))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def clear(self, key: str) -> None:
+        self._connection().execute("DELETE FROM events WHERE key = ?", (key,))
+
+    def mark(self, key: str, ttl: float, now: float) -> None:
+        connection = self._connection()
+        connection.execute("DELETE FROM marks WHERE until <= ?", (now,))
+        connection.execute(
+            "INSERT OR REPLACE INTO marks (key, until) VALUES (?, ?)", (key, now + ttl)
+        )
+
+    def marked(self, key: str, now: float) -> bool:
+        row = self._connection().execute(
+            "SELECT 1 FROM marks WHERE key = ? AND until > ?", (key, now)
+        ).fetchone()
+        return row is not None
 
 
 def _account(email: str) -> str:
