@@ -16,7 +16,7 @@ import socket
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 
 
@@ -158,3 +158,12 @@ def close_generator(proc: subprocess.Popen[str], grace: float) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """Exit with ``main()``'s status; Ctrl-C exits 130 (the servers stop on the way out)."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from _common import SERVER_CPUS, machine_line, markdown_table, median, verdict
+from _common import SERVER_CPUS, machine_line, markdown_table, median, run_main, verdict
 
 from server import (
     EMAIL,
@@ -511,8 +511,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # the servers were stopped on the way out
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

@@ -78,6 +78,7 @@ from _common import (
     machine_line,
     markdown_table,
     median,
+    run_main,
     stop_group,
     verdict,
 )
@@ -761,8 +762,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # the servers were stopped on the way out
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)
