@@ -315,6 +315,8 @@ def _run_server(args: argparse.Namespace, settings: Settings, port: int) -> int:
     # Read again by every worker's app_factory.
     os.environ["TEKCIFY_CANONICAL_URL"] = canonical
     os.environ["TEKCIFY_WORKERS"] = str(args.workers)
+    # Migrated above, once: the workers need not each ask again (nor race each other).
+    os.environ["TEKCIFY_MIGRATE_ON_START"] = "false"
     allowed = _allowed_hosts_for(settings, host, port)
     if allowed is not None:
         os.environ["TEKCIFY_ALLOWED_HOSTS"] = allowed

@@ -111,3 +111,29 @@ def test_workers_stop_when_their_supervisor_is_killed(
         time.sleep(0.2)
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+
+
+@pytest.mark.parametrize(("workers", "waits"), [(2, True), (1, False)])
+async def test_a_worker_waits_a_while_for_its_database_a_single_server_does_not(
+    workers: int, waits: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from tekcify_auth.server import app as app_module
+    from tekcify_auth.server import create_app
+
+    from .conftest import make_settings
+
+    monkeypatch.setattr(app_module, "WORKER_START_PATIENCE", 1.5)
+    nobody = f"postgresql://postgres@127.0.0.1:{_free_port()}/tekcify"  # nothing listens
+    app = create_app(make_settings(
+        data_dir=tmp_path, database_url=nobody, workers=workers, db_timeout=1,
+    ))
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        async with app.router.lifespan_context(app):
+            pass
+    waited = time.monotonic() - started
+    assert (waited >= 1.5) is waits, waited
+    assert ("trying again" in caplog.text) is waits

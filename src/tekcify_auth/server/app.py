@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
@@ -29,6 +31,7 @@ from .._version import __version__
 from .api_docs import install_docs
 from .canonical import Canonical
 from .context import Clock, ServerContext
+from .db.engine import UNAVAILABLE_ERRORS
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
 from .hosts import AllowedHosts
 from .middleware import Front
@@ -44,7 +47,9 @@ from .services.images import ImageProcessor
 from .services.purge import purge_periodically
 from .settings import Settings, load_settings
 
-__all__ = ["ServerApp", "app_factory", "create_app"]
+__all__ = ["WORKER_START_PATIENCE", "ServerApp", "app_factory", "create_app"]
+
+logger = logging.getLogger("tekcify_auth.server")
 
 # FastAPI (0.16x) asks OpenTelemetry for its global providers on every request, a tenth
 # of the JWKS route's time in the issue 12 profile, to learn that none is configured.
@@ -83,7 +88,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
-            await anyio.to_thread.run_sync(ctx.start)
+            await _start(ctx)
         except BaseException:  # e.g. a key that does not decrypt: close the pool anyway
             await anyio.to_thread.run_sync(ctx.stop)
             raise
@@ -157,6 +162,38 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         handlers=app.exception_handlers,
     )
     return app
+
+
+#: Seconds a worker of ``serve --workers N`` waits for its database at start.
+WORKER_START_PATIENCE: Final = 60.0
+
+
+async def _start(ctx: ServerContext) -> None:
+    """Start ``ctx``; a worker of ``serve --workers N`` waits for the database a while.
+
+    ``serve`` checked the database and migrated before it started any worker, so a
+    worker that cannot reach it meets a passing outage (a restart, a failover): it tries
+    again for :data:`WORKER_START_PATIENCE` seconds rather than stop the whole server
+    with it. A server of one process fails at once, with the reason.
+    """
+    patience = WORKER_START_PATIENCE if ctx.settings.workers > 1 else 0.0
+    deadline = time.monotonic() + patience
+    warned = False
+    while True:
+        try:
+            await anyio.to_thread.run_sync(ctx.start)
+            return
+        except UNAVAILABLE_ERRORS as exc:
+            if time.monotonic() >= deadline:
+                raise
+            if not warned:
+                logger.warning(
+                    "the database is unavailable at start (%s); trying again for up to %.0f s",
+                    type(exc).__name__, patience,
+                )
+                warned = True
+            await anyio.to_thread.run_sync(ctx.stop)
+            await anyio.sleep(0.5)
 
 
 def app_factory() -> FastAPI:
