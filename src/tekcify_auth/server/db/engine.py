@@ -95,10 +95,18 @@ class Database:
         else:
             raise ValueError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
         self.engine: Engine = create_engine(self.url, **kwargs)
+        #: The engine of the lookups (``db/lookups.py``): on PostgreSQL a small pool of its
+        #: own in autocommit, so a lookup is one round trip (no BEGIN, no ROLLBACK).
+        self.lookup_engine: Engine = self.engine
         if self.dialect == "sqlite":
             self._install_sqlite_hooks()
         else:
-            self._install_idle_ping()
+            kwargs.update(
+                pool_size=READ_THREADS, max_overflow=READ_THREADS, isolation_level="AUTOCOMMIT"
+            )
+            self.lookup_engine = create_engine(self.url, **kwargs)
+            self._install_idle_ping(self.engine)
+            self._install_idle_ping(self.lookup_engine)
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
         #: The hot paths' one-statement reads (``db/lookups.py``).
         self.lookups = Lookups(self)
@@ -140,13 +148,13 @@ class Database:
                     statement, (), error, sqlite3.Error, dialect=self.engine.dialect
                 ) from error
 
-    def _install_idle_ping(self) -> None:
-        @event.listens_for(self.engine, "checkin")
+    def _install_idle_ping(self, engine: Engine) -> None:
+        @event.listens_for(engine, "checkin")
         def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
             if record is not None:
                 record.info[_CHECKED_IN] = time.monotonic()
 
-        @event.listens_for(self.engine, "checkout")
+        @event.listens_for(engine, "checkout")
         def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
             since = record.info.get(_CHECKED_IN)
             if since is None or time.monotonic() - since < IDLE_PING:
@@ -231,6 +239,8 @@ class Database:
         """Close every pooled connection (and the lookups' own)."""
         self.lookups.close()
         self.engine.dispose()
+        if self.lookup_engine is not self.engine:
+            self.lookup_engine.dispose()
 
     def describe(self) -> str:
         """The URL without its password, for start-up messages and logs."""

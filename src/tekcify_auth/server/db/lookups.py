@@ -13,7 +13,8 @@ applies: JSON lists, UTC datetimes). :meth:`Lookups.one` runs it on a DB-API con
   each statement reads the latest committed state, so a revocation committed by any
   process is seen by the next lookup. An in-memory database (one per connection) goes
   through the engine's pool instead.
-* **PostgreSQL**: a connection from the engine's pool (its liveness policy, its limits);
+* **PostgreSQL**: a connection from a small pool of its own in autocommit
+  (``Database.lookup_engine``): one round trip per lookup, no ``BEGIN``/``ROLLBACK``;
   a connection whose statement failed is dropped, never handed out again.
 
 A driver error comes out as SQLAlchemy's (``OperationalError``...) with its parameters
@@ -165,7 +166,7 @@ class Lookups:
 
     def _pooled_one(self, sql: str, parameters: Any) -> Any:
         try:
-            fairy = self._database.engine.raw_connection()
+            fairy = self._database.lookup_engine.raw_connection()
         except self._dialect.loaded_dbapi.Error as error:
             # The pool hands out the driver's own error when it cannot connect.
             raise self._wrapped(sql, parameters, error) from error

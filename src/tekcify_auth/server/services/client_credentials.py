@@ -223,12 +223,15 @@ _REVOKED = Lookup(
 )
 
 
-def live_client_token(lookups: Lookups, claims: Mapping[str, Any]) -> ClientFacts | None:
+def live_client_token(
+    lookups: Lookups, claims: Mapping[str, Any], *, known: ClientFacts | None = None
+) -> ClientFacts | None:
     """The application of a verified client token, if the token is still live.
 
     Asked of the database each time (two indexed lookups), never cached, so revocation,
     a new secret or a withdrawn allowance holds from the next request on, on every
-    instance.
+    instance. ``known``: the client this very request authenticated, read a moment ago;
+    when the token is its own it is not read again (a client introspecting its tokens).
     """
     client_id, jti = claims.get("sub"), claims.get("jti")
     if (
@@ -236,7 +239,10 @@ def live_client_token(lookups: Lookups, claims: Mapping[str, Any]) -> ClientFact
         or len(client_id) > 64 or len(jti) > 64
     ):
         return None
-    application = find_client(lookups, client_id)
+    application = (
+        known if known is not None and known.client_id == client_id
+        else find_client(lookups, client_id)
+    )
     if application is None or application.client_secret_hash is None:
         return None
     if claims.get(FINGERPRINT_CLAIM) != _fingerprint(application.client_secret_hash):

@@ -92,7 +92,9 @@ def _order(hint: str | None) -> tuple[TokenKind, TokenKind]:
     return ("access_token", "refresh_token")
 
 
-def _access_facts(ctx: ServerContext, token: str) -> TokenFacts | None:
+def _access_facts(
+    ctx: ServerContext, token: str, caller: ClientFacts | None = None
+) -> TokenFacts | None:
     result = ctx.guard.verifier.verify(token)
     if not result.valid:
         return None
@@ -102,7 +104,7 @@ def _access_facts(ctx: ServerContext, token: str) -> TokenFacts | None:
         return None
     if client_credentials.is_client_token(claims):
         # No user and no session: live while its client and secret are (see the module).
-        if client_credentials.live_client_token(ctx.db.lookups, claims) is None:
+        if client_credentials.live_client_token(ctx.db.lookups, claims, known=caller) is None:
             return None
     else:
         try:
@@ -168,7 +170,7 @@ def find_token(
     client_id = client.client_id if client is not None else None
     for kind in _order(hint):
         if kind == "access_token":
-            facts = _access_facts(ctx, token)
+            facts = _access_facts(ctx, token, client)
         else:
             facts = _refresh_facts(ctx, token, client_id)
         if facts is not None:
