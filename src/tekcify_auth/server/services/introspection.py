@@ -30,13 +30,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
 
 from tekcify_auth._errors import AuthenticationError
 from tekcify_auth._models import UserPayload
 
 from ..context import ServerContext
+from ..db.lookups import Lookup
 from ..db.models import RefreshToken, User, UserSession
 from ..errors import ApiError
 from . import client_credentials, sessions, tokens
@@ -123,43 +123,43 @@ def _access_facts(
     )
 
 
-def _refresh_row(db: Session, token: str) -> tuple[RefreshToken, UserSession, User] | None:
+# A refresh token by its hash, with its session's and user's state (db/lookups.py).
+_REFRESH = Lookup(
+    select(
+        RefreshToken.created_at, RefreshToken.expires_at, RefreshToken.rotated_at,
+        UserSession.id.label("session_id"), UserSession.client_id, UserSession.scopes,
+        UserSession.revoked_at, User.id.label("user_id"), User.email, User.disabled_at,
+    )
+    .join(UserSession, RefreshToken.session_id == UserSession.id)
+    .join(User, UserSession.user_id == User.id)
+    .where(RefreshToken.token_hash == bindparam("token_hash"))
+)
+
+
+def _refresh_row(ctx: ServerContext, token: str) -> Any:
+    """The :data:`_REFRESH` row of ``token``, or ``None``."""
     if len(token) > tokens.MAX_REFRESH_TOKEN_LENGTH:
         return None
-    row = db.execute(
-        select(RefreshToken, UserSession, User)
-        .join(UserSession, RefreshToken.session_id == UserSession.id)
-        .join(User, UserSession.user_id == User.id)
-        .where(RefreshToken.token_hash == tokens.hash_token(token))
-    ).first()
-    if row is None:
-        return None
-    refresh, session, user = row
-    return refresh, session, user
+    return ctx.db.lookups.one(_REFRESH, token_hash=tokens.hash_token(token))
 
 
 def _refresh_facts(ctx: ServerContext, token: str, client_id: str | None) -> TokenFacts | None:
-    if len(token) > tokens.MAX_REFRESH_TOKEN_LENGTH:
-        return None
-    with ctx.db.read() as db:
-        found = _refresh_row(db, token)
-    if found is None:
-        return None
-    refresh, session, user = found
+    found = _refresh_row(ctx, token)
     if (
-        session.client_id != client_id
-        or refresh.rotated_at is not None
-        or refresh.expires_at <= ctx.clock()
-        or session.revoked_at is not None
-        or user.disabled_at is not None
+        found is None
+        or found.client_id != client_id
+        or found.rotated_at is not None
+        or found.expires_at <= ctx.clock()
+        or found.revoked_at is not None
+        or found.disabled_at is not None
     ):
         return None
     return TokenFacts(
-        kind="refresh_token", sub=user.id, scope=session.scopes, client_id=session.client_id,
-        username=user.email if email_granted(session.scopes.split(), session.client_id) else None,
-        exp=int(refresh.expires_at.timestamp()),
-        iat=int(refresh.created_at.timestamp()), iss=ctx.settings.issuer, aud=None,
-        session_id=session.id, user_id=user.id,
+        kind="refresh_token", sub=found.user_id, scope=found.scopes, client_id=found.client_id,
+        username=found.email if email_granted(found.scopes.split(), found.client_id) else None,
+        exp=int(found.expires_at.timestamp()),
+        iat=int(found.created_at.timestamp()), iss=ctx.settings.issuer, aud=None,
+        session_id=found.session_id, user_id=found.user_id,
     )
 
 
@@ -190,16 +190,17 @@ def introspect(
 
 
 def _session_to_revoke(
-    ctx: ServerContext, db: Session, token: str, hint: str | None, client_id: str | None
+    ctx: ServerContext, token: str, hint: str | None, client_id: str | None
 ) -> tuple[str, str] | None:
     for kind in _order(hint):
         if kind == "refresh_token":
             # Any refresh token of the family, rotated or expired too: its holder wants
             # the session ended, and ending it is always safe.
-            found = _refresh_row(db, token)
+            found = _refresh_row(ctx, token)
             if found is not None:
-                _refresh, session, user = found
-                return (user.id, session.id) if session.client_id == client_id else None
+                return (
+                    (found.user_id, found.session_id) if found.client_id == client_id else None
+                )
         else:
             facts = _access_facts(ctx, token)
             if facts is not None:
@@ -214,8 +215,7 @@ def revoke(ctx: ServerContext, token: str, hint: str | None, client: ClientFacts
     client_id = client.client_id if client is not None else None
     if client_credentials.revoke_client_token(ctx, token, client_id):
         return
-    with ctx.db.read() as db:
-        target = _session_to_revoke(ctx, db, token, hint, client_id)
+    target = _session_to_revoke(ctx, token, hint, client_id)
     if target is None:
         return
     user_id, session_id = target
