@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services import free_port
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _children(pid: int) -> list[int]:
@@ -50,7 +44,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
     }
     env["TEKCIFY_DATA_DIR"] = str(tmp_path / "data")
     env["TEKCIFY_LOG_LEVEL"] = "WARNING"
-    port = _free_port()
+    port = free_port()
     out = tmp_path / "out.txt"
     with out.open("w") as sink:
         process = subprocess.Popen(
@@ -126,7 +120,7 @@ async def test_a_worker_waits_a_while_for_its_database_a_single_server_does_not(
     from .conftest import make_settings
 
     monkeypatch.setattr(app_module, "WORKER_START_PATIENCE", 1.5)
-    nobody = f"postgresql://postgres@127.0.0.1:{_free_port()}/tekcify"  # nothing listens
+    nobody = f"postgresql://postgres@127.0.0.1:{free_port()}/tekcify"  # nothing listens
     app = create_app(make_settings(
         data_dir=tmp_path, database_url=nobody, workers=workers, db_timeout=1,
     ))

@@ -128,8 +128,10 @@ class ServerContext:
         return RedisLimitStore(self._redis)
 
     def stop(self) -> None:
-        """Release the database connections (and the Redis client)."""
+        """Release the database connections (and those of the limits' file or Redis)."""
         self.db.dispose()
+        if self._limiter is not None and isinstance(self._limiter.store, SqliteLimitStore):
+            self._limiter.store.close()
         if self._redis is not None:
             self._redis.close()
             self._redis = None

@@ -25,7 +25,6 @@ cached: each call asks the database.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -33,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Select
+
+from .sqlite_threads import ThreadConnections
 
 if TYPE_CHECKING:
     from .engine import Database
@@ -130,37 +131,24 @@ class Lookups:
             path if database.is_sqlite and path not in ("", ":memory:")
             and not path.startswith("file:") and not url.query else None
         )
-        self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._connections: ThreadConnections | None = (
+            ThreadConnections(self._sqlite_path, timeout=database.timeout, pragmas=[_QUERY_ONLY])
+            if self._sqlite_path is not None else None
+        )
 
     def one(self, lookup: Lookup, **params: Any) -> Any:
         """The first row of ``lookup`` with ``params``, or ``None``."""
         compiled = lookup.compiled(self._dialect)
         parameters = compiled.parameters(params)
-        if self._sqlite_path is not None:
-            raw = self._sqlite_one(compiled.sql, parameters)
+        if self._connections is not None:
+            raw = self._sqlite_one(self._connections, compiled.sql, parameters)
         else:
             raw = self._pooled_one(compiled.sql, parameters)
         return None if raw is None else compiled.convert(raw)
 
-    def _sqlite_connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            assert self._sqlite_path is not None
-            connection = sqlite3.connect(
-                self._sqlite_path, timeout=self._database.timeout, isolation_level=None,
-                check_same_thread=False,
-            )
-            connection.execute(_QUERY_ONLY)
-            with self._lock:
-                self._opened.append(connection)
-            self._local.connection = connection
-        return connection
-
-    def _sqlite_one(self, sql: str, parameters: Any) -> Any:
+    def _sqlite_one(self, connections: ThreadConnections, sql: str, parameters: Any) -> Any:
         try:
-            return self._sqlite_connection().execute(sql, parameters).fetchone()
+            return connections.get().execute(sql, parameters).fetchone()
         except sqlite3.Error as error:
             raise self._wrapped(sql, parameters, error) from error
 
@@ -198,8 +186,5 @@ class Lookups:
 
     def close(self) -> None:
         """Close the per-thread SQLite connections (the pool closes the others)."""
-        with self._lock:
-            opened, self._opened = self._opened, []
-        for connection in opened:
-            connection.close()
-        self._local = threading.local()
+        if self._connections is not None:
+            self._connections.close()

@@ -33,7 +33,7 @@ from .deps import Ctx
 
 __all__ = [
     "BaseUrl", "Processor", "Upload", "get_base_url", "get_canonical", "get_processor",
-    "read_upload", "router",
+    "none_match", "read_upload", "router",
 ]
 
 router = APIRouter(prefix=IMAGE_PATH, tags=["images"])
@@ -62,7 +62,7 @@ def _headers(meta: ImageMeta) -> dict[str, str]:
     }
 
 
-def _none_match(header: str | None, etag: str) -> bool:
+def none_match(header: str | None, etag: str) -> bool:
     """Whether ``If-None-Match`` matches ``etag`` (weak comparison, RFC 9110 §13.1.2)."""
     if header is None:
         return False
@@ -91,7 +91,7 @@ def get_image(name: str, request: Request, ctx: Ctx) -> Response:
         if meta is None or meta.extension != extension:
             raise ApiError(404, _NOT_FOUND)
         headers = _headers(meta)
-        if _none_match(request.headers.get("if-none-match"), meta.etag):
+        if none_match(request.headers.get("if-none-match"), meta.etag):
             return Response(status_code=304, headers=headers)
         data = image_data(db, image_id)
     if data is None:  # deleted between the two reads

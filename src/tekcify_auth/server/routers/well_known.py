@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 
 from ..services.discovery import metadata
 from .deps import Ctx
-from .images import BaseUrl
+from .images import BaseUrl, none_match
 
 router = APIRouter(tags=["discovery"])
 
@@ -66,10 +66,7 @@ def _documents(request: Request, name: str) -> RenderedDocuments:
 def _answer(request: Request, document: tuple[bytes, str], max_age: int) -> Response:
     body, etag = document
     headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": etag}
-    asked = request.headers.get("if-none-match")
-    if asked is not None and (
-        asked.strip() == "*" or etag in (tag.strip().removeprefix("W/") for tag in asked.split(","))
-    ):
+    if none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
-import sqlite3
 import threading
 import uuid
 from collections import OrderedDict, deque
@@ -43,6 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from ..db.sqlite_threads import ThreadConnections
 from ..errors import ApiError
 
 __all__ = [
@@ -172,11 +172,11 @@ class SqliteLimitStore:
     """
 
     def __init__(self, path: Path, timeout: float = 5.0) -> None:
-        self._path = path
-        self._timeout = timeout
-        self._local = threading.local()
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        connection = self._connection()
+        self._connections = ThreadConnections(
+            path, timeout=timeout, pragmas=["PRAGMA synchronous = NORMAL"]
+        )
+        connection = self._connections.get()
         connection.execute("PRAGMA journal_mode = WAL")
         connection.executescript(
             "CREATE TABLE IF NOT EXISTS events (key TEXT NOT NULL, at REAL NOT NULL);"
@@ -185,25 +185,18 @@ class SqliteLimitStore:
             "CREATE TABLE IF NOT EXISTS marks (key TEXT PRIMARY KEY, until REAL NOT NULL);"
         )
 
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(
-                self._path, timeout=self._timeout, isolation_level=None,
-                check_same_thread=False,
-            )
-            connection.execute("PRAGMA synchronous = NORMAL")
-            self._local.connection = connection
-        return connection
+    def close(self) -> None:
+        """Close this process's connections to the file."""
+        self._connections.close()
 
     def recent(self, key: str, window: float, now: float) -> tuple[int, float | None]:
-        count, oldest = self._connection().execute(
+        count, oldest = self._connections.get().execute(
             "SELECT count(*), min(at) FROM events WHERE key = ? AND at > ?", (key, now - window)
         ).fetchone()
         return int(count), oldest
 
     def add(self, key: str, window: float, now: float, keep: int) -> None:
-        connection = self._connection()
+        connection = self._connections.get()
         connection.execute("BEGIN IMMEDIATE")
         try:
             connection.execute("INSERT INTO events (key, at) VALUES (?, ?)", (key, now))
@@ -219,17 +212,17 @@ class SqliteLimitStore:
             raise
 
     def clear(self, key: str) -> None:
-        self._connection().execute("DELETE FROM events WHERE key = ?", (key,))
+        self._connections.get().execute("DELETE FROM events WHERE key = ?", (key,))
 
     def mark(self, key: str, ttl: float, now: float) -> None:
-        connection = self._connection()
+        connection = self._connections.get()
         connection.execute("DELETE FROM marks WHERE until <= ?", (now,))
         connection.execute(
             "INSERT OR REPLACE INTO marks (key, until) VALUES (?, ?)", (key, now + ttl)
         )
 
     def marked(self, key: str, now: float) -> bool:
-        row = self._connection().execute(
+        row = self._connections.get().execute(
             "SELECT 1 FROM marks WHERE key = ? AND until > ?", (key, now)
         ).fetchone()
         return row is not None
