@@ -6,7 +6,7 @@ FastAPI routes like every other: each route function is their one implementation
 ``/openapi.json`` documents them. But for these small answers FastAPI's router walk,
 dependency solving, exit stack and exception middleware cost more than the endpoint's
 own work (the issue 12 profile of introspection: about twice as much).
-:class:`FastLane`, a pure ASGI layer just inside the server's own middleware (so the
+:class:`FastLane`, the last step of the server's front layer (``middleware.py``: the
 access log, the body limit, the ``Host`` check and CORS apply as to any request), calls
 those route functions directly with their dependencies resolved by hand, and turns
 their errors into answers with the app's own exception handlers. Any other request goes
@@ -61,13 +61,13 @@ async def _introspect(request: Request, ctx: ServerContext) -> Response:
     return await oauth.introspect(await oauth.read_status_params(request), request, ctx)
 
 
-async def _userinfo(request: Request, _ctx: ServerContext) -> Response:
-    found = await current_user_with_row(request, await get_ctx(request), None)
+async def _userinfo(request: Request, ctx: ServerContext) -> Response:
+    found = await current_user_with_row(request, ctx, None)
     return await oauth.userinfo(found, await get_base_url(request))
 
 
-async def _userinfo_post(request: Request, _ctx: ServerContext) -> Response:
-    found = await current_user_with_row(request, await get_ctx(request), None)
+async def _userinfo_post(request: Request, ctx: ServerContext) -> Response:
+    found = await current_user_with_row(request, ctx, None)
     return await oauth.userinfo_post(found, await get_base_url(request))
 
 

@@ -60,6 +60,7 @@ class _Headers:
 
     host: str | None = None
     content_length: int | None = None
+    length_seen: bool = False
     request_id: str | None = None
     origin: str | None = None
     preflight: bool = False
@@ -73,7 +74,8 @@ class _Headers:
             if name == b"host":
                 if found.host is None:
                     found.host = value.decode("latin-1")
-            elif name == b"content-length":
+            elif name == b"content-length" and not found.length_seen:
+                found.length_seen = True
                 try:
                     found.content_length = int(value)
                 except ValueError:
@@ -192,29 +194,27 @@ class Front:
         except _TooLarge:
             pass
         except Exception:
-            if not counted.exceeded:
+            if not answer.drop:
                 raise
-        if counted.exceeded and not answer.started:
+        if answer.drop and not answer.started:
             await _send_413(answer.send, limit)
 
 
 class _Counted:
     """``receive`` counting the body's bytes; past ``limit`` it raises :class:`_TooLarge`
-    and from then on ``answer`` drops whatever the app sends."""
+    and from then on ``answer`` drops whatever the app sends (its :attr:`_Answer.drop`)."""
 
     def __init__(self, receive: Receive, limit: int, answer: _Answer) -> None:
         self._receive = receive
         self._limit = limit
         self._answer = answer
         self._received = 0
-        self.exceeded = False
 
     async def receive(self) -> Message:
         message = await self._receive()
         if message["type"] == "http.request":
             self._received += len(message.get("body", b""))
             if self._received > self._limit:
-                self.exceeded = True
                 self._answer.drop = True
                 raise _TooLarge
         return message
