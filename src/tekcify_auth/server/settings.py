@@ -281,6 +281,40 @@ class Settings(BaseSettings):
     redis_url: str | None = _env(
         "TEKCIFY_REDIS_URL", "a redis://, rediss:// or unix:// URL", default=None
     )
+    smtp_url: SecretStr | None = _env(
+        "TEKCIFY_SMTP_URL",
+        "smtp://[user:password@]host[:port] (STARTTLS, port 587 by default) or "
+        "smtps://[user:password@]host[:port] (implicit TLS, port 465 by default); user and "
+        "password percent-encoded (unset: mail is written as .eml files to "
+        "TEKCIFY_DATA_DIR/outbox)",
+        default=None,
+    )
+    smtp_tls_verify: bool = _env(
+        "TEKCIFY_SMTP_TLS_VERIFY",
+        "true or false: check the SMTP server's TLS certificate and host name",
+        default=True,
+    )
+    smtp_timeout: float = _env(
+        "TEKCIFY_SMTP_TIMEOUT",
+        "a number of seconds from 1 to 300: how long one SMTP exchange may take",
+        default=30.0, ge=1, le=300,
+    )
+    mail_from: str = _env(
+        "TEKCIFY_MAIL_FROM",
+        "an address, optionally with a display name: Tekcify <no-reply@example.com>",
+        default="Tekcify <no-reply@localhost>", min_length=3, max_length=320,
+    )
+    require_verified_email: bool = _env(
+        "TEKCIFY_REQUIRE_VERIFIED_EMAIL",
+        "true or false: keep users whose email is not verified out of POST "
+        "/api/auth/login and the OAuth sign-in pages",
+        default=False,
+    )
+    activity_retention_days: int = _env(
+        "TEKCIFY_ACTIVITY_RETENTION_DAYS",
+        "a whole number of days from 1 to 3650: how long security activity is kept",
+        default=365, ge=1, le=3650,
+    )
     argon2_time_cost: int = _env(
         "TEKCIFY_ARGON2_TIME_COST", "a whole number from 1 to 20", default=3, ge=1, le=20
     )

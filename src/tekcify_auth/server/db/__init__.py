@@ -11,8 +11,10 @@ from .oauth import (
     LoginSession,
     RevokedClientToken,
 )
+from .security import AccountCode, MailMessage, SecurityActivity
 
 __all__ = [
+    "AccountCode",
     "Application",
     "AuthorizationCode",
     "Base",
@@ -21,8 +23,10 @@ __all__ = [
     "Database",
     "DatabaseUnavailable",
     "LoginSession",
+    "MailMessage",
     "RefreshToken",
     "RevokedClientToken",
+    "SecurityActivity",
     "ServerState",
     "SigningKey",
     "StoredImage",

@@ -48,6 +48,8 @@ class User(Base):
     avatar_url: Mapped[str | None] = mapped_column(String(2048))
     role: Mapped[str] = mapped_column(String(16), default="user")
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the address was verified (``email_verified`` is true exactly when this is set).
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
