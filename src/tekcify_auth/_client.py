@@ -17,7 +17,14 @@ from typing import Any, Final, TypeVar
 
 import httpx
 
-from . import _requests
+from . import _account_requests, _requests
+from ._account_models import (
+    AuthMethods,
+    ExportedUserData,
+    InitiateSensitiveActionResponse,
+    SecurityActivities,
+    SensitiveActionToken,
+)
 from ._client_models import (
     Application,
     ConnectedApp,
@@ -314,13 +321,28 @@ class AuthClient(_BaseClient):
         request = _requests.upload_profile_picture(access_token, file, file_name, content_type)
         return self._send(request)
 
-    def export_user_data(self, access_token: str) -> dict[str, Any]:
-        """Every record the server holds on the token's user, as JSON."""
+    def export_user_data(self, access_token: str) -> ExportedUserData:
+        """Every record the server holds on the token's user (2.2.12 ``ExportedUserData``).
+
+        ``.raw`` is the JSON document as sent, and ``data["profile"]`` still reads it.
+        """
         return self._send(_requests.export_user_data(access_token))
 
-    def delete_account(self, access_token: str, password: str) -> MessageResponse:
-        """Delete the token's user with everything they own; the password confirms it."""
-        return self._send(_requests.delete_account(access_token, password))
+    def delete_account(
+        self, access_token: str, password: str | None = None,
+        sensitive_action_token: str | None = None, mfa_code: str | None = None,
+    ) -> MessageResponse:
+        """Delete the token's user with everything they own.
+
+        The password, or a token from :meth:`verify_sensitive_action_code` for the
+        action ``"delete_account"``, confirms it; ``mfa_code`` when MFA is on. Sends
+        ``confirmDelete: true`` as the Node client does. Raises ``ValueError`` when
+        neither ``password`` nor ``sensitive_action_token`` is given.
+        """
+        request = _requests.delete_account(
+            access_token, password, sensitive_action_token, mfa_code
+        )
+        return self._send(request)
 
     # -- applications ------------------------------------------------------------------------------
 
@@ -384,10 +406,16 @@ class AuthClient(_BaseClient):
         return self._send(_requests.refresh_tokens(refresh_token, self.clock))
 
     def change_password(
-        self, access_token: str, current_password: str, new_password: str
+        self, access_token: str, current_password: str, new_password: str,
+        mfa_code: str | None = None,
     ) -> MessageResponse:
-        """Set a new password; the user's other sessions are revoked."""
-        request = _requests.change_password(access_token, current_password, new_password)
+        """Set a new password; the user's other sessions are revoked.
+
+        ``mfa_code`` is the current one-time code when the account has MFA on.
+        """
+        request = _requests.change_password(
+            access_token, current_password, new_password, mfa_code
+        )
         return self._send(request)
 
     def list_sessions(self, access_token: str) -> list[Session]:
@@ -405,6 +433,99 @@ class AuthClient(_BaseClient):
     def logout(self, access_token: str) -> MessageResponse:
         """End the token's session and revoke its refresh token."""
         return self._send(_requests.logout(access_token))
+
+    # -- account security (issue 13): sign-in methods, sensitive actions, the security log,
+    # email verification, password reset, email change ----------------------------------
+
+    def get_auth_methods(self, access_token: str) -> AuthMethods:
+        """Whether the user has a password, and the upstream providers linked to them."""
+        return self._send(_account_requests.get_auth_methods(access_token))
+
+    def set_or_change_password(
+        self, access_token: str, new_password: str, current_password: str | None = None,
+        mfa_code: str | None = None,
+    ) -> MessageResponse:
+        """Set a password on an account that has none, or change it (the current one
+        is then needed, and ``mfa_code`` when MFA is on)."""
+        request = _account_requests.set_or_change_password(
+            access_token, new_password, current_password, mfa_code
+        )
+        return self._send(request)
+
+    def initiate_sensitive_action(
+        self, access_token: str, action: str
+    ) -> InitiateSensitiveActionResponse:
+        """Ask how the user can confirm ``action`` (e.g. ``"delete_account"``): by
+        password, by signing in again upstream, or by a mailed code.
+
+        >>> start = client.initiate_sensitive_action(token, "delete_account")  # doctest: +SKIP
+        >>> start.verification_methods.email.available  # doctest: +SKIP
+        True
+        """
+        return self._send(_account_requests.initiate_sensitive_action(access_token, action))
+
+    def send_sensitive_action_code(self, access_token: str, action: str) -> MessageResponse:
+        """Mail the user a 6-digit code that confirms ``action``."""
+        return self._send(_account_requests.send_sensitive_action_code(access_token, action))
+
+    def verify_sensitive_action_code(
+        self, access_token: str, action: str, code: str
+    ) -> SensitiveActionToken:
+        """Trade the mailed code for a short-lived, single-use token bound to ``action``.
+
+        >>> proof = client.verify_sensitive_action_code(
+        ...     token, "delete_account", "123456")  # doctest: +SKIP
+        >>> client.delete_account(token, sensitive_action_token=proof.token)  # doctest: +SKIP
+        """
+        request = _account_requests.verify_sensitive_action_code(access_token, action, code)
+        return self._send(request)
+
+    def get_security_activities(
+        self, access_token: str, limit: int | None = None, offset: int | None = None,
+        activity_type: str | None = None,
+    ) -> SecurityActivities:
+        """One page of the user's security log (sign-ins, password changes, ...).
+
+        ``limit``, ``offset`` and ``activity_type`` are sent only when given; the
+        server's defaults apply otherwise.
+        """
+        request = _account_requests.get_security_activities(
+            access_token, limit, offset, activity_type
+        )
+        return self._send(request)
+
+    def verify_email(
+        self, access_token: str, token: str | None = None, code: str | None = None
+    ) -> MessageResponse:
+        """Verify the user's email with the link's ``token`` or the mailed 6-digit
+        ``code`` (exactly one; ``ValueError`` otherwise)."""
+        return self._send(_account_requests.verify_email(access_token, token, code))
+
+    def resend_verification_email(self, access_token: str) -> MessageResponse:
+        """Mail the verification link and code again (rate limited: 429)."""
+        return self._send(_account_requests.resend_verification_email(access_token))
+
+    def forgot_password(self, email: str) -> MessageResponse:
+        """Ask for a password-reset mail (no token needed). The answer is the same
+        whether or not ``email`` has an account."""
+        return self._send(_account_requests.forgot_password(email))
+
+    def reset_password(self, token: str, new_password: str) -> MessageResponse:
+        """Set a new password with the mailed reset ``token`` (no access token needed);
+        every session of the account is revoked."""
+        return self._send(_account_requests.reset_password(token, new_password))
+
+    def request_email_change(
+        self, access_token: str, new_email: str, password: str
+    ) -> MessageResponse:
+        """Ask to move the account to ``new_email``: a confirmation is mailed there and
+        a notice to the old address; nothing changes until it is confirmed."""
+        request = _account_requests.request_email_change(access_token, new_email, password)
+        return self._send(request)
+
+    def confirm_email_change(self, access_token: str, token: str) -> MessageResponse:
+        """Confirm an email change with the ``token`` mailed to the new address."""
+        return self._send(_account_requests.confirm_email_change(access_token, token))
 
 
 class AsyncAuthClient(_BaseClient):
@@ -541,13 +662,19 @@ class AsyncAuthClient(_BaseClient):
         request = _requests.upload_profile_picture(access_token, file, file_name, content_type)
         return await self._send(request)
 
-    async def export_user_data(self, access_token: str) -> dict[str, Any]:
+    async def export_user_data(self, access_token: str) -> ExportedUserData:
         """The coroutine twin of :meth:`AuthClient.export_user_data`."""
         return await self._send(_requests.export_user_data(access_token))
 
-    async def delete_account(self, access_token: str, password: str) -> MessageResponse:
+    async def delete_account(
+        self, access_token: str, password: str | None = None,
+        sensitive_action_token: str | None = None, mfa_code: str | None = None,
+    ) -> MessageResponse:
         """The coroutine twin of :meth:`AuthClient.delete_account`."""
-        return await self._send(_requests.delete_account(access_token, password))
+        request = _requests.delete_account(
+            access_token, password, sensitive_action_token, mfa_code
+        )
+        return await self._send(request)
 
     # -- applications ------------------------------------------------------------------------------
 
@@ -611,10 +738,13 @@ class AsyncAuthClient(_BaseClient):
         return await self._send(_requests.refresh_tokens(refresh_token, self.clock))
 
     async def change_password(
-        self, access_token: str, current_password: str, new_password: str
+        self, access_token: str, current_password: str, new_password: str,
+        mfa_code: str | None = None,
     ) -> MessageResponse:
         """The coroutine twin of :meth:`AuthClient.change_password`."""
-        request = _requests.change_password(access_token, current_password, new_password)
+        request = _requests.change_password(
+            access_token, current_password, new_password, mfa_code
+        )
         return await self._send(request)
 
     async def list_sessions(self, access_token: str) -> list[Session]:
@@ -632,3 +762,76 @@ class AsyncAuthClient(_BaseClient):
     async def logout(self, access_token: str) -> MessageResponse:
         """The coroutine twin of :meth:`AuthClient.logout`."""
         return await self._send(_requests.logout(access_token))
+
+    # -- account security (issue 13): sign-in methods, sensitive actions, the security log,
+    # email verification, password reset, email change ----------------------------------
+
+    async def get_auth_methods(self, access_token: str) -> AuthMethods:
+        """The coroutine twin of :meth:`AuthClient.get_auth_methods`."""
+        return await self._send(_account_requests.get_auth_methods(access_token))
+
+    async def set_or_change_password(
+        self, access_token: str, new_password: str, current_password: str | None = None,
+        mfa_code: str | None = None,
+    ) -> MessageResponse:
+        """The coroutine twin of :meth:`AuthClient.set_or_change_password`."""
+        request = _account_requests.set_or_change_password(
+            access_token, new_password, current_password, mfa_code
+        )
+        return await self._send(request)
+
+    async def initiate_sensitive_action(
+        self, access_token: str, action: str
+    ) -> InitiateSensitiveActionResponse:
+        """The coroutine twin of :meth:`AuthClient.initiate_sensitive_action`."""
+        return await self._send(_account_requests.initiate_sensitive_action(access_token, action))
+
+    async def send_sensitive_action_code(self, access_token: str, action: str) -> MessageResponse:
+        """The coroutine twin of :meth:`AuthClient.send_sensitive_action_code`."""
+        return await self._send(_account_requests.send_sensitive_action_code(access_token, action))
+
+    async def verify_sensitive_action_code(
+        self, access_token: str, action: str, code: str
+    ) -> SensitiveActionToken:
+        """The coroutine twin of :meth:`AuthClient.verify_sensitive_action_code`."""
+        request = _account_requests.verify_sensitive_action_code(access_token, action, code)
+        return await self._send(request)
+
+    async def get_security_activities(
+        self, access_token: str, limit: int | None = None, offset: int | None = None,
+        activity_type: str | None = None,
+    ) -> SecurityActivities:
+        """The coroutine twin of :meth:`AuthClient.get_security_activities`."""
+        request = _account_requests.get_security_activities(
+            access_token, limit, offset, activity_type
+        )
+        return await self._send(request)
+
+    async def verify_email(
+        self, access_token: str, token: str | None = None, code: str | None = None
+    ) -> MessageResponse:
+        """The coroutine twin of :meth:`AuthClient.verify_email`."""
+        return await self._send(_account_requests.verify_email(access_token, token, code))
+
+    async def resend_verification_email(self, access_token: str) -> MessageResponse:
+        """The coroutine twin of :meth:`AuthClient.resend_verification_email`."""
+        return await self._send(_account_requests.resend_verification_email(access_token))
+
+    async def forgot_password(self, email: str) -> MessageResponse:
+        """The coroutine twin of :meth:`AuthClient.forgot_password`."""
+        return await self._send(_account_requests.forgot_password(email))
+
+    async def reset_password(self, token: str, new_password: str) -> MessageResponse:
+        """The coroutine twin of :meth:`AuthClient.reset_password`."""
+        return await self._send(_account_requests.reset_password(token, new_password))
+
+    async def request_email_change(
+        self, access_token: str, new_email: str, password: str
+    ) -> MessageResponse:
+        """The coroutine twin of :meth:`AuthClient.request_email_change`."""
+        request = _account_requests.request_email_change(access_token, new_email, password)
+        return await self._send(request)
+
+    async def confirm_email_change(self, access_token: str, token: str) -> MessageResponse:
+        """The coroutine twin of :meth:`AuthClient.confirm_email_change`."""
+        return await self._send(_account_requests.confirm_email_change(access_token, token))

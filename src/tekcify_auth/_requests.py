@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from ._account_models import ExportedUserData
 from ._cache import ExpiringLRU
 from ._client_models import (
     Application,
@@ -428,10 +429,12 @@ def revoke_all_sessions(access_token: str) -> ApiRequest[MessageResponse]:
 
 
 def change_password(
-    access_token: str, current_password: str, new_password: str
+    access_token: str, current_password: str, new_password: str, mfa_code: str | None = None
 ) -> ApiRequest[MessageResponse]:
-    """``POST /api/auth/password/change``."""
+    """``POST /api/auth/password/change {currentPassword, newPassword, mfaCode?}``."""
     body = {"currentPassword": current_password, "newPassword": new_password}
+    if mfa_code is not None:
+        body["mfaCode"] = mfa_code
     return _request("POST", "/api/auth/password/change", _message, token=access_token, json=body)
 
 
@@ -462,16 +465,32 @@ def upload_profile_picture(
     )
 
 
-def export_user_data(access_token: str) -> ApiRequest[dict[str, Any]]:
+def export_user_data(access_token: str) -> ApiRequest[ExportedUserData]:
     """``GET /api/user/export-data``."""
-    return _request("GET", "/api/user/export-data", _json_object, token=access_token)
+    return _request("GET", "/api/user/export-data", _export, token=access_token)
 
 
-def delete_account(access_token: str, password: str) -> ApiRequest[MessageResponse]:
-    """``DELETE /api/user/account``."""
-    return _request(
-        "DELETE", "/api/user/account", _message, token=access_token, json={"password": password}
-    )
+def _export(response: ApiResponse) -> ExportedUserData:
+    # Any JSON object reads (as when this call returned a dict); its sections are typed.
+    return _validate(ExportedUserData, _json_object(response), response)
+
+
+def delete_account(
+    access_token: str, password: str | None = None, sensitive_action_token: str | None = None,
+    mfa_code: str | None = None,
+) -> ApiRequest[MessageResponse]:
+    """``DELETE /api/user/account {password? | sensitiveActionToken?, mfaCode?,
+    confirmDelete: true}`` (2.2.12 ``DeleteAccountDto``)."""
+    if password is None and sensitive_action_token is None:
+        raise ValueError("give the password or a sensitive_action_token")
+    body: dict[str, object] = {"confirmDelete": True}
+    if password is not None:
+        body["password"] = password
+    if sensitive_action_token is not None:
+        body["sensitiveActionToken"] = sensitive_action_token
+    if mfa_code is not None:
+        body["mfaCode"] = mfa_code
+    return _request("DELETE", "/api/user/account", _message, token=access_token, json=body)
 
 
 # -- /api/applications ------------------------------------------------------------------------

@@ -18,6 +18,13 @@ import weakref
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from ._account_models import (
+    AuthMethods,
+    ExportedUserData,
+    InitiateSensitiveActionResponse,
+    SecurityActivities,
+    SensitiveActionToken,
+)
 from ._client import AsyncAuthClient
 from ._client_models import (
     Application,
@@ -42,14 +49,19 @@ from ._uploads import FileInput
 __all__ = [
     "change_password",
     "close_default_client",
+    "confirm_email_change",
     "create_application",
     "delete_account",
     "delete_application",
     "export_user_data",
     "fetch_user_info",
+    "forgot_password",
     "get_application_by_client_id",
+    "get_auth_methods",
     "get_default_client",
+    "get_security_activities",
     "get_user_profile",
+    "initiate_sensitive_action",
     "introspect_token",
     "list_applications",
     "list_connected_apps",
@@ -59,14 +71,21 @@ __all__ = [
     "refresh_tokens",
     "regenerate_application_secret",
     "register",
+    "request_email_change",
+    "resend_verification_email",
+    "reset_password",
     "revoke_all_sessions",
     "revoke_connected_app",
     "revoke_session",
+    "send_sensitive_action_code",
     "set_default_client",
+    "set_or_change_password",
     "update_application",
     "update_user_profile",
     "upload_application_logo",
     "upload_profile_picture",
+    "verify_email",
+    "verify_sensitive_action_code",
 ]
 
 _lock = threading.Lock()
@@ -172,7 +191,7 @@ async def upload_profile_picture(
     )
 
 
-async def export_user_data(access_token: str) -> dict[str, Any]:
+async def export_user_data(access_token: str) -> ExportedUserData:
     """Every record the server holds on the token's user.
 
     Uses the default client; see :meth:`AsyncAuthClient.export_user_data`.
@@ -180,12 +199,18 @@ async def export_user_data(access_token: str) -> dict[str, Any]:
     return await get_default_client().export_user_data(access_token)
 
 
-async def delete_account(access_token: str, password: str) -> MessageResponse:
-    """Delete the token's user with everything they own.
+async def delete_account(
+    access_token: str, password: str | None = None, sensitive_action_token: str | None = None,
+    mfa_code: str | None = None,
+) -> MessageResponse:
+    """Delete the token's user with everything they own (the password or a sensitive-action
+    token confirms it).
 
     Uses the default client; see :meth:`AsyncAuthClient.delete_account`.
     """
-    return await get_default_client().delete_account(access_token, password)
+    return await get_default_client().delete_account(
+        access_token, password, sensitive_action_token, mfa_code
+    )
 
 
 async def list_applications(access_token: str, page: int = 1, limit: int = 10) -> Page[Application]:
@@ -298,13 +323,15 @@ async def refresh_tokens(refresh_token: str) -> TokenSet:
 
 
 async def change_password(
-    access_token: str, current_password: str, new_password: str
+    access_token: str, current_password: str, new_password: str, mfa_code: str | None = None
 ) -> MessageResponse:
     """Set a new password; the user's other sessions are revoked.
 
     Uses the default client; see :meth:`AsyncAuthClient.change_password`.
     """
-    return await get_default_client().change_password(access_token, current_password, new_password)
+    return await get_default_client().change_password(
+        access_token, current_password, new_password, mfa_code
+    )
 
 
 async def list_sessions(access_token: str) -> list[Session]:
@@ -337,3 +364,120 @@ async def logout(access_token: str) -> MessageResponse:
     Uses the default client; see :meth:`AsyncAuthClient.logout`.
     """
     return await get_default_client().logout(access_token)
+
+
+# -- account security (issue 13) ----------------------------------------------------------
+
+
+async def get_auth_methods(access_token: str) -> AuthMethods:
+    """Whether the user has a password, and the upstream providers linked to them.
+
+    Uses the default client; see :meth:`AsyncAuthClient.get_auth_methods`.
+    """
+    return await get_default_client().get_auth_methods(access_token)
+
+
+async def set_or_change_password(
+    access_token: str, new_password: str, current_password: str | None = None,
+    mfa_code: str | None = None,
+) -> MessageResponse:
+    """Set a password on an account that has none, or change it.
+
+    Uses the default client; see :meth:`AsyncAuthClient.set_or_change_password`.
+    """
+    return await get_default_client().set_or_change_password(
+        access_token, new_password, current_password, mfa_code
+    )
+
+
+async def initiate_sensitive_action(
+    access_token: str, action: str
+) -> InitiateSensitiveActionResponse:
+    """Ask how the user can confirm a sensitive ``action``.
+
+    Uses the default client; see :meth:`AsyncAuthClient.initiate_sensitive_action`.
+    """
+    return await get_default_client().initiate_sensitive_action(access_token, action)
+
+
+async def send_sensitive_action_code(access_token: str, action: str) -> MessageResponse:
+    """Mail the user a 6-digit code that confirms ``action``.
+
+    Uses the default client; see :meth:`AsyncAuthClient.send_sensitive_action_code`.
+    """
+    return await get_default_client().send_sensitive_action_code(access_token, action)
+
+
+async def verify_sensitive_action_code(
+    access_token: str, action: str, code: str
+) -> SensitiveActionToken:
+    """Trade the mailed code for a short-lived token bound to ``action``.
+
+    Uses the default client; see :meth:`AsyncAuthClient.verify_sensitive_action_code`.
+    """
+    return await get_default_client().verify_sensitive_action_code(access_token, action, code)
+
+
+async def get_security_activities(
+    access_token: str, limit: int | None = None, offset: int | None = None,
+    activity_type: str | None = None,
+) -> SecurityActivities:
+    """One page of the user's security log.
+
+    Uses the default client; see :meth:`AsyncAuthClient.get_security_activities`.
+    """
+    return await get_default_client().get_security_activities(
+        access_token, limit, offset, activity_type
+    )
+
+
+async def verify_email(
+    access_token: str, token: str | None = None, code: str | None = None
+) -> MessageResponse:
+    """Verify the user's email with the link's token or the mailed code.
+
+    Uses the default client; see :meth:`AsyncAuthClient.verify_email`.
+    """
+    return await get_default_client().verify_email(access_token, token, code)
+
+
+async def resend_verification_email(access_token: str) -> MessageResponse:
+    """Mail the verification link and code again.
+
+    Uses the default client; see :meth:`AsyncAuthClient.resend_verification_email`.
+    """
+    return await get_default_client().resend_verification_email(access_token)
+
+
+async def forgot_password(email: str) -> MessageResponse:
+    """Ask for a password-reset mail; the answer never says whether the email has an account.
+
+    Uses the default client; see :meth:`AsyncAuthClient.forgot_password`.
+    """
+    return await get_default_client().forgot_password(email)
+
+
+async def reset_password(token: str, new_password: str) -> MessageResponse:
+    """Set a new password with the mailed reset token; every session is revoked.
+
+    Uses the default client; see :meth:`AsyncAuthClient.reset_password`.
+    """
+    return await get_default_client().reset_password(token, new_password)
+
+
+async def request_email_change(
+    access_token: str, new_email: str, password: str
+) -> MessageResponse:
+    """Ask to move the account to ``new_email`` (confirmed by mail).
+
+    Uses the default client; see :meth:`AsyncAuthClient.request_email_change`.
+    """
+    return await get_default_client().request_email_change(access_token, new_email, password)
+
+
+async def confirm_email_change(access_token: str, token: str) -> MessageResponse:
+    """Confirm an email change with the token mailed to the new address.
+
+    Uses the default client; see :meth:`AsyncAuthClient.confirm_email_change`.
+    """
+    return await get_default_client().confirm_email_change(access_token, token)

@@ -43,6 +43,26 @@ APP = {"clientId": "c1", "name": "App", "description": None, "logoUrl": None,
 SESSION = {"id": "s1", "createdAt": "2025-01-31T12:00:00.000Z",
            "lastUsedAt": "2025-01-31T12:05:00.000Z", "userAgent": "curl", "ipAddress": "::1",
            "current": True}
+# 2.2.12 ExportedUserData (dist/user.d.ts).
+EXPORT = {
+    "profile": {"email": "ada@example.com", "firstName": "Ada", "lastName": "L",
+                "avatarUrl": None, "mfaEnabled": False, "role": "user",
+                "emailVerifiedAt": "2025-01-31T12:00:00.000Z", "lastLoginAt": None,
+                "createdAt": "2025-01-30T12:00:00.000Z"},
+    "connectedApps": [{"applicationName": "App", "scopes": ["openid"],
+                       "consentedAt": "2025-01-31T12:00:00.000Z"}],
+    "socialProviders": [{"provider": "github", "email": "ada@example.com",
+                         "connectedAt": "2025-01-31T12:00:00.000Z"}],
+    "passkeys": [{"name": "Laptop", "deviceType": "desktop",
+                  "createdAt": "2025-01-31T12:00:00.000Z", "lastUsedAt": None}],
+    "securityActivity": [{"activityType": "login_success", "ipAddress": "::1",
+                          "location": None, "deviceType": "desktop", "success": True,
+                          "createdAt": "2025-01-31T12:00:00.000Z"}],
+    "exportedAt": "2025-02-01T00:00:00.000Z",
+}
+ACTIVITY = {"id": "a1", "userId": "u1", "activityType": "login_success", "ipAddress": "::1",
+            "userAgent": "curl", "location": None, "deviceType": "desktop", "success": True,
+            "metadata": {"method": "password"}, "createdAt": "2025-01-31T12:00:00.000Z"}
 TOKENS = {"accessToken": "at", "refreshToken": "rt", "tokenType": "Bearer", "expiresIn": 900}
 NOW = 1_700_000_000.0
 
@@ -125,10 +145,10 @@ CASES: list[tuple[str, tuple[Any, ...], str, str, int, Any, Callable[[Any], bool
     ("upload_profile_picture", ("tok", PNG), "POST", "/api/user/profile/picture", 200,
      {"avatarUrl": "https://auth.test/media/a.png"},
      lambda r: r.avatar_url == "https://auth.test/media/a.png", None),
-    ("export_user_data", ("tok",), "GET", "/api/user/export-data", 200, {"user": PROFILE},
-     lambda r: r == {"user": PROFILE}, None),
+    ("export_user_data", ("tok",), "GET", "/api/user/export-data", 200, EXPORT,
+     lambda r: r.profile.email == "ada@example.com" and r.raw == EXPORT, None),
     ("delete_account", ("tok", "pw"), "DELETE", "/api/user/account", 200, {"message": "Gone"},
-     lambda r: r.message == "Gone", {"password": "pw"}),
+     lambda r: r.message == "Gone", {"password": "pw", "confirmDelete": True}),
     ("list_applications", ("tok",), "GET", "/api/applications", 200, [APP],
      lambda r: [a.client_id for a in r] == ["c1"], None),
     ("get_application_by_client_id", ("c1",), "GET", "/api/applications/public/c1", 200,
@@ -176,8 +196,51 @@ CASES: list[tuple[str, tuple[Any, ...], str, str, int, Any, Callable[[Any], bool
     ("logout", ("tok",), "POST", "/api/auth/sessions/logout", 200, {"message": "Logged out"},
      lambda r: r.message == "Logged out", None),
 ]
+# Account security (issue 13): the calls of 2.2.12's security.ts and the email flows.
+CASES += [
+    ("get_auth_methods", ("tok",), "GET", "/api/auth/account/password/auth-methods", 200,
+     {"hasPassword": True, "oauthProviders": ["github"]},
+     lambda r: r.has_password and r.oauth_providers == ["github"], None),
+    ("set_or_change_password", ("tok", "new password", "old", "123456"), "POST",
+     "/api/auth/account/password/set-or-change", 200, {"message": "Password changed"},
+     lambda r: r.message == "Password changed",
+     {"newPassword": "new password", "currentPassword": "old", "mfaCode": "123456"}),
+    ("initiate_sensitive_action", ("tok", "delete_account"), "POST",
+     "/api/auth/account/sensitive-action/initiate", 200,
+     {"requiresVerification": True, "verificationMethods": {
+         "password": True, "email": {"available": True},
+         "oauthProviders": [{"provider": "github", "reauthUrl": "https://auth.test/gh"}]}},
+     lambda r: r.requires_verification and r.verification_methods.email.available
+     and r.verification_methods.oauth_providers[0].reauth_url == "https://auth.test/gh",
+     {"action": "delete_account"}),
+    ("send_sensitive_action_code", ("tok", "delete_account"), "POST",
+     "/api/auth/account/sensitive-action/send-code", 200, {"message": "Code sent"},
+     lambda r: r.message == "Code sent", {"action": "delete_account"}),
+    ("verify_sensitive_action_code", ("tok", "delete_account", "123456"), "POST",
+     "/api/auth/account/sensitive-action/verify-code", 200, {"token": "sat"},
+     lambda r: r.token == "sat", {"action": "delete_account", "code": "123456"}),
+    ("get_security_activities", ("tok",), "GET", "/api/security/activity", 200,
+     {"activities": [ACTIVITY], "total": 1, "limit": 20, "offset": 0},
+     lambda r: r.total == 1 and r.activities[0].created_at.year == 2025
+     and r.activities[0].metadata == {"method": "password"}, None),
+    ("verify_email", ("tok", None, "123456"), "POST", "/api/auth/email/verify", 200,
+     {"message": "Email verified"}, lambda r: r.message == "Email verified", {"code": "123456"}),
+    ("resend_verification_email", ("tok",), "POST", "/api/auth/email/verify/resend", 202,
+     {"message": "Sent"}, lambda r: r.message == "Sent", None),
+    ("forgot_password", ("ada@example.com",), "POST", "/api/auth/password/forgot", 202,
+     {"message": "If the address has an account, a link is on its way"},
+     lambda r: r.message.startswith("If"), {"email": "ada@example.com"}),
+    ("reset_password", ("link", "new password"), "POST", "/api/auth/password/reset", 200,
+     {"message": "Password reset"}, lambda r: r.message == "Password reset",
+     {"token": "link", "newPassword": "new password"}),
+    ("request_email_change", ("tok", "new@example.com", "pw"), "POST",
+     "/api/user/email/change", 202, {"message": "Check the new address"},
+     lambda r: r.message.startswith("Check"), {"newEmail": "new@example.com", "password": "pw"}),
+    ("confirm_email_change", ("tok", "link"), "POST", "/api/user/email/change/confirm", 200,
+     {"message": "Email changed"}, lambda r: r.message == "Email changed", {"token": "link"}),
+]
 PUBLIC = {"get_application_by_client_id", "introspect_token", "register", "login",
-          "refresh_tokens"}
+          "refresh_tokens", "forgot_password", "reset_password"}
 
 
 def test_the_cases_cover_every_method() -> None:
@@ -455,7 +518,12 @@ def test_connection_errors_are_retried_for_idempotent_requests(client: AuthClien
       "/api/applications"),
      ("upload_profile_picture", ("tok", PNG), "POST", "/api/user/profile/picture"),
      ("regenerate_application_secret", ("tok", "c1"), "POST",
-      "/api/applications/c1/regenerate-secret")],
+      "/api/applications/c1/regenerate-secret"),
+     ("forgot_password", ("ada@example.com",), "POST", "/api/auth/password/forgot"),
+     ("send_sensitive_action_code", ("tok", "delete_account"), "POST",
+      "/api/auth/account/sensitive-action/send-code"),
+     ("verify_sensitive_action_code", ("tok", "delete_account", "123456"), "POST",
+      "/api/auth/account/sensitive-action/verify-code")],
 )
 def test_posts_are_never_retried(client: AuthClient, server: FakeServer, name: str,
                                  args: tuple[Any, ...], method: str, path: str) -> None:
@@ -600,6 +668,79 @@ def test_errors_are_not_cached(server: FakeServer) -> None:
             c.introspect_token("tok", "cid", "wrong")
         assert info.value.error == "invalid_client"
         assert c.introspect_token("tok", "cid", "wrong").active
+
+
+# -- account security (issue 13) ----------------------------------------------------------
+
+
+def test_security_activities_query_on_the_wire(client: AuthClient, server: FakeServer) -> None:
+    server.on("GET", "/api/security/activity",
+              httpx.Response(200, json={"activities": [], "total": 0, "limit": 5, "offset": 10}))
+    client.get_security_activities("tok", limit=5, offset=10, activity_type="password_changed")
+    assert server.last.url.params == httpx.QueryParams(
+        {"limit": "5", "offset": "10", "activityType": "password_changed"}
+    )
+    client.get_security_activities("tok")
+    assert server.last.url.query == b""
+
+
+async def test_delete_account_with_a_sensitive_action_token_async(
+    aclient: AsyncAuthClient, server: FakeServer
+) -> None:
+    server.on("DELETE", "/api/user/account", httpx.Response(200, json={"message": "Gone"}))
+    await aclient.delete_account("tok", sensitive_action_token="sat", mfa_code="123456")
+    assert json.loads(server.last.content) == {
+        "sensitiveActionToken": "sat", "mfaCode": "123456", "confirmDelete": True
+    }
+    with pytest.raises(ValueError, match="password or a sensitive_action_token"):
+        await aclient.delete_account("tok")
+    assert len(server.requests) == 1  # nothing was sent for the refused call
+
+
+def test_change_password_sends_the_mfa_code(client: AuthClient, server: FakeServer) -> None:
+    server.on("POST", "/api/auth/password/change", httpx.Response(200, json={"message": "ok"}))
+    client.change_password("tok", "old", "new password", mfa_code="123456")
+    assert json.loads(server.last.content) == {
+        "currentPassword": "old", "newPassword": "new password", "mfaCode": "123456"
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "path", "status", "message"),
+    [("verify_sensitive_action_code", ("tok", "delete_account", "000000"),
+      "/api/auth/account/sensitive-action/verify-code", 400, "Invalid or expired code"),
+     ("verify_email", ("tok", "stale-link"), "/api/auth/email/verify", 400,
+      "This link has expired"),
+     ("resend_verification_email", ("tok",), "/api/auth/email/verify/resend", 429,
+      "Too many requests"),
+     ("reset_password", ("used", "new password"), "/api/auth/password/reset", 400,
+      "This link has already been used"),
+     ("request_email_change", ("tok", "taken@example.com", "pw"), "/api/user/email/change",
+      409, "An account with this email already exists")],
+)
+def test_account_refusals_carry_the_servers_status_and_message(
+    client: AuthClient, server: FakeServer, name: str, args: tuple[Any, ...], path: str,
+    status: int, message: str,
+) -> None:
+    server.on("POST", path, httpx.Response(
+        status, json={"statusCode": status, "error": "x", "message": message},
+        headers={"Retry-After": "1"} if status == 429 else {},
+    ))
+    with pytest.raises(AuthServerError) as info:
+        getattr(client, name)(*args)
+    assert (info.value.status_code, info.value.message, info.value.error) == (
+        status, message, None
+    )
+    assert len(server.requests) == 1  # a POST: never tried again, not even after a 429
+
+
+def test_auth_methods_and_the_security_log_are_retried(server: FakeServer) -> None:
+    server.on("GET", "/api/auth/account/password/auth-methods", httpx.Response(503),
+              httpx.Response(200, json={"hasPassword": False, "oauthProviders": []}))
+    with AuthClient("https://auth.test", transport=httpx.MockTransport(server),
+                    sleep=Sleeps()) as c:
+        assert c.get_auth_methods("tok").has_password is False
+    assert len(server.requests) == 2
 
 
 # -- the twins -----------------------------------------------------------------------------

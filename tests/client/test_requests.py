@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+import tekcify_auth._account_models
 import tekcify_auth._client
 import tekcify_auth._client_models
 import tekcify_auth._default
@@ -30,6 +31,7 @@ from tekcify_auth import (
     UpdateProfileData,
     UserProfile,
 )
+from tekcify_auth import _account_requests as ar
 from tekcify_auth import _requests as rq
 from tekcify_auth._requests import (
     MAX_ERROR_BODY_BYTES,
@@ -98,6 +100,24 @@ BUILDERS: list[tuple[Callable[[], ApiRequest[Any]], str, str, bool]] = [
     (lambda: rq.oauth_token({"grant_type": "client_credentials"}, ClientAuth("c", "s"), Clock()),
      "POST", "/api/oauth/token", False),
     (lambda: rq.oauth_revoke("t", ClientAuth("c", "s")), "POST", "/api/oauth/revoke", True),
+    # Account security (issue 13): no POST of these is tried again (single-use codes, mail).
+    (lambda: ar.get_auth_methods("t"), "GET", "/api/auth/account/password/auth-methods", True),
+    (lambda: ar.set_or_change_password("t", "new"), "POST",
+     "/api/auth/account/password/set-or-change", False),
+    (lambda: ar.initiate_sensitive_action("t", "a"), "POST",
+     "/api/auth/account/sensitive-action/initiate", False),
+    (lambda: ar.send_sensitive_action_code("t", "a"), "POST",
+     "/api/auth/account/sensitive-action/send-code", False),
+    (lambda: ar.verify_sensitive_action_code("t", "a", "1"), "POST",
+     "/api/auth/account/sensitive-action/verify-code", False),
+    (lambda: ar.get_security_activities("t"), "GET", "/api/security/activity", True),
+    (lambda: ar.verify_email("t", code="1"), "POST", "/api/auth/email/verify", False),
+    (lambda: ar.resend_verification_email("t"), "POST", "/api/auth/email/verify/resend", False),
+    (lambda: ar.forgot_password("a@b.c"), "POST", "/api/auth/password/forgot", False),
+    (lambda: ar.reset_password("r", "new"), "POST", "/api/auth/password/reset", False),
+    (lambda: ar.request_email_change("t", "n@b.c", "pw"), "POST", "/api/user/email/change",
+     False),
+    (lambda: ar.confirm_email_change("t", "r"), "POST", "/api/user/email/change/confirm", False),
 ]
 
 
@@ -135,6 +155,74 @@ def test_list_applications_sends_page_and_limit_as_node_does() -> None:
     assert rq.list_applications("t", page=3, limit=50).params == {"page": "3", "limit": "50"}
     with pytest.raises(ValueError, match="at least 1"):
         rq.list_applications("t", page=0)
+
+
+def test_account_bodies_send_only_what_is_given() -> None:
+    assert ar.set_or_change_password("t", "new").json == {"newPassword": "new"}
+    assert rq.change_password("t", "old", "new").json == {
+        "currentPassword": "old", "newPassword": "new"}
+    assert rq.change_password("t", "old", "new", "123456").json == {
+        "currentPassword": "old", "newPassword": "new", "mfaCode": "123456"}
+    # 2.2.12 DeleteAccountDto: confirmDelete is always sent; the token may stand in for
+    # the password.
+    assert rq.delete_account("t", "pw").json == {"password": "pw", "confirmDelete": True}
+    assert rq.delete_account("t", sensitive_action_token="sat", mfa_code="1").json == {
+        "sensitiveActionToken": "sat", "mfaCode": "1", "confirmDelete": True}
+    with pytest.raises(ValueError, match="password or a sensitive_action_token"):
+        rq.delete_account("t")
+    assert ar.verify_email("t", token="link").json == {"token": "link"}
+    assert ar.verify_email("t", code="123456").json == {"code": "123456"}
+    for both_or_neither in ({}, {"token": "link", "code": "123456"}):
+        with pytest.raises(ValueError, match="not both or neither"):
+            ar.verify_email("t", **both_or_neither)
+    for bad in ("", None):
+        with pytest.raises(ValueError, match="action"):
+            ar.initiate_sensitive_action("t", bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="token"):
+            ar.reset_password(bad, "new")  # type: ignore[arg-type]
+
+
+def test_forgot_and_reset_password_carry_no_bearer_token() -> None:
+    assert "Authorization" not in ar.forgot_password("a@b.c").headers
+    assert "Authorization" not in ar.reset_password("r", "new").headers
+    assert ar.resend_verification_email("t").headers == {"Authorization": "Bearer t"}
+
+
+def test_security_activities_send_each_query_parameter_only_when_given() -> None:
+    # As 2.2.12's getSecurityActivities builds its URLSearchParams.
+    assert ar.get_security_activities("t").params is None
+    assert ar.get_security_activities("t", 5, 0, "login_success").params == {
+        "limit": "5", "offset": "0", "activityType": "login_success"}
+    assert ar.get_security_activities("t", offset=40).params == {"offset": "40"}
+    for limit, offset in ((0, None), (True, None), (None, -1), ("5", None)):
+        with pytest.raises(ValueError, match="at least"):
+            ar.get_security_activities("t", limit, offset)  # type: ignore[arg-type]
+
+
+def test_account_answers_are_typed() -> None:
+    start = ar.initiate_sensitive_action("t", "delete_account").result(answer(200, {
+        "requiresVerification": False, "verificationMethods": {}}))
+    assert start.requires_verification is False
+    assert start.verification_methods.password is None
+    assert start.verification_methods.email is None
+    proof = ar.verify_sensitive_action_code("t", "a", "1").result(answer(200, {"token": "sat"}))
+    assert proof.token == "sat"
+    assert "sat" not in repr(proof)
+    log = ar.get_security_activities("t").result(answer(200, {
+        "activities": [{"id": "a1", "userId": "u1", "activityType": "logout",
+                        "ipAddress": None, "userAgent": None, "location": None,
+                        "deviceType": None, "success": None, "metadata": None,
+                        "createdAt": "2025-01-31T12:00:00Z"}],
+        "total": 41, "limit": 1, "offset": 40}))
+    assert (log.total, log.limit, log.offset) == (41, 1, 40)
+    assert log.activities[0].activity_type == "logout"
+    assert log.activities[0].success is None
+    with pytest.raises(AuthServerInvalidResponse, match="not a SecurityActivities"):
+        ar.get_security_activities("t").result(answer(200, {"activities": []}))
+    with pytest.raises(AuthServerInvalidResponse, match="not a AuthMethods"):
+        ar.get_auth_methods("t").result(answer(200, {"oauthProviders": []}))
+    accepted = ar.forgot_password("a@b.c").result(answer(202, {"message": "On its way"}))
+    assert accepted.message == "On its way"
 
 
 def test_introspection_uses_the_tekcify_json_form() -> None:
@@ -288,10 +376,54 @@ def test_revocation_reads_no_body() -> None:
 
 
 def test_export_is_any_json_object() -> None:
+    # Read as it was when export_user_data returned a dict: raw, by key, and typed.
     data = {"user": {"id": "u1"}, "sessions": []}
-    assert rq.export_user_data("t").result(answer(200, data)) == data
+    export = rq.export_user_data("t").result(answer(200, data))
+    assert export.raw == data
+    assert export["sessions"] == []
+    assert "user" in export
+    assert export.get("nope", 1) == 1
+    assert list(export.keys()) == ["user", "sessions"]
+    assert export.profile is None
+    assert export.connected_apps == []
+    with pytest.raises(KeyError):
+        export["profile"]
     with pytest.raises(AuthServerInvalidResponse, match="not a JSON object"):
         rq.export_user_data("t").result(answer(200, [1]))
+
+
+def test_export_reads_the_2_2_12_layout_and_this_servers_sections() -> None:
+    data = {
+        "exportedAt": "2025-02-01T00:00:00.000Z",
+        "profile": {"userId": "u1", "email": "ada@example.com", "firstName": "Ada",
+                    "lastName": None, "avatarUrl": None, "role": "user", "mfaEnabled": True,
+                    "emailVerifiedAt": "2025-01-31T12:00:00Z", "lastLoginAt": None,
+                    "createdAt": "2025-01-30T12:00:00Z"},
+        "connectedApps": [{"applicationName": "App", "scopes": ["openid"],
+                           "consentedAt": "2025-01-31T12:00:00Z"}],
+        "socialProviders": [], "passkeys": [],
+        "securityActivity": [{"activityType": "login_failure", "ipAddress": "::1",
+                              "location": None, "deviceType": "desktop", "success": False,
+                              "createdAt": "2025-01-31T12:00:00Z"}],
+        "sessions": [{"id": "s1"}],
+    }
+    export = rq.export_user_data("t").result(answer(200, data))
+    assert export.profile is not None
+    assert (export.profile.email, export.profile.mfa_enabled, export.profile.role) == (
+        "ada@example.com", True, "user"
+    )
+    assert export.profile.email_verified_at is not None
+    assert export.profile.email_verified_at.year == 2025
+    assert export.profile.model_extra == {"userId": "u1"}
+    assert export.connected_apps[0].application_name == "App"
+    assert export.security_activity[0].success is False
+    assert export.exported_at is not None
+    assert export.exported_at.month == 2
+    assert export.model_extra == {"sessions": [{"id": "s1"}]}
+    assert export["profile"]["userId"] == "u1"  # the raw document, unchanged
+    bad = {**data, "profile": {"firstName": "no email"}}
+    with pytest.raises(AuthServerInvalidResponse, match=r"ExportedUserData \(profile\.email"):
+        rq.export_user_data("t").result(answer(200, bad))
 
 
 def test_token_sets_from_login_and_from_the_token_endpoint() -> None:
@@ -617,7 +749,8 @@ def test_bad_uploads_are_refused(tmp_path: Any) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [tekcify_auth._client, tekcify_auth._client_models, tekcify_auth._default,
+    [tekcify_auth._account_models, tekcify_auth._client, tekcify_auth._client_models,
+     tekcify_auth._default,
      tekcify_auth._requests, tekcify_auth._retry, tekcify_auth._uploads, tekcify_auth.aio],
 )
 def test_docstring_examples(module: Any) -> None:

@@ -25,6 +25,12 @@ PROMISED: dict[str, set[str]] = {
         "revoke_all_sessions", "logout", "UserInfo", "IntrospectResult", "UserProfile",
         "UploadResponse", "Application", "CreateApplicationResponse", "MessageResponse",
         "LogoUploadResponse",
+        # The current Node client's account-security calls, and the email flows
+        "export_user_data", "delete_account", "change_password", "get_auth_methods",
+        "set_or_change_password", "get_security_activities", "initiate_sensitive_action",
+        "send_sensitive_action_code", "verify_sensitive_action_code", "verify_email",
+        "resend_verification_email", "forgot_password", "reset_password",
+        "request_email_change", "confirm_email_change",
         # Errors
         "TekcifyAuthError", "AuthServerError", "AuthServerUnavailable",
         # Guards that ask the server (introspection mode, user info hooks)
@@ -35,7 +41,11 @@ PROMISED: dict[str, set[str]] = {
         "upload_profile_picture", "list_applications", "get_application_by_client_id",
         "create_application", "update_application", "upload_application_logo",
         "delete_application", "regenerate_application_secret", "list_sessions",
-        "revoke_session", "revoke_all_sessions", "logout",
+        "revoke_session", "revoke_all_sessions", "logout", "export_user_data",
+        "delete_account", "change_password", "get_auth_methods", "set_or_change_password",
+        "get_security_activities", "initiate_sensitive_action", "send_sensitive_action_code",
+        "verify_sensitive_action_code", "verify_email", "resend_verification_email",
+        "forgot_password", "reset_password", "request_email_change", "confirm_email_change",
     },
     "tekcify_auth.oauth": {
         "generate_code_verifier", "generate_code_challenge", "OAuthClient", "AsyncOAuthClient",

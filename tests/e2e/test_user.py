@@ -10,7 +10,13 @@ import httpx
 import pytest
 from PIL import Image
 
-from tekcify_auth import AuthServerError, UpdateProfileData, UploadResponse, UserProfile
+from tekcify_auth import (
+    AuthServerError,
+    ExportedUserData,
+    UpdateProfileData,
+    UploadResponse,
+    UserProfile,
+)
 
 from .support import Account, Api, MakeAccount
 
@@ -102,7 +108,11 @@ async def test_upload_of_something_not_an_image_is_the_servers_400(
 
 async def test_export_user_data(api: Api, account: Account) -> None:
     data = await api.export_user_data(account.access_token)
-    assert isinstance(data, dict)
+    assert isinstance(data, ExportedUserData)
+    assert data.profile is not None
+    assert data.profile.email == account.email
+    assert data.exported_at is not None
+    # Read as a dict, as before export_user_data was typed.
     assert data["profile"]["email"] == account.email
     assert data["profile"]["userId"] == account.user_id
     assert [s["revokedAt"] for s in data["sessions"]] == [None]

@@ -1,0 +1,224 @@
+"""Typed models of the account-security calls (``http-api.md``, "Account security").
+
+Their shapes are those of ``@tekcify/auth-backend`` 2.2.12 (``dist/security.d.ts`` and
+``dist/user.d.ts``), written in the style of ``_client_models.py``: snake_case in Python,
+camelCase on the wire, unknown fields kept, frozen.
+
+>>> methods = AuthMethods.model_validate({"hasPassword": True, "oauthProviders": ["github"]})
+>>> methods.has_password, methods.oauth_providers
+(True, ['github'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import KeysView
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, PrivateAttr, ValidatorFunctionWrapHandler, model_validator
+
+from ._client_models import WireModel
+
+__all__ = [
+    "AuthMethods",
+    "EmailVerificationMethod",
+    "ExportedConnectedApp",
+    "ExportedPasskey",
+    "ExportedProfile",
+    "ExportedSecurityActivity",
+    "ExportedSocialProvider",
+    "ExportedUserData",
+    "InitiateSensitiveActionResponse",
+    "ReauthProvider",
+    "SecurityActivities",
+    "SecurityActivity",
+    "SensitiveActionToken",
+    "VerificationMethods",
+]
+
+
+class AuthMethods(WireModel):
+    """``GET /api/auth/account/password/auth-methods``: how the user can sign in."""
+
+    has_password: bool
+    #: The upstream providers linked to the account (``"github"``, ``"google"``...).
+    oauth_providers: list[str] = Field(default_factory=list)
+
+
+# -- sensitive actions -------------------------------------------------------------------
+
+
+class ReauthProvider(WireModel):
+    """An upstream provider the user can sign in again with, to confirm an action."""
+
+    provider: str
+    reauth_url: str
+
+
+class EmailVerificationMethod(WireModel):
+    """Whether a code can be mailed to the user (``send_sensitive_action_code``)."""
+
+    available: bool
+
+
+class VerificationMethods(WireModel):
+    """The ways the user can prove it is them before a sensitive action.
+
+    A method the server did not name is ``None``.
+    """
+
+    password: bool | None = None
+    oauth_providers: list[ReauthProvider] | None = None
+    email: EmailVerificationMethod | None = None
+
+
+class InitiateSensitiveActionResponse(WireModel):
+    """``POST /api/auth/account/sensitive-action/initiate``."""
+
+    requires_verification: bool
+    verification_methods: VerificationMethods = Field(default_factory=VerificationMethods)
+
+
+class SensitiveActionToken(WireModel):
+    """``POST .../sensitive-action/verify-code``: ``{token}``.
+
+    The token is short-lived, single use and bound to the user and the action; pass it
+    as ``sensitive_action_token`` (for instance to ``delete_account``). It is left out of
+    ``repr``.
+    """
+
+    token: str = Field(repr=False)
+
+
+# -- security activity ----------------------------------------------------------------------
+
+
+class SecurityActivity(WireModel):
+    """One event of the user's security log (sign-in, password change, ...)."""
+
+    id: str
+    user_id: str
+    activity_type: str
+    ip_address: str | None = None
+    user_agent: str | None = None
+    location: str | None = None
+    device_type: str | None = None
+    success: bool | None = None
+    metadata: dict[str, Any] | None = None
+    created_at: datetime
+
+
+class SecurityActivities(WireModel):
+    """``GET /api/security/activity``: one page of events, newest first, and the total."""
+
+    activities: list[SecurityActivity] = Field(default_factory=list)
+    total: int
+    limit: int
+    offset: int
+
+
+# -- the data export -------------------------------------------------------------------------
+
+
+class ExportedProfile(WireModel):
+    """The account in a data export (2.2.12 ``ExportedUserData.profile``)."""
+
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    avatar_url: str | None = None
+    mfa_enabled: bool = False
+    role: str | None = None
+    email_verified_at: datetime | None = None
+    last_login_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+class ExportedConnectedApp(WireModel):
+    """An application the user consented to, in a data export."""
+
+    application_name: str
+    scopes: list[str] = Field(default_factory=list)
+    consented_at: datetime | None = None
+
+
+class ExportedSocialProvider(WireModel):
+    """An upstream account linked to the user, in a data export."""
+
+    provider: str
+    email: str | None = None
+    connected_at: datetime | None = None
+
+
+class ExportedPasskey(WireModel):
+    """A passkey of the user (never its key), in a data export."""
+
+    name: str | None = None
+    device_type: str | None = None
+    created_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class ExportedSecurityActivity(WireModel):
+    """An event of the security log, in a data export."""
+
+    activity_type: str
+    ip_address: str | None = None
+    location: str | None = None
+    device_type: str | None = None
+    success: bool | None = None
+    created_at: datetime | None = None
+
+
+class ExportedUserData(WireModel):
+    """``GET /api/user/export-data``: every record the server holds on the user.
+
+    The 2.2.12 ``ExportedUserData`` layout as typed fields; sections the server adds
+    beyond it (this server also exports ``sessions``, ``applications``, ``consents``
+    and ``images``) are in ``model_extra``. The document exactly as the server sent it
+    is :attr:`raw`, and ``data["profile"]`` / ``data.get("sessions")`` read it, as they
+    did when this call returned a plain dict.
+
+    >>> data = ExportedUserData.model_validate(
+    ...     {"profile": {"email": "a@example.com"}, "sessions": []})
+    >>> data.profile.email, data["sessions"], data.connected_apps
+    ('a@example.com', [], [])
+    """
+
+    #: ``None`` only for a server that sends no profile section.
+    profile: ExportedProfile | None = None
+    connected_apps: list[ExportedConnectedApp] = Field(default_factory=list)
+    social_providers: list[ExportedSocialProvider] = Field(default_factory=list)
+    passkeys: list[ExportedPasskey] = Field(default_factory=list)
+    security_activity: list[ExportedSecurityActivity] = Field(default_factory=list)
+    exported_at: datetime | None = None
+
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_raw(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        model = handler(data)
+        if isinstance(data, dict) and isinstance(model, ExportedUserData):
+            model._raw = data
+        return model
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The export as the server sent it (JSON values: timestamps are strings)."""
+        return self._raw
+
+    def __getitem__(self, key: str) -> Any:
+        """``data[key]``: a section of :attr:`raw`; raises ``KeyError`` when absent."""
+        return self._raw[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A section of :attr:`raw`, or ``default``."""
+        return self._raw.get(key, default)
+
+    def keys(self) -> KeysView[str]:
+        """The names of the sections in :attr:`raw`."""
+        return self._raw.keys()

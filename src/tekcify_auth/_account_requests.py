@@ -1,0 +1,179 @@
+"""Request builders of the account-security calls (issue 13), beside ``_requests.py``.
+
+Sign-in methods and passwords, sensitive-action codes, the security log, email
+verification, password reset and email change: paths and shapes are those of
+``http-api.md`` ("Account security") and of ``@tekcify/auth-backend`` 2.2.12's
+``dist/security.d.ts``. Each builder returns an :class:`~tekcify_auth._requests.ApiRequest`
+that the clients send as any other; none of these POSTs is tried again after a failure
+(a code is single use, a mail must not go twice).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ._account_models import (
+    AuthMethods,
+    InitiateSensitiveActionResponse,
+    SecurityActivities,
+    SensitiveActionToken,
+)
+from ._client_models import MessageResponse
+from ._requests import ApiRequest, _message, _model, _request
+
+__all__ = [
+    "confirm_email_change",
+    "forgot_password",
+    "get_auth_methods",
+    "get_security_activities",
+    "initiate_sensitive_action",
+    "request_email_change",
+    "resend_verification_email",
+    "reset_password",
+    "send_sensitive_action_code",
+    "set_or_change_password",
+    "verify_email",
+    "verify_sensitive_action_code",
+]
+
+_SENSITIVE: Final = "/api/auth/account/sensitive-action/"
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string")
+    return value
+
+
+# -- sign-in methods and passwords ---------------------------------------------------------
+
+
+def get_auth_methods(access_token: str) -> ApiRequest[AuthMethods]:
+    """``GET /api/auth/account/password/auth-methods``."""
+    return _request(
+        "GET", "/api/auth/account/password/auth-methods", _model(AuthMethods),
+        token=access_token,
+    )
+
+
+def set_or_change_password(
+    access_token: str, new_password: str, current_password: str | None = None,
+    mfa_code: str | None = None,
+) -> ApiRequest[MessageResponse]:
+    """``POST /api/auth/account/password/set-or-change {newPassword, currentPassword?,
+    mfaCode?}``."""
+    body = {"newPassword": new_password}
+    if current_password is not None:
+        body["currentPassword"] = current_password
+    if mfa_code is not None:
+        body["mfaCode"] = mfa_code
+    return _request(
+        "POST", "/api/auth/account/password/set-or-change", _message, token=access_token,
+        json=body,
+    )
+
+
+# -- sensitive actions ---------------------------------------------------------------------
+
+
+def initiate_sensitive_action(
+    access_token: str, action: str
+) -> ApiRequest[InitiateSensitiveActionResponse]:
+    """``POST /api/auth/account/sensitive-action/initiate {action}``."""
+    return _request(
+        "POST", _SENSITIVE + "initiate", _model(InitiateSensitiveActionResponse),
+        token=access_token, json={"action": _text(action, "action")},
+    )
+
+
+def send_sensitive_action_code(access_token: str, action: str) -> ApiRequest[MessageResponse]:
+    """``POST /api/auth/account/sensitive-action/send-code {action}``."""
+    return _request(
+        "POST", _SENSITIVE + "send-code", _message, token=access_token,
+        json={"action": _text(action, "action")},
+    )
+
+
+def verify_sensitive_action_code(
+    access_token: str, action: str, code: str
+) -> ApiRequest[SensitiveActionToken]:
+    """``POST /api/auth/account/sensitive-action/verify-code {action, code}``."""
+    return _request(
+        "POST", _SENSITIVE + "verify-code", _model(SensitiveActionToken), token=access_token,
+        json={"action": _text(action, "action"), "code": _text(code, "code")},
+    )
+
+
+# -- the security log ----------------------------------------------------------------------
+
+
+def get_security_activities(
+    access_token: str, limit: int | None = None, offset: int | None = None,
+    activity_type: str | None = None,
+) -> ApiRequest[SecurityActivities]:
+    """``GET /api/security/activity?limit=&offset=&activityType=`` (each only when given,
+    as the Node client sends them)."""
+    params: dict[str, str] = {}
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError("limit must be an int of at least 1")
+        params["limit"] = str(limit)
+    if offset is not None:
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValueError("offset must be an int of at least 0")
+        params["offset"] = str(offset)
+    if activity_type:
+        params["activityType"] = activity_type
+    return _request(
+        "GET", "/api/security/activity", _model(SecurityActivities), token=access_token,
+        params=params or None,
+    )
+
+
+# -- email verification, password reset, email change -------------------------------------
+
+
+def verify_email(
+    access_token: str, token: str | None = None, code: str | None = None
+) -> ApiRequest[MessageResponse]:
+    """``POST /api/auth/email/verify {token}`` or ``{code}``: exactly one of them."""
+    if (token is None) == (code is None):
+        raise ValueError("give the link's token or the 6-digit code, not both or neither")
+    body = {"token": _text(token, "token")} if token is not None else {
+        "code": _text(code, "code")
+    }
+    return _request("POST", "/api/auth/email/verify", _message, token=access_token, json=body)
+
+
+def resend_verification_email(access_token: str) -> ApiRequest[MessageResponse]:
+    """``POST /api/auth/email/verify/resend`` (202)."""
+    return _request("POST", "/api/auth/email/verify/resend", _message, token=access_token)
+
+
+def forgot_password(email: str) -> ApiRequest[MessageResponse]:
+    """``POST /api/auth/password/forgot {email}`` (no authentication; always 202)."""
+    return _request(
+        "POST", "/api/auth/password/forgot", _message, json={"email": _text(email, "email")}
+    )
+
+
+def reset_password(token: str, new_password: str) -> ApiRequest[MessageResponse]:
+    """``POST /api/auth/password/reset {token, newPassword}`` (no authentication)."""
+    body = {"token": _text(token, "token"), "newPassword": new_password}
+    return _request("POST", "/api/auth/password/reset", _message, json=body)
+
+
+def request_email_change(
+    access_token: str, new_email: str, password: str
+) -> ApiRequest[MessageResponse]:
+    """``POST /api/user/email/change {newEmail, password}`` (202)."""
+    body = {"newEmail": _text(new_email, "new_email"), "password": password}
+    return _request("POST", "/api/user/email/change", _message, token=access_token, json=body)
+
+
+def confirm_email_change(access_token: str, token: str) -> ApiRequest[MessageResponse]:
+    """``POST /api/user/email/change/confirm {token}``: the link mailed to the new address."""
+    return _request(
+        "POST", "/api/user/email/change/confirm", _message, token=access_token,
+        json={"token": _text(token, "token")},
+    )
