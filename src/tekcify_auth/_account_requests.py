@@ -19,7 +19,7 @@ from ._account_models import (
     SensitiveActionToken,
 )
 from ._client_models import MessageResponse
-from ._requests import ApiRequest, _message, _model, _request
+from ._requests import _PUBLIC, ApiRequest, _message, _model, _request
 
 __all__ = [
     "confirm_email_change",
@@ -134,15 +134,23 @@ def get_security_activities(
 
 
 def verify_email(
-    access_token: str, token: str | None = None, code: str | None = None
+    access_token: str | None = None, token: str | None = None, code: str | None = None
 ) -> ApiRequest[MessageResponse]:
-    """``POST /api/auth/email/verify {token}`` or ``{code}``: exactly one of them."""
+    """``POST /api/auth/email/verify {token}`` or ``{code}``: exactly one of them.
+
+    The link's token names the account (no access token needed); a code is the signed-in
+    user's, so it needs ``access_token``.
+    """
     if (token is None) == (code is None):
         raise ValueError("give the link's token or the 6-digit code, not both or neither")
-    body = {"token": _text(token, "token")} if token is not None else {
-        "code": _text(code, "code")
-    }
-    return _request("POST", "/api/auth/email/verify", _message, token=access_token, json=body)
+    if token is not None:
+        body = {"token": _text(token, "token")}
+    else:
+        if access_token is None:
+            raise ValueError("a code needs the signed-in user's access_token")
+        body = {"code": _text(code, "code")}
+    bearer: object = _PUBLIC if access_token is None else access_token
+    return _request("POST", "/api/auth/email/verify", _message, token=bearer, json=body)
 
 
 def resend_verification_email(access_token: str) -> ApiRequest[MessageResponse]:
@@ -171,9 +179,10 @@ def request_email_change(
     return _request("POST", "/api/user/email/change", _message, token=access_token, json=body)
 
 
-def confirm_email_change(access_token: str, token: str) -> ApiRequest[MessageResponse]:
-    """``POST /api/user/email/change/confirm {token}``: the link mailed to the new address."""
+def confirm_email_change(token: str) -> ApiRequest[MessageResponse]:
+    """``POST /api/user/email/change/confirm {token}`` (no authentication): the link
+    mailed to the new address."""
     return _request(
-        "POST", "/api/user/email/change/confirm", _message, token=access_token,
+        "POST", "/api/user/email/change/confirm", _message,
         json={"token": _text(token, "token")},
     )

@@ -495,10 +495,16 @@ class AuthClient(_BaseClient):
         return self._send(request)
 
     def verify_email(
-        self, access_token: str, token: str | None = None, code: str | None = None
+        self, access_token: str | None = None, token: str | None = None,
+        code: str | None = None,
     ) -> MessageResponse:
-        """Verify the user's email with the link's ``token`` or the mailed 6-digit
-        ``code`` (exactly one; ``ValueError`` otherwise)."""
+        """Verify the user's email with the link's ``token`` (no access token needed) or
+        the mailed 6-digit ``code`` (with the user's ``access_token``): exactly one of
+        them, else ``ValueError``.
+
+        >>> client.verify_email(token=token_from_the_link)  # doctest: +SKIP
+        >>> client.verify_email(access_token, code="123456")  # doctest: +SKIP
+        """
         return self._send(_account_requests.verify_email(access_token, token, code))
 
     def resend_verification_email(self, access_token: str) -> MessageResponse:
@@ -523,9 +529,10 @@ class AuthClient(_BaseClient):
         request = _account_requests.request_email_change(access_token, new_email, password)
         return self._send(request)
 
-    def confirm_email_change(self, access_token: str, token: str) -> MessageResponse:
-        """Confirm an email change with the ``token`` mailed to the new address."""
-        return self._send(_account_requests.confirm_email_change(access_token, token))
+    def confirm_email_change(self, token: str) -> MessageResponse:
+        """Confirm an email change with the ``token`` mailed to the new address (no access
+        token needed); the address changes now, and counts as verified."""
+        return self._send(_account_requests.confirm_email_change(token))
 
 
 class AsyncAuthClient(_BaseClient):
@@ -808,7 +815,8 @@ class AsyncAuthClient(_BaseClient):
         return await self._send(request)
 
     async def verify_email(
-        self, access_token: str, token: str | None = None, code: str | None = None
+        self, access_token: str | None = None, token: str | None = None,
+        code: str | None = None,
     ) -> MessageResponse:
         """The coroutine twin of :meth:`AuthClient.verify_email`."""
         return await self._send(_account_requests.verify_email(access_token, token, code))
@@ -832,6 +840,6 @@ class AsyncAuthClient(_BaseClient):
         request = _account_requests.request_email_change(access_token, new_email, password)
         return await self._send(request)
 
-    async def confirm_email_change(self, access_token: str, token: str) -> MessageResponse:
+    async def confirm_email_change(self, token: str) -> MessageResponse:
         """The coroutine twin of :meth:`AuthClient.confirm_email_change`."""
-        return await self._send(_account_requests.confirm_email_change(access_token, token))
+        return await self._send(_account_requests.confirm_email_change(token))

@@ -414,9 +414,10 @@ def get_security_activities(
 
 
 def verify_email(
-    access_token: str, token: str | None = None, code: str | None = None
+    access_token: str | None = None, token: str | None = None, code: str | None = None
 ) -> MessageResponse:
-    """Verify the user's email with the link's token or the mailed code.
+    """Verify the user's email with the link's token (no access token needed) or the
+    mailed code (with the user's access token).
 
     Uses the default client; see :meth:`AuthClient.verify_email`.
     """
@@ -455,12 +456,12 @@ def request_email_change(access_token: str, new_email: str, password: str) -> Me
     return get_default_client().request_email_change(access_token, new_email, password)
 
 
-def confirm_email_change(access_token: str, token: str) -> MessageResponse:
+def confirm_email_change(token: str) -> MessageResponse:
     """Confirm an email change with the token mailed to the new address.
 
     Uses the default client; see :meth:`AuthClient.confirm_email_change`.
     """
-    return get_default_client().confirm_email_change(access_token, token)
+    return get_default_client().confirm_email_change(token)
 
 
 #: The names of the shortcuts, the same as the :class:`AuthClient` methods they call.

@@ -432,9 +432,10 @@ async def get_security_activities(
 
 
 async def verify_email(
-    access_token: str, token: str | None = None, code: str | None = None
+    access_token: str | None = None, token: str | None = None, code: str | None = None
 ) -> MessageResponse:
-    """Verify the user's email with the link's token or the mailed code.
+    """Verify the user's email with the link's token (no access token needed) or the
+    mailed code (with the user's access token).
 
     Uses the default client; see :meth:`AsyncAuthClient.verify_email`.
     """
@@ -475,9 +476,9 @@ async def request_email_change(
     return await get_default_client().request_email_change(access_token, new_email, password)
 
 
-async def confirm_email_change(access_token: str, token: str) -> MessageResponse:
+async def confirm_email_change(token: str) -> MessageResponse:
     """Confirm an email change with the token mailed to the new address.
 
     Uses the default client; see :meth:`AsyncAuthClient.confirm_email_change`.
     """
-    return await get_default_client().confirm_email_change(access_token, token)
+    return await get_default_client().confirm_email_change(token)

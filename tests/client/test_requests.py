@@ -117,7 +117,7 @@ BUILDERS: list[tuple[Callable[[], ApiRequest[Any]], str, str, bool]] = [
     (lambda: ar.reset_password("r", "new"), "POST", "/api/auth/password/reset", False),
     (lambda: ar.request_email_change("t", "n@b.c", "pw"), "POST", "/api/user/email/change",
      False),
-    (lambda: ar.confirm_email_change("t", "r"), "POST", "/api/user/email/change/confirm", False),
+    (lambda: ar.confirm_email_change("r"), "POST", "/api/user/email/change/confirm", False),
 ]
 
 
@@ -170,7 +170,11 @@ def test_account_bodies_send_only_what_is_given() -> None:
         "sensitiveActionToken": "sat", "mfaCode": "1", "confirmDelete": True}
     with pytest.raises(ValueError, match="password or a sensitive_action_token"):
         rq.delete_account("t")
-    assert ar.verify_email("t", token="link").json == {"token": "link"}
+    assert ar.verify_email(token="link").json == {"token": "link"}
+    assert "Authorization" not in ar.verify_email(token="link").headers
+    assert ar.verify_email("t", token="link").headers == {"Authorization": "Bearer t"}
+    with pytest.raises(ValueError, match="a code needs the signed-in user's access_token"):
+        ar.verify_email(code="123456")
     assert ar.verify_email("t", code="123456").json == {"code": "123456"}
     for both_or_neither in ({}, {"token": "link", "code": "123456"}):
         with pytest.raises(ValueError, match="not both or neither"):
@@ -185,6 +189,7 @@ def test_account_bodies_send_only_what_is_given() -> None:
 def test_forgot_and_reset_password_carry_no_bearer_token() -> None:
     assert "Authorization" not in ar.forgot_password("a@b.c").headers
     assert "Authorization" not in ar.reset_password("r", "new").headers
+    assert "Authorization" not in ar.confirm_email_change("r").headers
     assert ar.resend_verification_email("t").headers == {"Authorization": "Bearer t"}
 
 
