@@ -174,13 +174,18 @@ class MessageResponse(WireModel):
 
 
 class UserProfile(WireModel):
-    """``UserProfile {userId, email, firstName, lastName, avatarUrl}``."""
+    """``UserProfile {userId, email, firstName, lastName, avatarUrl, emailVerifiedAt}``.
+
+    ``email_verified_at`` is ``None`` until the address is verified (and from a server
+    that does not send it).
+    """
 
     user_id: str
     email: str
     first_name: str | None = None
     last_name: str | None = None
     avatar_url: str | None = None
+    email_verified_at: datetime | None = None
 
 
 class UploadResponse(WireModel):

@@ -292,6 +292,15 @@ def test_a_good_answer_becomes_its_model_and_unknown_fields_are_kept() -> None:
     assert profile.model_dump(by_alias=True)["userId"] == "u1"
 
 
+def test_the_profile_reads_when_the_email_was_verified() -> None:
+    verified = rq.get_user_profile("t").result(
+        answer(200, {**PROFILE, "emailVerifiedAt": "2025-01-31T12:00:00.000Z"})
+    )
+    assert verified.email_verified_at is not None
+    assert verified.email_verified_at.isoformat() == "2025-01-31T12:00:00+00:00"
+    assert rq.get_user_profile("t").result(answer(200, PROFILE)).email_verified_at is None
+
+
 def test_answers_are_frozen() -> None:
     profile = rq.get_user_profile("t").result(answer(200, PROFILE))
     with pytest.raises(ValueError, match="frozen"):
