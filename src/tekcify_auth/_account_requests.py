@@ -58,15 +58,18 @@ def get_auth_methods(access_token: str) -> ApiRequest[AuthMethods]:
 
 def set_or_change_password(
     access_token: str, new_password: str, current_password: str | None = None,
-    mfa_code: str | None = None,
+    mfa_code: str | None = None, sensitive_action_token: str | None = None,
 ) -> ApiRequest[MessageResponse]:
     """``POST /api/auth/account/password/set-or-change {newPassword, currentPassword?,
-    mfaCode?}``."""
+    mfaCode?, sensitiveActionToken?}`` (the token is this server's: an account without a
+    password proves itself with it)."""
     body = {"newPassword": new_password}
     if current_password is not None:
         body["currentPassword"] = current_password
     if mfa_code is not None:
         body["mfaCode"] = mfa_code
+    if sensitive_action_token is not None:
+        body["sensitiveActionToken"] = sensitive_action_token
     return _request(
         "POST", "/api/auth/account/password/set-or-change", _message, token=access_token,
         json=body,

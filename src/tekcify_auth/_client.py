@@ -443,12 +443,14 @@ class AuthClient(_BaseClient):
 
     def set_or_change_password(
         self, access_token: str, new_password: str, current_password: str | None = None,
-        mfa_code: str | None = None,
+        mfa_code: str | None = None, sensitive_action_token: str | None = None,
     ) -> MessageResponse:
-        """Set a password on an account that has none, or change it (the current one
-        is then needed, and ``mfa_code`` when MFA is on)."""
+        """Change the password (``current_password``, and ``mfa_code`` when MFA is on),
+        or set one on an account that has none: it proves itself with a
+        ``sensitive_action_token`` for the action ``"set_password"``. The user's other
+        sessions are revoked."""
         request = _account_requests.set_or_change_password(
-            access_token, new_password, current_password, mfa_code
+            access_token, new_password, current_password, mfa_code, sensitive_action_token
         )
         return self._send(request)
 
@@ -779,11 +781,11 @@ class AsyncAuthClient(_BaseClient):
 
     async def set_or_change_password(
         self, access_token: str, new_password: str, current_password: str | None = None,
-        mfa_code: str | None = None,
+        mfa_code: str | None = None, sensitive_action_token: str | None = None,
     ) -> MessageResponse:
         """The coroutine twin of :meth:`AuthClient.set_or_change_password`."""
         request = _account_requests.set_or_change_password(
-            access_token, new_password, current_password, mfa_code
+            access_token, new_password, current_password, mfa_code, sensitive_action_token
         )
         return await self._send(request)
 

@@ -379,14 +379,14 @@ async def get_auth_methods(access_token: str) -> AuthMethods:
 
 async def set_or_change_password(
     access_token: str, new_password: str, current_password: str | None = None,
-    mfa_code: str | None = None,
+    mfa_code: str | None = None, sensitive_action_token: str | None = None,
 ) -> MessageResponse:
     """Set a password on an account that has none, or change it.
 
     Uses the default client; see :meth:`AsyncAuthClient.set_or_change_password`.
     """
     return await get_default_client().set_or_change_password(
-        access_token, new_password, current_password, mfa_code
+        access_token, new_password, current_password, mfa_code, sensitive_action_token
     )
 
 

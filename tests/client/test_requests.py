@@ -159,6 +159,8 @@ def test_list_applications_sends_page_and_limit_as_node_does() -> None:
 
 def test_account_bodies_send_only_what_is_given() -> None:
     assert ar.set_or_change_password("t", "new").json == {"newPassword": "new"}
+    assert ar.set_or_change_password("t", "new", sensitive_action_token="sat").json == {
+        "newPassword": "new", "sensitiveActionToken": "sat"}
     assert rq.change_password("t", "old", "new").json == {
         "currentPassword": "old", "newPassword": "new"}
     assert rq.change_password("t", "old", "new", "123456").json == {
