@@ -20,12 +20,13 @@ from .conftest import (
     CLIENT_ADDRESS,
     PASSWORD,
     FakeClock,
+    asgi_client,
     bearer,
     login,
     register,
     signed_up,
 )
-from .test_authorize import make_client
+from .test_authorize import Browser, authorization, make_client
 from .test_connected_apps import connect
 from .test_sensitive_actions import action_token
 
@@ -108,6 +109,12 @@ async def test_the_login_page_records_success_and_failure(
 ) -> None:
     await register(client)
     oauth = make_client(app)
+    async with asgi_client(app) as http:
+        browser = Browser(http)
+        page = await browser.get(authorization(oauth).url)
+        wrong = await browser.sign_in(page, password="a wrong secret")
+        assert wrong.status_code == 401
+    clock.advance(1)
     await connect(app, client, oauth)  # signs in on the page, consents
     clock.advance(1)
     token = (await login(client))["accessToken"]
@@ -115,7 +122,8 @@ async def test_the_login_page_records_success_and_failure(
         item for item in (await events(client, token))["activities"]
         if item["metadata"] and item["metadata"].get("via") == "page"
     ]
-    assert [item["activityType"] for item in page_events] == ["login_success"]
+    assert [item["activityType"] for item in page_events] == ["login_success", "login_failed"]
+    assert page_events[1]["metadata"] == {"via": "page", "reason": "invalid_password"}
 
 
 async def test_logout_and_revocations_are_recorded(
