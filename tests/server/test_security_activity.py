@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from tekcify_auth.server.db.security import SecurityActivity
+from tekcify_auth.server.db.security import AccountCode, SecurityActivity
 from tekcify_auth.server.services import activity
 from tekcify_auth.server.services.purge import purge
 
@@ -294,6 +294,7 @@ async def test_a_deleted_accounts_event_keeps_no_personal_data(
 ) -> None:
     bob = (await signed_up(client, "bob@example.com"))["accessToken"]
     ada_id = (await events(client, ada))["activities"][0]["userId"]
+    await action_token(app, client, ada, "mfa:disable")  # a used code and a live token
     response = await client.request(
         "DELETE", "/api/user/account", json={"password": PASSWORD, "confirmDelete": True},
         headers={**bearer(ada), "User-Agent": BROWSER},
@@ -305,6 +306,9 @@ async def test_a_deleted_accounts_event_keeps_no_personal_data(
         None, None, None, None,
     )
     assert kept.details is None
+    with app.state.ctx.db.read() as db:
+        codes_left = db.execute(select(AccountCode).where(AccountCode.user_id == ada_id)).all()
+    assert codes_left == []
     # Bob's log is untouched.
     assert (await events(client, bob))["total"] == 1
 
