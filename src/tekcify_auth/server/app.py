@@ -44,6 +44,7 @@ from .routers import user as user_routes
 from .routers.text import refuse_lone_surrogates
 from .services.image_store import upload_limit_for
 from .services.images import ImageProcessor
+from .services.mail_sender import MailSender
 from .services.purge import purge_periodically
 from .settings import Settings, load_settings
 
@@ -98,9 +99,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             asyncio.create_task(purge_periodically(ctx, float(settings.purge_interval)))
             if settings.purge_interval else None
         )
+        # Mail is delivered off the request path (services/mail_sender.py).
+        sender = MailSender(ctx.db, settings, ctx.clock) if settings.mail_poll_interval else None
+        sending = (
+            asyncio.create_task(sender.run(settings.mail_poll_interval))
+            if sender is not None else None
+        )
         try:
             yield
         finally:
+            if sender is not None and sending is not None:
+                sender.stop()  # a delivery in progress ends now and stays queued
+                sending.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sending
             if purging is not None:
                 purging.cancel()
                 with suppress(asyncio.CancelledError):

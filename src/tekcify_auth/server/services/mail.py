@@ -72,15 +72,18 @@ def enqueue(
     values: dict[str, Any],
     base_url: str,
     now: datetime,
-) -> None:
-    """Render a ``kind`` message to ``to`` and add it to the queue in ``db``'s transaction.
+) -> str:
+    """Render a ``kind`` message to ``to`` and add it to the queue in ``db``'s transaction;
+    returns its id.
 
     ``to`` is an address already checked by ``emails.normalise_email``; a line break in
     it or in the subject raises :class:`ValueError` (no header injection).
     """
     rendered = render(kind, values, base_url=base_url)
+    message_id = new_id()
     db.add(MailMessage(
-        id=new_id(), kind=kind, to_address=_one_line(to, "recipient"),
+        id=message_id, kind=kind, to_address=_one_line(to, "recipient"),
         subject=rendered.subject, text_body=rendered.text, html_body=rendered.html,
         created_at=now, next_attempt_at=now, attempts=0,
     ))
+    return message_id

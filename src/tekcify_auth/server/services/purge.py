@@ -13,7 +13,9 @@ sign-ins and refreshes never wait long behind it):
   passed), more than ``retention`` ago, with everything that hangs off them (refresh
   tokens, the pages' sign-in): reuse detection needs a rotated token only while its
   session is live;
-* revoked client-credentials tokens whose ``exp`` has passed.
+* revoked client-credentials tokens whose ``exp`` has passed;
+* mail sent or failed more than ``retention`` ago (``mail_queue``; their bodies were
+  wiped when they were sent or gave up).
 
 Nothing live is touched: a live session keeps all its rotated tokens, so presenting an
 old one still revokes it. The server runs it every ``TEKCIFY_PURGE_INTERVAL`` seconds,
@@ -65,6 +67,7 @@ from ..context import ServerContext
 from ..db.engine import Database
 from ..db.models import RefreshToken, ServerState, UserSession
 from ..db.oauth import AuthorizationCode, RevokedClientToken
+from ..db.security import MailMessage
 
 __all__ = [
     "BATCH", "LEASE", "LEASE_NAME", "LockLost", "PurgeLock", "PurgeReport", "purge",
@@ -93,11 +96,15 @@ class PurgeReport:
     refresh_tokens: int = 0
     sessions: int = 0
     revoked_client_tokens: int = 0
+    mail: int = 0
     skipped: bool = False
 
     @property
     def total(self) -> int:
-        return self.codes + self.refresh_tokens + self.sessions + self.revoked_client_tokens
+        return (
+            self.codes + self.refresh_tokens + self.sessions + self.revoked_client_tokens
+            + self.mail
+        )
 
 
 def _ended_sessions(cutoff: datetime) -> Any:
@@ -249,9 +256,9 @@ def purge(database: Database, now: datetime, retention: timedelta) -> PurgeRepor
     if report.total:
         logger.info(
             "purged %d codes, %d sessions (with their refresh tokens), %d more refresh "
-            "tokens, %d revoked client tokens",
+            "tokens, %d revoked client tokens, %d sent or failed mail messages",
             report.codes, report.sessions, report.refresh_tokens,
-            report.revoked_client_tokens,
+            report.revoked_client_tokens, report.mail,
         )
     return report
 
@@ -280,11 +287,18 @@ def _purge(
         ).limit(BATCH)
         return delete(RevokedClientToken).where(RevokedClientToken.jti.in_(batch))
 
+    def mail() -> Any:
+        batch = select(MailMessage.id).where(
+            or_(MailMessage.sent_at < cutoff, MailMessage.failed_at < cutoff)
+        ).limit(BATCH)
+        return delete(MailMessage).where(MailMessage.id.in_(batch))
+
     # Each count is set as soon as its kind is done, so a lost lease reports what went.
     report.codes = _batches(database.write, codes, lock)
     report.sessions = _batches(database.write, sessions, lock)
     report.refresh_tokens = _batches(database.write, refresh_tokens, lock)
     report.revoked_client_tokens = _batches(database.write, client_tokens, lock)
+    report.mail = _batches(database.write, mail, lock)
 
 
 async def purge_periodically(ctx: ServerContext, every: float) -> None:
