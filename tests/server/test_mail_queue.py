@@ -76,7 +76,8 @@ def test_two_instances_on_one_database_deliver_each_message_exactly_once(
     received = inbox.message_ids()
     assert sorted(received) == sorted(f"<{i}@localhost>" for i in ids)  # each exactly once
     assert sorted(reports[0].sent + reports[1].sent) == sorted(ids)
-    assert reports[0].sent and reports[1].sent  # both took part
+    assert reports[0].sent
+    assert reports[1].sent
     check = Database(clean_db)
     try:
         with check.read() as db:
@@ -108,7 +109,8 @@ def test_a_crashed_instances_claim_is_taken_over_once_its_lease_ends(
         assert sender.deliver_due().sent == [message_id]
     assert len(inbox.messages) == 1
     row = queued(database, message_id)
-    assert row.claimed_by is None and row.claimed_until is None
+    assert row.claimed_by is None
+    assert row.claimed_until is None
 
 
 def test_a_sender_that_lost_its_claim_does_not_send(
@@ -211,16 +213,21 @@ def test_the_smtp_url_is_checked_at_load_and_its_password_never_shown() -> None:
         ("smtps://mail.example.com/inbox", "path"),
     ):
         said = _problem({"TEKCIFY_SMTP_URL": url})
-        assert "TEKCIFY_SMTP_URL" in said and reason in said, said
+        assert said.startswith("invalid configuration:\n  TEKCIFY_SMTP_URL is not valid"), said
+        assert reason in said, said
         assert "hunter2" not in said
-    settings = load_settings({"TEKCIFY_SMTP_URL": "smtps://me%40example.com:p%40ss%3A@Mail.Example.com"})
+    settings = load_settings(
+        {"TEKCIFY_SMTP_URL": "smtps://me%40example.com:p%40ss%3A@Mail.Example.com"}
+    )
     target = settings.smtp_target
     assert target is not None
     assert (target.host, target.port, target.implicit_tls) == ("mail.example.com", 465, True)
     assert (target.user, target.password) == ("me@example.com", "p@ss:")
-    assert "p@ss" not in repr(settings) and "p@ss" not in repr(target)
+    assert "p@ss" not in repr(settings)
+    assert "p@ss" not in repr(target)
     assert "p@ss" not in target.describe()
     plain = load_settings({"TEKCIFY_SMTP_URL": "smtp://relay.internal"}).smtp_target
-    assert plain is not None and (plain.port, plain.implicit_tls, plain.user) == (587, False, None)
+    assert plain is not None
+    assert (plain.port, plain.implicit_tls, plain.user) == (587, False, None)
     assert load_settings({"TEKCIFY_SMTP_URL": ""}).smtp_url is None
     assert load_settings({}).smtp_tls_verify is True  # verification on by default
