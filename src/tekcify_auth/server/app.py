@@ -109,7 +109,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             yield
         finally:
             if sender is not None and sending is not None:
-                sender.stop()  # a delivery in progress ends now and stays queued
+                # A delivery in progress ends now and stays queued; the loop returns once
+                # its thread has (a cancel would leave that thread running on).
+                sender.stop()
+                await asyncio.wait({sending}, timeout=STOP_PATIENCE)
                 sending.cancel()
                 with suppress(asyncio.CancelledError):
                     await sending
@@ -175,6 +178,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     return app
 
+
+#: Seconds the shutdown waits for the mail sender's pass to end (it is interrupted).
+STOP_PATIENCE: Final = 10.0
 
 #: Seconds a worker of ``serve --workers N`` waits for its database at start.
 WORKER_START_PATIENCE: Final = 60.0

@@ -41,7 +41,7 @@ def parse_smtp_url(url: str) -> SmtpTarget:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
-        raise ValueError("the port is not a number from 0 to 65535") from None
+        raise ValueError("the port is not a number from 1 to 65535") from None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
         raise ValueError("the scheme must be smtp:// (STARTTLS) or smtps:// (implicit TLS)")

@@ -428,24 +428,37 @@ class MailSender:
         # Long enough for one message's whole exchange; renewed before each message.
         self.lease = timedelta(seconds=DEADLINE_FACTOR * settings.smtp_timeout + 30)
         self._stopping = threading.Event()
+        self._wake: Callable[[], object] | None = None
 
     # -- the loop ------------------------------------------------------------------
 
     async def run(self, every: float) -> None:
-        """Deliver due mail every ``every`` seconds until cancelled; a failed pass (the
-        database away for a moment) is logged and tried again."""
+        """Deliver due mail every ``every`` seconds until :meth:`stop`; a failed pass
+        (the database away for a moment) is logged and tried again.
+
+        Stop it with :meth:`stop` and await it, rather than cancel it: a cancelled task
+        would leave its pass running on in its thread, past the server's shutdown.
+        """
         logger.info("mail: %s", self.transport.describe())
-        while True:
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        self._wake = lambda: loop.call_soon_threadsafe(wake.set)
+        while not self._stopping.is_set():
             try:
                 await anyio.to_thread.run_sync(self.deliver_due)
             except Exception:
                 logger.exception("the mail sender's pass failed; it runs again in %g s", every)
-            await asyncio.sleep(every)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), every)
+            wake.clear()
 
     def stop(self) -> None:
-        """Stop sending: a delivery in progress is interrupted and stays queued."""
+        """Stop sending (from any thread): a delivery in progress is interrupted and its
+        message stays queued, and :meth:`run` returns."""
         self._stopping.set()
         self.transport.interrupt()
+        if self._wake is not None:
+            self._wake()
 
     # -- one pass ------------------------------------------------------------------
 
@@ -473,23 +486,30 @@ class MailSender:
         with self.database.read() as db:
             if db.scalar(select(MailMessage.id).where(due, *scope).limit(1)) is None:
                 return []
-        with self.database.write() as db:
-            ids = list(db.scalars(
-                select(MailMessage.id).where(due, *scope)
-                .order_by(MailMessage.next_attempt_at).limit(self.batch)
-            ))
-            if not ids:
-                return []
-            # Conditional: a row another sender claimed meanwhile no longer matches ``due``.
-            db.execute(
-                update(MailMessage).where(MailMessage.id.in_(ids), due)
-                .values(claimed_by=self.holder, claimed_until=now + self.lease)
-            )
-            return list(db.scalars(
-                select(MailMessage).where(
-                    MailMessage.id.in_(ids), MailMessage.claimed_by == self.holder
-                ).order_by(MailMessage.next_attempt_at)
-            ))
+        for _ in range(3):  # another sender may win every row picked: pick again
+            with self.database.write() as db:
+                # PostgreSQL: skip the rows another sender is claiming right now (SQLite
+                # has one writer at a time, and ignores it).
+                ids = list(db.scalars(
+                    select(MailMessage.id).where(due, *scope)
+                    .order_by(MailMessage.next_attempt_at).limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                ))
+                if not ids:
+                    return []
+                # Conditional: a row claimed meanwhile by another no longer matches ``due``.
+                db.execute(
+                    update(MailMessage).where(MailMessage.id.in_(ids), due)
+                    .values(claimed_by=self.holder, claimed_until=now + self.lease)
+                )
+                rows = list(db.scalars(
+                    select(MailMessage).where(
+                        MailMessage.id.in_(ids), MailMessage.claimed_by == self.holder
+                    ).order_by(MailMessage.next_attempt_at)
+                ))
+            if rows:
+                return rows
+        return []
 
     def _renew(self, message_id: str) -> bool:
         """Extend this sender's claim on one message; false if it lost it."""
