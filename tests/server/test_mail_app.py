@@ -236,3 +236,28 @@ def test_mail_test_through_smtp_and_a_refusal(
     assert "connection refused" in capsys.readouterr().err
     assert main(["mail", "status"]) == 0
     assert "0 due, 1 retrying, 1 failed, 1 sent" in capsys.readouterr().out
+
+
+async def test_a_database_away_is_logged_once_and_the_sender_carries_on(
+    tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tekcify_auth.server.db.engine import Database
+    from tekcify_auth.server.db.models import Base
+    from tekcify_auth.server.services.mail_sender import MailSender
+
+    caplog.set_level(logging.INFO, logger="tekcify_auth.server.mail")
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"  # no tables yet: every pass fails
+    database = Database(url)
+    sender = MailSender(database, make_settings(data_dir=tmp_path / "data"), clock)
+    running = asyncio.create_task(sender.run(0.01))
+    try:
+        await asyncio.sleep(0.3)
+        failures = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert len(failures) == 1  # not one per pass
+        assert "tries again every" in failures[0].getMessage()
+        Base.metadata.create_all(database.engine)
+        await _eventually(lambda: "the mail sender works again" in caplog.text)
+    finally:
+        sender.stop()
+        await asyncio.wait_for(running, 5)
+        database.dispose()

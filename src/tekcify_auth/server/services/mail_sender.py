@@ -443,11 +443,19 @@ class MailSender:
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         self._wake = lambda: loop.call_soon_threadsafe(wake.set)
+        failing = False  # a database away for a while is logged once, not every pass
         while not self._stopping.is_set():
             try:
                 await anyio.to_thread.run_sync(self.deliver_due)
             except Exception:
-                logger.exception("the mail sender's pass failed; it runs again in %g s", every)
+                if not failing:
+                    logger.exception("the mail sender's pass failed; it tries again every %g s",
+                                     every)
+                failing = True
+            else:
+                if failing:
+                    logger.info("the mail sender works again")
+                failing = False
             with suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), every)
             wake.clear()
