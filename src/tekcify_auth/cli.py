@@ -168,7 +168,7 @@ def _mail_destination(settings: Settings) -> str:
 
     where = transport_for(settings).describe()
     if settings.smtp_url is None:
-        where += " (set TEKCIFY_SMTP_URL to send it)"
+        where += " (set TEKCIFY_SMTP_URL to send mail)"
     return where
 
 
