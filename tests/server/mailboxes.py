@@ -15,6 +15,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -179,7 +180,7 @@ def smtp_server(
 
 
 class _Listener:
-    def __init__(self, port: int | None, drop: bool) -> None:
+    def __init__(self, port: int | None, drop: bool, drip: bool = False) -> None:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port or 0))
@@ -187,6 +188,7 @@ class _Listener:
         self.port: int = self.sock.getsockname()[1]
         self.accepted = 0
         self.drop = drop
+        self.drip = drip
         self.held: list[socket.socket] = []
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -202,6 +204,18 @@ class _Listener:
                 conn.close()
             else:
                 self.held.append(conn)
+                if self.drip:
+                    threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _drip(conn: socket.socket) -> None:
+        # A greeting that never ends: one byte every 0.2 s, so no read ever times out.
+        while True:
+            try:
+                conn.sendall(b"2")
+            except OSError:
+                return
+            time.sleep(0.2)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -223,9 +237,10 @@ def dropping_server(port: int | None = None) -> Iterator[_Listener]:
 
 
 @contextlib.contextmanager
-def hanging_server() -> Iterator[_Listener]:
-    """A server on 127.0.0.1 that accepts connections and never answers."""
-    listener = _Listener(None, drop=False)
+def hanging_server(*, drip: bool = False) -> Iterator[_Listener]:
+    """A server on 127.0.0.1 that accepts connections and never answers (or, with
+    ``drip``, answers one byte at a time and never ends its line)."""
+    listener = _Listener(None, drop=False, drip=drip)
     try:
         yield listener
     finally:

@@ -4,6 +4,7 @@ plain, STARTTLS, implicit TLS, AUTH, refusals, dropped connections, retries."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -22,6 +23,7 @@ from .mailboxes import (
     SECRET_LINK,
     Inbox,
     dropping_server,
+    hanging_server,
     queue_message,
     queued,
     self_signed,
@@ -48,9 +50,10 @@ def make_sender(
     """``make_sender(smtp_url=..., **settings)``: a sender on the test's database."""
 
     def make(**overrides: Any) -> MailSender:
-        settings: Settings = make_settings(
-            database_url=clean_db, data_dir=tmp_path / "data", smtp_timeout=2, **overrides
-        )
+        settings: Settings = make_settings(**{
+            "database_url": clean_db, "data_dir": tmp_path / "data", "smtp_timeout": 2,
+            **overrides,
+        })
         return MailSender(database, settings, clock)
 
     return make
@@ -312,3 +315,21 @@ def test_an_address_with_a_line_break_in_the_queue_is_refused_by_the_sender(
             message_id
         ]
     assert inbox.messages == []
+
+
+def test_a_server_that_answers_byte_by_byte_is_cut_off_at_the_deadline(
+    database: Database, make_sender: Any, clock: FakeClock
+) -> None:
+    # Every read gets a byte within the timeout, so only the whole-exchange deadline
+    # (DEADLINE_FACTOR x TEKCIFY_SMTP_TIMEOUT) ends it, well within the claim's lease.
+    message_id = queue_message(database, clock())
+    with hanging_server(drip=True) as dripping:
+        sender = make_sender(smtp_url=f"smtp://127.0.0.1:{dripping.port}", smtp_timeout=1)
+        started = time.monotonic()
+        assert sender.deliver_due().retrying == [message_id]
+        took = time.monotonic() - started
+    assert 2.5 < took < 6
+    assert sender.lease.total_seconds() > 3
+    last_error = queued(database, message_id).last_error
+    assert last_error is not None
+    assert "interrupted at connect" in last_error

@@ -251,6 +251,8 @@ class SmtpTransport:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._current: smtplib.SMTP | None = None
+        # Set by interrupt(): a connection still being opened then is given up once open.
+        self._interrupted = threading.Event()
 
     def describe(self) -> str:
         verified = "" if self.verify else ", certificate not verified"
@@ -258,6 +260,7 @@ class SmtpTransport:
 
     def interrupt(self) -> None:
         with self._lock:
+            self._interrupted.set()
             sock = self._current.sock if self._current is not None else None
         if sock is not None:
             # The plain socket's shutdown, even under TLS: it wakes a blocked read.
@@ -273,12 +276,15 @@ class SmtpTransport:
         )
         with self._lock:
             self._current = smtp
+            self._interrupted.clear()
         watchdog = threading.Timer(DEADLINE_FACTOR * self.timeout, self.interrupt)
         watchdog.daemon = True
         watchdog.start()
         stage = "connect"
         try:
             code, _text = smtp.connect(target.host, target.port)
+            if self._interrupted.is_set():
+                raise TimeoutError("interrupted while connecting")
             if code != 220:
                 raise smtplib.SMTPConnectError(code, b"")
             stage = "EHLO"
@@ -299,6 +305,12 @@ class SmtpTransport:
                 _login(smtp, target.user, target.password or "")
             self._transfer(smtp, outgoing)
         except Exception as exc:
+            if self._interrupted.is_set() and not isinstance(exc, DeliveryFailed):
+                raise DeliveryFailed(
+                    f"interrupted at {stage} (the shutdown, or more than "
+                    f"{DEADLINE_FACTOR * self.timeout:g} s for the whole exchange)",
+                    permanent=False,
+                ) from None
             raise _failure(exc, stage) from None
         finally:
             watchdog.cancel()
