@@ -297,7 +297,8 @@ class Settings(BaseSettings):
     )
     smtp_timeout: float = _env(
         "TEKCIFY_SMTP_TIMEOUT",
-        "a number of seconds from 1 to 300: how long one SMTP exchange may take",
+        "a number of seconds from 1 to 300: how long the SMTP server may take to answer "
+        "(one message's whole exchange is cut off after three times this)",
         default=30.0, ge=1, le=300,
     )
     mail_from: str = _env(
