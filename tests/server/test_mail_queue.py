@@ -231,3 +231,14 @@ def test_the_smtp_url_is_checked_at_load_and_its_password_never_shown() -> None:
     assert (plain.port, plain.implicit_tls, plain.user) == (587, False, None)
     assert load_settings({"TEKCIFY_SMTP_URL": ""}).smtp_url is None
     assert load_settings({}).smtp_tls_verify is True  # verification on by default
+
+
+def test_mail_from_is_checked_at_load() -> None:
+    assert load_settings({}).mail_from == "Tekcify <no-reply@localhost>"
+    assert load_settings({"TEKCIFY_MAIL_FROM": "Acme <auth@acme.example>"}).mail_from == (
+        "Acme <auth@acme.example>"
+    )
+    for bad in ("nobody", "Acme <auth@acme.example>\r\nBcc: eve@example.com"):
+        assert _problem({"TEKCIFY_MAIL_FROM": bad}).startswith(
+            "invalid configuration:\n  TEKCIFY_MAIL_FROM"
+        )

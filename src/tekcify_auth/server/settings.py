@@ -12,6 +12,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
+from email.utils import parseaddr
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -496,6 +497,14 @@ class Settings(BaseSettings):
             return None
         parse_smtp_url(value.get_secret_value())  # raises ValueError saying what is wrong
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        value = value.strip()
+        if any(c in value for c in "\r\n\x00") or "@" not in parseaddr(value)[1]:
+            raise ValueError("not an address")
+        return value
 
     @field_validator("mail_poll_interval")
     @classmethod
