@@ -149,11 +149,12 @@ def smtp_server(
     implicit_tls: Certificate | None = None,
     users: dict[str, str] | None = None,
     inbox: Inbox | None = None,
+    smtputf8: bool = False,
 ) -> Iterator[tuple[Inbox, int]]:
     """An SMTP server on 127.0.0.1; yields its inbox and port, then stops."""
     inbox = inbox or Inbox()
     port = port or free_port()
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
     if starttls is not None:
         kwargs["tls_context"] = starttls.server_context()
     if implicit_tls is not None:

@@ -299,8 +299,12 @@ def test_a_server_that_stays_away_makes_the_message_fail_after_a_day(
     assert (row.text_body, row.html_body) == ("", "")
 
 
+@pytest.mark.parametrize("address", [
+    "ada@example.com\r\nBcc: eve@example.com", "ada@example.com, eve@example.com",
+    "Ada <eve@example.com>",
+])
 def test_an_address_with_a_line_break_in_the_queue_is_refused_by_the_sender(
-    database: Database, make_sender: Any, clock: FakeClock
+    database: Database, make_sender: Any, clock: FakeClock, address: str
 ) -> None:
     # enqueue refuses it (test_mail_queue.py); a row written by other means is refused too.
     message_id = queue_message(database, clock())
@@ -309,7 +313,7 @@ def test_an_address_with_a_line_break_in_the_queue_is_refused_by_the_sender(
 
         row = db.get(MailMessage, message_id)
         assert row is not None
-        row.to_address = "ada@example.com\r\nBcc: eve@example.com"
+        row.to_address = address
     with smtp_server() as (inbox, port):
         assert make_sender(smtp_url=f"smtp://127.0.0.1:{port}").deliver_due().failed == [
             message_id
@@ -333,3 +337,18 @@ def test_a_server_that_answers_byte_by_byte_is_cut_off_at_the_deadline(
     last_error = queued(database, message_id).last_error
     assert last_error is not None
     assert "interrupted at connect" in last_error
+
+
+def test_a_non_ascii_address_needs_a_server_that_speaks_smtputf8(
+    database: Database, make_sender: Any, clock: FakeClock
+) -> None:
+    refused = queue_message(database, clock(), to="zoë@example.com")
+    with smtp_server() as (inbox, port):  # no SMTPUTF8: it can never take that address
+        assert make_sender(smtp_url=f"smtp://127.0.0.1:{port}").deliver_due().failed == [refused]
+    assert inbox.messages == []
+    assert "SMTPUTF8" in (queued(database, refused).last_error or "")
+    accepted = queue_message(database, clock(), to="zoë@example.com")
+    with smtp_server(smtputf8=True) as (inbox, port):
+        assert make_sender(smtp_url=f"smtp://127.0.0.1:{port}").deliver_due().sent == [accepted]
+    assert inbox.envelopes == [("no-reply@localhost", ["zoë@example.com"])]
+    assert _only(inbox)["To"] == "zoë@example.com"

@@ -45,7 +45,6 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, parseaddr
@@ -144,9 +143,13 @@ def build_message(
     message = EmailMessage(policy=SMTP if _is_ascii(row.to_address + mail_from) else SMTPUTF8)
     try:
         message["From"] = mail_from
-        message["To"] = Address(addr_spec=row.to_address)
+        message["To"] = row.to_address
         message["Subject"] = row.subject
-    except (ValueError, IndexError, TypeError):  # a line break, or not an address
+        # Exactly the one address of the envelope (no list, no display-name tricks).
+        recipients = message["To"].addresses
+        if len(recipients) != 1 or recipients[0].addr_spec != row.to_address:
+            raise ValueError("not one address")
+    except (ValueError, IndexError, TypeError, AttributeError):  # a line break, not one address
         raise DeliveryFailed("the recipient or subject cannot be written in a header",
                              permanent=True) from None
     message["Date"] = format_datetime(now)
