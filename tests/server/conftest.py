@@ -61,9 +61,14 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
+#: The mail sender stays off unless a test turns it on (``mail_poll_interval``): tests
+#: read queued messages from ``mail_queue``, whose bodies a delivery wipes.
+NO_MAIL_SENDER: dict[str, Any] = {"mail_poll_interval": 0}
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Settings from ``overrides`` only (the process environment is not read)."""
-    return load_settings({}, **{**FAST_HASHING, **overrides})
+    return load_settings({}, **{**FAST_HASHING, **NO_MAIL_SENDER, **overrides})
 
 
 def postgres_root_url() -> str:
