@@ -401,7 +401,8 @@ def _db_purge(args: argparse.Namespace) -> int:
         f"{retention.days} days); {report.activities} security events older than "
         f"{settings.activity_retention_days} days"
     )
-    print(f"purged {report.mail} mail messages sent or given up before then")
+    print(f"purged {report.mail} mail messages sent or given up before then, and "
+          f"{report.account_codes} expired mailed links and codes")
     return 0
 
 

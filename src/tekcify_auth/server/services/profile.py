@@ -32,7 +32,7 @@ from ..db.applications import Application
 from ..db.images import StoredImage
 from ..db.models import RefreshToken, User, UserSession
 from ..db.oauth import AuthorizationCode, Consent, LoginSession, RevokedClientToken
-from ..db.security import AccountCode, SecurityActivity
+from ..db.security import AccountCode, MailMessage, SecurityActivity
 from ..errors import ApiError
 from ..schemas.user import (
     ExportedApplication,
@@ -268,6 +268,11 @@ def _delete_security_records(db: Session, user_id: str, _now: datetime) -> None:
     # user agents): personal data, gone with the account.
     db.execute(delete(AccountCode).where(AccountCode.user_id == user_id))
     db.execute(delete(SecurityActivity).where(SecurityActivity.user_id == user_id))
+    # Mail not yet sent to the account's address (its links die with the account anyway).
+    address = select(User.email).where(User.id == user_id).scalar_subquery()
+    db.execute(
+        delete(MailMessage).where(MailMessage.to_address == address, MailMessage.sent_at.is_(None))
+    )
 
 
 def _delete_user(db: Session, user_id: str, _now: datetime) -> None:
