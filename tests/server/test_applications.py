@@ -549,7 +549,8 @@ async def test_list_with_page_or_limit_is_the_2_2_12_envelope_with_stats(
     )
 
     bare = await client.get("/api/applications", headers=bearer(ada))
-    assert isinstance(bare.json(), list) and len(bare.json()) == 3
+    assert isinstance(bare.json(), list)
+    assert len(bare.json()) == 3
     for params in ({"page": 1}, {"limit": 2}, {"page": "1", "limit": "2"}):
         response = await client.get("/api/applications", params=params, headers=bearer(ada))
         assert response.status_code == 200
@@ -695,7 +696,7 @@ async def test_primary_color_is_stored_in_lower_case_returned_and_cleared(
 
 @pytest.mark.parametrize(
     "color", ["red", "#fff", "#12345", "#1234567", "123456", "#12345g", " #123456", "#123456\n",
-              "#１２３４５６", 123456],
+              "#\uff11\uff12\uff13\uff14\uff15\uff16", 123456],
 )
 async def test_a_bad_primary_color_is_400_on_create_and_update(
     app: FastAPI, client: httpx.AsyncClient, two: Two, color: object
