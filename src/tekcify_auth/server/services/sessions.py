@@ -1,7 +1,9 @@
 """Sessions: whether a token's session and account are still live; list and revoke.
 
 A session is one login (one refresh-token family). Revoking it makes its refresh token
-useless and, through :func:`ensure_live`, its access tokens too at this server.
+useless and, through :func:`ensure_live`, its access tokens too at this server. A
+session of an application its owner set inactive is refused the same way while it is
+inactive (``services/applications.py``), and works again once it is active.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from tekcify_auth._errors import AuthenticationError
 from tekcify_auth._guard import INVALID_TOKEN
 from tekcify_auth._models import UserPayload
 
+from ..db.applications import Application
 from ..db.lookups import Lookup, Lookups
 from ..db.models import User, UserSession
 from ..errors import ApiError
@@ -44,9 +47,12 @@ def refuse_caller(reason: str) -> AuthenticationError:
 # every Bearer request and introspection, and building the statement and its cache key
 # per call cost more than the query (benchmarks/server.py: 0.41 -> 0.17 ms on SQLite).
 _USER_STATE = Lookup(select(User.disabled_at).where(User.id == bindparam("user_id")))
+# The session's application, when it has one: an inactive one's sessions are refused.
+_CLIENT_ACTIVE = Application.is_active.label("client_active")
 _SESSION_STATE = Lookup(
-    select(User.disabled_at, UserSession.revoked_at, UserSession.user_id)
+    select(User.disabled_at, UserSession.revoked_at, UserSession.user_id, _CLIENT_ACTIVE)
     .join(UserSession, UserSession.user_id == User.id)
+    .outerjoin(Application, Application.client_id == UserSession.client_id)
     .where(UserSession.id == bindparam("session_id"))
 )
 
@@ -58,8 +64,9 @@ _USER_COLUMNS = (
 )
 _LIVE_USER = Lookup(select(*_USER_COLUMNS).where(User.id == bindparam("user_id")))
 _LIVE_SESSION_USER = Lookup(
-    select(*_USER_COLUMNS, UserSession.revoked_at)
+    select(*_USER_COLUMNS, UserSession.revoked_at, _CLIENT_ACTIVE)
     .join(UserSession, UserSession.user_id == User.id)
+    .outerjoin(Application, Application.client_id == UserSession.client_id)
     .where(UserSession.id == bindparam("session_id"))
 )
 
@@ -86,6 +93,8 @@ def live_user(lookups: Lookups, caller: UserPayload) -> UserRow:
             raise refuse_caller("session_not_found")
         if row.revoked_at is not None:
             raise refuse_caller("session_revoked")
+        if row.client_active is False:
+            raise refuse_caller("application_inactive")
     if row.disabled_at is not None:
         raise refuse_caller("user_disabled")
     return row
@@ -109,6 +118,8 @@ def ensure_live(lookups: Lookups, caller: UserPayload) -> None:
         raise refuse_caller("session_not_found")
     if found.revoked_at is not None:
         raise refuse_caller("session_revoked")
+    if found.client_active is False:
+        raise refuse_caller("application_inactive")
     if found.disabled_at is not None:
         raise refuse_caller("user_disabled")
 
