@@ -8,10 +8,11 @@ inactive (``services/applications.py``), and works again once it is active.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from tekcify_auth._errors import AuthenticationError
@@ -20,14 +21,16 @@ from tekcify_auth._models import UserPayload
 
 from ..db.applications import Application
 from ..db.lookups import Lookup, Lookups
-from ..db.models import User, UserSession
+from ..db.models import RefreshToken, User, UserSession
 from ..errors import ApiError
 
 __all__ = [
+    "SessionEntry",
     "UserRow",
     "active_sessions",
     "ensure_live",
     "limit_sessions",
+    "list_sessions",
     "live_user",
     "refuse_caller",
     "revoke_other_sessions",
@@ -145,6 +148,60 @@ def active_sessions(
             .order_by(UserSession.last_used_at.desc(), UserSession.id)
         ).scalars()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEntry:
+    """One live session as ``GET /api/auth/sessions`` lists it.
+
+    ``application_name`` and ``application_logo`` (a stored path) are the OAuth
+    application's, ``None`` for a first-party login; ``expires_at`` is when the session
+    ends unless used again: its fixed end, else its live refresh token's expiry.
+    """
+
+    id: str
+    client_id: str | None
+    application_name: str | None
+    application_logo: str | None
+    ip_address: str | None
+    user_agent: str | None
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+
+
+def list_sessions(db: Session, user_id: str, now: datetime, refresh_ttl: int) -> list[SessionEntry]:
+    """The sessions :func:`active_sessions` lists, with their application and their end."""
+    live_refresh = (
+        select(func.max(RefreshToken.expires_at))
+        .where(RefreshToken.session_id == UserSession.id, RefreshToken.rotated_at.is_(None))
+        .correlate(UserSession)
+        .scalar_subquery()
+    )
+    horizon = now - timedelta(seconds=refresh_ttl)
+    rows = db.execute(
+        select(UserSession, Application.name, Application.logo_url, live_refresh)
+        .outerjoin(Application, Application.client_id == UserSession.client_id)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.revoked_at.is_(None),
+            UserSession.last_used_at > horizon,
+            or_(UserSession.expires_at.is_(None), UserSession.expires_at > now),
+        )
+        .order_by(UserSession.last_used_at.desc(), UserSession.id)
+    ).all()
+    return [
+        SessionEntry(
+            id=s.id, client_id=s.client_id, application_name=name, application_logo=logo,
+            ip_address=s.ip_address, user_agent=s.user_agent, scopes=s.scopes.split(),
+            created_at=s.created_at, last_used_at=s.last_used_at,
+            expires_at=s.expires_at or refresh_end or s.last_used_at + timedelta(
+                seconds=refresh_ttl
+            ),
+        )
+        for s, name, logo, refresh_end in rows
+    ]
 
 
 def revoke_session(db: Session, user_id: str, session_id: str, now: datetime, reason: str) -> None:
