@@ -10,10 +10,17 @@ view is a 404. Nothing is revoked: set active again, it works as before.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from alembic import command
 from fastapi import FastAPI
+from sqlalchemy import inspect, select, text
+
+from tekcify_auth.server.db.applications import Application
+from tekcify_auth.server.db.engine import Database
+from tekcify_auth.server.db.migrate import alembic_config, upgrade
 
 from .conftest import PASSWORD, allow_client_credentials, asgi_client, bearer, login, register
 from .test_authorize import (
@@ -128,3 +135,40 @@ async def test_nobody_can_authorize_an_inactive_application(
             await browser.get(request.url), request.redirect_uri
         )
         assert "code" in answer
+
+
+def test_the_migration_keeps_every_existing_application_active(empty_database: Database) -> None:
+    db = empty_database
+    upgrade(db, "0009_account")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with db.write_connection() as conn:
+        # Only the columns of 0009: rows written by the code before this revision.
+        conn.execute(
+            text(
+                "INSERT INTO users (id, email, password_hash, role, email_verified, "
+                "created_at, updated_at) VALUES ('u1', 'a@example.com', 'h', 'user', "
+                ":no, :now, :now)"
+            ),
+            {"now": now, "no": False},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO applications (client_id, owner_id, name, redirect_uris, "
+                "authorized_origins, scopes, created_at, updated_at) VALUES ('c1', 'u1', "
+                "'Old', '[]', '[]', '[]', :now, :now)"
+            ),
+            {"now": now},
+        )
+    upgrade(db)
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            select(Application.is_active, Application.primary_color)
+        ).one()
+    assert (row.is_active, row.primary_color) == (True, None)
+    config = alembic_config()
+    with db.write_connection() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0009_account")
+    with db.engine.connect() as conn:
+        columns = {column["name"] for column in inspect(conn).get_columns("applications")}
+    assert not {"is_active", "primary_color"} & columns

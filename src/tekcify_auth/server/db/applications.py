@@ -39,7 +39,7 @@ class Application(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     client_secret_hash: Mapped[str | None] = mapped_column(String(64))
     logo_url: Mapped[str | None] = mapped_column(String(2048))
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=true())
     primary_color: Mapped[str | None] = mapped_column(String(7))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
