@@ -135,19 +135,18 @@ def active_sessions(
     Sessions with a fixed end (``expires_at``: sign-ins on the authorization pages,
     application sessions without a refresh token) are listed until it.
     """
+    return list(db.execute(_live(select(UserSession), user_id, now, refresh_ttl)).scalars())
+
+
+def _live(query: Any, user_id: str, now: datetime, refresh_ttl: int) -> Any:
+    """``query`` narrowed to the user's live sessions, most recently used first."""
     horizon = now - timedelta(seconds=refresh_ttl)
-    return list(
-        db.execute(
-            select(UserSession)
-            .where(
-                UserSession.user_id == user_id,
-                UserSession.revoked_at.is_(None),
-                UserSession.last_used_at > horizon,
-                or_(UserSession.expires_at.is_(None), UserSession.expires_at > now),
-            )
-            .order_by(UserSession.last_used_at.desc(), UserSession.id)
-        ).scalars()
-    )
+    return query.where(
+        UserSession.user_id == user_id,
+        UserSession.revoked_at.is_(None),
+        UserSession.last_used_at > horizon,
+        or_(UserSession.expires_at.is_(None), UserSession.expires_at > now),
+    ).order_by(UserSession.last_used_at.desc(), UserSession.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,18 +178,10 @@ def list_sessions(db: Session, user_id: str, now: datetime, refresh_ttl: int) ->
         .correlate(UserSession)
         .scalar_subquery()
     )
-    horizon = now - timedelta(seconds=refresh_ttl)
-    rows = db.execute(
-        select(UserSession, Application.name, Application.logo_url, live_refresh)
-        .outerjoin(Application, Application.client_id == UserSession.client_id)
-        .where(
-            UserSession.user_id == user_id,
-            UserSession.revoked_at.is_(None),
-            UserSession.last_used_at > horizon,
-            or_(UserSession.expires_at.is_(None), UserSession.expires_at > now),
-        )
-        .order_by(UserSession.last_used_at.desc(), UserSession.id)
-    ).all()
+    query = select(UserSession, Application.name, Application.logo_url, live_refresh).outerjoin(
+        Application, Application.client_id == UserSession.client_id
+    )
+    rows = db.execute(_live(query, user_id, now, refresh_ttl)).all()
     return [
         SessionEntry(
             id=s.id, client_id=s.client_id, application_name=name, application_logo=logo,
