@@ -22,6 +22,7 @@ from tekcify_auth.server.services.consent import remember_consent
 
 from .conftest import (
     PASSWORD,
+    FakeClock,
     asgi_client,
     bearer,
     client_session,
@@ -267,6 +268,23 @@ async def test_the_export_holds_every_record_and_no_secret(
         assert secret not in response.text
     assert BOB not in response.text
     assert "kept out of the export" not in response.text  # activity metadata
+
+
+async def test_the_export_says_when_the_email_was_verified_and_the_last_sign_in(
+    app: FastAPI, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    first = await signed_up(client)
+    clock.advance(3600)
+    latest = await login(client)
+    with app.state.ctx.db.write() as db:
+        user = db.get(User, _user_id(app, ADA))
+        assert user is not None
+        user.email_verified, user.email_verified_at = True, clock.now
+    assert first["accessToken"] != latest["accessToken"]
+    profile = (await client.get(EXPORT, headers=bearer(latest["accessToken"]))).json()["profile"]
+    stamp = clock.now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert (profile["emailVerifiedAt"], profile["lastLoginAt"]) == (stamp, stamp)
+    assert profile["emailVerified"] is True
 
 
 async def test_the_export_is_only_for_the_users_own_session(
