@@ -123,6 +123,29 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         root.dispose()
 
 
+@pytest.fixture
+def empty_database(backend: str, tmp_path: Path) -> Iterator[Database]:
+    """A database of ``backend`` with no schema yet, private to this test."""
+    if backend == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'migrate.sqlite3'}")
+        db.prepare()
+        yield db
+        db.dispose()
+        return
+    root = Database(postgres_root_url())
+    schema = f"m_{uuid.uuid4().hex[:12]}"
+    with root.write_connection() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    db = Database(_with_search_path(postgres_root_url(), schema))
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with root.write_connection() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        root.dispose()
+
+
 def empty_tables(url: str) -> None:
     """Delete every row of every table (children first)."""
     db = Database(url)
