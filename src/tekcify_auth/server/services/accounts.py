@@ -22,6 +22,7 @@ from ..db.models import User, UserSession
 from ..db.oauth import AuthorizationCode
 from ..db.types import new_id
 from ..errors import ApiError
+from . import verification
 from .tokens import TokenPair, start_session
 
 __all__ = [
@@ -96,22 +97,31 @@ def register(
     first_name: str | None = None,
     last_name: str | None = None,
     role: str = "user",
+    base_url: str | None = None,
 ) -> User:
-    """Create an account (``email`` already normalised); 409 when the email is taken."""
+    """Create an account (``email`` already normalised); 409 when the email is taken.
+
+    With ``base_url`` (the public URL), the verification message is queued in the same
+    transaction (``verification.send_verification``).
+    """
     password_hash = ctx.passwords.hash(password)
     with ctx.db.write() as db:
-        return create_user(
+        user = create_user(
             db, ctx, email=email, password_hash=password_hash, first_name=first_name,
             last_name=last_name, role=role,
         )
+        if base_url is not None:
+            verification.send_verification(db, user, base_url=base_url, now=ctx.clock())
+        return user
 
 
 def login(ctx: ServerContext, *, email: str, password: str, client: Client) -> TokenPair:
     """Check the credentials and open a first-party session.
 
     Raises 429 when the limiter says so, 401 ``Invalid email or password`` for an
-    unknown email or a wrong password alike, 403 for a disabled account (only once
-    the password was right).
+    unknown email or a wrong password alike, 403 for a disabled account and, with
+    ``TEKCIFY_REQUIRE_VERIFIED_EMAIL``, for an unverified address
+    (:class:`~.verification.EmailNotVerified`), both only once the password was right.
     """
     user = check_credentials(ctx, email=email, password=password, client=client)
     with ctx.db.write() as db:
@@ -142,6 +152,8 @@ def check_credentials(ctx: ServerContext, *, email: str, password: str, client: 
     ctx.limiter.succeeded(email, client.address)
     if user.disabled_at is not None:
         raise ApiError(403, "This account is disabled")
+    if ctx.settings.require_verified_email and not user.email_verified:
+        raise verification.EmailNotVerified()
     if ctx.passwords.needs_rehash(user.password_hash):
         new_hash = ctx.passwords.hash(password)
         with ctx.db.write() as db:
