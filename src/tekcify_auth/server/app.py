@@ -38,7 +38,16 @@ from .middleware import Front
 from .openapi import install_openapi
 from .proxies import TrustedProxies
 from .routers import applications as application_routes
-from .routers import auth, authorize, connected_apps, health, oauth, recovery, well_known
+from .routers import (
+    auth,
+    authorize,
+    connected_apps,
+    health,
+    oauth,
+    recovery,
+    recovery_pages,
+    well_known,
+)
 from .routers import images as image_routes
 from .routers import user as user_routes
 from .routers.text import refuse_lone_surrogates
@@ -136,6 +145,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(recovery.auth_router)
     app.include_router(recovery.user_router)
     app.include_router(authorize.router)
+    app.include_router(recovery_pages.router)
     app.include_router(connected_apps.router)
     app.include_router(user_routes.router)
     app.include_router(image_routes.router)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALREADY_VERIFIED", "CODE_PURPOSE", "CODE_TTL", "LINK_PURPOSE", "LINK_TTL",
-    "NOT_VERIFIED", "VERIFY_PAGE", "EmailNotVerified", "display_name",
+    "NOT_VERIFIED", "RESEND_PAGE", "VERIFY_PAGE", "EmailNotVerified", "display_name",
     "mark_verified", "resend", "resend_to_address", "send_verification", "verify_code",
     "verify_link",
 ]
@@ -42,6 +42,8 @@ LINK_TTL: Final = timedelta(hours=24)
 CODE_TTL: Final = timedelta(minutes=15)
 #: The page the mailed link opens (``routers/recovery_pages.py``).
 VERIFY_PAGE: Final = "/account/verify-email"
+#: Where the sign-in page's "send a new link" form posts (no token needed).
+RESEND_PAGE: Final = "/account/resend-verification"
 ALREADY_VERIFIED: Final = "Your email address is already verified"
 NOT_VERIFIED: Final = (
     "Verify your email address before signing in: open the link we sent you, or ask "
