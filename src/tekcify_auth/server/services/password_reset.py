@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DISABLED", "FORGOT_PAGE", "RESET_PAGE", "RESET_PURPOSE", "RESET_SENT", "RESET_TTL",
-    "notify_password_changed", "reset_password", "send_reset", "start_reset",
+    "notify_password_changed", "reset_password", "send_reset", "set_password", "start_reset",
 ]
 
 RESET_PURPOSE: Final = "password_reset"
@@ -142,3 +142,36 @@ def reset_password(
             address=client.address, user_agent=client.user_agent,
         )
         notify_password_changed(db, user, how="reset", base_url=base_url, now=now)
+
+
+def set_password(
+    ctx: ServerContext, email: str, new_password: str, *, base_url: str | None
+) -> int:
+    """An administrator's reset (``tekcify-auth users set-password``): store
+    ``new_password`` for ``email`` and end every session; returns how many ended.
+
+    404 when there is no such account. With ``base_url`` (the public URL) the user gets
+    the ``password_changed`` notice.
+    """
+    new_hash = ctx.passwords.hash(new_password)  # slow: outside any transaction
+    now = ctx.clock()
+    with ctx.db.write() as db:
+        user = db.execute(
+            select(User).where(User.email == email).with_for_update()
+        ).scalar_one_or_none()
+        if user is None:
+            raise ApiError(404, "User not found")
+        ended = replace_password(
+            db, ctx, user.id, old_hash=None, new_hash=new_hash, keep=None,
+            reason="password_reset",
+        )
+        codes.withdraw(db, user.id, RESET_PURPOSE, now)
+        activity.record(
+            db, now, user_id=user.id, activity_type="password_reset",
+            metadata={"by": "administrator"},
+        )
+        if base_url is not None:
+            notify_password_changed(
+                db, user, how="set by an administrator", base_url=base_url, now=now
+            )
+        return ended
