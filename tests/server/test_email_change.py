@@ -205,3 +205,37 @@ async def test_change_requests_are_rate_limited(app: FastAPI, client: httpx.Asyn
         for i in range(6)
     ]
     assert statuses == [202] * 5 + [429]
+
+
+async def test_a_password_reset_withdraws_a_pending_email_change(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # Someone with the stolen password asks to move the account to their address; the
+    # owner resets the password: the thief's confirmation link must die with it.
+    tokens = await signed_up(client)
+    await _ask(client, tokens["accessToken"], "thief@example.net")
+    stolen = last_mail(app, "email_change_confirm").token
+    await client.post("/api/auth/password/forgot", json={"email": "ada@example.com"})
+    reset = await client.post(
+        "/api/auth/password/reset",
+        json={"token": last_mail(app, "password_reset").token, "newPassword": "n3w passphrase"},
+    )
+    assert reset.status_code == 200
+    response = await _confirm(client, stolen)
+    assert response.status_code == 400
+    await login(client, "ada@example.com", "n3w passphrase")
+
+
+async def test_a_password_change_withdraws_a_pending_email_change(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    tokens = await signed_up(client)
+    await _ask(client, tokens["accessToken"], "thief@example.net")
+    stolen = last_mail(app, "email_change_confirm").token
+    changed = await client.post(
+        "/api/auth/password/change",
+        json={"currentPassword": PASSWORD, "newPassword": "n3w passphrase"},
+        headers=bearer(tokens["accessToken"]),
+    )
+    assert changed.status_code == 200
+    assert (await _confirm(client, stolen)).status_code == 400

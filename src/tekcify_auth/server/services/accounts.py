@@ -22,7 +22,7 @@ from ..db.models import User, UserSession
 from ..db.oauth import AuthorizationCode
 from ..db.types import new_id
 from ..errors import ApiError
-from . import verification
+from . import codes, verification
 from .tokens import TokenPair, start_session
 
 __all__ = [
@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 INVALID_CREDENTIALS: Final = "Invalid email or password"
+#: The single-use links a new password withdraws (``codes`` purposes).
+WITHDRAWN_WITH_PASSWORD: Final = ("email_change", "password_reset")
 EMAIL_TAKEN: Final = "An account with this email already exists"
 #: The scopes of a first-party session (Tekcify's own login): every default scope.
 DEFAULT_FIRST_PARTY_SCOPES: Final = (
@@ -236,7 +238,8 @@ def replace_password(
     The one place a password is replaced (change now, reset later), in the caller's
     write transaction: the user row is locked and updated, then every live session but
     ``keep`` is revoked with ``reason`` and the user's unspent authorization codes are
-    spent. Page sign-ins end by themselves (their password marker no longer matches).
+    spent, and pending email changes and reset links are withdrawn. Page sign-ins end by
+    themselves (their password marker no longer matches).
     Sign-ins in flight are refused by :func:`lock_signed_in_user`.
 
     ``old_hash`` is the hash the caller verified the current password against (``None``
@@ -264,6 +267,10 @@ def replace_password(
     if keep is not None:
         query = query.where(UserSession.id != keep)
     result = db.execute(query.values(revoked_at=now, revoked_reason=reason))
+    # What someone holding the old password may have started ends with it: a pending
+    # email change (to their address) and any other reset link.
+    for purpose in WITHDRAWN_WITH_PASSWORD:
+        codes.withdraw(db, user_id, purpose, now)
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

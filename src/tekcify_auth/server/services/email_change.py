@@ -22,6 +22,7 @@ from ..errors import ApiError
 from . import activity, codes, mail
 from .accounts import EMAIL_TAKEN, find_by_email
 from .mail_limits import throttle
+from .password_reset import FORGOT_PAGE
 from .verification import CODE_PURPOSE, LINK_PURPOSE, display_name, link_path, mark_verified
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def request_change(
         )
         mail.enqueue(
             db, kind="email_change_notice", to=fresh.email, base_url=base_url, now=now,
-            values=values,
+            values={**values, "forgot_path": FORGOT_PAGE},
         )
         activity.record(
             db, now, user_id=fresh.id, activity_type="email_change_requested",
