@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import httpx
+import pytest
+import redis
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -12,8 +15,18 @@ from tekcify_auth.server.db.models import User
 from tekcify_auth.server.db.security import AccountCode, SecurityActivity
 from tekcify_auth.server.services import accounts
 
-from .conftest import PASSWORD, FakeClock, bearer, login, register, signed_up
+from .conftest import (
+    PASSWORD,
+    FakeClock,
+    bearer,
+    login,
+    make_settings,
+    register,
+    running,
+    signed_up,
+)
 from .recovery_helpers import last_mail, mails
+from .test_ratelimit import redis_url  # noqa: F401  (the fixture)
 
 NEW_PASSWORD = "a brand new passphrase"
 SENT = {
@@ -247,3 +260,23 @@ async def test_reset_ends_page_sign_ins(app: FastAPI, client: httpx.AsyncClient)
     assert (await _reset(client, last_mail(app, "password_reset").token)).status_code == 200
     with ctx.db.read() as db:
         assert login_sessions.find_login_session(db, ctx, cookie) is None
+
+
+@pytest.mark.needs("redis")
+async def test_the_mail_limits_are_shared_through_redis_and_hold_no_address(
+    redis_url: str,  # noqa: F811
+    clean_db: str, tmp_path: Path, clock: FakeClock,
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    settings = make_settings(database_url=clean_db, data_dir=tmp_path, redis_url=redis_url)
+    async with running(settings, clock) as (_one, first), running(settings, clock) as (_, second):
+        for _ in range(5):
+            assert (await _forgot(first)).status_code == 202
+        refused = await _forgot(second)
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1
+    keys = [key.decode() for key in client.keys("*")]
+    assert any(":mail:reset:" in key for key in keys), keys
+    assert not any("ada" in key or "example.com" in key for key in keys), keys
+    client.close()
