@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
 from tekcify_auth.server.db.security import MailMessage
+
+from .conftest import make_settings, running
 
 _TOKEN = re.compile(r"[?&]token=([A-Za-z0-9_\-]+)")
 _CODE = re.compile(r"^(\d{6})$", re.M)
@@ -66,3 +71,13 @@ def last_mail(app: FastAPI, kind: str, to: str | None = None) -> Mail:
     found = mails(app, kind, to)
     assert found, f"no {kind} message queued"
     return found[-1]
+
+
+@pytest.fixture
+async def strict_app(database_url: str, tmp_path: Path, clean_db: str) -> AsyncIterator[FastAPI]:
+    """An app with ``TEKCIFY_REQUIRE_VERIFIED_EMAIL=true``."""
+    settings = make_settings(
+        database_url=database_url, data_dir=tmp_path / "data", require_verified_email=True
+    )
+    async with running(settings) as (application, _client):
+        yield application

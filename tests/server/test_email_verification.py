@@ -17,13 +17,13 @@ from .conftest import (
     PASSWORD,
     FakeClock,
     bearer,
+    client_session,
+    create_oauth_app,
     login,
-    make_settings,
     register,
-    running,
     signed_up,
 )
-from .recovery_helpers import last_mail, mails
+from .recovery_helpers import last_mail, mails, strict_app  # noqa: F401  (fixture)
 
 VERIFIED = {"message": "Your email address is verified"}
 
@@ -324,9 +324,9 @@ async def test_no_queued_header_holds_a_line_break(
 
 
 async def test_required_verified_email_keeps_unverified_users_out_of_login(
-    settings_required: FastAPI,
+    strict_app: FastAPI,  # noqa: F811
 ) -> None:
-    app = settings_required
+    app = strict_app
     from .conftest import asgi_client
 
     async with asgi_client(app) as client:
@@ -346,14 +346,15 @@ async def test_required_verified_email_keeps_unverified_users_out_of_login(
         assert (await login(client))["tokenType"] == "Bearer"
 
 
-@pytest.fixture
-async def settings_required(database_url: str, tmp_path: object, clean_db: str) -> FastAPI:
-    """An app with ``TEKCIFY_REQUIRE_VERIFIED_EMAIL=true``."""
-    import pathlib
-
-    assert isinstance(tmp_path, pathlib.Path)
-    settings = make_settings(
-        database_url=database_url, data_dir=tmp_path / "data", require_verified_email=True
+async def test_an_application_token_cannot_verify_with_a_code(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await register(client)
+    code = last_mail(app, "verify_email").code
+    oauth = create_oauth_app(app)
+    token = client_session(app, oauth.client_id, scopes=("openid", "email")).access_token
+    response = await client.post(
+        "/api/auth/email/verify", json={"code": code}, headers=bearer(token)
     )
-    async with running(settings) as (application, _client):
-        yield application
+    assert response.status_code == 403
+    assert _user(app).email_verified is False

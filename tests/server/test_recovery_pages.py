@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,8 +12,8 @@ from sqlalchemy import select
 
 from tekcify_auth.server.db.models import User
 
-from .conftest import PASSWORD, asgi_client, bearer, login, make_settings, register, running
-from .recovery_helpers import last_mail, mails
+from .conftest import PASSWORD, asgi_client, bearer, login, register
+from .recovery_helpers import last_mail, mails, strict_app  # noqa: F401  (fixture)
 from .test_authorize import (
     Browser,
     alert_text,
@@ -192,18 +191,8 @@ async def test_the_email_change_link_shows_a_button_and_the_post_confirms(
     assert profile.json()["email"] == "ada@example.org"
 
 
-@pytest.fixture
-async def strict_app(database_url: str, tmp_path: Path, clean_db: str) -> AsyncIterator[FastAPI]:
-    """An app with ``TEKCIFY_REQUIRE_VERIFIED_EMAIL=true``."""
-    settings = make_settings(
-        database_url=database_url, data_dir=tmp_path / "data", require_verified_email=True
-    )
-    async with running(settings) as (application, _client):
-        yield application
-
-
 async def test_an_unverified_user_is_kept_out_of_the_sign_in_pages_with_a_resend_button(
-    strict_app: FastAPI,
+    strict_app: FastAPI,  # noqa: F811
 ) -> None:
     app = strict_app
     async with asgi_client(app) as client, asgi_client(app) as http:
@@ -243,7 +232,7 @@ async def test_an_unverified_user_is_kept_out_of_the_sign_in_pages_with_a_resend
 
 
 async def test_registration_on_the_pages_mails_the_link_and_waits_when_required(
-    strict_app: FastAPI,
+    strict_app: FastAPI,  # noqa: F811
 ) -> None:
     app = strict_app
     async with asgi_client(app) as http:
@@ -262,7 +251,7 @@ async def test_registration_on_the_pages_mails_the_link_and_waits_when_required(
         assert last_mail(app, "verify_email").to == "ada@example.com"
 
 
-async def test_the_resend_button_is_rate_limited(strict_app: FastAPI) -> None:
+async def test_the_resend_button_is_rate_limited(strict_app: FastAPI) -> None:  # noqa: F811
     app = strict_app
     async with asgi_client(app) as client, asgi_client(app) as http:
         await register(client)
