@@ -11,8 +11,18 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from tekcify_auth.server.db.models import User
+from tekcify_auth.server.settings import Settings
 
-from .conftest import PASSWORD, asgi_client, bearer, login, register
+from .conftest import (
+    PASSWORD,
+    FakeClock,
+    asgi_client,
+    bearer,
+    login,
+    make_settings,
+    register,
+    running,
+)
 from .recovery_helpers import last_mail, mails, strict_app  # noqa: F401  (fixture)
 from .test_authorize import (
     Browser,
@@ -21,6 +31,7 @@ from .test_authorize import (
     get_code,
     make_client,
     parse_page,
+    redirect_query,
 )
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -267,3 +278,25 @@ async def test_the_resend_button_is_rate_limited(strict_app: FastAPI) -> None:  
             for _ in range(6)
         ]
         assert statuses == [200] * 5 + [429]
+
+
+async def test_a_sign_in_from_before_the_rule_is_kept_out_once_it_is_on(
+    app: FastAPI, client: httpx.AsyncClient, browser: Browser, settings: Settings,
+    clock: FakeClock,
+) -> None:
+    await register(client)
+    oauth = make_client(app)
+    await get_code(browser, oauth)  # signed in and consented while the rule was off
+    strict_settings = make_settings(
+        database_url=settings.database_url, data_dir=settings.data_dir,
+        require_verified_email=True,
+    )
+    async with running(strict_settings, clock) as (strict, http):
+        http.cookies = browser.http.cookies
+        page = await http.get(authorization(oauth).url)
+        assert page.status_code == 200
+        assert alert_text(page).startswith("Verify your email address before signing in")
+        silent = authorization(oauth, prompt="none")
+        answer = await http.get(silent.url)
+        assert redirect_query(answer, silent.redirect_uri)["error"] == "login_required"
+        assert strict is not None

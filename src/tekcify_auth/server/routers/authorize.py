@@ -438,7 +438,7 @@ def authorize(request: Request, ctx: Ctx) -> Response:
     except RedirectError as exc:
         return _refuse(browser, ctx, exc, 302)
     if "none" in asked.prompt:
-        if found is None:
+        if found is None or _unverified(ctx, found[1]):
             return _refuse(
                 browser, ctx, asked.error("login_required", "The user is not signed in"), 302
             )
