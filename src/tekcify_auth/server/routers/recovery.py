@@ -39,11 +39,7 @@ def _client(request: Request) -> Client:
     return Client(address=client_address(request), user_agent=user_agent(request))
 
 
-@auth_router.post(
-    "/email/verify",
-    # No token for {token}; the first-party Bearer token for {code}.
-    openapi_extra={"security": [{}, {"HTTPBearer": []}]},
-)
+@auth_router.post("/email/verify")
 async def verify_email(body: VerifyEmailRequest, request: Request, ctx: Ctx) -> Message:
     """Verify the address: ``{token}`` from the mailed link (no sign-in), or ``{code}``
     with the signed-in user's Bearer token. 400 for a token or code that is not valid,
