@@ -78,7 +78,7 @@ async def test_the_profile_is_the_callers(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "userId": registered.json()["userId"], "email": ADA, "firstName": "Ada",
-        "lastName": "Lovelace", "avatarUrl": None,
+        "lastName": "Lovelace", "avatarUrl": None, "emailVerifiedAt": None,
     }
 
 
