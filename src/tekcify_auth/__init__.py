@@ -24,6 +24,7 @@ from ._account_models import (
 from ._client import AsyncAuthClient, AuthClient
 from ._client_models import (
     Application,
+    ApplicationStats,
     ConnectedApp,
     CreateApplicationData,
     CreateApplicationResponse,
@@ -102,6 +103,7 @@ from ._version import __version__
 __all__ = [
     "AUTH_SERVER_URL",
     "Application",
+    "ApplicationStats",
     "AsyncAuthClient",
     "AsyncServerUserInfo",
     "AuthClient",

@@ -19,6 +19,7 @@ from ..schemas.auth import (
     RefreshRequest,
     RegisterRequest,
     SessionInfo,
+    SessionList,
     TokenResponse,
     UserProfile,
 )
@@ -31,6 +32,8 @@ from .images import BaseUrl
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+#: The ``applicationName`` of a first-party session: this server's own.
+FIRST_PARTY_NAME = "Tekcify"
 
 
 def profile(user: User, base_url: str) -> UserProfile:
@@ -38,6 +41,7 @@ def profile(user: User, base_url: str) -> UserProfile:
     return UserProfile(
         userId=user.id, email=user.email, firstName=user.first_name,
         lastName=user.last_name, avatarUrl=image_url(base_url, user.avatar_url),
+        emailVerifiedAt=user.email_verified_at,
     )
 
 
@@ -55,10 +59,11 @@ def _client(request: Request) -> accounts.Client:
 
 @router.post("/register", status_code=201)
 def register(body: RegisterRequest, ctx: Ctx, base: BaseUrl) -> UserProfile:
-    """Create an account (201 ``UserProfile``; 409 when the email is taken)."""
+    """Create an account (201 ``UserProfile``; 409 when the email is taken) and mail the
+    verification link and code."""
     user = accounts.register(
         ctx, email=body.email, password=body.password,
-        first_name=body.firstName, last_name=body.lastName,
+        first_name=body.firstName, last_name=body.lastName, base_url=base,
     )
     return profile(user, base)
 
@@ -104,19 +109,22 @@ def logout(caller: FirstParty, request: Request, ctx: Ctx) -> Message:
 
 
 @router.get("/sessions")
-def list_sessions(caller: FirstParty, ctx: Ctx) -> list[SessionInfo]:
-    """The caller's live sessions, most recently used first."""
+def list_sessions(caller: FirstParty, ctx: Ctx, base: BaseUrl) -> SessionList:
+    """The caller's live sessions, most recently used first: ``{sessions: [...]}``."""
     with ctx.db.read() as db:
-        rows = sessions.active_sessions(
+        rows = sessions.list_sessions(
             db, caller.user_id, ctx.clock(), ctx.settings.refresh_token_ttl
         )
-    return [
+    return SessionList(sessions=[
         SessionInfo(
-            id=s.id, createdAt=s.created_at, lastUsedAt=s.last_used_at, userAgent=s.user_agent,
-            ipAddress=s.ip_address, current=s.id == caller.session_id,
+            id=s.id, applicationName=s.application_name or FIRST_PARTY_NAME,
+            applicationLogo=image_url(base, s.application_logo), ipAddress=s.ip_address,
+            userAgent=s.user_agent, scopes=s.scopes, createdAt=s.created_at,
+            lastUsedAt=s.last_used_at, expiresAt=s.expires_at,
+            current=s.id == caller.session_id,
         )
         for s in rows
-    ]
+    ])
 
 
 @router.delete("/sessions/{session_id}")
