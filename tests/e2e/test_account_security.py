@@ -1,7 +1,8 @@
-"""Account security (issue 13) through every way of calling the server: sign-in
-methods, passwords, sensitive-action codes, the security log and the 2.2.12 bodies, with
-the codes read from the messages the real server sent (its queue, or the ``.eml`` files
-of its outbox), as the user would read them in their mailbox."""
+"""Account security (issue 13) through every way of calling the server: email
+verification, password reset, email change, sign-in methods, passwords, sensitive-action
+codes, the security log and the 2.2.12 bodies, with the codes and links read from the
+messages the real server sent (its queue, or the ``.eml`` files of its outbox), as the
+user would read them in their mailbox."""
 
 from __future__ import annotations
 
@@ -16,19 +17,23 @@ from email.message import EmailMessage
 import pytest
 
 from tekcify_auth import (
+    AuthClient,
     AuthMethods,
     AuthServerError,
+    ExportedUserData,
     InitiateSensitiveActionResponse,
+    MessageResponse,
     SecurityActivities,
     SensitiveActionToken,
 )
 
-from .support import Account, Api, MakeAccount, ServerProcess
+from .support import PASSWORD, Account, Api, MakeAccount, ServerProcess, new_email
 
 pytestmark = pytest.mark.slow
 
 _TOKEN = re.compile(r"[?&]token=([A-Za-z0-9_\-]+)")
-_CODE = re.compile(r"(?<![\d:])(\d{6})(?!\d)")
+# Six digits standing alone: never part of a link's token ([A-Za-z0-9_-]) or a port.
+_CODE = re.compile(r"(?<![\w:-])(\d{6})(?![\w-])")
 #: How long a message may take to be queued (the reset mail is queued after the answer).
 MAIL_WAIT = 10.0
 
@@ -104,6 +109,130 @@ class Mailbox:
 def mailbox(auth_server: ServerProcess) -> Mailbox:
     """The messages the server queued."""
     return Mailbox(auth_server)
+
+
+# -- email verification ---------------------------------------------------------------------
+
+
+async def test_verify_email_with_the_mailed_code(
+    api: Api, account: Account, mailbox: Mailbox
+) -> None:
+    code = mailbox.wait_for("verify_email", account.email).code
+    said = await api.verify_email(account.access_token, code=code)
+    assert isinstance(said, MessageResponse)
+    assert said.message == "Your email address is verified"
+    assert (await api.get_user_profile(account.access_token)).email_verified_at is not None
+    with pytest.raises(AuthServerError) as again:  # used up, and verified already
+        await api.verify_email(account.access_token, code=code)
+    assert again.value.status_code == 400
+
+
+async def test_verify_email_with_the_links_token_needs_no_access_token(
+    api: Api, account: Account, mailbox: Mailbox
+) -> None:
+    token = mailbox.wait_for("verify_email", account.email).token
+    said = await api.verify_email(token=token)
+    assert said.message == "Your email address is verified"
+    with pytest.raises(AuthServerError) as reused:
+        await api.verify_email(token=token)
+    assert reused.value.status_code == 400
+
+
+async def test_a_wrong_code_is_400_and_verifies_nothing(
+    api: Api, account: Account, mailbox: Mailbox
+) -> None:
+    code = mailbox.wait_for("verify_email", account.email).code
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    with pytest.raises(AuthServerError) as caught:
+        await api.verify_email(account.access_token, code=wrong)
+    assert caught.value.status_code == 400
+    assert caught.value.message
+    assert (await api.get_user_profile(account.access_token)).email_verified_at is None
+
+
+async def test_resend_verification_email_mails_a_new_code(
+    api: Api, account: Account, mailbox: Mailbox
+) -> None:
+    first = mailbox.wait_for("verify_email", account.email)
+    said = await api.resend_verification_email(account.access_token)
+    assert said.message == "A new verification link and code are on their way"
+    second = mailbox.wait_for("verify_email", account.email, count=2)
+    assert second.token != first.token
+    await api.verify_email(account.access_token, code=second.code)
+    with pytest.raises(AuthServerError) as verified:  # nothing left to verify
+        await api.resend_verification_email(account.access_token)
+    assert verified.value.status_code == 400
+
+
+# -- password reset ----------------------------------------------------------------------------
+
+
+async def test_forgot_and_reset_password(
+    api: Api, make_account: MakeAccount, mailbox: Mailbox
+) -> None:
+    account = make_account("reset")
+    said = await api.forgot_password(account.email)
+    assert said.message
+    token = mailbox.wait_for("password_reset", account.email).token
+    new_password = "a brand new passphrase, long enough"
+    done = await api.reset_password(token, new_password)
+    assert done.message == "Your password was reset; sign in with the new one"
+    with pytest.raises(AuthServerError) as signed_out:  # every session was revoked
+        await api.get_user_profile(account.access_token)
+    assert signed_out.value.status_code == 401
+    with pytest.raises(AuthServerError) as old:
+        await api.login(account.email, PASSWORD)
+    assert old.value.status_code == 401
+    assert (await api.login(account.email, new_password)).access_token
+    with pytest.raises(AuthServerError) as reused:
+        await api.reset_password(token, "yet another passphrase, long enough")
+    assert reused.value.status_code == 400
+
+
+def test_forgot_password_answers_the_same_for_an_unknown_email(
+    client: AuthClient, account: Account
+) -> None:
+    # Once, not through the four ways: the server allows a client 20 of these an hour.
+    assert client.forgot_password(account.email) == client.forgot_password(new_email("nobody"))
+
+
+async def test_a_reset_with_a_made_up_token_is_400(api: Api) -> None:
+    with pytest.raises(AuthServerError) as caught:
+        await api.reset_password("x" * 43, "a brand new passphrase, long enough")
+    assert caught.value.status_code == 400
+
+
+# -- email change ------------------------------------------------------------------------------
+
+
+async def test_request_and_confirm_an_email_change(
+    api: Api, account: Account, mailbox: Mailbox
+) -> None:
+    new_address = new_email("moved")
+    said = await api.request_email_change(account.access_token, new_address, account.password)
+    assert said.message == "Confirm the change with the link sent to the new address"
+    mailbox.wait_for("email_change_notice", account.email)
+    token = mailbox.wait_for("email_change_confirm", new_address).token
+    assert (await api.get_user_profile(account.access_token)).email == account.email
+    done = await api.confirm_email_change(token)
+    assert done.message == "Your email address was changed"
+    assert (await api.get_user_profile(account.access_token)).email == new_address
+    assert (await api.login(new_address, account.password)).access_token
+    with pytest.raises(AuthServerError) as reused:
+        await api.confirm_email_change(token)
+    assert reused.value.status_code == 400
+
+
+async def test_an_email_change_needs_the_password_and_a_free_address(
+    api: Api, make_account: MakeAccount
+) -> None:
+    account, other = make_account("change"), make_account("taken")
+    with pytest.raises(AuthServerError) as wrong:
+        await api.request_email_change(account.access_token, new_email(), "not the password")
+    assert wrong.value.status_code == 400
+    with pytest.raises(AuthServerError) as taken:
+        await api.request_email_change(account.access_token, other.email, account.password)
+    assert taken.value.status_code == 409
 
 
 # -- sign-in methods, sensitive actions, the security log ---------------------------------
@@ -219,3 +348,30 @@ async def test_change_password_and_delete_account_send_the_2_2_12_bodies(
     assert both.value.status_code == 400
     said = await api.delete_account(tokens.access_token, new_password, mfa_code="123456")
     assert said.message == "Your account and all its data have been deleted"
+
+
+# -- the data export ---------------------------------------------------------------------------
+
+
+async def test_export_user_data_reads_the_2_2_12_layout(
+    api: Api, account: Account, mailbox: Mailbox
+) -> None:
+    code = mailbox.wait_for("verify_email", account.email).code
+    await api.verify_email(account.access_token, code=code)
+    data = await api.export_user_data(account.access_token)
+    assert isinstance(data, ExportedUserData)
+    assert data.profile is not None
+    assert (data.profile.email, data.profile.role, data.profile.mfa_enabled) == (
+        account.email, "user", False
+    )
+    assert data.profile.email_verified_at is not None
+    assert data.profile.last_login_at is not None
+    assert data.profile.created_at is not None
+    assert (data.connected_apps, data.social_providers, data.passkeys) == ([], [], [])
+    assert "login_success" in {event.activity_type for event in data.security_activity}
+    assert "email_verified" in {event.activity_type for event in data.security_activity}
+    assert data.exported_at is not None
+    # This server's own sections stay readable, typed as JSON.
+    assert data.model_extra is not None
+    assert len(data.model_extra["sessions"]) == 1
+    assert data["profile"]["userId"] == account.user_id
