@@ -1,0 +1,65 @@
+"""Fixtures of the Node suite: the installed package, our real server (HS256, and RS256 for
+the JWKS exports), and ``node``, which runs one scenario of driver.cjs against a server."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from e2e.support import ServerProcess
+
+from .support import NodePackage, cache_dir, install, installed, node_package, run_driver
+
+Node = Callable[..., Any]
+
+
+@pytest.fixture(scope="session")
+def auth_backend(request: pytest.FixtureRequest) -> NodePackage:
+    """The installed package; installed now, npm's progress on the terminal, when new."""
+    folder = cache_dir()
+    if not installed(folder):
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            install(folder, sys.stderr)
+    return node_package(folder)
+
+
+@pytest.fixture(scope="module")
+def hs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Our server with its default HS256 tokens (verifyAccessToken, the secret's guards)."""
+    server = ServerProcess(tmp_path_factory.mktemp("node-hs256"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def rs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Our server signing with RS256, for the JWKS verifier, guard and middleware."""
+    server = ServerProcess(tmp_path_factory.mktemp("node-rs256"), {"TEKCIFY_SIGNING_ALG": "RS256"})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def node(auth_backend: NodePackage) -> Node:
+    """``node(scenario, server, **context)``: the value of driver.cjs's ``scenario`` run
+    against ``server``; the test fails with the scenario's error, the requests it made and
+    the server's last log lines when the scenario threw."""
+
+    def run(scenario: str, server: ServerProcess, **context: Any) -> Any:
+        report = run_driver(auth_backend, server, scenario, context)
+        if not report["ok"]:
+            log = "\n".join(server.output().splitlines()[-20:])
+            pytest.fail(f"{scenario} threw: {report['error']}\nrequests: {report['fetches']}\n"
+                        f"server log (last lines):\n{log}", pytrace=False)
+        return report["value"]
+
+    return run
