@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from e2e.support import ServerProcess
 
-from .support import NodePackage, cache_dir, install, installed, node_package, run_driver
-
-Node = Callable[..., Any]
+from .support import (
+    Node,
+    NodePackage,
+    cache_dir,
+    install,
+    installed,
+    node_package,
+    run_driver,
+)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email
+import email.policy
 import fcntl
 import io
 import json
@@ -21,8 +23,10 @@ import re
 import secrets
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +43,8 @@ DRIVER = HERE / "driver.cjs"
 REWRITE = HERE / "rewrite-origin.cjs"
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 SCOPES = ["openid", "profile", "email"]
+#: The ``node`` fixture: ``node(scenario, server, **context)`` -> the scenario's value.
+Node = Callable[..., Any]
 
 
 def cache_dir() -> Path:
@@ -230,16 +236,27 @@ def png() -> str:
 
 def mail_to(server: ServerProcess, address: str, since: datetime) -> list[str]:
     """The plain-text bodies of the messages queued for ``address`` since ``since``, oldest
-    first, read from the ``mail_queue`` table of the server's SQLite database (the queue keeps
-    a message after it is delivered)."""
+    first: from the ``mail_queue`` table of the server's SQLite database while a message
+    waits there, else from its ``.eml`` file in ``<data dir>/outbox/`` (the sender writes
+    the file, then wipes the queued body)."""
     database = server.data_dir / "tekcify.sqlite3"
     with contextlib.closing(sqlite3.connect(database, timeout=10)) as db:
         rows = db.execute(
-            "SELECT text_body, created_at FROM mail_queue WHERE lower(to_address) = lower(?) "
-            "ORDER BY created_at", (address,),
+            "SELECT id, text_body, created_at FROM mail_queue "
+            "WHERE lower(to_address) = lower(?) ORDER BY created_at", (address,),
         ).fetchall()
     cutoff = since.astimezone(UTC).replace(tzinfo=None)
-    return [body for body, created in rows if _naive(created) >= cutoff]
+    return [body or _outbox_text(server, message_id)
+            for message_id, body, created in rows if _naive(created) >= cutoff]
+
+
+def _outbox_text(server: ServerProcess, message_id: str) -> str:
+    files = sorted((server.data_dir / "outbox").glob(f"*-{message_id}.eml"))
+    assert files, f"message {message_id} is neither in mail_queue nor in the outbox"
+    message = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    plain = message.get_body(preferencelist=("plain",))
+    assert isinstance(plain, EmailMessage), f"no text part in {files[0]}"
+    return str(plain.get_content())
 
 
 def _naive(value: Any) -> datetime:
