@@ -266,6 +266,7 @@ def _naive(value: Any) -> datetime:
 
 def six_digit_code(text: str) -> str:
     """The one 6-digit code in a message."""
-    codes = set(re.findall(r"(?<!\d)\d{6}(?!\d)", text))
+    # Six digits standing alone: not a run inside a link's token or a URL.
+    codes = set(re.findall(r"(?<![\w-])\d{6}(?![\w-])", text))
     assert len(codes) == 1, f"expected one 6-digit code in:\n{text}"
     return codes.pop()

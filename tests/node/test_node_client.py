@@ -437,6 +437,21 @@ def test_export_user_data(
     assert exported["securityActivity"], "sign-ins are security activity"
 
 
+def test_a_verified_email_reaches_the_node_client(node: Node, hs_server: ServerProcess) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    user = sign_up(hs_server)
+    [message] = mail_to(hs_server, user.email, before)  # registration mails a link and a code
+    with httpx.Client(base_url=hs_server.url, timeout=10) as http:
+        verified = http.post("/api/auth/email/verify", json={"code": six_digit_code(message)},
+                             headers=bearer(user.access_token))
+    assert verified.status_code == 200, verified.text
+    info = node("fetchUserInfo", hs_server, token=user.access_token)["info"]
+    assert info["email_verified"] is True
+    exported = node("exportUserData", hs_server, token=user.access_token)["exported"]
+    conforms(exported, EXPORTED_USER_DATA)
+    assert exported["profile"]["emailVerifiedAt"] is not None
+
+
 @proves("deleteAccount")
 def test_delete_account_with_password(node: Node, hs_server: ServerProcess, user: User) -> None:
     result = node("deleteAccount", hs_server, token=user.access_token, password=user.password)
