@@ -367,7 +367,10 @@ def _db_purge(args: argparse.Namespace) -> int:
     retention = timedelta(days=days) if days else timedelta(seconds=settings.purge_retention)
     ctx = _started_context(settings)
     try:
-        report = purge(ctx.db, ctx.clock(), retention)
+        report = purge(
+            ctx.db, ctx.clock(), retention,
+            activity_retention=timedelta(days=settings.activity_retention_days),
+        )
     finally:
         ctx.stop()
     if report.skipped:
@@ -383,7 +386,8 @@ def _db_purge(args: argparse.Namespace) -> int:
         f"refresh tokens), {report.refresh_tokens} more expired refresh tokens and "
         f"{report.revoked_client_tokens} revoked "
         f"client tokens (kept: everything live, and what ended in the last "
-        f"{retention.days} days)"
+        f"{retention.days} days); {report.activities} security events older than "
+        f"{settings.activity_retention_days} days"
     )
     return 0
 

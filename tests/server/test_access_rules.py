@@ -39,6 +39,7 @@ MATRIX_HEADING: Final = "### Which tokens reach which routes"
 #: The prefixes of the account's own routes: every Bearer route under them has a rule.
 ACCOUNT_PREFIXES: Final = (
     "/api/auth/", "/api/user/", "/api/applications", "/api/oauth/connected-apps",
+    "/api/security/",
 )
 #: Routes under those prefixes that take no token at all.
 PUBLIC: Final = {

@@ -225,6 +225,7 @@ def test_db_purge_in_a_real_process(tmp_path: Path) -> None:
         "refresh tokens and 0 revoked client tokens"
     ) in run.stdout
     assert "last 7 days" in run.stdout
+    assert "0 security events older than 365 days" in run.stdout
 
 
 # -- one purge at a time -----------------------------------------------------------------

@@ -354,7 +354,7 @@ async def test_wrong_passwords_are_rate_limited(client: httpx.AsyncClient) -> No
     ("body", "message"),
     [
         (None, "Missing request body"),
-        ({}, "Missing field: password"),
+        ({}, "Give your password or a sensitiveActionToken"),
         ({"password": ""}, "Invalid field password"),
         ({"password": PASSWORD, "force": True}, "Unknown field: force"),
     ],

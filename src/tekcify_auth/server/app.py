@@ -37,8 +37,8 @@ from .hosts import AllowedHosts
 from .middleware import Front
 from .openapi import install_openapi
 from .proxies import TrustedProxies
+from .routers import account_security, auth, authorize, connected_apps, health, oauth, well_known
 from .routers import applications as application_routes
-from .routers import auth, authorize, connected_apps, health, oauth, well_known
 from .routers import images as image_routes
 from .routers import user as user_routes
 from .routers.text import refuse_lone_surrogates
@@ -138,6 +138,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(user_routes.router)
     app.include_router(image_routes.router)
     app.include_router(application_routes.router)
+    app.include_router(account_security.router)
+    app.include_router(account_security.activity_router)
     if settings.redis_url is not None:
         install_redis_handler(app)
     # /openapi.json documents the 400s (not FastAPI's 422s) and the other errors.

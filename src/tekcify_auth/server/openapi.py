@@ -123,7 +123,8 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
         403: _FIRST_PARTY, 404: "The account is gone",
     },
     ("delete", "/api/user/account"): {
-        403: "Wrong password; or " + _FIRST_PARTY,
+        403: "Wrong password, or a sensitive-action token not valid for delete_account; or "
+        + _FIRST_PARTY,
         404: "The account is gone",
         409: "The password changed meanwhile",
         429: "Too many wrong passwords; try again after Retry-After seconds",
@@ -162,6 +163,25 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
         403: _FIRST_PARTY,
         404: "The caller has not consented to this application",
     },
+    ("post", "/api/auth/account/sensitive-action/initiate"): {
+        403: _FIRST_PARTY, 404: "The account is gone",
+    },
+    ("post", "/api/auth/account/sensitive-action/send-code"): {
+        403: _FIRST_PARTY,
+        404: "The account is gone",
+        429: "Too many codes were sent; try again after Retry-After seconds",
+    },
+    ("post", "/api/auth/account/sensitive-action/verify-code"): {403: _FIRST_PARTY},
+    ("get", "/api/auth/account/password/auth-methods"): {
+        403: _FIRST_PARTY, 404: "The account is gone",
+    },
+    ("post", "/api/auth/account/password/set-or-change"): {
+        403: "A sensitive-action token not valid for set_password; or " + _FIRST_PARTY,
+        404: "The account is gone",
+        409: "The password changed meanwhile",
+        429: "Too many wrong passwords; try again after Retry-After seconds",
+    },
+    ("get", "/api/security/activity"): {403: _FIRST_PARTY},
 }
 
 _VALIDATION: Final = "The request is invalid (the message names the first problem)"

@@ -29,7 +29,7 @@ from ..schemas.applications import (
 from ..schemas.base import Message
 from ..services import applications
 from ..services.image_store import image_url
-from .deps import Ctx, FirstParty
+from .deps import Ctx, FirstParty, client_address, user_agent
 from .images import UPLOAD_OPENAPI, BaseUrl, Processor, read_upload
 
 router = APIRouter(prefix="/api/applications", tags=["applications"])
@@ -86,8 +86,8 @@ def list_applications(
 
 @router.post("", status_code=201)
 def create_application(
-    body: CreateApplicationRequest, response: Response, caller: FirstParty, ctx: Ctx,
-    base: BaseUrl,
+    body: CreateApplicationRequest, request: Request, response: Response, caller: FirstParty,
+    ctx: Ctx, base: BaseUrl,
 ) -> CreatedApplication:
     """Register an application; its ``clientSecret`` is in this answer and never again."""
     owner_id = caller.user_id
@@ -96,7 +96,8 @@ def create_application(
         application, secret = applications.create_application(
             db, owner_id=owner_id, name=body.name, description=body.description,
             redirect_uris=body.redirectUris, authorized_origins=body.authorizedOrigins or [],
-            scopes=scopes, now=ctx.clock(),
+            scopes=scopes, now=ctx.clock(), address=client_address(request),
+            user_agent=user_agent(request),
         )
         created = _owned(application, base)
     assert secret is not None  # made confidential
@@ -134,11 +135,16 @@ def update_application(
 
 
 @router.delete("/{client_id}")
-def delete_application(client_id: str, caller: FirstParty, ctx: Ctx) -> Message:
+def delete_application(
+    client_id: str, request: Request, caller: FirstParty, ctx: Ctx
+) -> Message:
     """Delete the application; every token issued to it is revoked."""
     owner_id = caller.user_id
     with ctx.db.write() as db:
-        applications.delete_application(db, owner_id, client_id, ctx.clock())
+        applications.delete_application(
+            db, owner_id, client_id, ctx.clock(), address=client_address(request),
+            user_agent=user_agent(request),
+        )
     return Message(message="Application deleted; its tokens have been revoked")
 
 
@@ -175,12 +181,15 @@ async def upload_logo(
 
 @router.post("/{client_id}/regenerate-secret")
 def regenerate_secret(
-    client_id: str, response: Response, caller: FirstParty, ctx: Ctx
+    client_id: str, request: Request, response: Response, caller: FirstParty, ctx: Ctx
 ) -> RegeneratedSecret:
     """A new client secret, shown this once; the old one stops working at once."""
     owner_id = caller.user_id
     with ctx.db.write() as db:
-        secret = applications.regenerate_secret(db, owner_id, client_id, ctx.clock())
+        secret = applications.regenerate_secret(
+            db, owner_id, client_id, ctx.clock(), address=client_address(request),
+            user_agent=user_agent(request),
+        )
     response.headers.update(_NO_STORE)
     return RegeneratedSecret(
         clientId=client_id, clientSecret=secret,

@@ -71,11 +71,16 @@ def login(body: LoginRequest, request: Request, response: Response, ctx: Ctx) ->
 
 
 @router.post("/refresh")
-def refresh(body: RefreshRequest, response: Response, ctx: Ctx) -> TokenResponse:
+def refresh(
+    body: RefreshRequest, request: Request, response: Response, ctx: Ctx
+) -> TokenResponse:
     """Rotate a refresh token: a new pair; reuse of an old one revokes the session."""
     try:
         with ctx.db.write() as db:
-            pair = tokens.rotate_refresh_token(db, ctx, body.refreshToken, client_id=None)
+            pair = tokens.rotate_refresh_token(
+                db, ctx, body.refreshToken, client_id=None,
+                address=client_address(request), user_agent=user_agent(request),
+            )
     except tokens.RefreshRefused as exc:
         raise ApiError(401, exc.message) from None
     return _tokens(pair, response)
@@ -88,10 +93,13 @@ def _session_id(caller: UserPayload) -> str:
 
 
 @router.post("/sessions/logout")
-def logout(caller: FirstParty, ctx: Ctx) -> Message:
+def logout(caller: FirstParty, request: Request, ctx: Ctx) -> Message:
     """Revoke the caller's session and its refresh token."""
     with ctx.db.write() as db:
-        sessions.revoke_session(db, caller.user_id, _session_id(caller), ctx.clock(), "logout")
+        sessions.revoke_own_session(
+            db, caller.user_id, _session_id(caller), ctx.clock(), reason="logout",
+            address=client_address(request), user_agent=user_agent(request),
+        )
     return Message(message="Logged out")
 
 
@@ -112,19 +120,23 @@ def list_sessions(caller: FirstParty, ctx: Ctx) -> list[SessionInfo]:
 
 
 @router.delete("/sessions/{session_id}")
-def revoke_session(session_id: str, caller: FirstParty, ctx: Ctx) -> Message:
+def revoke_session(session_id: str, caller: FirstParty, request: Request, ctx: Ctx) -> Message:
     """Revoke one of the caller's sessions (404 when it is not theirs)."""
     with ctx.db.write() as db:
-        sessions.revoke_session(db, caller.user_id, session_id, ctx.clock(), "revoked_by_user")
+        sessions.revoke_own_session(
+            db, caller.user_id, session_id, ctx.clock(), reason="revoked_by_user",
+            address=client_address(request), user_agent=user_agent(request),
+        )
     return Message(message="Session revoked")
 
 
 @router.delete("/sessions")
-def revoke_other_sessions(caller: FirstParty, ctx: Ctx) -> Message:
+def revoke_other_sessions(caller: FirstParty, request: Request, ctx: Ctx) -> Message:
     """Revoke every session of the caller but the current one."""
     with ctx.db.write() as db:
         count = sessions.revoke_other_sessions(
-            db, caller.user_id, caller.session_id, ctx.clock()
+            db, caller.user_id, caller.session_id, ctx.clock(),
+            address=client_address(request), user_agent=user_agent(request),
         )
     return Message(message=f"Revoked {count} other session{'s' if count != 1 else ''}")
 

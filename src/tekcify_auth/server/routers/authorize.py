@@ -475,7 +475,9 @@ def login(
         problem = "Enter a valid email address."
     if problem is not None:
         return _login_page(browser, ctx, asked, status=400, email=shown, error=problem)
-    client = accounts.Client(address=client_address(request), user_agent=user_agent(request))
+    client = accounts.Client(
+        address=client_address(request), user_agent=user_agent(request), via="page"
+    )
     try:
         user = accounts.check_credentials(ctx, email=address, password=password, client=client)
     except ApiError as exc:

@@ -7,13 +7,13 @@ application can see or withdraw the others.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from ..schemas.base import Message
 from ..schemas.connected_apps import ConnectedApp
 from ..services import consent
 from ..services.image_store import image_url
-from .deps import Ctx, FirstParty
+from .deps import Ctx, FirstParty, client_address, user_agent
 from .images import BaseUrl
 
 router = APIRouter(prefix="/api/oauth/connected-apps", tags=["oauth"])
@@ -42,9 +42,12 @@ def list_connected_apps(
 
 
 @router.delete("/{client_id}")
-def withdraw(client_id: str, caller: FirstParty, ctx: Ctx) -> Message:
+def withdraw(client_id: str, request: Request, caller: FirstParty, ctx: Ctx) -> Message:
     """Withdraw the consent to ``client_id`` and revoke its tokens for the caller (404 if none)."""
     user_id = caller.user_id
     with ctx.db.write() as db:
-        consent.withdraw_consent(db, user_id, client_id, ctx.clock())
+        consent.withdraw_consent(
+            db, user_id, client_id, ctx.clock(), address=client_address(request),
+            user_agent=user_agent(request),
+        )
     return Message(message="Access withdrawn; the application's tokens have been revoked")

@@ -91,9 +91,14 @@ def export_data(caller: FirstParty, ctx: Ctx, base: BaseUrl) -> JSONResponse:
 def delete_account(
     body: DeleteAccountRequest, request: Request, caller: FirstParty, ctx: Ctx
 ) -> Message:
-    """Delete the caller's account and everything it owns, after checking the password."""
+    """Delete the caller's account and everything it owns, after checking the password
+    or a sensitive-action token (action ``delete_account``): exactly one of the two.
+
+    ``confirmDelete``, when sent, must be true; ``mfaCode`` is ignored until MFA exists.
+    """
     profile.delete_account(
         ctx, user_id=caller.user_id, password=body.password,
+        sensitive_action_token=body.sensitiveActionToken,
         client=Client(address=client_address(request), user_agent=user_agent(request)),
     )
     return Message(message="Your account and all its data have been deleted")

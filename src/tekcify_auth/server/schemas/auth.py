@@ -58,10 +58,14 @@ class RefreshRequest(RequestModel):
 
 
 class ChangePasswordRequest(RequestModel):
-    """``{currentPassword, newPassword}``."""
+    """``{currentPassword, newPassword, mfaCode?}`` (2.2.12 ``ChangePasswordDto``).
+
+    ``mfaCode`` is accepted and ignored until MFA exists.
+    """
 
     currentPassword: GivenPassword
     newPassword: NewPassword
+    mfaCode: Annotated[str, Field(max_length=64)] | None = None
 
 
 class TokenResponse(ResponseModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter, model_validator
 
 from .auth import GivenPassword
 from .base import IsoDateTime, Name, RequestModel, ResponseModel
@@ -31,9 +31,23 @@ class ProfileUpdate(RequestModel):
 
 
 class DeleteAccountRequest(RequestModel):
-    """``{password}``: the account's current password, checked again."""
+    """``{password?, sensitiveActionToken?, mfaCode?, confirmDelete?}`` (2.2.12).
 
-    password: GivenPassword
+    Exactly one of ``password`` and ``sensitiveActionToken`` (checked by the service).
+    ``confirmDelete``, when sent, must be ``true``. ``mfaCode`` is accepted and ignored
+    until MFA exists (the next issue checks it here).
+    """
+
+    password: GivenPassword | None = None
+    sensitiveActionToken: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    mfaCode: Annotated[str, Field(max_length=64)] | None = None
+    confirmDelete: bool | None = None
+
+    @model_validator(mode="after")
+    def _confirmed(self) -> DeleteAccountRequest:
+        if "confirmDelete" in self.model_fields_set and self.confirmDelete is not True:
+            raise ValueError("confirmDelete must be true")
+        return self
 
 
 class AvatarResponse(ResponseModel):

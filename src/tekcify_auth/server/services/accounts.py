@@ -22,6 +22,7 @@ from ..db.models import User, UserSession
 from ..db.oauth import AuthorizationCode
 from ..db.types import new_id
 from ..errors import ApiError
+from . import activity
 from .tokens import TokenPair, start_session
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "list_users",
     "lock_signed_in_user",
     "login",
+    "record_login",
     "register",
     "replace_password",
 ]
@@ -51,10 +53,14 @@ DEFAULT_FIRST_PARTY_SCOPES: Final = (
 
 @dataclass(frozen=True, slots=True)
 class Client:
-    """Who is calling: the address and User-Agent a new session records."""
+    """Who is calling: the address and User-Agent a new session records.
+
+    ``via`` says where a sign-in came from for the activity log (``api`` or ``page``).
+    """
 
     address: str | None = None
     user_agent: str | None = None
+    via: str = "api"
 
 
 def find_by_email(db: Session, email: str) -> User | None:
@@ -116,10 +122,43 @@ def login(ctx: ServerContext, *, email: str, password: str, client: Client) -> T
     user = check_credentials(ctx, email=email, password=password, client=client)
     with ctx.db.write() as db:
         fresh = lock_signed_in_user(db, user.id, user.password_hash)
-        return start_session(
+        pair = start_session(
             db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
             user_agent=client.user_agent, ip_address=client.address,
         )
+        record_login(db, ctx, fresh.id, client, success=True)
+        return pair
+
+
+def record_login(
+    db: Session,
+    ctx: ServerContext,
+    user_id: str,
+    client: Client,
+    *,
+    success: bool,
+    reason: str | None = None,
+) -> None:
+    """Add a ``login_success`` / ``login_failed`` event to ``db``'s transaction.
+
+    Its metadata says where (``client.via``) and, for a failure, why; never the
+    password, nor the email typed.
+    """
+    details: dict[str, str] = {"via": client.via}
+    if reason is not None:
+        details["reason"] = reason
+    activity.record(
+        db, ctx.clock(), user_id=user_id,
+        activity_type="login_success" if success else "login_failed", success=success,
+        address=client.address, user_agent=client.user_agent, metadata=details,
+    )
+
+
+def _record_failure(ctx: ServerContext, user_id: str, client: Client, reason: str) -> None:
+    # A failed sign-in changes nothing else: its event is a transaction of its own.
+    # Only for an existing account (an unknown email has nobody to show it to).
+    with ctx.db.write() as db:
+        record_login(db, ctx, user_id, client, success=False, reason=reason)
 
 
 def check_credentials(ctx: ServerContext, *, email: str, password: str, client: Client) -> User:
@@ -138,9 +177,12 @@ def check_credentials(ctx: ServerContext, *, email: str, password: str, client: 
         ok = ctx.passwords.verify(user.password_hash, password)
     if not ok or user is None:
         ctx.limiter.failed(email, client.address)
+        if user is not None:
+            _record_failure(ctx, user.id, client, "invalid_password")
         raise ApiError(401, INVALID_CREDENTIALS)
     ctx.limiter.succeeded(email, client.address)
     if user.disabled_at is not None:
+        _record_failure(ctx, user.id, client, "account_disabled")
         raise ApiError(403, "This account is disabled")
     if ctx.passwords.needs_rehash(user.password_hash):
         new_hash = ctx.passwords.hash(password)
@@ -203,10 +245,16 @@ def change_password(
         raise ApiError(400, "The current password is incorrect")
     new_hash = ctx.passwords.hash(new_password)
     with ctx.db.write() as db:
-        return replace_password(
+        revoked = replace_password(
             db, ctx, user_id, old_hash=user.password_hash, new_hash=new_hash,
             keep=session_id, reason="password_changed",
         )
+        activity.record(
+            db, ctx.clock(), user_id=user_id, activity_type="password_changed",
+            address=client.address, user_agent=client.user_agent,
+            metadata={"sessionsRevoked": revoked},
+        )
+        return revoked
 
 
 def replace_password(

@@ -13,12 +13,13 @@ import re
 from datetime import datetime
 from typing import Any, Final
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..db.security import SecurityActivity
 from ..db.types import new_id
 
-__all__ = ["TYPES", "device_type", "record"]
+__all__ = ["TYPES", "device_type", "list_activity", "record"]
 
 #: Every activity type the server records (``activityType`` on the wire).
 TYPES: Final = frozenset({
@@ -72,3 +73,26 @@ def record(
         device_type=device_type(agent), success=success, details=metadata,
         created_at=now,
     ))
+
+
+def list_activity(
+    db: Session, user_id: str, *, limit: int, offset: int, activity_type: str | None = None
+) -> tuple[list[SecurityActivity], int]:
+    """One page of ``user_id``'s events, newest first, and how many there are in all.
+
+    ``activity_type`` (one of :data:`TYPES`) keeps only events of that type.
+    """
+    where = [SecurityActivity.user_id == user_id]
+    if activity_type is not None:
+        where.append(SecurityActivity.activity_type == activity_type)
+    total = db.execute(
+        select(func.count()).select_from(SecurityActivity).where(*where)
+    ).scalar_one()
+    rows = db.execute(
+        select(SecurityActivity)
+        .where(*where)
+        .order_by(SecurityActivity.created_at.desc(), SecurityActivity.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).scalars()
+    return list(rows), int(total)

@@ -48,6 +48,7 @@ from ..db.models import User, UserSession
 from ..db.oauth import ClientCredentialsAllowance
 from ..errors import ApiError
 from ..settings import DEFAULT_SCOPES
+from . import activity
 from .image_store import LOGO, delete_image_at, replace_image
 from .images import ProcessedImage
 from .text import check_display_text, has_lone_surrogate
@@ -448,11 +449,14 @@ def create_application(
     description: str | None = None,
     authorized_origins: Sequence[str] = (),
     confidential: bool = True,
+    address: str | None = None,
+    user_agent: str | None = None,
 ) -> tuple[Application, str | None]:
     """Insert an application; returns it and its secret (``None`` for a public client).
 
     The secret is returned only here: the database keeps its hash. The arguments are
-    stored as given; the applications API checks them first.
+    stored as given; the applications API checks them first. Logged for the owner
+    (``application_created``) from ``address`` and ``user_agent``.
     """
     secret = new_client_secret() if confidential else None
     application = Application(
@@ -464,7 +468,18 @@ def create_application(
     )
     db.add(application)
     db.flush()
+    _record(db, now, owner_id, "application_created", application, address, user_agent)
     return application, secret
+
+
+def _record(
+    db: Session, now: datetime, owner_id: str, what: str, application: Application,
+    address: str | None, user_agent: str | None,
+) -> None:
+    activity.record(
+        db, now, user_id=owner_id, activity_type=what, address=address, user_agent=user_agent,
+        metadata={"clientId": application.client_id, "name": application.name},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,10 +530,14 @@ def update_application(
     return application
 
 
-def regenerate_secret(db: Session, owner_id: str, client_id: str, now: datetime) -> str:
+def regenerate_secret(
+    db: Session, owner_id: str, client_id: str, now: datetime, *,
+    address: str | None = None, user_agent: str | None = None,
+) -> str:
     """A new secret for the owner's application; the old one stops working on commit.
 
-    A public client has no secret to replace: 400.
+    A public client has no secret to replace: 400. Logged as
+    ``application_secret_regenerated``.
     """
     application = owned_application(db, owner_id, client_id, lock=True)
     if application.client_secret_hash is None:
@@ -527,6 +546,9 @@ def regenerate_secret(db: Session, owner_id: str, client_id: str, now: datetime)
     application.client_secret_hash = hash_client_secret(secret)
     application.updated_at = now
     db.flush()
+    _record(
+        db, now, owner_id, "application_secret_regenerated", application, address, user_agent
+    )
     return secret
 
 
@@ -583,9 +605,14 @@ def revoke_application_grants(db: Session, client_id: str, now: datetime) -> Non
     )
 
 
-def delete_application(db: Session, owner_id: str, client_id: str, now: datetime) -> None:
-    """Delete the owner's application and its logo; revoke what it was given (404 if not theirs)."""
+def delete_application(
+    db: Session, owner_id: str, client_id: str, now: datetime, *,
+    address: str | None = None, user_agent: str | None = None,
+) -> None:
+    """Delete the owner's application and its logo; revoke what it was given (404 if not
+    theirs). Logged as ``application_deleted``."""
     application = owned_application(db, owner_id, client_id, lock=True)
+    _record(db, now, owner_id, "application_deleted", application, address, user_agent)
     revoke_application_grants(db, client_id, now)
     delete_image_at(db, owner_id, LOGO, application.logo_url)
     db.delete(application)

@@ -24,6 +24,7 @@ from ..db.applications import Application
 from ..db.models import UserSession
 from ..db.oauth import AuthorizationCode, Consent
 from ..errors import ApiError
+from . import activity
 
 __all__ = [
     "connected_apps",
@@ -102,8 +103,14 @@ def connected_apps(db: Session, user_id: str) -> list[tuple[Consent, Application
     return [(consent, application) for consent, application in rows]
 
 
-def withdraw_consent(db: Session, user_id: str, client_id: str, now: datetime) -> None:
-    """Withdraw the user's consent to ``client_id`` and revoke what it issued; 404 if none."""
+def withdraw_consent(
+    db: Session, user_id: str, client_id: str, now: datetime, *,
+    address: str | None = None, user_agent: str | None = None,
+) -> None:
+    """Withdraw the user's consent to ``client_id`` and revoke what it issued; 404 if none.
+
+    Logged as ``connected_app_revoked``.
+    """
     deleted = db.execute(
         delete(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id)
     )
@@ -124,4 +131,8 @@ def withdraw_consent(db: Session, user_id: str, client_id: str, now: datetime) -
             AuthorizationCode.client_id == client_id,
             AuthorizationCode.used_at.is_(None),
         )
+    )
+    activity.record(
+        db, now, user_id=user_id, activity_type="connected_app_revoked", address=address,
+        user_agent=user_agent, metadata={"clientId": client_id},
     )

@@ -139,7 +139,10 @@ def _refresh_token_grant(ctx: ServerContext, request: TokenRequest) -> IssuedTok
     client_id = request.client.client_id if request.client is not None else None
     try:
         with ctx.db.write() as db:
-            pair = tokens.rotate_refresh_token(db, ctx, presented, client_id=client_id)
+            pair = tokens.rotate_refresh_token(
+                db, ctx, presented, client_id=client_id, address=request.address,
+                user_agent=request.user_agent,
+            )
             if requested is not None and set(requested.split()) != set(pair.scope.split()):
                 # Raised inside the transaction: the rotation is rolled back.
                 raise OAuthError(

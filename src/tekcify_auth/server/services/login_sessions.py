@@ -37,7 +37,7 @@ from ..context import ServerContext
 from ..db.models import User, UserSession
 from ..db.oauth import LoginSession
 from ..db.types import new_id
-from .accounts import lock_signed_in_user
+from .accounts import Client, lock_signed_in_user, record_login
 from .sessions import limit_sessions
 
 __all__ = [
@@ -123,6 +123,10 @@ def start_login_session(
     )
     db.add(row)
     db.flush()
+    record_login(
+        db, ctx, user.id, Client(address=ip_address, user_agent=user_agent, via="page"),
+        success=True,
+    )
     return token, row
 
 

@@ -7,9 +7,12 @@ they gave applications, and the stored images (their metadata; the URLs are in t
 profile and the applications). A feature that stores more about users adds its section
 there and its rows to :data:`ERASE_STEPS`.
 
-**Deletion.** :func:`delete_account` checks the password outside any transaction
-(argon2 is slow on purpose; see ``services/accounts.py``), then deletes everything in
-one transaction: a failure anywhere leaves everything in place. Each kind of row is
+**Deletion.** :func:`delete_account` checks the password (or a sensitive-action token,
+``services/reauth.py``) outside any transaction (argon2 is slow on purpose; see
+``services/accounts.py``), then deletes everything in one transaction, the token's use
+included: a failure anywhere leaves everything in place. The user's security activity
+goes too; one ``account_deleted`` event is kept, with the account's id and nothing else
+(no address, user agent or metadata). Each kind of row is
 deleted explicitly (children first) rather than left to ``ON DELETE CASCADE`` alone,
 so nothing depends on SQLite's ``foreign_keys`` pragma. Sessions that other people
 opened with the user's applications are revoked, as deleting an application does.
@@ -29,6 +32,7 @@ from ..db.applications import Application
 from ..db.images import StoredImage
 from ..db.models import RefreshToken, User, UserSession
 from ..db.oauth import AuthorizationCode, Consent, LoginSession, RevokedClientToken
+from ..db.security import AccountCode, SecurityActivity
 from ..errors import ApiError
 from ..schemas.user import (
     ExportedApplication,
@@ -39,6 +43,7 @@ from ..schemas.user import (
     dump,
     iso_time,
 )
+from . import activity, reauth
 from .accounts import Client
 from .image_store import AVATAR, image_url, replace_image
 from .images import ProcessedImage
@@ -55,7 +60,7 @@ __all__ = [
     "update_profile",
 ]
 
-WRONG_PASSWORD: Final = "The password is incorrect"
+WRONG_PASSWORD: Final = reauth.WRONG_PASSWORD
 USER_NOT_FOUND: Final = "User not found"
 
 
@@ -258,6 +263,13 @@ def _delete_applications(db: Session, user_id: str, _now: datetime) -> None:
     db.execute(delete(Application).where(Application.owner_id == user_id))
 
 
+def _delete_security_records(db: Session, user_id: str, _now: datetime) -> None:
+    # Codes and tokens mailed or handed to the user, and their activity log (addresses,
+    # user agents): personal data, gone with the account.
+    db.execute(delete(AccountCode).where(AccountCode.user_id == user_id))
+    db.execute(delete(SecurityActivity).where(SecurityActivity.user_id == user_id))
+
+
 def _delete_user(db: Session, user_id: str, _now: datetime) -> None:
     db.execute(delete(User).where(User.id == user_id))
 
@@ -271,6 +283,7 @@ ERASE_STEPS: Final[tuple[Callable[[Session, str, datetime], None], ...]] = (
     _delete_sessions,
     _delete_images,
     _delete_applications,
+    _delete_security_records,
     _delete_user,
 )
 
@@ -281,21 +294,31 @@ def erase_user(db: Session, user_id: str, now: datetime) -> None:
         step(db, user_id, now)
 
 
-def delete_account(ctx: ServerContext, *, user_id: str, password: str, client: Client) -> None:
-    """Check ``password`` again, then delete the account and everything it owns.
+def delete_account(
+    ctx: ServerContext,
+    *,
+    user_id: str,
+    password: str | None = None,
+    sensitive_action_token: str | None = None,
+    client: Client,
+) -> None:
+    """Prove the caller again, then delete the account and everything it owns.
 
-    A wrong password counts as a failed login for the rate limiter (403, or 429 once
-    limited); nothing is deleted. Raises 404 when the account is already gone, 409 when
-    its password changed while this request checked the old one.
+    Exactly one proof (``reauth.confirm_identity``): the password, where a wrong one
+    counts as a failed login for the rate limiter (403, or 429 once limited), or a
+    sensitive-action token for one of :data:`.reauth.DELETE_ACCOUNT` (403 when refused).
+    Nothing is deleted on a refusal. Raises 404 when the account is already gone, 409
+    when its password changed while this request checked the old one.
     """
-    with ctx.db.read() as db:
-        user = get_user(db, user_id)
-    ctx.limiter.check(user.email, client.address)
-    if not ctx.passwords.verify(user.password_hash, password):
-        ctx.limiter.failed(user.email, client.address)
-        raise ApiError(403, WRONG_PASSWORD)
+    confirmed = reauth.confirm_identity(
+        ctx, user_id, actions=reauth.DELETE_ACCOUNT, password=password,
+        sensitive_action_token=sensitive_action_token, client=client,
+    )
     with ctx.db.write() as db:
-        fresh = get_user(db, user_id, for_update=True)
-        if fresh.password_hash != user.password_hash:
-            raise ApiError(409, "The password was changed meanwhile; try again")
-        erase_user(db, user_id, ctx.clock())
+        now = ctx.clock()
+        confirmed.settle(db, now)
+        erase_user(db, user_id, now)
+        # Kept without personal data: whose account it was, and when.
+        activity.record(
+            db, now, user_id=user_id, activity_type="account_deleted", success=True
+        )

@@ -13,7 +13,9 @@ sign-ins and refreshes never wait long behind it):
   passed), more than ``retention`` ago, with everything that hangs off them (refresh
   tokens, the pages' sign-in): reuse detection needs a rotated token only while its
   session is live;
-* revoked client-credentials tokens whose ``exp`` has passed.
+* revoked client-credentials tokens whose ``exp`` has passed;
+* security activity older than ``TEKCIFY_ACTIVITY_RETENTION_DAYS`` (the log's own
+  retention, passed as ``activity_retention``; without it the log is left alone).
 
 Nothing live is touched: a live session keeps all its rotated tokens, so presenting an
 old one still revokes it. The server runs it every ``TEKCIFY_PURGE_INTERVAL`` seconds,
@@ -54,6 +56,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
 import anyio.to_thread
@@ -65,6 +68,7 @@ from ..context import ServerContext
 from ..db.engine import Database
 from ..db.models import RefreshToken, ServerState, UserSession
 from ..db.oauth import AuthorizationCode, RevokedClientToken
+from ..db.security import SecurityActivity
 
 __all__ = [
     "BATCH", "LEASE", "LEASE_NAME", "LockLost", "PurgeLock", "PurgeReport", "purge",
@@ -93,11 +97,15 @@ class PurgeReport:
     refresh_tokens: int = 0
     sessions: int = 0
     revoked_client_tokens: int = 0
+    activities: int = 0
     skipped: bool = False
 
     @property
     def total(self) -> int:
-        return self.codes + self.refresh_tokens + self.sessions + self.revoked_client_tokens
+        return (
+            self.codes + self.refresh_tokens + self.sessions + self.revoked_client_tokens
+            + self.activities
+        )
 
 
 def _ended_sessions(cutoff: datetime) -> Any:
@@ -231,8 +239,17 @@ def purge_lock(database: Database, now: datetime) -> Iterator[PurgeLock]:
                 lock.held = False
 
 
-def purge(database: Database, now: datetime, retention: timedelta) -> PurgeReport:
-    """Delete what can no longer be used (see the module docstring); returns the counts."""
+def purge(
+    database: Database,
+    now: datetime,
+    retention: timedelta,
+    *,
+    activity_retention: timedelta | None = None,
+) -> PurgeReport:
+    """Delete what can no longer be used (see the module docstring); returns the counts.
+
+    ``activity_retention``: security events older than this go too.
+    """
     cutoff = now - retention
     report = PurgeReport()
     with purge_lock(database, now) as lock:
@@ -241,6 +258,8 @@ def purge(database: Database, now: datetime, retention: timedelta) -> PurgeRepor
             return report
         try:
             _purge(database, now, cutoff, report, lock)
+            if activity_retention is not None:
+                report.activities = _purge_activity(database, now - activity_retention, lock)
         except LockLost:
             logger.warning(
                 "the purge stopped: it went %d s without renewing its lease and another "
@@ -249,9 +268,9 @@ def purge(database: Database, now: datetime, retention: timedelta) -> PurgeRepor
     if report.total:
         logger.info(
             "purged %d codes, %d sessions (with their refresh tokens), %d more refresh "
-            "tokens, %d revoked client tokens",
+            "tokens, %d revoked client tokens, %d security events",
             report.codes, report.sessions, report.refresh_tokens,
-            report.revoked_client_tokens,
+            report.revoked_client_tokens, report.activities,
         )
     return report
 
@@ -287,6 +306,16 @@ def _purge(
     report.revoked_client_tokens = _batches(database.write, client_tokens, lock)
 
 
+def _purge_activity(database: Database, cutoff: datetime, lock: PurgeLock) -> int:
+    def events() -> Any:
+        batch = select(SecurityActivity.id).where(
+            SecurityActivity.created_at < cutoff
+        ).limit(BATCH)
+        return delete(SecurityActivity).where(SecurityActivity.id.in_(batch))
+
+    return _batches(database.write, events, lock)
+
+
 async def purge_periodically(ctx: ServerContext, every: float) -> None:
     """Purge expired and ended rows every ``every`` seconds, until cancelled.
 
@@ -294,9 +323,13 @@ async def purge_periodically(ctx: ServerContext, every: float) -> None:
     it never stops the server.
     """
     retention = timedelta(seconds=ctx.settings.purge_retention)
+    activity_retention = timedelta(days=ctx.settings.activity_retention_days)
     while True:
         await asyncio.sleep(every)
         try:
-            await anyio.to_thread.run_sync(purge, ctx.db, ctx.clock(), retention)
+            await anyio.to_thread.run_sync(
+                partial(purge, activity_retention=activity_retention),
+                ctx.db, ctx.clock(), retention,
+            )
         except Exception:
             logger.exception("the purge failed; it runs again in %.0f s", every)

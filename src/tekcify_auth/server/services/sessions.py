@@ -19,6 +19,7 @@ from tekcify_auth._models import UserPayload
 from ..db.lookups import Lookup, Lookups
 from ..db.models import User, UserSession
 from ..errors import ApiError
+from . import activity
 
 __all__ = [
     "UserRow",
@@ -28,6 +29,7 @@ __all__ = [
     "live_user",
     "refuse_caller",
     "revoke_other_sessions",
+    "revoke_own_session",
     "revoke_session",
 ]
 
@@ -151,17 +153,51 @@ def revoke_session(db: Session, user_id: str, session_id: str, now: datetime, re
         raise ApiError(404, "Session not found")
 
 
+def revoke_own_session(
+    db: Session,
+    user_id: str,
+    session_id: str,
+    now: datetime,
+    *,
+    reason: str,
+    address: str | None = None,
+    user_agent: str | None = None,
+) -> None:
+    """The user ends one of their sessions (:func:`revoke_session`), and it is logged:
+    ``logout`` when ``reason`` is ``logout``, ``session_revoked`` otherwise."""
+    revoke_session(db, user_id, session_id, now, reason)
+    activity.record(
+        db, now, user_id=user_id,
+        activity_type="logout" if reason == "logout" else "session_revoked",
+        address=address, user_agent=user_agent, metadata={"sessionId": session_id},
+    )
+
+
 def revoke_other_sessions(
-    db: Session, user_id: str, keep: str | None, now: datetime
+    db: Session,
+    user_id: str,
+    keep: str | None,
+    now: datetime,
+    *,
+    address: str | None = None,
+    user_agent: str | None = None,
 ) -> int:
-    """Revoke every live session of the user but ``keep``; returns how many."""
+    """Revoke every live session of the user but ``keep``; returns how many.
+
+    Logged as one ``sessions_revoked`` event with the count.
+    """
     query = update(UserSession).where(
         UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
     )
     if keep is not None:
         query = query.where(UserSession.id != keep)
     result = db.execute(query.values(revoked_at=now, revoked_reason="revoked_by_user"))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    count = int(result.rowcount)  # type: ignore[attr-defined]
+    activity.record(
+        db, now, user_id=user_id, activity_type="sessions_revoked",
+        address=address, user_agent=user_agent, metadata={"count": count},
+    )
+    return count
 
 
 def limit_sessions(db: Session, user_id: str, keep: str, limit: int, now: datetime) -> int:

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 from ..context import ServerContext
 from ..db.models import RefreshToken, User, UserSession
 from ..db.types import new_id
+from . import activity
 from .sessions import limit_sessions
 from .userinfo import email_granted
 
@@ -299,14 +300,21 @@ _TOUCH_SESSION = (
 
 
 def rotate_refresh_token(
-    db: Session, ctx: ServerContext, presented: str, *, client_id: str | None = None
+    db: Session,
+    ctx: ServerContext,
+    presented: str,
+    *,
+    client_id: str | None = None,
+    address: str | None = None,
+    user_agent: str | None = None,
 ) -> TokenPair:
     """Exchange ``presented`` for a new pair, rotating it; ``db`` must be a write session.
 
     ``client_id`` is the OAuth client asking (``None`` for the first-party
     ``/api/auth/refresh``); a token of another client's session is ``foreign``.
     Raises :class:`RefreshRefused`. On reuse the session's revocation is committed
-    before raising, so the caller's rollback cannot undo it.
+    before raising, so the caller's rollback cannot undo it, with a
+    ``refresh_token_reuse`` event from ``address`` and ``user_agent``.
     """
     if not presented or len(presented) > MAX_REFRESH_TOKEN_LENGTH:
         raise RefreshRefused("unknown")
@@ -328,7 +336,7 @@ def rotate_refresh_token(
         # Lost the race: another request rotated it since we read it. Read its result.
         db.expire(token)
         db.refresh(token)
-    return _retry_or_reuse(db, ctx, presented, token, session, now)
+    return _retry_or_reuse(db, ctx, presented, token, session, now, (address, user_agent))
 
 
 def _rotate(
@@ -376,6 +384,7 @@ def _retry_or_reuse(
     token: RefreshToken,
     session: UserSession,
     now: datetime,
+    client: tuple[str | None, str | None],
 ) -> TokenPair:
     grace = ctx.settings.refresh_retry_grace
     if (
@@ -393,5 +402,9 @@ def _retry_or_reuse(
             if pair is not None:
                 return pair
     _revoke_session(db, session.id, now, "refresh_token_reuse")
+    activity.record(
+        db, now, user_id=session.user_id, activity_type="refresh_token_reuse", success=False,
+        address=client[0], user_agent=client[1], metadata={"sessionId": session.id},
+    )
     db.commit()
     raise RefreshRefused("reused")
