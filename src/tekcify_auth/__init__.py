@@ -8,6 +8,7 @@ False
 from ._client import AsyncAuthClient, AuthClient
 from ._client_models import (
     Application,
+    ApplicationStats,
     ConnectedApp,
     CreateApplicationData,
     CreateApplicationResponse,
@@ -74,6 +75,7 @@ from ._version import __version__
 __all__ = [
     "AUTH_SERVER_URL",
     "Application",
+    "ApplicationStats",
     "AsyncAuthClient",
     "AsyncServerUserInfo",
     "AuthClient",

@@ -327,7 +327,11 @@ class AuthClient(_BaseClient):
     def list_applications(
         self, access_token: str, page: int = 1, limit: int = 10
     ) -> Page[Application]:
-        """One page of the user's applications; ``.total`` is the count of all of them."""
+        """One page of the user's applications; ``.total`` is the count of all of them.
+
+        Reads the 2.2.12 envelope (then ``.stats`` holds the active and inactive counts
+        and ``.total_pages`` the page count) and the 2.0.4 bare array alike.
+        """
         return self._send(_requests.list_applications(access_token, page, limit))
 
     def get_application_by_client_id(self, client_id: str) -> Application:

@@ -24,6 +24,7 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "Application",
+    "ApplicationStats",
     "ConnectedApp",
     "CreateApplicationData",
     "CreateApplicationResponse",
@@ -192,18 +193,32 @@ class UploadResponse(WireModel):
 class Application(WireModel):
     """An OAuth application (``http-api.md``, "Applications").
 
-    The public endpoint leaves out ``created_at`` and ``updated_at``.
+    The public endpoint leaves out ``created_at``, ``updated_at`` and ``is_active``, and
+    adds ``client_id_obfuscated`` (the id with its middle masked, for display).
+    ``primary_color`` is ``#rrggbb``; ``is_active`` is ``False`` for an application its
+    owner switched off (``None`` from a server that does not say).
     """
 
     client_id: str
+    client_id_obfuscated: str | None = None
     name: str
     description: str | None = None
     logo_url: str | None = None
     redirect_uris: list[str] = Field(default_factory=list)
     authorized_origins: list[str] | None = None
     scopes: list[str] = Field(default_factory=list)
+    primary_color: str | None = None
+    is_active: bool | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class ApplicationStats(WireModel):
+    """``{total, active, inactive}``: the counts of the user's applications (2.2.12)."""
+
+    total: int
+    active: int
+    inactive: int
 
 
 class CreateApplicationResponse(Application):
@@ -227,20 +242,32 @@ class LogoUploadResponse(WireModel):
 
 
 class Session(WireModel):
-    """One of the caller's sessions (``GET /api/auth/sessions``)."""
+    """One of the caller's sessions (``GET /api/auth/sessions``; 2.2.12 ``Session``).
+
+    ``application_name`` is the OAuth application's name, or the server's own for a
+    sign-in of the user's own; ``expires_at`` is when it ends unless it is used again.
+    """
 
     id: str
+    application_name: str | None = None
+    application_logo: str | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+    scopes: list[str] = Field(default_factory=list)
     created_at: datetime
     last_used_at: datetime | None = None
-    user_agent: str | None = None
-    ip_address: str | None = None
+    expires_at: datetime | None = None
     #: Whether this is the session of the access token that asked.
     current: bool = False
 
 
 class ConnectedApp(WireModel):
-    """An application the caller consented to (``GET /api/oauth/connected-apps``)."""
+    """An application the caller consented to (``GET /api/oauth/connected-apps``).
 
+    ``id`` identifies the consent (2.2.12; ``None`` from a server that does not send it).
+    """
+
+    id: str | None = None
     client_id: str
     name: str
     description: str | None = None
@@ -253,17 +280,22 @@ class ConnectedApp(WireModel):
 class Page(list[T], Generic[T]):
     """A list of one page of results, with the total the server reported.
 
-    ``total`` is the ``X-Total-Count`` header (``None`` when the server sent none).
+    ``total`` is the ``pagination.total`` of a 2.2.12 envelope or the ``X-Total-Count``
+    header of a bare array (``None`` when the server sent neither); ``total_pages``
+    and ``stats`` (an :class:`ApplicationStats`) come only with the envelope.
     """
 
     def __init__(
         self, items: Iterable[T] = (), *, total: int | None = None, page: int = 1,
-        limit: int | None = None,
+        limit: int | None = None, total_pages: int | None = None,
+        stats: ApplicationStats | None = None,
     ) -> None:
         super().__init__(items)
         self.total = total
         self.page = page
         self.limit = limit
+        self.total_pages = total_pages
+        self.stats = stats
 
     def __repr__(self) -> str:
         return f"Page({list.__repr__(self)}, total={self.total}, page={self.page})"
@@ -287,6 +319,8 @@ class CreateApplicationData(WireModel):
     redirect_uris: list[str]
     authorized_origins: list[str] | None = None
     scopes: list[str]
+    #: ``#rrggbb``.
+    primary_color: str | None = None
 
 
 class UpdateApplicationData(WireModel):
@@ -297,3 +331,7 @@ class UpdateApplicationData(WireModel):
     redirect_uris: list[str] | None = None
     authorized_origins: list[str] | None = None
     scopes: list[str] | None = None
+    #: ``#rrggbb``; ``None`` clears it.
+    primary_color: str | None = None
+    #: ``False`` switches the application off (this server's extension), ``True`` on.
+    is_active: bool | None = None

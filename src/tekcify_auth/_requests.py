@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from ._cache import ExpiringLRU
 from ._client_models import (
     Application,
+    ApplicationStats,
     ConnectedApp,
     CreateApplicationData,
     CreateApplicationResponse,
@@ -299,26 +300,51 @@ def _model(model: type[M]) -> Callable[[ApiResponse], M]:
     return parse
 
 
-def _models(model: type[M]) -> Callable[[ApiResponse], list[M]]:
+def _items(model: type[M], data: Any, response: ApiResponse) -> list[M]:
+    if not isinstance(data, list):
+        raise AuthServerInvalidResponse(
+            response.status_code, f"the answer is not a list of {model.__name__}"
+        )
+    return [_validate(model, item, response) for item in data]
+
+
+def _models(model: type[M], key: str | None = None) -> Callable[[ApiResponse], list[M]]:
+    """A list of ``model``: a bare array, or (with ``key``) the array under ``key`` of an
+    object too (2.2.12 wraps lists: ``{sessions: [...]}``, ``{success, data: [...]}``)."""
+
     def parse(response: ApiResponse) -> list[M]:
         data = _json(response)
-        if not isinstance(data, list):
-            raise AuthServerInvalidResponse(
-                response.status_code, f"the answer is not a list of {model.__name__}"
-            )
-        return [_validate(model, item, response) for item in data]
+        if key is not None and isinstance(data, dict):
+            data = data.get(key)
+        return _items(model, data, response)
 
     return parse
 
 
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _page(model: type[M], page: int, limit: int) -> Callable[[ApiResponse], Page[M]]:
-    parse_items = _models(model)
+    """A page from a bare array and ``X-Total-Count`` (2.0.4) or from the envelope
+    ``{success, stats, data, pagination: {page, limit, total, totalPages}}`` (2.2.12)."""
 
     def parse(response: ApiResponse) -> Page[M]:
-        total = response.headers.get("x-total-count", "").strip()
+        data = _json(response)
+        header = response.headers.get("x-total-count", "").strip()
+        total = int(header) if header.isdigit() else None
+        if not isinstance(data, dict):
+            return Page(_items(model, data, response), total=total, page=page, limit=limit)
+        pagination = data.get("pagination")
+        pagination = pagination if isinstance(pagination, dict) else {}
+        stats = data.get("stats")
         return Page(
-            parse_items(response), total=int(total) if total.isdigit() else None,
-            page=page, limit=limit,
+            _items(model, data.get("data"), response),
+            total=_int(pagination.get("total")) if "total" in pagination else total,
+            page=_int(pagination.get("page")) or page,
+            limit=_int(pagination.get("limit")) or limit,
+            total_pages=_int(pagination.get("totalPages")),
+            stats=_validate(ApplicationStats, stats, response) if stats is not None else None,
         )
 
     return parse
@@ -412,8 +438,10 @@ def logout(access_token: str) -> ApiRequest[MessageResponse]:
 
 
 def list_sessions(access_token: str) -> ApiRequest[list[Session]]:
-    """``GET /api/auth/sessions``."""
-    return _request("GET", "/api/auth/sessions", _models(Session), token=access_token)
+    """``GET /api/auth/sessions``: ``{sessions: [...]}`` (2.2.12) or a bare array."""
+    return _request(
+        "GET", "/api/auth/sessions", _models(Session, "sessions"), token=access_token
+    )
 
 
 def revoke_session(access_token: str, session_id: str) -> ApiRequest[MessageResponse]:
@@ -480,7 +508,11 @@ def delete_account(access_token: str, password: str) -> ApiRequest[MessageRespon
 def list_applications(
     access_token: str, page: int = 1, limit: int = 10
 ) -> ApiRequest[Page[Application]]:
-    """``GET /api/applications?page=&limit=``; the total from ``X-Total-Count``."""
+    """``GET /api/applications?page=&limit=``: the 2.2.12 envelope or a bare array.
+
+    A server that answers the envelope gives the counts (``Page.stats``) and
+    ``total_pages``; one that answers a bare array gives the total in ``X-Total-Count``.
+    """
     if page < 1 or limit < 1:
         raise ValueError("page and limit must be at least 1")
     return _request(
@@ -572,14 +604,15 @@ def introspect_token(
 
 
 def list_connected_apps(access_token: str) -> ApiRequest[list[ConnectedApp]]:
-    """``GET /api/oauth/connected-apps``."""
+    """``GET /api/oauth/connected-apps``: ``{success, data: [...]}`` (2.2.12) or a bare array."""
     return _request(
-        "GET", "/api/oauth/connected-apps", _models(ConnectedApp), token=access_token
+        "GET", "/api/oauth/connected-apps", _models(ConnectedApp, "data"), token=access_token
     )
 
 
 def revoke_connected_app(access_token: str, client_id: str) -> ApiRequest[MessageResponse]:
-    """``DELETE /api/oauth/connected-apps/{clientId}``."""
+    """``DELETE /api/oauth/connected-apps/{clientId}``: ``{success, message}`` (2.2.12;
+    ``success`` is kept in the answer's ``model_extra``) or ``{message}``."""
     path = "/api/oauth/connected-apps/" + _segment(client_id, "client_id")
     return _request("DELETE", path, _message, token=access_token)
 

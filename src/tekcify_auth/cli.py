@@ -13,6 +13,8 @@
     tekcify-auth keys switch-alg {HS256,RS256,ES256,EdDSA}
     tekcify-auth apps allow-client-credentials CLIENT_ID --scopes "read:orders ..."
     tekcify-auth apps deny-client-credentials CLIENT_ID
+    tekcify-auth mail test ADDRESS
+    tekcify-auth mail status
 
 Settings come from the environment (``TEKCIFY_*``, ``JWT_ACCESS_SECRET``). The server
 package is imported only inside the commands, so ``import tekcify_auth`` stays light.
@@ -156,8 +158,18 @@ def _banner(
         "from the database on every request, so every worker and instance refuses a "
         "revoked token at once"
     )
+    lines.append(f"  mail: {_mail_destination(settings)}")
     lines.append(f"  health: {base_url}/health   API docs: {base_url}/docs")
     return "\n".join(lines)
+
+
+def _mail_destination(settings: Settings) -> str:
+    from .server.services.mail_sender import transport_for
+
+    where = transport_for(settings).describe()
+    if settings.smtp_url is None:
+        where += " (set TEKCIFY_SMTP_URL to send mail)"
+    return where
 
 
 def _port_owner(port: int) -> str | None:
@@ -389,6 +401,8 @@ def _db_purge(args: argparse.Namespace) -> int:
         f"{retention.days} days); {report.activities} security events older than "
         f"{settings.activity_retention_days} days"
     )
+    print(f"purged {report.mail} mail messages sent or given up before then, and "
+          f"{report.account_codes} expired mailed links and codes")
     return 0
 
 
@@ -487,6 +501,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_user_commands(commands)
     _add_key_commands(commands)
     _add_app_commands(commands)
+    _add_mail_commands(commands)
     return parser
 
 
@@ -813,6 +828,74 @@ def _apps_deny_client_credentials(args: argparse.Namespace) -> int:
         print(f"{args.client_id} may no longer use client_credentials; its tokens are revoked")
     else:
         print(f"{args.client_id} was not allowed client_credentials")
+    return 0
+
+
+# -- mail ----------------------------------------------------------------------------
+
+
+def _add_mail_commands(commands: Any) -> None:
+    mail = commands.add_parser(
+        "mail", help="the mail queue (SMTP with TEKCIFY_SMTP_URL, else .eml files in the outbox)"
+    )
+    actions = mail.add_subparsers(dest="mail_command", required=True, metavar="ACTION")
+    test = actions.add_parser(
+        "test", help="queue a test message to ADDRESS and deliver it now; says where it went"
+    )
+    test.add_argument("address", metavar="ADDRESS")
+    test.set_defaults(handler=_mail_test)
+    actions.add_parser(
+        "status", help="count the queue's messages: due, retrying, failed and sent"
+    ).set_defaults(handler=_mail_status)
+
+
+def _mail_test(args: argparse.Namespace) -> int:
+    from .server.services import mail
+    from .server.services.mail_sender import MailSender
+
+    settings = _settings()
+    address = _email(args.address)
+    base_url = settings.public_url or settings.canonical_url or f"http://localhost:{DEFAULT_PORT}"
+    ctx = _started_context(settings)
+    try:
+        with ctx.db.write() as db:
+            message_id = mail.enqueue(
+                db, kind="test_message", to=address, values={}, base_url=base_url,
+                now=ctx.clock(),
+            )
+        report = MailSender(ctx.db, settings, ctx.clock).deliver_due(only=[message_id])
+    finally:
+        ctx.stop()
+    if message_id in report.sent:
+        print(f"test message to {address} delivered {report.where[message_id]}")
+        return 0
+    if message_id not in report.errors:  # a running server claimed it first
+        print(f"test message to {address} queued; a running server is delivering it (its log, "
+              "and tekcify-auth mail status, say how it went)")
+        return 0
+    error = report.errors[message_id]
+    if message_id in report.failed:
+        raise CommandError(f"the test message to {address} failed for good: {error}")
+    raise CommandError(
+        f"the test message to {address} was not delivered: {error}; it stays queued and a "
+        "running server tries again (tekcify-auth mail status)"
+    )
+
+
+def _mail_status(_args: argparse.Namespace) -> int:
+    from .server.services.mail_sender import queue_counts
+
+    settings = _settings()
+    ctx = _started_context(settings)
+    try:
+        counts = queue_counts(ctx.db)
+    finally:
+        ctx.stop()
+    print(f"mail: {_mail_destination(settings)}")
+    print(
+        f"{counts.due} due, {counts.retrying} retrying, {counts.failed} failed, "
+        f"{counts.sent} sent (sent and failed ones are kept until the purge's retention)"
+    )
     return 0
 
 

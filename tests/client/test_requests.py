@@ -219,7 +219,58 @@ def test_lists_and_pages() -> None:
     bad_total = answer(200, [], headers={"X-Total-Count": "lots"})
     assert rq.list_applications("t").result(bad_total).total is None
     with pytest.raises(AuthServerInvalidResponse, match="not a list of Session"):
-        rq.list_sessions("t").result(answer(200, {"sessions": []}))
+        rq.list_sessions("t").result(answer(200, {"items": []}))
+    with pytest.raises(AuthServerInvalidResponse, match="not a list of Application"):
+        rq.list_applications("t").result(answer(200, {"success": True, "stats": None}))
+
+
+def test_list_applications_reads_the_2_2_12_envelope() -> None:
+    app = {"clientId": "c1", "name": "A", "redirectUris": ["https://a/cb"], "scopes": ["openid"],
+           "primaryColor": "#a1b2c3", "isActive": False,
+           "createdAt": "2025-01-31T12:00:00.000Z", "updatedAt": "2025-01-31T12:00:00.000Z"}
+    envelope = {
+        "success": True, "stats": {"total": 7, "active": 6, "inactive": 1}, "data": [app],
+        "pagination": {"page": 2, "limit": 5, "total": 7, "totalPages": 2},
+    }
+    page = rq.list_applications("t", 2, 5).result(answer(200, envelope))
+    assert [a.client_id for a in page] == ["c1"]
+    assert (page.total, page.page, page.limit, page.total_pages) == (7, 2, 5, 2)
+    assert page.stats is not None
+    assert (page.stats.total, page.stats.active, page.stats.inactive) == (7, 6, 1)
+    assert (page[0].primary_color, page[0].is_active) == ("#a1b2c3", False)
+    # Only the envelope, without the header; and the bare array has no stats.
+    assert page.total == 7
+    bare = rq.list_applications("t").result(answer(200, [app], headers={"X-Total-Count": "1"}))
+    assert (bare.total, bare.stats, bare.total_pages) == (1, None, None)
+
+
+def test_sessions_and_connected_apps_read_the_2_2_12_wrappers_and_bare_arrays() -> None:
+    session = {"id": "s1", "applicationName": "Tekcify", "applicationLogo": None,
+               "ipAddress": "203.0.113.1", "userAgent": "UA", "scopes": ["openid"],
+               "createdAt": "2025-01-31T12:00:00.000Z", "lastUsedAt": "2025-01-31T12:00:00.000Z",
+               "expiresAt": "2025-02-07T12:00:00.000Z", "current": True}
+    [wrapped] = rq.list_sessions("t").result(answer(200, {"sessions": [session]}))
+    assert wrapped.application_name == "Tekcify"
+    assert wrapped.scopes == ["openid"]
+    assert wrapped.expires_at is not None
+    assert wrapped.current is True
+    assert [s.id for s in rq.list_sessions("t").result(answer(200, [session]))] == ["s1"]
+
+    connected = {"id": "k1", "clientId": "c1", "name": "A", "description": None,
+                 "logoUrl": None, "scopes": ["openid"],
+                 "connectedAt": "2025-01-31T12:00:00.000Z",
+                 "updatedAt": "2025-01-31T12:00:00.000Z"}
+    [app] = rq.list_connected_apps("t").result(
+        answer(200, {"success": True, "data": [connected]})
+    )
+    assert (app.id, app.client_id) == ("k1", "c1")
+    assert [a.client_id for a in rq.list_connected_apps("t").result(answer(200, [connected]))] == [
+        "c1"
+    ]
+    revoked = rq.revoke_connected_app("t", "c1").result(
+        answer(200, {"success": True, "message": "Access withdrawn"})
+    )
+    assert revoked.message == "Access withdrawn"
 
 
 def test_the_public_application_has_no_timestamps() -> None:

@@ -94,6 +94,10 @@ async def test_sessions_list_revoke_and_revoke_all(api: Api, account: Account) -
     assert [s.current for s in listed].count(True) == 1
     mine = next(s for s in listed if s.current)
     assert mine.created_at.tzinfo is not None
+    # 2.2.12 Session fields: a first-party sign-in names the server, and has an end.
+    assert mine.application_name == "Tekcify"
+    assert mine.expires_at is not None
+    assert mine.expires_at > mine.created_at
 
     # Revoke the second session from the first: the second's token stops working.
     second_id = next(s.id for s in await api.list_sessions(second.access_token) if s.current)

@@ -40,12 +40,14 @@ async def test_create_application_from_a_dict(api: Api, account: Account) -> Non
 
 async def test_create_application_from_the_model(api: Api, account: Account) -> None:
     data = CreateApplicationData(
-        name="Model App", redirect_uris=["https://app.example.com/cb"], scopes=["read:profile"]
+        name="Model App", redirect_uris=["https://app.example.com/cb"], scopes=["read:profile"],
+        primary_color="#3366FF",
     )
     created = await api.create_application(account.access_token, data)
     assert (created.name, created.description, created.scopes) == (
         "Model App", None, ["read:profile"]
     )
+    assert (created.primary_color, created.is_active) == ("#3366ff", True)
 
 
 async def test_create_application_refusals(api: Api, account: Account) -> None:
@@ -78,6 +80,16 @@ async def test_list_applications_pages_with_the_total(api: Api, account: Account
     first = await api.list_applications(account.access_token, page=1, limit=2)
     second = await api.list_applications(account.access_token, page=2, limit=2)
     assert (len(first), len(second), first.total, second.total) == (2, 1, 3, 3)
+    # The server answers the 2.2.12 envelope: its counts and page count come through.
+    assert (first.total_pages, second.page) == (2, 2)
+    assert first.stats is not None
+    assert (first.stats.total, first.stats.active, first.stats.inactive) == (3, 3, 0)
+    switched_off = first[0].client_id
+    await api.update_application(account.access_token, switched_off, {"is_active": False})
+    again = await api.list_applications(account.access_token, page=1, limit=10)
+    assert again.stats is not None
+    assert (again.stats.active, again.stats.inactive) == (2, 1)
+    assert {a.client_id: a.is_active for a in again}[switched_off] is False
     assert {a.client_id for a in first} | {a.client_id for a in second} == {
         a.client_id for a in everything
     }
@@ -98,6 +110,9 @@ async def test_get_application_by_client_id_needs_no_token(api: Api, account: Ac
     created = await api.create_application(account.access_token, app_data("Public App"))
     public = await api.get_application_by_client_id(created.client_id)
     assert isinstance(public, Application)
+    assert public.client_id_obfuscated == (
+        created.client_id[:8] + "*" * 20 + created.client_id[-4:]
+    )
     assert (public.client_id, public.name, public.scopes) == (
         created.client_id, "Public App", created.scopes
     )

@@ -270,6 +270,7 @@ async def test_connected_apps_list_and_withdraw(
     assert (connected[0].client_id, connected[0].name) == (registered.app.client_id, "OAuth App")
     assert set(connected[0].scopes) == set(SCOPES)
     assert connected[0].connected_at is not None
+    assert connected[0].id  # the consent's id (2.2.12)
 
     # An application's token may not manage the user's connected apps.
     with pytest.raises(AuthServerError) as refused:
@@ -278,6 +279,7 @@ async def test_connected_apps_list_and_withdraw(
 
     said = await api.revoke_connected_app(owner.access_token, registered.app.client_id)
     assert said.message == "Access withdrawn; the application's tokens have been revoked"
+    assert (said.model_extra or {}).get("success") is True
     assert await api.list_connected_apps(owner.access_token) == []
     assert client.introspect_token(tokens.access_token).active is False
     with pytest.raises(AuthServerError) as again:

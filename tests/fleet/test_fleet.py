@@ -149,7 +149,7 @@ def test_a_spoofed_x_forwarded_for_is_not_believed(a: httpx.Client) -> None:
     # No TEKCIFY_TRUSTED_PROXIES: the peer (127.0.0.1) is the client, whatever it claims.
     email = register(a)
     pair = login(a, email, **{"X-Forwarded-For": "203.0.113.9"})
-    sessions = _ok(a.get("/api/auth/sessions", headers=bearer(pair["accessToken"])))
+    sessions = _ok(a.get("/api/auth/sessions", headers=bearer(pair["accessToken"])))["sessions"]
     assert [s["ipAddress"] for s in sessions] == ["127.0.0.1"]
 
 

@@ -61,9 +61,14 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
+#: The mail sender stays off unless a test turns it on (``mail_poll_interval``): tests
+#: read queued messages from ``mail_queue``, whose bodies a delivery wipes.
+NO_MAIL_SENDER: dict[str, Any] = {"mail_poll_interval": 0}
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Settings from ``overrides`` only (the process environment is not read)."""
-    return load_settings({}, **{**FAST_HASHING, **overrides})
+    return load_settings({}, **{**FAST_HASHING, **NO_MAIL_SENDER, **overrides})
 
 
 def postgres_root_url() -> str:
@@ -113,6 +118,29 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     try:
         yield url
     finally:
+        with root.write_connection() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        root.dispose()
+
+
+@pytest.fixture
+def empty_database(backend: str, tmp_path: Path) -> Iterator[Database]:
+    """A database of ``backend`` with no schema yet, private to this test."""
+    if backend == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'migrate.sqlite3'}")
+        db.prepare()
+        yield db
+        db.dispose()
+        return
+    root = Database(postgres_root_url())
+    schema = f"m_{uuid.uuid4().hex[:12]}"
+    with root.write_connection() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    db = Database(_with_search_path(postgres_root_url(), schema))
+    try:
+        yield db
+    finally:
+        db.dispose()
         with root.write_connection() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         root.dispose()

@@ -40,9 +40,9 @@ from .conftest import (
 
 APPLICATION_KEYS = {
     "clientId", "name", "description", "logoUrl", "redirectUris", "authorizedOrigins",
-    "scopes", "createdAt", "updatedAt",
+    "scopes", "primaryColor", "isActive", "createdAt", "updatedAt",
 }
-PUBLIC_KEYS = APPLICATION_KEYS - {"createdAt", "updatedAt"}
+PUBLIC_KEYS = APPLICATION_KEYS - {"createdAt", "updatedAt", "isActive"} | {"clientIdObfuscated"}
 NOT_FOUND = {"statusCode": 404, "error": "Not Found", "message": "Application not found"}
 
 
@@ -305,7 +305,7 @@ BAD_CREATES = [
      "Invalid field scopes.1: unknown scope 'admin'; this server knows openid profile email "
      "offline_access read:profile write:profile" + operator_hint("admin")),
     ({"scopes": "openid"}, "Invalid field scopes: Input should be a valid list"),
-    ({"primaryColor": "#ff0000"}, "Unknown field: primaryColor"),
+    ({"isActive": False}, "Unknown field: isActive"),
     ({"tokenEndpointAuthMethod": "none"}, "Unknown field: tokenEndpointAuthMethod"),
     ({"clientSecret": "chosen-by-me"}, "Unknown field: clientSecret"),
 ]
@@ -511,16 +511,17 @@ async def test_list_pages_through_the_callers_applications_newest_first(
             "/api/applications", params={"page": page, "limit": 10}, headers=bearer(ada)
         )
         assert response.headers["x-total-count"] == "25"
-        seen += [a["name"] for a in response.json()]
+        seen += [a["name"] for a in response.json()["data"]]
     assert seen == newest_first
 
     response = await client.get(
         "/api/applications", params={"page": 4, "limit": 10}, headers=bearer(ada)
     )
-    assert response.json() == []
+    assert response.json()["data"] == []
+    assert response.json()["pagination"] == {"page": 4, "limit": 10, "total": 25, "totalPages": 3}
     assert response.headers["x-total-count"] == "25"
     response = await client.get("/api/applications", params={"limit": 100}, headers=bearer(ada))
-    assert len(response.json()) == 25
+    assert len(response.json()["data"]) == 25
 
     response = await client.get("/api/applications", headers=bearer(eve))
     assert [a["name"] for a in response.json()] == ["Eve's"]
@@ -533,6 +534,37 @@ async def test_list_of_no_applications_is_an_empty_array(client: httpx.AsyncClie
     assert response.status_code == 200
     assert response.json() == []
     assert response.headers["x-total-count"] == "0"
+
+
+async def test_list_with_page_or_limit_is_the_2_2_12_envelope_with_stats(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    ada = (await signed_up(client, "ada@example.com"))["accessToken"]
+    created = []
+    for n in range(3):
+        clock.advance(1)
+        created.append((await create(client, ada, name=f"App {n}"))["clientId"])
+    await client.put(
+        f"/api/applications/{created[0]}", json={"isActive": False}, headers=bearer(ada)
+    )
+
+    bare = await client.get("/api/applications", headers=bearer(ada))
+    assert isinstance(bare.json(), list)
+    assert len(bare.json()) == 3
+    for params in ({"page": 1}, {"limit": 2}, {"page": "1", "limit": "2"}):
+        response = await client.get("/api/applications", params=params, headers=bearer(ada))
+        assert response.status_code == 200
+        body = response.json()
+        assert set(body) == {"success", "stats", "data", "pagination"}
+        assert body["success"] is True
+        assert body["stats"] == {"total": 3, "active": 2, "inactive": 1}
+        assert all(set(a) == APPLICATION_KEYS for a in body["data"])
+        limit = params.get("limit", 20)
+        assert body["pagination"] == {
+            "page": 1, "limit": int(limit), "total": 3, "totalPages": 2 if limit != 20 else 1,
+        }
+    inactive = [a for a in bare.json() if a["clientId"] == created[0]]
+    assert [a["isActive"] for a in inactive] == [False]
 
 
 @pytest.mark.parametrize(
@@ -571,6 +603,14 @@ async def test_public_lookup_needs_no_token_and_has_no_timestamps(
     assert body["clientId"] == two.client_id
     assert body["name"] == "Cool app"
     assert body["scopes"] == ["openid", "read:profile"]
+
+
+async def test_public_lookup_shows_the_client_id_obfuscated(
+    client: httpx.AsyncClient, two: Two
+) -> None:
+    body = (await client.get(f"/api/applications/public/{two.client_id}")).json()
+    masked = body["clientIdObfuscated"]
+    assert masked == two.client_id[:8] + "*" * 20 + two.client_id[-4:]
 
 
 @pytest.mark.parametrize("client_id", ["0" * 32, "nope", "x" * 300])
@@ -631,6 +671,85 @@ async def test_an_empty_update_changes_nothing(
         f"/api/applications/{two.client_id}", json={}, headers=bearer(two.ada)
     )
     assert response.status_code == 200
+    assert row(app, two.client_id) == before
+
+
+async def test_primary_color_is_stored_in_lower_case_returned_and_cleared(
+    app: FastAPI, client: httpx.AsyncClient, two: Two
+) -> None:
+    plain = await client.get("/api/applications", headers=bearer(two.ada))
+    assert plain.json()[0]["primaryColor"] is None
+    created = await create(client, two.ada, primaryColor="#A1B2C3")
+    assert created["primaryColor"] == "#a1b2c3"
+    assert (row(app, created["clientId"]) or {})["primary_color"] == "#a1b2c3"
+    public = await client.get(f"/api/applications/public/{created['clientId']}")
+    assert public.json()["primaryColor"] == "#a1b2c3"
+
+    path = f"/api/applications/{created['clientId']}"
+    assert (await client.put(path, json={"primaryColor": "#00FF7f"},
+                             headers=bearer(two.ada))).status_code == 200
+    assert (row(app, created["clientId"]) or {})["primary_color"] == "#00ff7f"
+    assert (await client.put(path, json={"primaryColor": None},
+                             headers=bearer(two.ada))).status_code == 200
+    assert (row(app, created["clientId"]) or {})["primary_color"] is None
+
+
+@pytest.mark.parametrize(
+    "color", ["red", "#fff", "#12345", "#1234567", "123456", "#12345g", " #123456", "#123456\n",
+              "#\uff11\uff12\uff13\uff14\uff15\uff16", 123456],
+)
+async def test_a_bad_primary_color_is_400_on_create_and_update(
+    app: FastAPI, client: httpx.AsyncClient, two: Two, color: object
+) -> None:
+    response = await client.post(
+        "/api/applications", json=new_app(primaryColor=color), headers=bearer(two.ada)
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].startswith("Invalid field primaryColor")
+    before = row(app, two.client_id)
+    response = await client.put(
+        f"/api/applications/{two.client_id}", json={"primaryColor": color},
+        headers=bearer(two.ada),
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].startswith("Invalid field primaryColor")
+    assert row(app, two.client_id) == before
+
+
+async def test_the_owner_sets_an_application_inactive_and_active_again(
+    app: FastAPI, client: httpx.AsyncClient, two: Two, clock: FakeClock
+) -> None:
+    path = f"/api/applications/{two.client_id}"
+    clock.advance(5)
+    assert (await client.put(path, json={"isActive": False},
+                             headers=bearer(two.ada))).status_code == 200
+    after = row(app, two.client_id) or {}
+    assert after["is_active"] is False
+    assert after["updated_at"] == clock.now
+    listed = (await client.get("/api/applications", headers=bearer(two.ada))).json()
+    assert listed[0]["isActive"] is False
+    assert (await client.get(f"/api/applications/public/{two.client_id}")).status_code == 404
+    # Eve cannot switch it back on: the application is not hers (404, unchanged).
+    eve = await client.put(path, json={"isActive": True}, headers=bearer(two.eve))
+    assert (eve.status_code, eve.json()) == (404, NOT_FOUND)
+    assert (row(app, two.client_id) or {})["is_active"] is False
+
+    assert (await client.put(path, json={"isActive": True},
+                             headers=bearer(two.ada))).status_code == 200
+    assert (row(app, two.client_id) or {})["is_active"] is True
+    assert (await client.get(f"/api/applications/public/{two.client_id}")).status_code == 200
+
+
+@pytest.mark.parametrize("value", [None, "false", 0])
+async def test_is_active_must_be_a_boolean(
+    app: FastAPI, client: httpx.AsyncClient, two: Two, value: object
+) -> None:
+    before = row(app, two.client_id)
+    response = await client.put(
+        f"/api/applications/{two.client_id}", json={"isActive": value}, headers=bearer(two.ada)
+    )
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Invalid field isActive")
     assert row(app, two.client_id) == before
 
 
@@ -923,6 +1042,9 @@ async def test_another_users_applications_are_not_listed(
     response = await client.get("/api/applications", headers=bearer(two.eve))
     assert response.json() == []
     assert response.headers["x-total-count"] == "0"
+    response = await client.get("/api/applications", params={"page": 1}, headers=bearer(two.eve))
+    assert response.json()["data"] == []
+    assert response.json()["stats"] == {"total": 0, "active": 0, "inactive": 0}
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)

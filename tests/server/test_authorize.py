@@ -1051,7 +1051,7 @@ async def page_session(client: httpx.AsyncClient, access_token: str) -> dict[str
     """The one listed session that is not the caller's: the pages' sign-in."""
     listed = await client.get("/api/auth/sessions", headers=bearer(access_token))
     assert listed.status_code == 200, listed.text
-    others = [entry for entry in listed.json() if not entry["current"]]
+    others = [entry for entry in listed.json()["sessions"] if not entry["current"]]
     assert len(others) == 1, listed.json()
     found: dict[str, Any] = others[0]
     return found
@@ -1095,7 +1095,7 @@ async def test_revoking_the_pages_session_ends_its_sign_in(
     await assert_signed_out_on_the_pages(browser, oauth_client)
     # The API session it was revoked from is untouched.
     me = await client.get("/api/auth/sessions", headers=bearer(pair["accessToken"]))
-    assert [entry["current"] for entry in me.json()] == [True]
+    assert [entry["current"] for entry in me.json()["sessions"]] == [True]
 
 
 async def test_the_pages_sign_in_is_listed_with_its_device_until_it_ends(
@@ -1116,8 +1116,8 @@ async def test_the_pages_sign_in_is_listed_with_its_device_until_it_ends(
     clock.advance(3600 + 1)
     fresh = await login(client)
     listed = await client.get("/api/auth/sessions", headers=bearer(fresh["accessToken"]))
-    assert replaced["id"] not in {entry["id"] for entry in listed.json()}
-    assert len(listed.json()) == 2
+    assert replaced["id"] not in {entry["id"] for entry in listed.json()["sessions"]}
+    assert len(listed.json()["sessions"]) == 2
     await assert_signed_out_on_the_pages(browser, oauth_client)
 
 

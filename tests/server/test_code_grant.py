@@ -123,11 +123,11 @@ async def test_without_offline_access_an_application_gets_no_refresh_token(
     assert stored == []
     first_party = await login(client)
     listed = await client.get("/api/auth/sessions", headers=bearer(first_party["accessToken"]))
-    assert claims["sid"] in {entry["id"] for entry in listed.json()}
+    assert claims["sid"] in {entry["id"] for entry in listed.json()["sessions"]}
     clock.advance(900)
     fresh = await login(client)
     listed = await client.get("/api/auth/sessions", headers=bearer(fresh["accessToken"]))
-    assert claims["sid"] not in {entry["id"] for entry in listed.json()}
+    assert claims["sid"] not in {entry["id"] for entry in listed.json()["sessions"]}
 
 
 async def test_with_offline_access_the_refresh_token_works(

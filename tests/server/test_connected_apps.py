@@ -42,12 +42,23 @@ async def connect(
     return body
 
 
+async def connected(client: httpx.AsyncClient, token: str) -> list[dict[str, Any]]:
+    """The entries of ``GET /api/oauth/connected-apps``: ``{success: true, data: [...]}``."""
+    response = await client.get(CONNECTED, headers=bearer(token))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"success", "data"}
+    assert body["success"] is True
+    entries: list[dict[str, Any]] = body["data"]
+    return entries
+
+
 async def test_nothing_connected_is_an_empty_list(
     client: httpx.AsyncClient, ada: dict[str, Any]
 ) -> None:
     response = await client.get(CONNECTED, headers=bearer(ada["accessToken"]))
     assert response.status_code == 200
-    assert response.json() == []
+    assert response.json() == {"success": True, "data": []}
 
 
 async def test_a_consented_application_is_listed(
@@ -60,7 +71,9 @@ async def test_a_consented_application_is_listed(
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     stamp = connected_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    assert response.json() == [
+    [entry] = response.json()["data"]
+    assert isinstance(entry.pop("id"), str)
+    assert [entry] == [
         {
             "clientId": oauth_client.client_id, "name": "Photo Printer",
             "description": "Prints your photos", "logoUrl": None,
@@ -70,7 +83,7 @@ async def test_a_consented_application_is_listed(
     # Consenting to more scopes later updates the entry, not its connection time.
     clock.advance(120)
     await connect(app, client, oauth_client, scope="email")
-    [entry] = (await client.get(CONNECTED, headers=bearer(ada["accessToken"]))).json()
+    [entry] = await connected(client, ada["accessToken"])
     assert entry["scopes"] == ["email", "openid", "profile"]
     assert entry["connectedAt"] == stamp
     assert entry["updatedAt"] == clock().strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -82,14 +95,13 @@ async def test_only_the_callers_consents_are_listed(
     await connect(app, client, oauth_client)
     await register(client, "grace@example.com")
     grace = await login(client, "grace@example.com")
-    response = await client.get(CONNECTED, headers=bearer(grace["accessToken"]))
-    assert response.json() == []
+    assert await connected(client, grace["accessToken"]) == []
     withdraw = await client.delete(
         f"{CONNECTED}/{oauth_client.client_id}", headers=bearer(grace["accessToken"])
     )
     assert withdraw.status_code == 404
     # ada's connection is untouched.
-    assert len((await client.get(CONNECTED, headers=bearer(ada["accessToken"]))).json()) == 1
+    assert len(await connected(client, ada["accessToken"])) == 1
 
 
 async def test_withdrawing_revokes_the_tokens_and_asks_consent_again(
@@ -104,9 +116,10 @@ async def test_withdrawing_revokes_the_tokens_and_asks_consent_again(
     )
     assert response.status_code == 200
     assert response.json() == {
-        "message": "Access withdrawn; the application's tokens have been revoked"
+        "success": True,
+        "message": "Access withdrawn; the application's tokens have been revoked",
     }
-    listed = (await client.get(CONNECTED, headers=bearer(ada["accessToken"]))).json()
+    listed = await connected(client, ada["accessToken"])
     assert [entry["clientId"] for entry in listed] == [other.client_id]
     refreshed = await client.post(
         TOKEN, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
@@ -171,4 +184,4 @@ async def test_deleting_the_application_removes_the_connection(
         f"/api/applications/{oauth_client.client_id}", headers=bearer(owner["accessToken"])
     )
     assert deleted.status_code == 200
-    assert (await client.get(CONNECTED, headers=bearer(ada["accessToken"]))).json() == []
+    assert await connected(client, ada["accessToken"]) == []

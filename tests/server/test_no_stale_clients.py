@@ -112,6 +112,24 @@ async def test_a_suspended_application_is_refused_at_once_by_both_instances(
         assert anonymous.json() == {"active": False}
 
 
+async def test_an_inactive_application_is_refused_at_once_by_the_other_instance(
+    fleet: Fleet,
+) -> None:
+    token = (await _token(fleet.second, fleet.client_id, fleet.secret)).json()["access_token"]
+    assert await _active(fleet.second, fleet.client_id, fleet.secret, token)
+    path = f"/api/applications/{fleet.client_id}"
+    switched = await fleet.first.put(
+        path, json={"isActive": False}, headers=bearer(fleet.owner_token)
+    )
+    assert switched.status_code == 200
+    refused = await _token(fleet.second, fleet.client_id, fleet.secret)
+    assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+    anonymous = await fleet.second.post("/api/oauth/token/introspect", data={"token": token})
+    assert anonymous.json() == {"active": False}
+    await fleet.first.put(path, json={"isActive": True}, headers=bearer(fleet.owner_token))
+    assert (await _token(fleet.second, fleet.client_id, fleet.secret)).status_code == 200
+
+
 async def test_a_deleted_application_is_refused_at_once_by_the_other_instance(
     fleet: Fleet,
 ) -> None:

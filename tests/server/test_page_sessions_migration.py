@@ -7,42 +7,13 @@ exist; the downgrade goes back to ``0004_oauth``.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
 from tekcify_auth.server.db.engine import Database
 from tekcify_auth.server.db.migrate import alembic_config, upgrade
-
-from .conftest import _with_search_path, postgres_root_url
-
-
-@pytest.fixture
-def empty_database(backend: str, tmp_path: Path) -> Iterator[Database]:
-    """A database of ``backend`` with no schema yet, private to this test."""
-    if backend == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'migrate.sqlite3'}")
-        db.prepare()
-        yield db
-        db.dispose()
-        return
-    root = Database(postgres_root_url())
-    schema = f"m_{uuid.uuid4().hex[:12]}"
-    with root.write_connection() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    db = Database(_with_search_path(postgres_root_url(), schema))
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with root.write_connection() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        root.dispose()
 
 
 def _columns(db: Database, table: str) -> set[str]:

@@ -145,7 +145,7 @@ async def _login(
 async def _session_addresses(client: httpx.AsyncClient, token: str) -> list[Any]:
     listed = await client.get("/api/auth/sessions", headers=bearer(token))
     assert listed.status_code == 200, listed.text
-    return sorted(s["ipAddress"] for s in listed.json())
+    return sorted(s["ipAddress"] for s in listed.json()["sessions"])
 
 
 async def test_sessions_record_the_client_behind_a_trusted_proxy(behind_proxy: FastAPI) -> None:

@@ -24,6 +24,8 @@ from tekcify_auth import decode_token
 from tekcify_auth.server.db.engine import Database
 from tekcify_auth.server.db.models import RefreshToken, User, UserSession
 from tekcify_auth.server.db.oauth import AuthorizationCode, LoginSession, RevokedClientToken
+from tekcify_auth.server.db.security import AccountCode
+from tekcify_auth.server.services import codes
 from tekcify_auth.server.services.purge import (
     BATCH,
     LEASE,
@@ -456,3 +458,25 @@ def test_a_purge_that_lost_its_lease_commits_nothing_more(
     finally:
         slow.dispose()
         other.dispose()
+
+
+async def test_expired_mailed_links_and_codes_go_and_live_ones_stay(
+    app: FastAPI, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    ctx = app.state.ctx
+    user_id = (await register(client))["userId"]
+    now = ctx.clock()
+    with ctx.db.write() as db:
+        short = codes.issue_code(db, user_id, "purge_short", ttl=timedelta(minutes=15), now=now)
+        long = codes.issue_link(db, user_id, "purge_long", ttl=timedelta(hours=24), now=now)
+    clock.advance(3600)
+    report = purge(ctx.db, ctx.clock(), HOUR)
+    assert report.account_codes >= 1
+    with ctx.db.read() as db:
+        purposes = set(db.execute(select(AccountCode.purpose)).scalars())
+    assert "purge_short" not in purposes
+    assert "purge_long" in purposes
+    # The live link still works after the purge.
+    with ctx.db.write() as db:
+        assert codes.redeem_link(db, "purge_long", long, ctx.clock()).user_id == user_id
+    assert short.isdigit()

@@ -132,7 +132,7 @@ async def test_logout_and_revocations_are_recorded(
     clock.advance(1)
     second = (await login(client))["accessToken"]
     await login(client)
-    sessions = (await client.get("/api/auth/sessions", headers=bearer(second))).json()
+    sessions = (await client.get("/api/auth/sessions", headers=bearer(second))).json()["sessions"]
     other_id = next(s["id"] for s in sessions if not s["current"])
     clock.advance(1)
     revoked = await client.delete(f"/api/auth/sessions/{other_id}", headers=bearer(second))

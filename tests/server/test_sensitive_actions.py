@@ -304,6 +304,18 @@ async def test_the_account_is_deleted_with_the_password_mfa_code_and_confirmatio
     assert not user_exists(app)
 
 
+async def test_mail_not_yet_sent_to_a_deleted_account_goes_with_it(
+    app: FastAPI, client: httpx.AsyncClient, ada: str, bob: str
+) -> None:
+    # Queued codes hold the address (personal data) and a code: neither outlives the account.
+    await send_code(app, client, ada)
+    await send_code(app, client, bob, to="bob@example.com")
+    response = await delete(client, ada, {"password": PASSWORD, "confirmDelete": True})
+    assert response.status_code == 200, response.text
+    assert mailed_codes(app) == []
+    assert len(mailed_codes(app, "bob@example.com")) == 1  # another user's mail stays
+
+
 @pytest.mark.parametrize("confirm", [False, None, "true", 1])
 async def test_confirm_delete_false_is_refused(
     app: FastAPI, client: httpx.AsyncClient, ada: str, confirm: Any

@@ -20,7 +20,7 @@ LOGINS = 120
 async def live_sessions(client: httpx.AsyncClient, access_token: str) -> int:
     response = await client.get("/api/auth/sessions", headers=bearer(access_token))
     assert response.status_code == 200, response.text
-    return len(response.json())
+    return len(response.json()["sessions"])
 
 
 async def refreshes(client: httpx.AsyncClient, refresh_token: str) -> bool:

@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
 import httpx
 from fastapi import FastAPI
+from pydantic import TypeAdapter
 
 from tekcify_auth import decode_token
+from tekcify_auth.server.schemas.base import IsoDateTime
 
-from .conftest import PASSWORD, FakeClock, asgi_client, bearer, login, signed_up
+from .conftest import (
+    PASSWORD,
+    FakeClock,
+    asgi_client,
+    bearer,
+    client_session,
+    create_oauth_app,
+    login,
+    signed_up,
+)
+
+SESSION_KEYS = {
+    "id", "applicationName", "applicationLogo", "ipAddress", "userAgent", "scopes",
+    "createdAt", "lastUsedAt", "expiresAt", "current",
+}
+
+
+async def listed(client: httpx.AsyncClient, token: str) -> list[dict[str, Any]]:
+    """``GET /api/auth/sessions``: asserts the 2.2.12 ``{sessions: [...]}`` and returns them."""
+    response = await client.get("/api/auth/sessions", headers=bearer(token))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"sessions"}
+    entries: list[dict[str, Any]] = body["sessions"]
+    assert all(set(entry) == SESSION_KEYS for entry in entries)
+    return entries
+
+
+def iso(value: datetime) -> str:
+    return str(TypeAdapter(IsoDateTime).dump_python(value, mode="json"))
 
 
 def sid(access_token: str) -> str:
@@ -57,15 +91,44 @@ async def test_sessions_are_listed_with_the_current_one_marked(
         second = await login(phone)
         response = await laptop.get("/api/auth/sessions", headers=bearer(first["accessToken"]))
     assert response.status_code == 200
-    sessions = response.json()
+    sessions = response.json()["sessions"]
     assert [s["id"] for s in sessions] == [sid(second["accessToken"]), sid(first["accessToken"])]
     assert [s["current"] for s in sessions] == [False, True]
     assert [s["ipAddress"] for s in sessions] == ["198.51.100.2", "198.51.100.1"]
     assert sessions[0]["userAgent"].startswith("python-httpx/")
-    assert set(sessions[0]) == {
-        "id", "createdAt", "lastUsedAt", "userAgent", "ipAddress", "current",
-    }
+    assert all(set(s) == SESSION_KEYS for s in sessions)
     assert sessions[1]["createdAt"].endswith("Z")
+
+
+async def test_sessions_name_their_application_scopes_and_end(
+    app: FastAPI, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    ttl = app.state.ctx.settings.refresh_token_ttl
+    pair = await signed_up(client)
+    started = clock.now
+    oauth = create_oauth_app(app)
+    clock.advance(60)
+    client_session(app, oauth.client_id, scopes=("openid", "email"))
+
+    newest, own = await listed(client, pair["accessToken"])
+    assert newest["applicationName"] == "Test app"
+    assert newest["applicationLogo"] is None
+    assert newest["scopes"] == ["openid", "email"]
+    assert newest["current"] is False
+    assert newest["expiresAt"] == iso(clock.now + timedelta(seconds=ttl))
+    # A first-party login names the server itself; it ends with its refresh token.
+    assert own["applicationName"] == "Tekcify"
+    assert own["applicationLogo"] is None
+    assert own["current"] is True
+    assert own["expiresAt"] == iso(started + timedelta(seconds=ttl))
+
+    # Rotating the refresh token moves the end to the new token's expiry.
+    clock.advance(600)
+    rotated = await client.post("/api/auth/refresh", json={"refreshToken": pair["refreshToken"]})
+    assert rotated.status_code == 200
+    entries = await listed(client, rotated.json()["accessToken"])
+    mine = next(e for e in entries if e["current"])
+    assert mine["expiresAt"] == iso(clock.now + timedelta(seconds=ttl))
 
 
 async def test_revoking_one_session(client: httpx.AsyncClient) -> None:
@@ -104,8 +167,8 @@ async def test_revoking_every_other_session(client: httpx.AsyncClient) -> None:
     response = await client.delete("/api/auth/sessions", headers=bearer(current["accessToken"]))
     assert response.status_code == 200
     assert response.json() == {"message": "Revoked 2 other sessions"}
-    listed = await client.get("/api/auth/sessions", headers=bearer(current["accessToken"]))
-    assert [s["current"] for s in listed.json()] == [True]
+    remaining = await listed(client, current["accessToken"])
+    assert [s["current"] for s in remaining] == [True]
     for other in others:
         refreshed = await client.post(
             "/api/auth/refresh", json={"refreshToken": other["refreshToken"]}

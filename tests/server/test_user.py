@@ -17,11 +17,12 @@ from tekcify_auth.server.db.applications import Application
 from tekcify_auth.server.db.images import StoredImage
 from tekcify_auth.server.db.models import RefreshToken, User, UserSession
 from tekcify_auth.server.db.oauth import Consent
-from tekcify_auth.server.services import accounts
+from tekcify_auth.server.services import accounts, activity
 from tekcify_auth.server.services.consent import remember_consent
 
 from .conftest import (
     PASSWORD,
+    FakeClock,
     asgi_client,
     bearer,
     client_session,
@@ -202,6 +203,15 @@ async def test_the_export_holds_every_record_and_no_secret(
     with app.state.ctx.db.write() as db:
         remember_consent(db, _user_id(app, ADA), bobs.client_id, ["profile", "openid"],
                          app.state.ctx.clock())
+        activity.record(
+            db, app.state.ctx.clock(), user_id=_user_id(app, ADA), activity_type="login_success",
+            address="203.0.113.7", user_agent="Mozilla/5.0 (iPhone; Mobile)",
+            metadata={"note": "kept out of the export"},
+        )
+        activity.record(
+            db, app.state.ctx.clock(), user_id=_user_id(app, BOB), activity_type="login_failed",
+            success=False,
+        )
     with app.state.ctx.db.read() as db:
         secrets = [
             *db.execute(select(User.password_hash)).scalars(),
@@ -215,21 +225,40 @@ async def test_the_export_holds_every_record_and_no_secret(
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["content-disposition"].startswith("attachment")
     data = response.json()
+    # 2.2.12 ExportedUserData, then what this server holds besides.
     assert list(data) == [
-        "exportedAt", "profile", "sessions", "applications", "consents", "images"
+        "profile", "connectedApps", "socialProviders", "passkeys", "securityActivity",
+        "sessions", "applications", "images", "exportedAt",
     ]
+    assert set(data["profile"]) == {
+        "email", "firstName", "lastName", "avatarUrl", "mfaEnabled", "role",
+        "emailVerifiedAt", "lastLoginAt", "createdAt", "userId", "emailVerified", "updatedAt",
+    }
     assert data["profile"]["email"] == ADA
     assert data["profile"]["firstName"] == "Ada"
     assert data["profile"]["avatarUrl"] == avatar
     assert data["profile"]["createdAt"].endswith("Z")
+    assert data["profile"]["mfaEnabled"] is False
+    assert data["profile"]["emailVerifiedAt"] is None
+    assert data["profile"]["lastLoginAt"] == data["sessions"][0]["createdAt"]
+    assert data["socialProviders"] == []
+    assert data["passkeys"] == []
+    assert data["securityActivity"] == [{
+        "activityType": "login_success", "ipAddress": "203.0.113.7",
+        "userAgent": "Mozilla/5.0 (iPhone; Mobile)", "location": None, "deviceType": "mobile",
+        "success": True, "createdAt": data["sessions"][0]["createdAt"],
+    }]
     assert len(data["sessions"]) == 1
     assert data["sessions"][0]["clientId"] is None
     assert data["sessions"][0]["ipAddress"] == "203.0.113.7"
     assert [a["clientId"] for a in data["applications"]] == [owned.client_id]
     assert data["applications"][0]["confidential"] is True
-    assert [(c["clientId"], c["scopes"]) for c in data["consents"]] == [
-        (bobs.client_id, ["openid", "profile"])
+    assert [(c["applicationName"], c["clientId"], c["scopes"]) for c in data["connectedApps"]] == [
+        ("Test app", bobs.client_id, ["openid", "profile"])
     ]
+    assert set(data["connectedApps"][0]) == {
+        "applicationName", "clientId", "scopes", "consentedAt", "updatedAt",
+    }
     assert [(i["kind"], i["mediaType"]) for i in data["images"]] == [("avatar", "image/png")]
     assert data["images"][0]["id"] in avatar
     words = " ".join(_keys(data)).lower()
@@ -238,6 +267,24 @@ async def test_the_export_holds_every_record_and_no_secret(
     for secret in secrets:
         assert secret not in response.text
     assert BOB not in response.text
+    assert "kept out of the export" not in response.text  # activity metadata
+
+
+async def test_the_export_says_when_the_email_was_verified_and_the_last_sign_in(
+    app: FastAPI, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    first = await signed_up(client)
+    clock.advance(3600)
+    latest = await login(client)
+    with app.state.ctx.db.write() as db:
+        user = db.get(User, _user_id(app, ADA))
+        assert user is not None
+        user.email_verified, user.email_verified_at = True, clock.now
+    assert first["accessToken"] != latest["accessToken"]
+    profile = (await client.get(EXPORT, headers=bearer(latest["accessToken"]))).json()["profile"]
+    stamp = clock.now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert (profile["emailVerifiedAt"], profile["lastLoginAt"]) == (stamp, stamp)
+    assert profile["emailVerified"] is True
 
 
 async def test_the_export_is_only_for_the_users_own_session(

@@ -44,6 +44,7 @@ from .routers import user as user_routes
 from .routers.text import refuse_lone_surrogates
 from .services.image_store import upload_limit_for
 from .services.images import ImageProcessor
+from .services.mail_sender import MailSender
 from .services.purge import purge_periodically
 from .settings import Settings, load_settings
 
@@ -98,9 +99,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             asyncio.create_task(purge_periodically(ctx, float(settings.purge_interval)))
             if settings.purge_interval else None
         )
+        # Mail is delivered off the request path (services/mail_sender.py).
+        sender = MailSender(ctx.db, settings, ctx.clock) if settings.mail_poll_interval else None
+        sending = (
+            asyncio.create_task(sender.run(settings.mail_poll_interval))
+            if sender is not None else None
+        )
         try:
             yield
         finally:
+            if sender is not None and sending is not None:
+                # A delivery in progress ends now and stays queued; the loop returns once
+                # its thread has (a cancel would leave that thread running on).
+                sender.stop()
+                await asyncio.wait({sending}, timeout=STOP_PATIENCE)
+                sending.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sending
             if purging is not None:
                 purging.cancel()
                 with suppress(asyncio.CancelledError):
@@ -165,6 +180,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     return app
 
+
+#: Seconds the shutdown waits for the mail sender's pass to end (it is interrupted).
+STOP_PATIENCE: Final = 10.0
 
 #: Seconds a worker of ``serve --workers N`` waits for its database at start.
 WORKER_START_PATIENCE: Final = 60.0

@@ -12,6 +12,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
+from email.utils import parseaddr
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -31,6 +32,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .hosts import parse_hosts, split_host
 from .proxies import parse_networks
+from .smtp_url import SmtpTarget, parse_smtp_url
 
 __all__ = [
     "DEFAULT_SCOPES", "SIGNING_ALGORITHMS", "Settings", "SettingsError", "load_settings",
@@ -296,13 +298,21 @@ class Settings(BaseSettings):
     )
     smtp_timeout: float = _env(
         "TEKCIFY_SMTP_TIMEOUT",
-        "a number of seconds from 1 to 300: how long one SMTP exchange may take",
+        "a number of seconds from 1 to 300: how long the SMTP server may take to answer "
+        "(one message's whole exchange is cut off after three times this)",
         default=30.0, ge=1, le=300,
     )
     mail_from: str = _env(
         "TEKCIFY_MAIL_FROM",
         "an address, optionally with a display name: Tekcify <no-reply@example.com>",
         default="Tekcify <no-reply@localhost>", min_length=3, max_length=320,
+    )
+    mail_poll_interval: float = _env(
+        "TEKCIFY_MAIL_POLL_INTERVAL",
+        "a number of seconds from 0.01 to 60, or 0 for this process never to deliver mail "
+        "(another instance of the fleet does): how often the server looks for mail due in "
+        "the queue",
+        default=1.0, ge=0, le=60,
     )
     require_verified_email: bool = _env(
         "TEKCIFY_REQUIRE_VERIFIED_EMAIL",
@@ -480,6 +490,29 @@ class Settings(BaseSettings):
             raise ValueError("not a redis URL")
         return value.strip()
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_smtp_url(value.get_secret_value())  # raises ValueError saying what is wrong
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        value = value.strip()
+        if any(c in value for c in "\r\n\x00") or "@" not in parseaddr(value)[1]:
+            raise ValueError("not an address")
+        return value
+
+    @field_validator("mail_poll_interval")
+    @classmethod
+    def _mail_poll_interval(cls, value: float) -> float:
+        if value != 0 and value < 0.01:
+            raise ValueError("must be 0 or from 0.01 to 60")
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _trusted_proxies(cls, value: str) -> str:
@@ -562,13 +595,25 @@ class Settings(BaseSettings):
         return parse_networks(self.trusted_proxies)
 
     @property
+    def smtp_target(self) -> SmtpTarget | None:
+        """Where mail is sent (``TEKCIFY_SMTP_URL``), or ``None`` for the outbox folder."""
+        if self.smtp_url is None:
+            return None
+        return parse_smtp_url(self.smtp_url.get_secret_value())
+
+    @property
+    def outbox(self) -> Path:
+        """The folder of ``.eml`` files when ``TEKCIFY_SMTP_URL`` is unset."""
+        return self.data_dir / "outbox"
+
+    @property
     def secret_file(self) -> Path:
         """Where the generated HS256 secret is kept when ``JWT_ACCESS_SECRET`` is unset."""
         return self.data_dir / "jwt_access_secret"
 
 
 #: Settings whose refusals say what is wrong, besides what they accept.
-_EXPLAINED: Final = frozenset({"extra_scopes", "scopes_file"})
+_EXPLAINED: Final = frozenset({"extra_scopes", "scopes_file", "smtp_url"})
 
 
 def _describe(errors: list[Any], env: Mapping[str, str] | None) -> list[str]:
@@ -587,7 +632,9 @@ def _describe(errors: list[Any], env: Mapping[str, str] | None) -> list[str]:
                     break
         accepts = str((field.json_schema_extra or {}).get("accepts", "")) if field else ""  # type: ignore[union-attr]
         value = error.get("input")
-        if name in ("jwt_access_secret", "key_encryption_secret") or isinstance(value, dict):
+        if name in ("jwt_access_secret", "key_encryption_secret", "smtp_url") or isinstance(
+            value, dict
+        ):
             shown = ""
         else:  # never echo a password that sits in a URL
             shown = "=" + re.sub(r"//[^/@]*@", "//***@", f"{value!s:.80}")

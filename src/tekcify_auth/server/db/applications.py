@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base
@@ -23,7 +23,9 @@ class Application(Base):
 
     ``redirect_uris``, ``authorized_origins`` and ``scopes`` are JSON lists of strings;
     ``logo_url`` refers to the uploaded logo, when there is one. Deleting the owner
-    deletes the application.
+    deletes the application. An inactive application (``is_active`` false, set by its
+    owner) cannot be used: every protocol lookup treats it as unknown.
+    ``primary_color`` is ``#rrggbb`` in lower case, or ``None``.
     """
 
     __tablename__ = "applications"
@@ -37,5 +39,7 @@ class Application(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     client_secret_hash: Mapped[str | None] = mapped_column(String(64))
     logo_url: Mapped[str | None] = mapped_column(String(2048))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    primary_color: Mapped[str | None] = mapped_column(String(7))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -10,7 +10,7 @@ someone else owns answers 404 on every route, as one that does not exist
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
@@ -18,10 +18,13 @@ from fastapi import APIRouter, Query, Request, Response
 from ..db.applications import Application
 from ..errors import ApiError
 from ..schemas.applications import (
+    ApplicationList,
     ApplicationResponse,
+    ApplicationStats,
     CreateApplicationRequest,
     CreatedApplication,
     LogoResponse,
+    Pagination,
     PublicApplication,
     RegeneratedSecret,
     UpdateApplicationRequest,
@@ -43,22 +46,32 @@ _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _FIELDS: Final = {
     "name": "name", "description": "description", "redirectUris": "redirect_uris",
     "authorizedOrigins": "authorized_origins", "scopes": "scopes",
+    "primaryColor": "primary_color", "isActive": "is_active",
 }
+
+
+def _fields(application: Application, base_url: str) -> dict[str, Any]:
+    return {
+        "clientId": application.client_id, "name": application.name,
+        "description": application.description,
+        "logoUrl": image_url(base_url, application.logo_url),
+        "redirectUris": application.redirect_uris,
+        "authorizedOrigins": application.authorized_origins, "scopes": application.scopes,
+        "primaryColor": application.primary_color,
+    }
 
 
 def _public(application: Application, base_url: str) -> PublicApplication:
     return PublicApplication(
-        clientId=application.client_id, name=application.name,
-        description=application.description,
-        logoUrl=image_url(base_url, application.logo_url),
-        redirectUris=application.redirect_uris,
-        authorizedOrigins=application.authorized_origins, scopes=application.scopes,
+        **_fields(application, base_url),
+        clientIdObfuscated=applications.obfuscate_client_id(application.client_id),
     )
 
 
 def _owned(application: Application, base_url: str) -> ApplicationResponse:
     return ApplicationResponse(
-        **_public(application, base_url).model_dump(),
+        **_fields(application, base_url),
+        isActive=application.is_active,
         createdAt=application.created_at, updatedAt=application.updated_at,
     )
 
@@ -69,19 +82,33 @@ def list_applications(
     caller: FirstParty,
     ctx: Ctx,
     base: BaseUrl,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-) -> list[ApplicationResponse]:
+    page: Annotated[int | None, Query(ge=1, le=MAX_PAGE)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
+) -> list[ApplicationResponse] | ApplicationList:
     """The caller's applications, newest first: page ``page`` of ``limit`` (at most 100).
 
-    The total is in ``X-Total-Count``.
+    Without ``page`` and ``limit`` (the 2.0.4 client): a bare array of the first
+    ``limit`` (20), the total in ``X-Total-Count``. With either (2.2.12): the envelope
+    ``{success, stats: {total, active, inactive}, data, pagination: {page, limit, total,
+    totalPages}}``, and ``X-Total-Count`` too.
     """
     owner_id = caller.user_id
+    envelope = page is not None or limit is not None
+    page = page or 1
+    limit = limit or DEFAULT_LIMIT
     with ctx.db.read() as db:
-        rows, total = applications.list_applications(db, owner_id, page=page, limit=limit)
-        body = [_owned(row, base) for row in rows]
-    response.headers["X-Total-Count"] = str(total)
-    return body
+        rows, stats = applications.list_applications(db, owner_id, page=page, limit=limit)
+        data = [_owned(row, base) for row in rows]
+    response.headers["X-Total-Count"] = str(stats.total)
+    if not envelope:
+        return data
+    return ApplicationList(
+        stats=ApplicationStats(total=stats.total, active=stats.active, inactive=stats.inactive),
+        data=data,
+        pagination=Pagination(
+            page=page, limit=limit, total=stats.total, totalPages=-(-stats.total // limit),
+        ),
+    )
 
 
 @router.post("", status_code=201)
@@ -96,8 +123,8 @@ def create_application(
         application, secret = applications.create_application(
             db, owner_id=owner_id, name=body.name, description=body.description,
             redirect_uris=body.redirectUris, authorized_origins=body.authorizedOrigins or [],
-            scopes=scopes, now=ctx.clock(), address=client_address(request),
-            user_agent=user_agent(request),
+            scopes=scopes, now=ctx.clock(), primary_color=body.primaryColor,
+            address=client_address(request), user_agent=user_agent(request),
         )
         created = _owned(application, base)
     assert secret is not None  # made confidential
@@ -107,7 +134,8 @@ def create_application(
 
 @router.get("/public/{client_id}")
 def get_public_application(client_id: str, ctx: Ctx, base: BaseUrl) -> PublicApplication:
-    """Any application's public face (no authentication): no timestamps, no secret."""
+    """Any usable application's public face (no authentication): no timestamps, no
+    secret; an inactive or suspended one is a 404."""
     with ctx.db.read() as db:
         application = applications.find_application(db, client_id)
         if application is None:
@@ -119,7 +147,7 @@ def get_public_application(client_id: str, ctx: Ctx, base: BaseUrl) -> PublicApp
 def update_application(
     client_id: str, body: UpdateApplicationRequest, caller: FirstParty, ctx: Ctx
 ) -> Message:
-    """Change any of the create fields; those left out stay as they are."""
+    """Change any of the create fields, or ``isActive``; those left out stay as they are."""
     owner_id = caller.user_id
     if body.scopes is not None:
         applications.check_scopes(body.scopes, ctx.settings.scopes)
@@ -127,7 +155,8 @@ def update_application(
         fields=frozenset(_FIELDS[name] for name in body.model_fields_set),
         name=body.name, description=body.description,
         redirect_uris=body.redirectUris or (), authorized_origins=body.authorizedOrigins or (),
-        scopes=body.scopes or (),
+        scopes=body.scopes or (), primary_color=body.primaryColor,
+        is_active=body.isActive if body.isActive is not None else True,
     )
     with ctx.db.write() as db:
         applications.update_application(db, owner_id, client_id, changes, ctx.clock())

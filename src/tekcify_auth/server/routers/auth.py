@@ -19,6 +19,7 @@ from ..schemas.auth import (
     RefreshRequest,
     RegisterRequest,
     SessionInfo,
+    SessionList,
     TokenResponse,
     UserProfile,
 )
@@ -31,6 +32,8 @@ from .images import BaseUrl
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+#: The ``applicationName`` of a first-party session: this server's own.
+FIRST_PARTY_NAME = "Tekcify"
 
 
 def profile(user: User, base_url: str) -> UserProfile:
@@ -104,19 +107,22 @@ def logout(caller: FirstParty, request: Request, ctx: Ctx) -> Message:
 
 
 @router.get("/sessions")
-def list_sessions(caller: FirstParty, ctx: Ctx) -> list[SessionInfo]:
-    """The caller's live sessions, most recently used first."""
+def list_sessions(caller: FirstParty, ctx: Ctx, base: BaseUrl) -> SessionList:
+    """The caller's live sessions, most recently used first: ``{sessions: [...]}``."""
     with ctx.db.read() as db:
-        rows = sessions.active_sessions(
+        rows = sessions.list_sessions(
             db, caller.user_id, ctx.clock(), ctx.settings.refresh_token_ttl
         )
-    return [
+    return SessionList(sessions=[
         SessionInfo(
-            id=s.id, createdAt=s.created_at, lastUsedAt=s.last_used_at, userAgent=s.user_agent,
-            ipAddress=s.ip_address, current=s.id == caller.session_id,
+            id=s.id, applicationName=s.application_name or FIRST_PARTY_NAME,
+            applicationLogo=image_url(base, s.application_logo), ipAddress=s.ip_address,
+            userAgent=s.user_agent, scopes=s.scopes, createdAt=s.created_at,
+            lastUsedAt=s.last_used_at, expiresAt=s.expires_at,
+            current=s.id == caller.session_id,
         )
         for s in rows
-    ]
+    ])
 
 
 @router.delete("/sessions/{session_id}")

@@ -17,16 +17,21 @@ from ..services.applications import (
     check_description,
     check_name,
     check_origin,
+    check_primary_color,
     check_redirect_uri,
     check_unique,
 )
 from .base import IsoDateTime, RequestModel, ResponseModel
 
 __all__ = [
+    "ApplicationFields",
+    "ApplicationList",
     "ApplicationResponse",
+    "ApplicationStats",
     "CreateApplicationRequest",
     "CreatedApplication",
     "LogoResponse",
+    "Pagination",
     "PublicApplication",
     "RegeneratedSecret",
     "UpdateApplicationRequest",
@@ -39,6 +44,8 @@ Name = Annotated[str, AfterValidator(check_name)]
 Description = Annotated[str | None, AfterValidator(check_description)]
 RedirectUri = Annotated[str, AfterValidator(check_redirect_uri)]
 Origin = Annotated[str, AfterValidator(check_origin)]
+#: ``#rrggbb``, either case; stored and answered in lower case.
+PrimaryColor = Annotated[str | None, AfterValidator(check_primary_color)]
 Scope = Annotated[str, Field(min_length=1, max_length=64)]
 RedirectUris = Annotated[
     list[RedirectUri],
@@ -52,10 +59,10 @@ Scopes = Annotated[
 
 
 class CreateApplicationRequest(RequestModel):
-    """``{name, description?, redirectUris, authorizedOrigins?, scopes}``.
+    """``{name, description?, redirectUris, authorizedOrigins?, scopes, primaryColor?}``.
 
     ``description`` empty or ``null`` is no description; ``authorizedOrigins`` ``null``
-    is none.
+    is none; ``primaryColor`` is ``#rrggbb`` (2.2.12).
     """
 
     name: Name
@@ -63,13 +70,16 @@ class CreateApplicationRequest(RequestModel):
     redirectUris: RedirectUris
     authorizedOrigins: Origins | None = None
     scopes: Scopes
+    primaryColor: PrimaryColor = None
 
 
 class UpdateApplicationRequest(RequestModel):
     """Any subset of the create fields; those left out stay as they are.
 
-    ``description`` and ``authorizedOrigins`` may be ``null`` (clears them); ``name``,
-    ``redirectUris`` and ``scopes`` may not.
+    ``description``, ``authorizedOrigins`` and ``primaryColor`` may be ``null`` (clears
+    them); ``name``, ``redirectUris``, ``scopes`` and ``isActive`` may not. ``isActive``
+    (a boolean) is this server's extension: ``false`` makes the application unusable
+    until it is set ``true`` again.
     """
 
     name: Name | None = None
@@ -77,8 +87,10 @@ class UpdateApplicationRequest(RequestModel):
     redirectUris: RedirectUris | None = None
     authorizedOrigins: Origins | None = None
     scopes: Scopes | None = None
+    primaryColor: PrimaryColor = None
+    isActive: bool | None = None
 
-    @field_validator("name", "redirectUris", "scopes")
+    @field_validator("name", "redirectUris", "scopes", "isActive")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # Only runs for fields that were sent: null there would mean "remove", which
@@ -88,8 +100,8 @@ class UpdateApplicationRequest(RequestModel):
         return value
 
 
-class PublicApplication(ResponseModel):
-    """What anyone may know of an application: the public lookup's answer."""
+class ApplicationFields(ResponseModel):
+    """The fields of ``Application`` that both views show."""
 
     clientId: str
     name: str
@@ -98,14 +110,53 @@ class PublicApplication(ResponseModel):
     redirectUris: list[str]
     authorizedOrigins: list[str]
     scopes: list[str]
+    primaryColor: str | None
 
 
-class ApplicationResponse(PublicApplication):
+class PublicApplication(ApplicationFields):
+    """What anyone may know of an application: the public lookup's answer.
+
+    ``clientIdObfuscated`` (2.2.12) is the client id with all but its first 8 and last
+    4 characters masked (``services.applications.obfuscate_client_id``).
+    """
+
+    clientIdObfuscated: str
+
+
+class ApplicationResponse(ApplicationFields):
     """``Application {clientId, name, description, logoUrl, redirectUris,
-    authorizedOrigins, scopes, createdAt, updatedAt}``, as its owner sees it."""
+    authorizedOrigins, scopes, primaryColor, isActive, createdAt, updatedAt}``, as its
+    owner sees it."""
 
+    isActive: bool
     createdAt: IsoDateTime
     updatedAt: IsoDateTime
+
+
+class ApplicationStats(ResponseModel):
+    """``{total, active, inactive}``: the counts of the owner's applications."""
+
+    total: int
+    active: int
+    inactive: int
+
+
+class Pagination(ResponseModel):
+    """``{page, limit, total, totalPages}``."""
+
+    page: int
+    limit: int
+    total: int
+    totalPages: int
+
+
+class ApplicationList(ResponseModel):
+    """2.2.12 ``ListApplicationsResponse``: ``{success, stats, data, pagination}``."""
+
+    success: bool = True
+    stats: ApplicationStats
+    data: list[ApplicationResponse]
+    pagination: Pagination
 
 
 class CreatedApplication(ApplicationResponse):

@@ -18,6 +18,7 @@ __all__ = [
     "RefreshRequest",
     "RegisterRequest",
     "SessionInfo",
+    "SessionList",
     "TokenResponse",
     "UserProfile",
 ]
@@ -88,11 +89,27 @@ class UserProfile(ResponseModel):
 
 
 class SessionInfo(ResponseModel):
-    """One entry of ``GET /api/auth/sessions``."""
+    """One entry of ``GET /api/auth/sessions``: 2.2.12 ``Session`` plus ``current``.
+
+    ``applicationName`` is the OAuth application's name, or the server's own
+    (``Tekcify``) for a first-party login; ``applicationLogo`` the application's logo
+    (``null`` without one, and for a first-party login); ``expiresAt`` when the session
+    ends unless it is used again.
+    """
 
     id: str
+    applicationName: str
+    applicationLogo: str | None
+    ipAddress: str | None
+    userAgent: str | None
+    scopes: list[str]
     createdAt: IsoDateTime
     lastUsedAt: IsoDateTime
-    userAgent: str | None
-    ipAddress: str | None
+    expiresAt: IsoDateTime
     current: bool
+
+
+class SessionList(ResponseModel):
+    """2.2.12 ``SessionsResponse``: ``{sessions: [...]}``."""
+
+    sessions: list[SessionInfo]

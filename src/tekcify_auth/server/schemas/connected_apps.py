@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from .base import IsoDateTime, ResponseModel
 
-__all__ = ["ConnectedApp"]
+__all__ = ["ConnectedApp", "ConnectedApps", "Withdrawn"]
 
 
 class ConnectedApp(ResponseModel):
-    """``{clientId, name, description, logoUrl, scopes, connectedAt, updatedAt}``."""
+    """2.2.12 ``ConnectedApp {id, clientId, name, description, logoUrl, scopes,
+    connectedAt, updatedAt}``; ``id`` is the consent's."""
 
+    id: str
     clientId: str
     name: str
     description: str | None
@@ -17,3 +19,17 @@ class ConnectedApp(ResponseModel):
     scopes: list[str]
     connectedAt: IsoDateTime
     updatedAt: IsoDateTime
+
+
+class ConnectedApps(ResponseModel):
+    """2.2.12 ``ListConnectedAppsResponse``: ``{success: true, data}``."""
+
+    success: bool = True
+    data: list[ConnectedApp]
+
+
+class Withdrawn(ResponseModel):
+    """``{success: true, message}``: the answer of a withdrawal (2.2.12)."""
+
+    success: bool = True
+    message: str

@@ -13,8 +13,9 @@ from .base import IsoDateTime, Name, RequestModel, ResponseModel
 __all__ = [
     "AvatarResponse",
     "DeleteAccountRequest",
+    "ExportedActivity",
     "ExportedApplication",
-    "ExportedConsent",
+    "ExportedConnectedApp",
     "ExportedImage",
     "ExportedProfile",
     "ExportedSession",
@@ -57,26 +58,52 @@ class AvatarResponse(ResponseModel):
 
 
 class ExportedProfile(ResponseModel):
-    """The account itself, in a data export (never the password hash)."""
+    """The account itself, in a data export (never the password hash).
+
+    2.2.12 ``ExportedUserData.profile`` (``mfaEnabled`` is false: this server has no
+    MFA yet; ``lastLoginAt`` is the newest first-party sign-in), plus ``userId``,
+    ``emailVerified`` and ``updatedAt``.
+    """
 
     userId: str
     email: str
     firstName: str | None
     lastName: str | None
     avatarUrl: str | None
+    mfaEnabled: bool
     role: str
     emailVerified: bool
+    emailVerifiedAt: IsoDateTime | None
+    lastLoginAt: IsoDateTime | None
     createdAt: IsoDateTime
     updatedAt: IsoDateTime
 
 
-class ExportedConsent(ResponseModel):
-    """The scopes the user granted one application, in a data export."""
+class ExportedConnectedApp(ResponseModel):
+    """The scopes the user granted one application, in a data export.
 
+    2.2.12 ``{applicationName, scopes, consentedAt}``, plus ``clientId`` and
+    ``updatedAt`` (when scopes were last added).
+    """
+
+    applicationName: str
     clientId: str
     scopes: list[str]
-    createdAt: IsoDateTime
+    consentedAt: IsoDateTime
     updatedAt: IsoDateTime
+
+
+class ExportedActivity(ResponseModel):
+    """One security event, in a data export: 2.2.12 ``{activityType, ipAddress,
+    location, deviceType, success, createdAt}``, plus ``userAgent``."""
+
+    activityType: str
+    ipAddress: str | None
+    userAgent: str | None
+    location: str | None
+    deviceType: str | None
+    success: bool | None
+    createdAt: IsoDateTime
 
 
 class ExportedSession(ResponseModel):

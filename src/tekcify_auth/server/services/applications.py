@@ -25,6 +25,13 @@ values raise ``ValueError`` (the request schemas turn it into a 400 naming the f
 
 **Ownership.** Only the owner sees or changes an application; for anyone else it does
 not exist (404, never 403), so client ids cannot be probed.
+
+**Active or not.** An owner may set an application inactive (``isActive: false``) and
+active again. Inactive, it is refused exactly as a suspended one (its owner disabled)
+is: every protocol lookup (:func:`find_application`, :func:`find_client`) leaves it
+out, so the authorization endpoint shows its error page, the token endpoint and
+introspection refuse the client (``invalid_client``) and the public view is a 404.
+Nothing is revoked: setting it active again restores it.
 """
 
 from __future__ import annotations
@@ -62,11 +69,13 @@ __all__ = [
     "MAX_REDIRECT_URIS",
     "MAX_URI_LENGTH",
     "NOT_FOUND",
+    "ApplicationStats",
     "Changes",
     "ClientFacts",
     "check_description",
     "check_name",
     "check_origin",
+    "check_primary_color",
     "check_redirect_uri",
     "check_scopes",
     "check_unique",
@@ -78,6 +87,7 @@ __all__ = [
     "list_applications",
     "new_client_id",
     "new_client_secret",
+    "obfuscate_client_id",
     "owned_application",
     "regenerate_secret",
     "revoke_application_grants",
@@ -109,6 +119,7 @@ _IPV6_LOOPBACK: Final = ipaddress.IPv6Address("::1")
 _LOOPBACK_RULE: Final = (
     "http is allowed only for the loopback hosts 127.0.0.1, [::1] and localhost; use https"
 )
+_PRIMARY_COLOR: Final = re.compile(r"#[0-9a-fA-F]{6}")
 _REVOKED_DELETED: Final = "application_deleted"
 _REVOKED_SCOPES: Final = "application_scopes_reduced"
 
@@ -294,6 +305,33 @@ def check_origin(value: str) -> str:
     return value
 
 
+def check_primary_color(value: str | None) -> str | None:
+    """A primary colour, ``#rrggbb`` (either case), stored in lower case; ``ValueError`` otherwise.
+
+    >>> check_primary_color("#1A2B3C")
+    '#1a2b3c'
+    """
+    if value is None:
+        return None
+    if not _PRIMARY_COLOR.fullmatch(value):
+        raise ValueError("must be a colour written #rrggbb (six hexadecimal digits)")
+    return value.lower()
+
+
+def obfuscate_client_id(client_id: str) -> str:
+    """``client_id`` with all but its first 8 and last 4 characters masked by ``*``.
+
+    Short ids (12 characters or fewer) keep only their first quarter.
+
+    >>> obfuscate_client_id("0123456789abcdef0123456789abcdef")
+    '01234567********************cdef'
+    """
+    if len(client_id) > 12:
+        return client_id[:8] + "*" * (len(client_id) - 12) + client_id[-4:]
+    shown = len(client_id) // 4
+    return client_id[:shown] + "*" * (len(client_id) - shown)
+
+
 def check_unique(values: list[str]) -> list[str]:
     """``values`` unchanged, or ``ValueError`` naming the first one listed twice."""
     seen: set[str] = set()
@@ -327,23 +365,26 @@ def check_scopes(scopes: Sequence[str], known: Sequence[str]) -> list[str]:
 
 # Built once: every client authentication looks the client up, and building the
 # statement per call cost a third of the lookup (benchmarks/server.py).
-# An application whose owner is disabled is suspended: it is not found (see below).
+# An application whose owner is disabled is suspended, and one its owner set inactive
+# cannot be used: neither is found (see below).
+_USABLE = (User.disabled_at.is_(None), Application.is_active.is_(True))
 _BY_CLIENT_ID = (
     select(Application)
     .join(User, User.id == Application.owner_id)
-    .where(Application.client_id == bindparam("client_id"), User.disabled_at.is_(None))
+    .where(Application.client_id == bindparam("client_id"), *_USABLE)
 )
 
 
 def find_application(db: Session, client_id: str) -> Application | None:
-    """The application ``client_id``, if any and not suspended.
+    """The application ``client_id``, if any, active and not suspended.
 
     Every protocol path looks the client up here (client authentication, the
     authorization request, client tokens at introspection, the public page), so while
-    the owner's account is disabled the application is as if it did not exist: no
-    token of any grant (refresh included), no authorization by anyone, its
-    ``client_credentials`` tokens inactive. Nothing is deleted or revoked: enabling the
-    owner again (``tekcify-auth users enable``) restores it.
+    the owner's account is disabled, or the owner has set it inactive, the application
+    is as if it did not exist: no token of any grant (refresh included), no
+    authorization by anyone, its ``client_credentials`` tokens inactive. Nothing is
+    deleted or revoked: enabling the owner again (``tekcify-auth users enable``) or
+    setting it active restores it.
     """
     # No id holds a NUL or a lone surrogate, and the drivers refuse to send either (a 500).
     if "\x00" in client_id or has_lone_surrogate(client_id):
@@ -380,7 +421,7 @@ _CLIENT = Lookup(
         ClientCredentialsAllowance,
         ClientCredentialsAllowance.client_id == Application.client_id,
     )
-    .where(Application.client_id == bindparam("client_id"), User.disabled_at.is_(None))
+    .where(Application.client_id == bindparam("client_id"), *_USABLE)
 )
 
 
@@ -389,7 +430,7 @@ def find_client(lookups: Lookups, client_id: str) -> ClientFacts | None:
 
     Asked of the database on every call, never cached: a regenerated secret, a deleted
     application or a disabled owner is refused by the very next request, on every
-    instance sharing the database.
+    instance sharing the database. An inactive application is not found either.
     """
     if "\x00" in client_id or has_lone_surrogate(client_id) or len(client_id) > 64:
         return None
@@ -421,13 +462,28 @@ def owned_application(
     return application
 
 
+@dataclass(frozen=True, slots=True)
+class ApplicationStats:
+    """How many applications an owner has: all of them, the active ones, the inactive."""
+
+    total: int
+    active: int
+
+    @property
+    def inactive(self) -> int:
+        """The applications set inactive."""
+        return self.total - self.active
+
+
 def list_applications(
     db: Session, owner_id: str, *, page: int, limit: int
-) -> tuple[list[Application], int]:
-    """Page ``page`` (from 1) of the owner's applications, newest first; and their total."""
-    total = db.execute(
-        select(func.count()).select_from(Application).where(Application.owner_id == owner_id)
-    ).scalar_one()
+) -> tuple[list[Application], ApplicationStats]:
+    """Page ``page`` (from 1) of the owner's applications, newest first; and their counts."""
+    counts = db.execute(
+        select(func.count(), func.count().filter(Application.is_active.is_(True)))
+        .select_from(Application)
+        .where(Application.owner_id == owner_id)
+    ).one()
     rows = db.execute(
         select(Application)
         .where(Application.owner_id == owner_id)
@@ -435,7 +491,7 @@ def list_applications(
         .offset((page - 1) * limit)
         .limit(limit)
     ).scalars()
-    return list(rows), int(total)
+    return list(rows), ApplicationStats(total=int(counts[0]), active=int(counts[1]))
 
 
 def create_application(
@@ -449,6 +505,7 @@ def create_application(
     description: str | None = None,
     authorized_origins: Sequence[str] = (),
     confidential: bool = True,
+    primary_color: str | None = None,
     address: str | None = None,
     user_agent: str | None = None,
 ) -> tuple[Application, str | None]:
@@ -464,7 +521,8 @@ def create_application(
         redirect_uris=list(redirect_uris), authorized_origins=list(authorized_origins),
         scopes=list(scopes),
         client_secret_hash=hash_client_secret(secret) if secret is not None else None,
-        logo_url=None, created_at=now, updated_at=now,
+        logo_url=None, is_active=True, primary_color=primary_color, created_at=now,
+        updated_at=now,
     )
     db.add(application)
     db.flush()
@@ -492,6 +550,8 @@ class Changes:
     redirect_uris: Sequence[str] = ()
     authorized_origins: Sequence[str] = ()
     scopes: Sequence[str] = ()
+    primary_color: str | None = None
+    is_active: bool = True
 
 
 def update_application(
@@ -505,7 +565,8 @@ def update_application(
     application = owned_application(db, owner_id, client_id, lock=True)
     before = (
         application.name, application.description, application.redirect_uris,
-        application.authorized_origins, application.scopes,
+        application.authorized_origins, application.scopes, application.primary_color,
+        application.is_active,
     )
     if "name" in changes.fields and changes.name is not None:
         application.name = changes.name
@@ -520,9 +581,14 @@ def update_application(
         application.scopes = list(changes.scopes)
         if lost:
             _revoke_sessions_holding(db, client_id, lost, now)
+    if "primary_color" in changes.fields:
+        application.primary_color = changes.primary_color
+    if "is_active" in changes.fields:
+        application.is_active = changes.is_active
     after = (
         application.name, application.description, application.redirect_uris,
-        application.authorized_origins, application.scopes,
+        application.authorized_origins, application.scopes, application.primary_color,
+        application.is_active,
     )
     if after != before:
         application.updated_at = now

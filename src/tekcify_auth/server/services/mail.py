@@ -56,10 +56,15 @@ def render(kind: str, values: dict[str, Any], *, base_url: str) -> Rendered:
     """Render the ``kind`` templates with ``values`` (and ``base_url``, ``product``)."""
     context = {**values, "base_url": base_url.rstrip("/"), "product": PRODUCT}
     text = _environment.get_template(f"{kind}.txt").render(context)
-    first, _, body = text.partition("\n")
+    # The subject line rendered alone: a value with a line break would otherwise end the
+    # line early and spill into the body unseen, where it must be refused.
+    assert _environment.loader is not None
+    source = _environment.loader.get_source(_environment, f"{kind}.txt")[0]
+    first = _environment.from_string(source.partition("\n")[0]).render(context)
     if not first.startswith("Subject: "):
         raise ValueError(f"mail/{kind}.txt must start with a 'Subject: ' line")
-    subject = _one_line(first.removeprefix("Subject: ").strip(), "subject")
+    subject = _one_line(first.removeprefix("Subject: "), "subject").strip()
+    body = text.partition("\n")[2]
     html = _environment.get_template(f"{kind}.html").render({**context, "subject": subject})
     return Rendered(subject=subject, text=body.lstrip("\n"), html=html)
 
@@ -72,15 +77,18 @@ def enqueue(
     values: dict[str, Any],
     base_url: str,
     now: datetime,
-) -> None:
-    """Render a ``kind`` message to ``to`` and add it to the queue in ``db``'s transaction.
+) -> str:
+    """Render a ``kind`` message to ``to`` and add it to the queue in ``db``'s transaction;
+    returns its id.
 
     ``to`` is an address already checked by ``emails.normalise_email``; a line break in
     it or in the subject raises :class:`ValueError` (no header injection).
     """
     rendered = render(kind, values, base_url=base_url)
+    message_id = new_id()
     db.add(MailMessage(
-        id=new_id(), kind=kind, to_address=_one_line(to, "recipient"),
+        id=message_id, kind=kind, to_address=_one_line(to, "recipient"),
         subject=rendered.subject, text_body=rendered.text, html_body=rendered.html,
         created_at=now, next_attempt_at=now, attempts=0,
     ))
+    return message_id

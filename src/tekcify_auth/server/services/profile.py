@@ -1,11 +1,14 @@
 """The caller's own account: profile, avatar, data export and account deletion.
 
 **Export.** :func:`export_data` gathers every record the server holds on a user, one
-section per kind of record (:data:`EXPORT_SECTIONS`): the profile, the sessions (never
-a token or its hash), the applications they own (never a secret's hash), the consents
-they gave applications, and the stored images (their metadata; the URLs are in the
-profile and the applications). A feature that stores more about users adds its section
-there and its rows to :data:`ERASE_STEPS`.
+section per kind of record (:data:`EXPORT_SECTIONS`), in the layout of 2.2.12's
+``ExportedUserData``: the ``profile``, ``connectedApps`` (the consents they gave
+applications), ``socialProviders`` and ``passkeys`` (none yet), ``securityActivity``
+(their activity log) and ``exportedAt``; then what this server holds besides: the
+``sessions`` (never a token or its hash), the ``applications`` they own (never a
+secret's hash) and the stored ``images`` (their metadata; the URLs are in the profile
+and the applications). A feature that stores more about users adds its section there
+and its rows to :data:`ERASE_STEPS`.
 
 **Deletion.** :func:`delete_account` checks the password (or a sensitive-action token,
 ``services/reauth.py``) outside any transaction (argon2 is slow on purpose; see
@@ -24,7 +27,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..context import ServerContext
@@ -32,11 +35,12 @@ from ..db.applications import Application
 from ..db.images import StoredImage
 from ..db.models import RefreshToken, User, UserSession
 from ..db.oauth import AuthorizationCode, Consent, LoginSession, RevokedClientToken
-from ..db.security import AccountCode, SecurityActivity
+from ..db.security import AccountCode, MailMessage, SecurityActivity
 from ..errors import ApiError
 from ..schemas.user import (
+    ExportedActivity,
     ExportedApplication,
-    ExportedConsent,
+    ExportedConnectedApp,
     ExportedImage,
     ExportedProfile,
     ExportedSession,
@@ -108,12 +112,18 @@ def set_avatar(db: Session, user_id: str, processed: ProcessedImage, *, now: dat
 
 def _profile(db: Session, user_id: str) -> Any:
     user = get_user(db, user_id)
+    last_login = db.execute(
+        select(func.max(UserSession.created_at)).where(
+            UserSession.user_id == user_id, UserSession.client_id.is_(None)
+        )
+    ).scalar_one()
     return dump(
         ExportedProfile(
             userId=user.id, email=user.email, firstName=user.first_name,
-            lastName=user.last_name, avatarUrl=user.avatar_url, role=user.role,
-            emailVerified=user.email_verified, createdAt=user.created_at,
-            updatedAt=user.updated_at,
+            lastName=user.last_name, avatarUrl=user.avatar_url, mfaEnabled=False,
+            role=user.role, emailVerified=user.email_verified,
+            emailVerifiedAt=user.email_verified_at, lastLoginAt=last_login,
+            createdAt=user.created_at, updatedAt=user.updated_at,
         )
     )
 
@@ -156,18 +166,44 @@ def _applications(db: Session, user_id: str) -> Any:
     ]
 
 
-def _consents(db: Session, user_id: str) -> Any:
+def _connected_apps(db: Session, user_id: str) -> Any:
     rows = db.execute(
-        select(Consent).where(Consent.user_id == user_id).order_by(Consent.created_at, Consent.id)
+        select(Consent, Application.name)
+        .join(Application, Application.client_id == Consent.client_id)
+        .where(Consent.user_id == user_id)
+        .order_by(Consent.created_at, Consent.id)
+    ).all()
+    return [
+        dump(
+            ExportedConnectedApp(
+                applicationName=name, clientId=c.client_id, scopes=c.scopes.split(),
+                consentedAt=c.created_at, updatedAt=c.updated_at,
+            )
+        )
+        for c, name in rows
+    ]
+
+
+def _none_yet(_db: Session, _user_id: str) -> Any:
+    # Social sign-in and passkeys are not built yet: nothing is held.
+    return []
+
+
+def _security_activity(db: Session, user_id: str) -> Any:
+    rows = db.execute(
+        select(SecurityActivity)
+        .where(SecurityActivity.user_id == user_id)
+        .order_by(SecurityActivity.created_at, SecurityActivity.id)
     ).scalars()
     return [
         dump(
-            ExportedConsent(
-                clientId=c.client_id, scopes=c.scopes.split(), createdAt=c.created_at,
-                updatedAt=c.updated_at,
+            ExportedActivity(
+                activityType=a.activity_type, ipAddress=a.ip_address, userAgent=a.user_agent,
+                location=a.location, deviceType=a.device_type, success=a.success,
+                createdAt=a.created_at,
             )
         )
-        for c in rows
+        for a in rows
     ]
 
 
@@ -194,22 +230,26 @@ def _images(db: Session, user_id: str) -> Any:
 #: The sections of a data export, in order: ``(key, collect(db, user_id) -> JSON data)``.
 EXPORT_SECTIONS: Final[tuple[tuple[str, Callable[[Session, str], Any]], ...]] = (
     ("profile", _profile),
+    ("connectedApps", _connected_apps),
+    ("socialProviders", _none_yet),
+    ("passkeys", _none_yet),
+    ("securityActivity", _security_activity),
     ("sessions", _sessions),
     ("applications", _applications),
-    ("consents", _consents),
     ("images", _images),
 )
 
 
 def export_data(db: Session, user_id: str, now: datetime, *, base_url: str) -> dict[str, Any]:
-    """Every record held on ``user_id``: ``{exportedAt, profile, sessions, ...}``.
+    """Every record held on ``user_id``: ``{profile, connectedApps, ..., exportedAt}``.
 
     Image paths become absolute URLs under ``base_url`` (``canonical.Canonical.base_url``).
     Raises the 404 :class:`ApiError` when the account is gone.
     """
-    data: dict[str, Any] = {"exportedAt": iso_time(now)}
+    data: dict[str, Any] = {}
     for key, collect in EXPORT_SECTIONS:
         data[key] = collect(db, user_id)
+    data["exportedAt"] = iso_time(now)
     data["profile"]["avatarUrl"] = image_url(base_url, data["profile"]["avatarUrl"])
     for application in data["applications"]:
         application["logoUrl"] = image_url(base_url, application["logoUrl"])
@@ -268,6 +308,11 @@ def _delete_security_records(db: Session, user_id: str, _now: datetime) -> None:
     # user agents): personal data, gone with the account.
     db.execute(delete(AccountCode).where(AccountCode.user_id == user_id))
     db.execute(delete(SecurityActivity).where(SecurityActivity.user_id == user_id))
+    # Mail not yet sent to the account's address (its links die with the account anyway).
+    address = select(User.email).where(User.id == user_id).scalar_subquery()
+    db.execute(
+        delete(MailMessage).where(MailMessage.to_address == address, MailMessage.sent_at.is_(None))
+    )
 
 
 def _delete_user(db: Session, user_id: str, _now: datetime) -> None:

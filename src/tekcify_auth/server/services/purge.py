@@ -15,7 +15,10 @@ sign-ins and refreshes never wait long behind it):
   session is live;
 * revoked client-credentials tokens whose ``exp`` has passed;
 * security activity older than ``TEKCIFY_ACTIVITY_RETENTION_DAYS`` (the log's own
-  retention, passed as ``activity_retention``; without it the log is left alone).
+  retention, passed as ``activity_retention``; without it the log is left alone);
+* mail sent or failed more than ``retention`` ago (``mail_queue``; their bodies were
+  wiped when they were sent or gave up);
+* mailed links and codes (``account_codes``) that have expired, used or not.
 
 Nothing live is touched: a live session keeps all its rotated tokens, so presenting an
 old one still revokes it. The server runs it every ``TEKCIFY_PURGE_INTERVAL`` seconds,
@@ -68,7 +71,7 @@ from ..context import ServerContext
 from ..db.engine import Database
 from ..db.models import RefreshToken, ServerState, UserSession
 from ..db.oauth import AuthorizationCode, RevokedClientToken
-from ..db.security import SecurityActivity
+from ..db.security import AccountCode, MailMessage, SecurityActivity
 
 __all__ = [
     "BATCH", "LEASE", "LEASE_NAME", "LockLost", "PurgeLock", "PurgeReport", "purge",
@@ -98,6 +101,8 @@ class PurgeReport:
     sessions: int = 0
     revoked_client_tokens: int = 0
     activities: int = 0
+    mail: int = 0
+    account_codes: int = 0
     skipped: bool = False
 
     @property
@@ -105,6 +110,8 @@ class PurgeReport:
         return (
             self.codes + self.refresh_tokens + self.sessions + self.revoked_client_tokens
             + self.activities
+            + self.mail
+            + self.account_codes
         )
 
 
@@ -268,9 +275,11 @@ def purge(
     if report.total:
         logger.info(
             "purged %d codes, %d sessions (with their refresh tokens), %d more refresh "
-            "tokens, %d revoked client tokens, %d security events",
+            "tokens, %d revoked client tokens, %d security events, %d sent or failed mail "
+            "messages, %d expired account codes",
             report.codes, report.sessions, report.refresh_tokens,
-            report.revoked_client_tokens, report.activities,
+            report.revoked_client_tokens, report.activities, report.mail,
+            report.account_codes,
         )
     return report
 
@@ -299,11 +308,24 @@ def _purge(
         ).limit(BATCH)
         return delete(RevokedClientToken).where(RevokedClientToken.jti.in_(batch))
 
+    def account_codes() -> Any:
+        # Links and codes mailed to users: useless once expired, used ones included.
+        batch = select(AccountCode.id).where(AccountCode.expires_at < now).limit(BATCH)
+        return delete(AccountCode).where(AccountCode.id.in_(batch))
+
+    def mail() -> Any:
+        batch = select(MailMessage.id).where(
+            or_(MailMessage.sent_at < cutoff, MailMessage.failed_at < cutoff)
+        ).limit(BATCH)
+        return delete(MailMessage).where(MailMessage.id.in_(batch))
+
     # Each count is set as soon as its kind is done, so a lost lease reports what went.
     report.codes = _batches(database.write, codes, lock)
     report.sessions = _batches(database.write, sessions, lock)
     report.refresh_tokens = _batches(database.write, refresh_tokens, lock)
     report.revoked_client_tokens = _batches(database.write, client_tokens, lock)
+    report.mail = _batches(database.write, mail, lock)
+    report.account_codes = _batches(database.write, account_codes, lock)
 
 
 def _purge_activity(database: Database, cutoff: datetime, lock: PurgeLock) -> int:

@@ -1,31 +1,37 @@
 """Sessions: whether a token's session and account are still live; list and revoke.
 
 A session is one login (one refresh-token family). Revoking it makes its refresh token
-useless and, through :func:`ensure_live`, its access tokens too at this server.
+useless and, through :func:`ensure_live`, its access tokens too at this server. A
+session of an application its owner set inactive is refused the same way while it is
+inactive (``services/applications.py``), and works again once it is active.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from tekcify_auth._errors import AuthenticationError
 from tekcify_auth._guard import INVALID_TOKEN
 from tekcify_auth._models import UserPayload
 
+from ..db.applications import Application
 from ..db.lookups import Lookup, Lookups
-from ..db.models import User, UserSession
+from ..db.models import RefreshToken, User, UserSession
 from ..errors import ApiError
 from . import activity
 
 __all__ = [
+    "SessionEntry",
     "UserRow",
     "active_sessions",
     "ensure_live",
     "limit_sessions",
+    "list_sessions",
     "live_user",
     "refuse_caller",
     "revoke_other_sessions",
@@ -46,9 +52,12 @@ def refuse_caller(reason: str) -> AuthenticationError:
 # every Bearer request and introspection, and building the statement and its cache key
 # per call cost more than the query (benchmarks/server.py: 0.41 -> 0.17 ms on SQLite).
 _USER_STATE = Lookup(select(User.disabled_at).where(User.id == bindparam("user_id")))
+# The session's application, when it has one: an inactive one's sessions are refused.
+_CLIENT_ACTIVE = Application.is_active.label("client_active")
 _SESSION_STATE = Lookup(
-    select(User.disabled_at, UserSession.revoked_at, UserSession.user_id)
+    select(User.disabled_at, UserSession.revoked_at, UserSession.user_id, _CLIENT_ACTIVE)
     .join(UserSession, UserSession.user_id == User.id)
+    .outerjoin(Application, Application.client_id == UserSession.client_id)
     .where(UserSession.id == bindparam("session_id"))
 )
 
@@ -60,8 +69,9 @@ _USER_COLUMNS = (
 )
 _LIVE_USER = Lookup(select(*_USER_COLUMNS).where(User.id == bindparam("user_id")))
 _LIVE_SESSION_USER = Lookup(
-    select(*_USER_COLUMNS, UserSession.revoked_at)
+    select(*_USER_COLUMNS, UserSession.revoked_at, _CLIENT_ACTIVE)
     .join(UserSession, UserSession.user_id == User.id)
+    .outerjoin(Application, Application.client_id == UserSession.client_id)
     .where(UserSession.id == bindparam("session_id"))
 )
 
@@ -88,6 +98,8 @@ def live_user(lookups: Lookups, caller: UserPayload) -> UserRow:
             raise refuse_caller("session_not_found")
         if row.revoked_at is not None:
             raise refuse_caller("session_revoked")
+        if row.client_active is False:
+            raise refuse_caller("application_inactive")
     if row.disabled_at is not None:
         raise refuse_caller("user_disabled")
     return row
@@ -111,6 +123,8 @@ def ensure_live(lookups: Lookups, caller: UserPayload) -> None:
         raise refuse_caller("session_not_found")
     if found.revoked_at is not None:
         raise refuse_caller("session_revoked")
+    if found.client_active is False:
+        raise refuse_caller("application_inactive")
     if found.disabled_at is not None:
         raise refuse_caller("user_disabled")
 
@@ -123,19 +137,64 @@ def active_sessions(
     Sessions with a fixed end (``expires_at``: sign-ins on the authorization pages,
     application sessions without a refresh token) are listed until it.
     """
+    return list(db.execute(_live(select(UserSession), user_id, now, refresh_ttl)).scalars())
+
+
+def _live(query: Any, user_id: str, now: datetime, refresh_ttl: int) -> Any:
+    """``query`` narrowed to the user's live sessions, most recently used first."""
     horizon = now - timedelta(seconds=refresh_ttl)
-    return list(
-        db.execute(
-            select(UserSession)
-            .where(
-                UserSession.user_id == user_id,
-                UserSession.revoked_at.is_(None),
-                UserSession.last_used_at > horizon,
-                or_(UserSession.expires_at.is_(None), UserSession.expires_at > now),
-            )
-            .order_by(UserSession.last_used_at.desc(), UserSession.id)
-        ).scalars()
+    return query.where(
+        UserSession.user_id == user_id,
+        UserSession.revoked_at.is_(None),
+        UserSession.last_used_at > horizon,
+        or_(UserSession.expires_at.is_(None), UserSession.expires_at > now),
+    ).order_by(UserSession.last_used_at.desc(), UserSession.id)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEntry:
+    """One live session as ``GET /api/auth/sessions`` lists it.
+
+    ``application_name`` and ``application_logo`` (a stored path) are the OAuth
+    application's, ``None`` for a first-party login; ``expires_at`` is when the session
+    ends unless used again: its fixed end, else its live refresh token's expiry.
+    """
+
+    id: str
+    client_id: str | None
+    application_name: str | None
+    application_logo: str | None
+    ip_address: str | None
+    user_agent: str | None
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+
+
+def list_sessions(db: Session, user_id: str, now: datetime, refresh_ttl: int) -> list[SessionEntry]:
+    """The sessions :func:`active_sessions` lists, with their application and their end."""
+    live_refresh = (
+        select(func.max(RefreshToken.expires_at))
+        .where(RefreshToken.session_id == UserSession.id, RefreshToken.rotated_at.is_(None))
+        .correlate(UserSession)
+        .scalar_subquery()
     )
+    query = select(UserSession, Application.name, Application.logo_url, live_refresh).outerjoin(
+        Application, Application.client_id == UserSession.client_id
+    )
+    rows = db.execute(_live(query, user_id, now, refresh_ttl)).all()
+    return [
+        SessionEntry(
+            id=s.id, client_id=s.client_id, application_name=name, application_logo=logo,
+            ip_address=s.ip_address, user_agent=s.user_agent, scopes=s.scopes.split(),
+            created_at=s.created_at, last_used_at=s.last_used_at,
+            expires_at=s.expires_at or refresh_end or s.last_used_at + timedelta(
+                seconds=refresh_ttl
+            ),
+        )
+        for s, name, logo, refresh_end in rows
+    ]
 
 
 def revoke_session(db: Session, user_id: str, session_id: str, now: datetime, reason: str) -> None:
