@@ -8,6 +8,7 @@
     tekcify-auth users list
     tekcify-auth users disable EMAIL
     tekcify-auth users enable EMAIL
+    tekcify-auth users set-password EMAIL [--password-stdin]
     tekcify-auth keys list
     tekcify-auth keys rotate
     tekcify-auth keys switch-alg {HS256,RS256,ES256,EdDSA}
@@ -529,6 +530,18 @@ def _add_user_commands(commands: Any) -> None:
     )
     enable.add_argument("email")
     enable.set_defaults(handler=_users_enable)
+    set_password = actions.add_parser(
+        "set-password",
+        help="set an account's password and sign out every session of it (the user gets "
+        "a notice when TEKCIFY_PUBLIC_URL is set)",
+    )
+    set_password.add_argument("email")
+    set_password.add_argument(
+        "--password-stdin", action="store_true",
+        help="read the password from standard input (else it is prompted for twice, "
+        "without echo)",
+    )
+    set_password.set_defaults(handler=_users_set_password)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -619,6 +632,31 @@ def _users_disable(args: argparse.Namespace) -> int:
 def _users_enable(args: argparse.Namespace) -> int:
     user = _set_user_state(args.email, disabled=False)
     print(f"enabled {user.email}; its applications work again")
+    return 0
+
+
+def _users_set_password(args: argparse.Namespace) -> int:
+    from .server.errors import ApiError
+    from .server.services import password_reset
+    from .server.services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+    email = _email(args.email)
+    password = _read_password(args.password_stdin)
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise CommandError(
+            f"a password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+        )
+    settings = _settings()
+    ctx = _started_context(settings)
+    try:
+        ended = password_reset.set_password(
+            ctx, email, password, base_url=settings.public_url
+        )
+    except ApiError as exc:
+        raise CommandError(f"{exc.message}: {email}") from None
+    finally:
+        ctx.stop()
+    print(f"set the password of {email}; {ended} session{'s' if ended != 1 else ''} signed out")
     return 0
 
 

@@ -25,7 +25,6 @@ import sqlite3
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import IO, Any
@@ -234,20 +233,18 @@ def png() -> str:
     return base64.b64encode(out.getvalue()).decode()
 
 
-def mail_to(server: ServerProcess, address: str, since: datetime) -> list[str]:
-    """The plain-text bodies of the messages queued for ``address`` since ``since``, oldest
-    first: from the ``mail_queue`` table of the server's SQLite database while a message
-    waits there, else from its ``.eml`` file in ``<data dir>/outbox/`` (the sender writes
-    the file, then wipes the queued body)."""
+def mail_to(server: ServerProcess, address: str) -> list[str]:
+    """The plain-text bodies of the messages queued for ``address``, oldest first: from the
+    ``mail_queue`` table of the server's SQLite database while a message waits there, else
+    from its ``.eml`` file in ``<data dir>/outbox/`` (the sender writes the file, then wipes
+    the queued body)."""
     database = server.data_dir / "tekcify.sqlite3"
     with contextlib.closing(sqlite3.connect(database, timeout=10)) as db:
         rows = db.execute(
-            "SELECT id, text_body, created_at FROM mail_queue "
-            "WHERE lower(to_address) = lower(?) ORDER BY created_at", (address,),
+            "SELECT id, text_body FROM mail_queue WHERE lower(to_address) = lower(?) "
+            "ORDER BY created_at", (address,),
         ).fetchall()
-    cutoff = since.astimezone(UTC).replace(tzinfo=None)
-    return [body or _outbox_text(server, message_id)
-            for message_id, body, created in rows if _naive(created) >= cutoff]
+    return [body or _outbox_text(server, message_id) for message_id, body in rows]
 
 
 def _outbox_text(server: ServerProcess, message_id: str) -> str:
@@ -257,11 +254,6 @@ def _outbox_text(server: ServerProcess, message_id: str) -> str:
     plain = message.get_body(preferencelist=("plain",))
     assert isinstance(plain, EmailMessage), f"no text part in {files[0]}"
     return str(plain.get_content())
-
-
-def _naive(value: Any) -> datetime:
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def six_digit_code(text: str) -> str:

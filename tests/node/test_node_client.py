@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -438,9 +438,8 @@ def test_export_user_data(
 
 
 def test_a_verified_email_reaches_the_node_client(node: Node, hs_server: ServerProcess) -> None:
-    before = datetime.now(UTC).replace(microsecond=0)
     user = sign_up(hs_server)
-    [message] = mail_to(hs_server, user.email, before)  # registration mails a link and a code
+    [message] = mail_to(hs_server, user.email)  # registration mails a link and a code
     with httpx.Client(base_url=hs_server.url, timeout=10) as http:
         verified = http.post("/api/auth/email/verify", json={"code": six_digit_code(message)},
                              headers=bearer(user.access_token))
@@ -656,10 +655,10 @@ def test_sensitive_action_codes(node: Node, hs_server: ServerProcess, user: User
     assert initiated["verificationMethods"].get("password") is True
     assert initiated["verificationMethods"]["email"] == {"available": True}
 
-    before = datetime.now(UTC).replace(microsecond=0)
+    already = len(mail_to(hs_server, user.email))  # the verification mail of registration
     sent = node("sendSensitiveActionCode", hs_server, **context)["sent"]
     conforms(sent, MESSAGE)
-    messages = mail_to(hs_server, user.email, before)
+    messages = mail_to(hs_server, user.email)[already:]
     assert len(messages) == 1, messages
     code = six_digit_code(messages[0])
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"

@@ -45,6 +45,10 @@ ACCOUNT_PREFIXES: Final = (
 PUBLIC: Final = {
     ("POST", "/api/auth/register"), ("POST", "/api/auth/login"),
     ("POST", "/api/auth/refresh"), ("GET", "/api/applications/public/{client_id}"),
+    # The mailed links carry their own proof; a code needs the first-party token, which
+    # the route asks for only then (routers/recovery.py).
+    ("POST", "/api/auth/email/verify"), ("POST", "/api/auth/password/forgot"),
+    ("POST", "/api/auth/password/reset"), ("POST", "/api/user/email/change/confirm"),
 }
 #: Bearer routes with their own (OAuth) rules, outside the matrix.
 OAUTH_OWN_RULES: Final = {("GET", "/api/oauth/userinfo"), ("POST", "/api/oauth/userinfo")}

@@ -32,7 +32,10 @@ async def test_register_answers_201_with_the_profile(client: httpx.AsyncClient) 
     )
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"userId", "email", "firstName", "lastName", "avatarUrl"}
+    assert set(body) == {
+        "userId", "email", "firstName", "lastName", "avatarUrl", "emailVerifiedAt"
+    }
+    assert body["emailVerifiedAt"] is None
     assert body["email"] == "ada@example.com"
     assert body["firstName"] == "Ada"
     assert body["lastName"] == "Lovelace"

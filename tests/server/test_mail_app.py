@@ -9,6 +9,7 @@ import os
 import stat
 import sys
 import time
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -21,7 +22,9 @@ from fastapi import FastAPI
 from tekcify_auth.cli import _banner, main
 from tekcify_auth.server import create_app
 from tekcify_auth.server.context import ServerContext
+from tekcify_auth.server.db.security import MailMessage
 from tekcify_auth.server.services import mail
+from tekcify_auth.server.services.mail_sender import build_message
 from tekcify_auth.server.settings import Settings
 
 from .conftest import FakeClock, asgi_client, make_settings
@@ -261,3 +264,24 @@ async def test_a_database_away_is_logged_once_and_the_sender_carries_on(
         sender.stop()
         await asyncio.wait_for(running, 5)
         database.dispose()
+
+
+def test_a_long_link_stays_whole_in_the_message_and_other_text_is_encoded() -> None:
+    # Mail clients decode either; a person reading an outbox .eml sees a 7bit link whole.
+    link = "http://localhost:7001/account/reset-password?token=" + "x" * 43
+    when = datetime(2026, 12, 3, tzinfo=UTC)
+
+    def built(text: str) -> bytes:
+        row = MailMessage(id="m1", kind="password_reset", to_address="ada@example.com",
+                          subject="Reset", text_body=text, html_body="<p>hi</p>")
+        return bytes(build_message(row, mail_from="Tekcify <no-reply@localhost>",
+                                   now=when).message)
+
+    assert link.encode() in built(f"Open this link:\n\n{link}\n")
+    accented = built(f"Bonjour Zoë,\n\n{link}\n")
+    assert b"quoted-printable" in accented or b"base64" in accented
+    parsed = message_from_bytes(accented, policy=default)
+    assert isinstance(parsed, EmailMessage)
+    body = parsed.get_body(("plain",))
+    assert body is not None
+    assert link in body.get_content()

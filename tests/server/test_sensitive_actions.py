@@ -143,8 +143,12 @@ async def test_send_code_mails_a_code_bound_to_the_action(
 ) -> None:
     code = await send_code(app, client, ada, "mfa:disable")
     with app.state.ctx.db.read() as db:
-        row = db.execute(select(AccountCode)).scalar_one()
-        mail = db.execute(select(MailMessage)).scalar_one()
+        row = db.execute(
+            select(AccountCode).where(AccountCode.purpose == reauth.CODE_PURPOSE)
+        ).scalar_one()
+        mail = db.execute(
+            select(MailMessage).where(MailMessage.kind == "sensitive_action_code")
+        ).scalar_one()
     assert (row.purpose, row.target) == (reauth.CODE_PURPOSE, "mfa:disable")
     assert code not in row.secret_hash  # only a hash is kept
     assert "mfa:disable" in mail.text_body
@@ -179,7 +183,9 @@ async def test_a_wrong_code_is_refused_and_logged(
     assert response.json()["message"] == "The code is not valid"
     with app.state.ctx.db.read() as db:
         events = db.execute(select(SecurityActivity.activity_type, SecurityActivity.success)).all()
-        attempts = db.execute(select(AccountCode.attempts)).scalar_one()
+        attempts = db.execute(
+            select(AccountCode.attempts).where(AccountCode.purpose == reauth.CODE_PURPOSE)
+        ).scalar_one()
     assert ("sensitive_action_failed", False) in events
     assert attempts == 1  # committed although the request failed
     assert (await verify(client, ada, code)).status_code == 200

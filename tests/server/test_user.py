@@ -78,7 +78,7 @@ async def test_the_profile_is_the_callers(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "userId": registered.json()["userId"], "email": ADA, "firstName": "Ada",
-        "lastName": "Lovelace", "avatarUrl": None,
+        "lastName": "Lovelace", "avatarUrl": None, "emailVerifiedAt": None,
     }
 
 
@@ -243,11 +243,13 @@ async def test_the_export_holds_every_record_and_no_secret(
     assert data["profile"]["lastLoginAt"] == data["sessions"][0]["createdAt"]
     assert data["socialProviders"] == []
     assert data["passkeys"] == []
-    assert data["securityActivity"] == [{
+    # Ada's own events (her sign-up's login among them), never Bob's failed one.
+    assert "login_failed" not in {event["activityType"] for event in data["securityActivity"]}
+    assert {
         "activityType": "login_success", "ipAddress": "203.0.113.7",
         "userAgent": "Mozilla/5.0 (iPhone; Mobile)", "location": None, "deviceType": "mobile",
         "success": True, "createdAt": data["sessions"][0]["createdAt"],
-    }]
+    } in data["securityActivity"]
     assert len(data["sessions"]) == 1
     assert data["sessions"][0]["clientId"] is None
     assert data["sessions"][0]["ipAddress"] == "203.0.113.7"

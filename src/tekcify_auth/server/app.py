@@ -37,7 +37,17 @@ from .hosts import AllowedHosts
 from .middleware import Front
 from .openapi import install_openapi
 from .proxies import TrustedProxies
-from .routers import account_security, auth, authorize, connected_apps, health, oauth, well_known
+from .routers import (
+    account_security,
+    auth,
+    authorize,
+    connected_apps,
+    health,
+    oauth,
+    recovery,
+    recovery_pages,
+    well_known,
+)
 from .routers import applications as application_routes
 from .routers import images as image_routes
 from .routers import user as user_routes
@@ -148,7 +158,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(well_known.router)
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(recovery.auth_router)
+    app.include_router(recovery.user_router)
     app.include_router(authorize.router)
+    app.include_router(recovery_pages.router)
     app.include_router(connected_apps.router)
     app.include_router(user_routes.router)
     app.include_router(image_routes.router)

@@ -85,13 +85,16 @@ _FIRST_PARTY: Final = "insufficient_scope: a token issued to an application"
 #: The 403 of a profile route, followed by the scope it needs.
 _NEEDS: Final = "insufficient_scope: a client token, or a token without "
 
+_TOO_MANY_MAILS: Final = "Too many messages asked for; try again after Retry-After seconds"
+
 #: What particular operations answer beyond what their shape implies, by
 #: ``(method, path)``: status and the description of a JSON error, or a whole answer.
 ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
     ("post", "/api/auth/register"): {409: "An account with this email exists"},
     ("post", "/api/auth/login"): {
         401: "Wrong email or password",
-        403: "The account is disabled",
+        403: "The account is disabled, or its email is not verified "
+        "(TEKCIFY_REQUIRE_VERIFIED_EMAIL)",
         429: "Too many failed logins; try again after Retry-After seconds",
     },
     ("post", "/api/auth/refresh"): {
@@ -157,6 +160,24 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
         },
         400: {"description": "The request cannot be redirected: an error page",
               "content": _PAGE},
+    },
+    ("post", "/api/auth/email/verify"): {
+        400: "The link or code is not valid, expired, used or locked",
+        401: "A code was sent without a valid Bearer access token",
+        403: _FIRST_PARTY, 404: "The account is gone",
+    },
+    ("post", "/api/auth/email/verify/resend"): {
+        400: "The address is verified already", 403: _FIRST_PARTY,
+        404: "The account is gone", 429: _TOO_MANY_MAILS,
+    },
+    ("post", "/api/auth/password/forgot"): {429: _TOO_MANY_MAILS},
+    ("post", "/api/auth/password/reset"): {403: "The account is disabled"},
+    ("post", "/api/user/email/change"): {
+        403: _FIRST_PARTY, 404: "The account is gone",
+        409: "Another account has this address", 429: _TOO_MANY_MAILS,
+    },
+    ("post", "/api/user/email/change/confirm"): {
+        403: "The account is disabled", 409: "Another account has this address by now",
     },
     ("get", "/api/oauth/connected-apps"): {403: _FIRST_PARTY},
     ("delete", "/api/oauth/connected-apps/{client_id}"): {

@@ -41,6 +41,7 @@ def profile(user: User, base_url: str) -> UserProfile:
     return UserProfile(
         userId=user.id, email=user.email, firstName=user.first_name,
         lastName=user.last_name, avatarUrl=image_url(base_url, user.avatar_url),
+        emailVerifiedAt=user.email_verified_at,
     )
 
 
@@ -58,10 +59,11 @@ def _client(request: Request) -> accounts.Client:
 
 @router.post("/register", status_code=201)
 def register(body: RegisterRequest, ctx: Ctx, base: BaseUrl) -> UserProfile:
-    """Create an account (201 ``UserProfile``; 409 when the email is taken)."""
+    """Create an account (201 ``UserProfile``; 409 when the email is taken) and mail the
+    verification link and code."""
     user = accounts.register(
         ctx, email=body.email, password=body.password,
-        first_name=body.firstName, last_name=body.lastName,
+        first_name=body.firstName, last_name=body.lastName, base_url=base,
     )
     return profile(user, base)
 

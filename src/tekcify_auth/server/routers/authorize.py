@@ -34,7 +34,7 @@ from ..db.models import User
 from ..db.oauth import LoginSession
 from ..errors import ApiError
 from ..schemas.auth import RegisterRequest
-from ..services import accounts, consent, login_sessions
+from ..services import accounts, consent, login_sessions, verification
 from ..services.authorize import (
     AUTHORIZE_PATH,
     OFFLINE_ACCESS,
@@ -47,9 +47,10 @@ from ..services.authorize import (
     validate_request,
 )
 from ..services.emails import InvalidEmail, normalise_email
+from ..services.password_reset import FORGOT_PAGE
 from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from .deps import Ctx, client_address, user_agent
-from .images import get_canonical
+from .images import BaseUrl, get_canonical
 
 router = APIRouter(prefix="/api/oauth", tags=["oauth"])
 
@@ -154,11 +155,13 @@ def _source(uri: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _policy(ctx: ServerContext, redirect_uri: str | None) -> str:
+def _policy(ctx: ServerContext, redirect_uri: str | None, forms_here: bool = False) -> str:
     images = "'self'"
     if ctx.settings.public_url:
         images += " " + _source(ctx.settings.public_url)
-    forms = "'none'" if redirect_uri is None else f"'self' {_source(redirect_uri)}"
+    forms = "'self'" if forms_here else "'none'"
+    if redirect_uri is not None:
+        forms = f"'self' {_source(redirect_uri)}"
     return (
         f"default-src 'none'; style-src 'self'; img-src {images}; form-action {forms}; "
         "frame-ancestors 'none'; base-uri 'none'"
@@ -173,6 +176,7 @@ def _page(
     status: int = 200,
     redirect_uri: str | None = None,
     headers: dict[str, str] | None = None,
+    forms_here: bool = False,
     **context: Any,
 ) -> Response:
     html = _templates.get_template(template).render(stylesheet=STYLESHEET_PATH, **context)
@@ -180,7 +184,7 @@ def _page(
         html, status_code=status,
         headers={
             **_NO_STORE, **(headers or {}),
-            "Content-Security-Policy": _policy(ctx, redirect_uri),
+            "Content-Security-Policy": _policy(ctx, redirect_uri, forms_here),
             "X-Frame-Options": "DENY",
         },
     )
@@ -209,13 +213,33 @@ def _login_page(
     error: str | None = None,
     email: str = "",
     headers: dict[str, str] | None = None,
+    resend: bool = False,
 ) -> Response:
     next_path = request.path(without_prompts=_LOGIN_PROMPTS)
+    back = quote(next_path, safe="")
     return _page(
         browser, ctx, "login.html", status=status, redirect_uri=request.redirect_uri,
         headers=headers, title="Sign in", application_name=request.client.name,
         action=LOGIN_PATH, csrf_token=browser.token("login"), next=next_path, email=email,
-        error=error, register_url=f"{REGISTER_PATH}?next={quote(next_path, safe='')}",
+        error=error, register_url=f"{REGISTER_PATH}?next={back}",
+        forgot_url=f"{FORGOT_PAGE}?next={back}",
+        resend_action=verification.RESEND_PAGE if resend else None,
+        resend_csrf=browser.token("resend"),
+    )
+
+
+def _unverified(ctx: ServerContext, user: User) -> bool:
+    """Whether ``TEKCIFY_REQUIRE_VERIFIED_EMAIL`` keeps ``user`` out of these pages."""
+    return ctx.settings.require_verified_email and not user.email_verified
+
+
+def _verify_first(
+    browser: _Browser, ctx: ServerContext, request: AuthorizationRequest, user: User,
+    status: int = 403, message: str = verification.NOT_VERIFIED,
+) -> Response:
+    """The login page saying the address needs verifying, with a resend button."""
+    return _login_page(
+        browser, ctx, request, status=status, email=user.email, error=message, resend=True,
     )
 
 
@@ -414,7 +438,7 @@ def authorize(request: Request, ctx: Ctx) -> Response:
     except RedirectError as exc:
         return _refuse(browser, ctx, exc, 302)
     if "none" in asked.prompt:
-        if found is None:
+        if found is None or _unverified(ctx, found[1]):
             return _refuse(
                 browser, ctx, asked.error("login_required", "The user is not signed in"), 302
             )
@@ -425,6 +449,8 @@ def authorize(request: Request, ctx: Ctx) -> Response:
     if found is None or asked.prompt & _LOGIN_PROMPTS:
         return _login_page(browser, ctx, asked)
     login, user = found
+    if _unverified(ctx, user):
+        return _verify_first(browser, ctx, asked, user, status=200)
     if ask_consent:
         return _consent_page(browser, ctx, asked, login.id, user)
     return _grant(browser, ctx, asked, login, 302, remember=False)
@@ -480,6 +506,11 @@ def login(
     )
     try:
         user = accounts.check_credentials(ctx, email=address, password=password, client=client)
+    except verification.EmailNotVerified as exc:
+        return _login_page(
+            browser, ctx, asked, status=exc.status_code, email=address, error=exc.message,
+            resend=True,
+        )
     except ApiError as exc:
         return _login_page(
             browser, ctx, asked, status=exc.status_code, email=shown, error=exc.message,
@@ -537,6 +568,7 @@ def _registration_problem(exc: ValidationError) -> str:
 def register(
     request: Request,
     ctx: Ctx,
+    base: BaseUrl,
     csrf_token: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
@@ -572,11 +604,17 @@ def register(
     try:
         user = accounts.register(
             ctx, email=body.email, password=body.password, first_name=body.firstName,
-            last_name=body.lastName,
+            last_name=body.lastName, base_url=base,
         )
     except ApiError as exc:
         return _register_page(
             browser, ctx, asked, status=exc.status_code, error=exc.message, **shown
+        )
+    if _unverified(ctx, user):
+        return _verify_first(
+            browser, ctx, asked, user, status=200,
+            message=f"Your account is created. Open the link we sent to {user.email} to "
+            "verify your address, then sign in.",
         )
     client = accounts.Client(address=client_address(request), user_agent=user_agent(request))
     try:
@@ -612,6 +650,8 @@ def decide(
             error="Your sign-in has ended. Sign in again to continue.",
         )
     login_row, user = found
+    if _unverified(ctx, user):
+        return _verify_first(browser, ctx, asked, user)
     if not browser.csrf_ok(f"consent|{login_row.id}", csrf_token):
         return _consent_page(
             browser, ctx, asked, login_row.id, user, status=403,

@@ -79,13 +79,15 @@ class TokenResponse(ResponseModel):
 
 
 class UserProfile(ResponseModel):
-    """``{userId, email, firstName, lastName, avatarUrl}``."""
+    """``{userId, email, firstName, lastName, avatarUrl, emailVerifiedAt}``."""
 
     userId: str
     email: str
     firstName: str | None
     lastName: str | None
     avatarUrl: str | None
+    #: When the address was verified; ``null`` while it is not (beyond the 2.2.12 type).
+    emailVerifiedAt: IsoDateTime | None = None
 
 
 class SessionInfo(ResponseModel):

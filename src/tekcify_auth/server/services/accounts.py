@@ -22,7 +22,7 @@ from ..db.models import User, UserSession
 from ..db.oauth import AuthorizationCode
 from ..db.types import new_id
 from ..errors import ApiError
-from . import activity
+from . import activity, codes, verification
 from .tokens import TokenPair, start_session
 
 __all__ = [
@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 INVALID_CREDENTIALS: Final = "Invalid email or password"
+#: The single-use links a new password withdraws (``codes`` purposes).
+WITHDRAWN_WITH_PASSWORD: Final = ("email_change", "password_reset")
 EMAIL_TAKEN: Final = "An account with this email already exists"
 #: The scopes of a first-party session (Tekcify's own login): every default scope.
 DEFAULT_FIRST_PARTY_SCOPES: Final = (
@@ -102,22 +104,31 @@ def register(
     first_name: str | None = None,
     last_name: str | None = None,
     role: str = "user",
+    base_url: str | None = None,
 ) -> User:
-    """Create an account (``email`` already normalised); 409 when the email is taken."""
+    """Create an account (``email`` already normalised); 409 when the email is taken.
+
+    With ``base_url`` (the public URL), the verification message is queued in the same
+    transaction (``verification.send_verification``).
+    """
     password_hash = ctx.passwords.hash(password)
     with ctx.db.write() as db:
-        return create_user(
+        user = create_user(
             db, ctx, email=email, password_hash=password_hash, first_name=first_name,
             last_name=last_name, role=role,
         )
+        if base_url is not None:
+            verification.send_verification(db, user, base_url=base_url, now=ctx.clock())
+        return user
 
 
 def login(ctx: ServerContext, *, email: str, password: str, client: Client) -> TokenPair:
     """Check the credentials and open a first-party session.
 
     Raises 429 when the limiter says so, 401 ``Invalid email or password`` for an
-    unknown email or a wrong password alike, 403 for a disabled account (only once
-    the password was right).
+    unknown email or a wrong password alike, 403 for a disabled account and, with
+    ``TEKCIFY_REQUIRE_VERIFIED_EMAIL``, for an unverified address
+    (:class:`~.verification.EmailNotVerified`), both only once the password was right.
     """
     user = check_credentials(ctx, email=email, password=password, client=client)
     with ctx.db.write() as db:
@@ -184,6 +195,8 @@ def check_credentials(ctx: ServerContext, *, email: str, password: str, client: 
     if user.disabled_at is not None:
         _record_failure(ctx, user.id, client, "account_disabled")
         raise ApiError(403, "This account is disabled")
+    if ctx.settings.require_verified_email and not user.email_verified:
+        raise verification.EmailNotVerified()
     if ctx.passwords.needs_rehash(user.password_hash):
         new_hash = ctx.passwords.hash(password)
         with ctx.db.write() as db:
@@ -272,7 +285,8 @@ def replace_password(
     The one place a password is replaced (change now, reset later), in the caller's
     write transaction: the user row is locked and updated, then every live session but
     ``keep`` is revoked with ``reason`` and the user's unspent authorization codes are
-    spent. Page sign-ins end by themselves (their password marker no longer matches).
+    spent, and pending email changes and reset links are withdrawn. Page sign-ins end by
+    themselves (their password marker no longer matches).
     Sign-ins in flight are refused by :func:`lock_signed_in_user`.
 
     ``old_hash`` is the hash the caller verified the current password against (``None``
@@ -300,6 +314,10 @@ def replace_password(
     if keep is not None:
         query = query.where(UserSession.id != keep)
     result = db.execute(query.values(revoked_at=now, revoked_reason=reason))
+    # What someone holding the old password may have started ends with it: a pending
+    # email change (to their address) and any other reset link.
+    for purpose in WITHDRAWN_WITH_PASSWORD:
+        codes.withdraw(db, user_id, purpose, now)
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

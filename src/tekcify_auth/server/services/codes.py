@@ -28,8 +28,8 @@ from ..db.security import AccountCode
 from ..db.types import new_id
 
 __all__ = [
-    "MAX_ATTEMPTS", "CodeRefused", "Redeemed", "issue_code", "issue_link", "redeem_code",
-    "redeem_link", "withdraw",
+    "MAX_ATTEMPTS", "CodeRefused", "Redeemed", "check_link", "issue_code", "issue_link",
+    "redeem_code", "redeem_link", "withdraw",
 ]
 
 #: Wrong guesses after which a code is locked (used up) for good.
@@ -127,6 +127,27 @@ def redeem_link(
     db: Session, purpose: str, token: str, now: datetime, *, target: str | None = None
 ) -> Redeemed:
     """Use the link token ``token`` of ``purpose``; raises :class:`CodeRefused`."""
+    row = _live_link(db, purpose, token, now, target)
+    if not _mark_used(db, row.id, now):
+        raise CodeRefused("This link has already been used")
+    return Redeemed(user_id=row.user_id, target=row.target)
+
+
+def check_link(
+    db: Session, purpose: str, token: str, now: datetime, *, target: str | None = None
+) -> Redeemed:
+    """What :func:`redeem_link` would redeem, without using it; raises :class:`CodeRefused`.
+
+    For a flow with slow work between (hashing a new password): check first, do the
+    work outside the transaction, then redeem.
+    """
+    row = _live_link(db, purpose, token, now, target)
+    return Redeemed(user_id=row.user_id, target=row.target)
+
+
+def _live_link(
+    db: Session, purpose: str, token: str, now: datetime, target: str | None
+) -> AccountCode:
     row = db.execute(
         select(AccountCode).where(AccountCode.secret_hash == _hash(token))
     ).scalar_one_or_none()
@@ -138,9 +159,7 @@ def redeem_link(
         raise CodeRefused("This link has expired")
     if target is not None and row.target != target:
         raise CodeRefused("This link is not valid")
-    if not _mark_used(db, row.id, now):
-        raise CodeRefused("This link has already been used")
-    return Redeemed(user_id=row.user_id, target=row.target)
+    return row
 
 
 def redeem_code(

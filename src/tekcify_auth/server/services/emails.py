@@ -19,6 +19,10 @@ MAX_EMAIL_LENGTH: Final = 254  # RFC 5321 §4.5.3.1.3 (path) less the angle brac
 _ATEXT: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u00a0-\U0010ffff]+"
 _LOCAL: Final = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
 _LABEL: Final = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+# Unicode line and paragraph separators, spaces, controls and format characters (bidi
+# overrides, zero-width ones): an address goes into a mail header (``To:``), where a
+# U+2028 could split a line, and a reader could be shown another address.
+_INVISIBLE: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})
 
 
 class InvalidEmail(ValueError):
@@ -35,7 +39,9 @@ def normalise_email(raw: str) -> str:
     local, at, domain = value.rpartition("@")
     if not at or not local or not domain or len(local) > 64:
         raise InvalidEmail("not a valid email address")
-    if _LOCAL.fullmatch(local) is None:
+    if _LOCAL.fullmatch(local) is None or any(
+        unicodedata.category(c) in _INVISIBLE for c in local
+    ):
         raise InvalidEmail("not a valid email address")
     try:
         ascii_domain = domain.encode("idna").decode("ascii").lower()

@@ -47,7 +47,7 @@ class Rendered:
 
 
 def _one_line(value: str, what: str) -> str:
-    if "\r" in value or "\n" in value or "\x00" in value:
+    if any(c in value for c in "\r\n\x00\x85\u2028\u2029"):
         raise ValueError(f"a mail {what} may not contain line breaks")
     return value
 

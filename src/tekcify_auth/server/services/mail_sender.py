@@ -155,7 +155,12 @@ def build_message(
     message["Date"] = format_datetime(now)
     # The queue id: a retry sends the same Message-ID, so a receiver can tell it apart.
     message["Message-ID"] = f"<{row.id}@{domain}>"
-    message.set_content(row.text_body)
+    # ASCII text goes as it is (7bit allows lines up to 998 octets, RFC 5322 §2.1.1), so a
+    # link in an outbox .eml reads and copies whole; anything else quoted-printable.
+    if row.text_body.isascii() and all(len(line) <= 998 for line in row.text_body.splitlines()):
+        message.set_content(row.text_body, cte="7bit")
+    else:
+        message.set_content(row.text_body)
     message.add_alternative(row.html_body, subtype="html")
     return Outgoing(row.id, row.kind, sender, row.to_address, message, row.created_at)
 
