@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from e2e.support import ServerProcess
+from server.conftest import BACKENDS
 
 from .support import (
     Node,
@@ -19,6 +20,7 @@ from .support import (
     install,
     installed,
     node_package,
+    postgres_schema,
     run_driver,
 )
 
@@ -34,14 +36,19 @@ def auth_backend(request: pytest.FixtureRequest) -> NodePackage:
     return node_package(folder)
 
 
-@pytest.fixture(scope="module")
-def hs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """Our server with its default HS256 tokens (verifyAccessToken, the secret's guards)."""
-    server = ServerProcess(tmp_path_factory.mktemp("node-hs256"))
-    try:
+@pytest.fixture(scope="module", params=BACKENDS)
+def hs_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """Our server with its default HS256 tokens (verifyAccessToken, the secret's guards), on
+    SQLite and on PostgreSQL (a schema of its own in the test cluster) in turn."""
+    with contextlib.ExitStack() as stack:
+        env = {}
+        if request.param != "sqlite":
+            env["TEKCIFY_DATABASE_URL"] = stack.enter_context(postgres_schema())
+        server = ServerProcess(tmp_path_factory.mktemp(f"node-hs256-{request.param}"), env)
+        stack.callback(server.stop)
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

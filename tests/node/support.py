@@ -21,17 +21,19 @@ import json
 import os
 import re
 import secrets
-import sqlite3
 import subprocess
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
+from sqlalchemy import text
 
 from e2e.support import PASSWORD, Browser, ServerProcess, new_email
+from tekcify_auth.server.db.engine import Database
 
 PACKAGE = "@tekcify/auth-backend"
 VERSION = "2.2.12"
@@ -233,17 +235,41 @@ def png() -> str:
     return base64.b64encode(out.getvalue()).decode()
 
 
+def database_url(server: ServerProcess) -> str:
+    """The server's database: ``TEKCIFY_DATABASE_URL``, else SQLite in its data folder."""
+    return server.env.get("TEKCIFY_DATABASE_URL") or \
+        f"sqlite:///{server.data_dir / 'tekcify.sqlite3'}"
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A new, empty schema in the test cluster (the server migrates it), dropped after."""
+    from server.conftest import _with_search_path, postgres_root_url
+
+    root = Database(postgres_root_url())
+    schema = f"n_{uuid.uuid4().hex[:12]}"
+    with root.write_connection() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield _with_search_path(postgres_root_url(), schema)
+    finally:
+        with root.write_connection() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        root.dispose()
+
+
 def mail_to(server: ServerProcess, address: str) -> list[str]:
     """The plain-text bodies of the messages queued for ``address``, oldest first: from the
-    ``mail_queue`` table of the server's SQLite database while a message waits there, else
-    from its ``.eml`` file in ``<data dir>/outbox/`` (the sender writes the file, then wipes
-    the queued body)."""
-    database = server.data_dir / "tekcify.sqlite3"
-    with contextlib.closing(sqlite3.connect(database, timeout=10)) as db:
-        rows = db.execute(
-            "SELECT id, text_body FROM mail_queue WHERE lower(to_address) = lower(?) "
-            "ORDER BY created_at", (address,),
-        ).fetchall()
+    server's ``mail_queue`` table while a message waits there, else from its ``.eml`` file
+    in ``<data dir>/outbox/`` (the sender writes the file, then wipes the queued body)."""
+    db = Database(database_url(server))
+    try:
+        with db.read() as session:
+            rows = session.execute(text(
+                "SELECT id, text_body FROM mail_queue WHERE lower(to_address) = lower(:to) "
+                "ORDER BY created_at"), {"to": address}).all()
+    finally:
+        db.dispose()
     return [body or _outbox_text(server, message_id) for message_id, body in rows]
 
 
