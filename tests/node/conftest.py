@@ -1,5 +1,6 @@
-"""Fixtures of the Node suite: the installed package, our real server (HS256, and RS256 for
-the JWKS exports), and ``node``, which runs one scenario of driver.cjs against a server."""
+"""Fixtures of the Node suite: the installed package, our real server (HS256 on SQLite and on
+PostgreSQL, and RS256 for the JWKS exports), and ``node``, which runs one scenario of
+driver.cjs against a server."""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ Each test runs scenarios of driver.cjs (one per export) in Node: the package's m
 hard-coded https origin, which rewrite-origin.cjs maps to the server; the JWKS verifier is
 pointed at the server by its own option. Python sets the stage (accounts, consents, mailed
 codes) and asserts each answer against the interface the package's types name, key by key.
+The server signs HS256 and runs on SQLite and on PostgreSQL in turn; the JWKS exports get
+one that signs RS256.
 
 ``COVERED`` is the set of exports these tests prove (each test says which with ``@proves``);
 ``NOT_YET`` the ones whose endpoints come with issues 14 (MFA, passkeys) and 15 (social
