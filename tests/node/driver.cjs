@@ -88,6 +88,12 @@ function userInfoFrom(token) {
 }
 
 const scenarios = {
+  // -- the harness itself ----------------------------------------------------------------
+  async fetchElsewhere() {
+    // rewrite-origin.cjs refuses any origin but the package's and the test server's.
+    return { elsewhere: await outcome(fetch('https://elsewhere.invalid/api/oauth/userinfo')) };
+  },
+
   // -- verifying tokens ------------------------------------------------------------------
   async verifyAccessToken(c) {
     return {

@@ -251,6 +251,12 @@ def application(hs_server: ServerProcess, user: User) -> dict[str, Any]:
     return create_application(hs_server, user)
 
 
+def test_the_harness_sends_nothing_off_the_machine(node: Node, rs_server: ServerProcess) -> None:
+    result = node("fetchElsewhere", rs_server)["elsewhere"]
+    assert result["threw"] == "Error"
+    assert "neither the package's origin nor the test server" in result["message"]
+
+
 # -- verifying tokens --------------------------------------------------------------------------
 
 
