@@ -20,7 +20,8 @@ A service is there when:
 - ``chromium``: ``TEKCIFY_CHROMIUM`` names an executable or ``chromium`` is on ``PATH``,
   and the ``playwright`` package is importable.
 - ``node``: ``node`` (20 or later) and ``npm`` are on ``PATH`` (benchmarks/peers.py runs
-  the npm ``oidc-provider``); ``wrk``: the ``wrk`` load generator is on ``PATH``.
+  the npm ``oidc-provider``; tests/node runs ``@tekcify/auth-backend`` 2.2.12 against the
+  server); ``wrk``: the ``wrk`` load generator is on ``PATH``.
 
 ``TEKCIFY_TEST_SKIP_POSTGRES=1``, ``TEKCIFY_TEST_SKIP_REDIS=1``,
 ``TEKCIFY_TEST_SKIP_BROWSER=1``, ``TEKCIFY_TEST_SKIP_NODE=1`` and ``TEKCIFY_TEST_SKIP_WRK=1``
