@@ -16,6 +16,7 @@ the services the JSON API uses (``verification``, ``password_reset``, ``email_ch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Final
 from urllib.parse import quote
 
@@ -102,17 +103,56 @@ def _button(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _LinkPage:
+    """A mailed link's page: a button that posts the link's token (``GET`` uses nothing up)."""
+
+    purpose: str
+    path: str
+    heading: str
+    message: str
+    button: str
+
+    def show(
+        self, browser: _Browser, ctx: ServerContext, token: str, *, status: int = 200,
+        error: str | None = None,
+    ) -> Response:
+        return _button(
+            browser, ctx, purpose=self.purpose, action=self.path, token=token,
+            heading=self.heading, message=self.message, button=self.button, status=status,
+            error=error,
+        )
+
+    def posted(
+        self, request: Request, ctx: ServerContext, csrf_token: str, token: str
+    ) -> Response | _Browser:
+        """The response that ends a post (elsewhere, or a stale form), or its browser."""
+        again = f"{self.path}?token={quote(token, safe='')}"
+        if (moved := _elsewhere(request, ctx, again)) is not None:
+            return moved
+        browser = _Browser.of(request, ctx)
+        if not browser.csrf_ok(self.purpose, csrf_token):
+            return self.show(browser, ctx, token, status=403, error=EXPIRED_FORM)
+        return browser
+
+
+_VERIFY: Final = _LinkPage(
+    "verify-email", VERIFY_PAGE, "Verify your email address",
+    "Confirm that this email address is yours.", "Verify my email address",
+)
+_CONFIRM: Final = _LinkPage(
+    "confirm-email", CONFIRM_PAGE, "Confirm your new email address",
+    "Your account's email address changes to the one this link was sent to.",
+    "Confirm the change",
+)
+
+
 @router.get(VERIFY_PAGE, response_class=HTMLResponse)
 def verify_email_page(request: Request, ctx: Ctx, token: str = "") -> Response:
     """The verification link's page: a button that posts the token."""
     if (moved := _elsewhere(request, ctx)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
-    return _button(
-        browser, ctx, purpose="verify-email", action=VERIFY_PAGE, token=_token(token),
-        heading="Verify your email address",
-        message="Confirm that this email address is yours.", button="Verify my email address",
-    )
+    return _VERIFY.show(_Browser.of(request, ctx), ctx, _token(token))
 
 
 @router.post(VERIFY_PAGE, response_class=HTMLResponse)
@@ -123,24 +163,16 @@ def verify_email(
     token: Annotated[str, Form()] = "",
 ) -> Response:
     """Verify with the posted link token; the result page."""
-    again = f"{VERIFY_PAGE}?token={quote(_token(token), safe='')}"
-    if (moved := _elsewhere(request, ctx, again)) is not None:
-        return moved
-    browser = _Browser.of(request, ctx)
-    if not browser.csrf_ok("verify-email", csrf_token):
-        return _button(
-            browser, ctx, purpose="verify-email", action=VERIFY_PAGE, token=_token(token),
-            heading="Verify your email address", status=403, error=EXPIRED_FORM,
-            message="Confirm that this email address is yours.",
-            button="Verify my email address",
-        )
+    token = _token(token)
+    browser = _VERIFY.posted(request, ctx, csrf_token, token)
+    if not isinstance(browser, _Browser):
+        return browser
     try:
-        verification.verify_link(ctx, _token(token), _client(request))
+        verification.verify_link(ctx, token, _client(request))
     except ApiError as exc:
         return _problem(
             browser, ctx, "This verification link does not work", exc.message,
             exc.status_code,
-            link=None, link_text="",
         )
     return _done(
         browser, ctx, "Your email address is verified",
@@ -153,13 +185,7 @@ def confirm_email_page(request: Request, ctx: Ctx, token: str = "") -> Response:
     """The email-change link's page: a button that posts the token."""
     if (moved := _elsewhere(request, ctx)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
-    return _button(
-        browser, ctx, purpose="confirm-email", action=CONFIRM_PAGE, token=_token(token),
-        heading="Confirm your new email address",
-        message="Your account's email address changes to the one this link was sent to.",
-        button="Confirm the change",
-    )
+    return _CONFIRM.show(_Browser.of(request, ctx), ctx, _token(token))
 
 
 @router.post(CONFIRM_PAGE, response_class=HTMLResponse)
@@ -170,19 +196,12 @@ def confirm_email(
     token: Annotated[str, Form()] = "",
 ) -> Response:
     """Change the address with the posted link token; the result page."""
-    again = f"{CONFIRM_PAGE}?token={quote(_token(token), safe='')}"
-    if (moved := _elsewhere(request, ctx, again)) is not None:
-        return moved
-    browser = _Browser.of(request, ctx)
-    if not browser.csrf_ok("confirm-email", csrf_token):
-        return _button(
-            browser, ctx, purpose="confirm-email", action=CONFIRM_PAGE, token=_token(token),
-            heading="Confirm your new email address", status=403, error=EXPIRED_FORM,
-            message="Your account's email address changes to the one this link was sent to.",
-            button="Confirm the change",
-        )
+    token = _token(token)
+    browser = _CONFIRM.posted(request, ctx, csrf_token, token)
+    if not isinstance(browser, _Browser):
+        return browser
     try:
-        address = email_change.confirm_change(ctx, _token(token), _client(request))
+        address = email_change.confirm_change(ctx, token, _client(request))
     except ApiError as exc:
         return _problem(
             browser, ctx, "This confirmation link does not work", exc.message, exc.status_code
