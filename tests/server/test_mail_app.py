@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import stat
 import sys
 import time
@@ -285,3 +286,15 @@ def test_a_long_link_stays_whole_in_the_message_and_other_text_is_encoded() -> N
     body = parsed.get_body(("plain",))
     assert body is not None
     assert link in body.get_content()
+
+
+def test_building_a_message_leaves_the_random_module_alone() -> None:
+    # The email package draws MIME boundaries from random's shared generator; a fuzzer
+    # (Hypothesis) running beside the sender took that for its own state going astray.
+    row = MailMessage(id="m2", kind="test_message", to_address="ada@example.com",
+                      subject="Hi", text_body="hello", html_body="<p>hello</p>")
+    before = random.getstate()
+    raw = bytes(build_message(row, mail_from="Tekcify <no-reply@localhost>",
+                              now=datetime(2026, 12, 3, tzinfo=UTC)).message)
+    assert random.getstate() == before
+    assert b"boundary=" in raw

@@ -162,6 +162,9 @@ def build_message(
     else:
         message.set_content(row.text_body)
     message.add_alternative(row.html_body, subtype="html")
+    # The email package would draw the MIME boundary from the random module's shared
+    # generator; a boundary of our own leaves that state to the application.
+    message.set_boundary(f"=_{secrets.token_hex(16)}")
     return Outgoing(row.id, row.kind, sender, row.to_address, message, row.created_at)
 
 
