@@ -53,6 +53,7 @@ from typing import Any, Final, Protocol
 
 import anyio.to_thread
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from ..db.engine import Database
 from ..db.security import MailMessage
@@ -470,6 +471,15 @@ class MailSender:
         while not self._stopping.is_set():
             try:
                 await anyio.to_thread.run_sync(self.deliver_due)
+            except DBAPIError as exc:
+                # The database away (a restart, a failover): expected, so no traceback, and
+                # only the driver's error class (its text may quote bound values).
+                if not failing:
+                    logger.warning(
+                        "the mail sender cannot reach the database (%s); it tries again "
+                        "every %g s", type(exc.orig).__name__, every,
+                    )
+                failing = True
             except Exception:
                 if not failing:
                     logger.exception("the mail sender's pass failed; it tries again every %g s",
