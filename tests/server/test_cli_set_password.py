@@ -34,6 +34,8 @@ async def test_set_password_from_stdin_ends_every_session(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TEKCIFY_PUBLIC_URL", "https://auth.example.com")
+    # No mail sender in these servers: the test reads the notice from the queue itself.
+    monkeypatch.setenv("TEKCIFY_MAIL_POLL_INTERVAL", "0")
     code, _, _ = _cli(
         ["users", "create", "--email", "ada@example.com", "--password-stdin"],
         capsys, monkeypatch, stdin=PASSWORD + "\n",
