@@ -3,6 +3,7 @@
 from .applications import Application
 from .engine import Database, DatabaseUnavailable
 from .images import StoredImage
+from .mfa import BackupCode, MfaChallenge, TotpFactor
 from .models import Base, RefreshToken, ServerState, SigningKey, User, UserSession
 from .oauth import (
     AuthorizationCode,
@@ -17,6 +18,7 @@ __all__ = [
     "AccountCode",
     "Application",
     "AuthorizationCode",
+    "BackupCode",
     "Base",
     "ClientCredentialsAllowance",
     "Consent",
@@ -24,12 +26,14 @@ __all__ = [
     "DatabaseUnavailable",
     "LoginSession",
     "MailMessage",
+    "MfaChallenge",
     "RefreshToken",
     "RevokedClientToken",
     "SecurityActivity",
     "ServerState",
     "SigningKey",
     "StoredImage",
+    "TotpFactor",
     "User",
     "UserSession",
 ]

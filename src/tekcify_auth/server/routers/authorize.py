@@ -320,7 +320,7 @@ def _grant(
                 db, login.user_id, request.client.client_id, request.scopes, ctx.clock()
             )
         login_sessions.touch_login_session(db, login, ctx.clock())
-        code = issue_code(db, ctx, request, login.user_id)
+        code = issue_code(db, ctx, request, login.user_id, login.amr)
     location = response_location(
         request.redirect_uri, {"code": code}, state=request.state, issuer=ctx.settings.issuer
     )
