@@ -31,10 +31,10 @@ async def mfa_user(client: httpx.AsyncClient, clock: FakeClock) -> dict[str, Any
     return await enable_mfa(client, pair["accessToken"], clock)
 
 
-async def second_step(browser: Browser, request_url: str) -> httpx.Response:
+async def second_step(person: Browser, request_url: str) -> httpx.Response:
     """The page after a right password: the code form."""
-    page = await browser.get(request_url)
-    step = await browser.sign_in(page)
+    page = await person.get(request_url)
+    step = await person.sign_in(page)
     assert step.status_code == 200, step.text
     assert 'name="code"' in step.text
     assert 'name="password"' not in step.text
@@ -51,7 +51,8 @@ async def test_a_totp_user_signs_in_on_the_pages_with_a_code_and_gets_amr_pwd_ot
     fields = hidden_fields(step)
     assert set(fields) == {"csrf_token", "next", "mfa_token"}
     claims = decode_token(fields["mfa_token"])
-    assert claims is not None and claims["type"] == "temp"
+    assert claims is not None
+    assert claims["type"] == "temp"
 
     wrong = await browser.submit(step, {"code": "000000"})
     assert wrong.status_code == 401
@@ -64,7 +65,8 @@ async def test_a_totp_user_signs_in_on_the_pages_with_a_code_and_gets_amr_pwd_ot
     tokens = await redeem(client, oauth_client, answer["code"], request)
     assert tokens.status_code == 200, tokens.text
     access = decode_token(tokens.json()["access_token"])
-    assert access is not None and access["amr"] == ["pwd", "otp"]
+    assert access is not None
+    assert access["amr"] == ["pwd", "otp"]
 
 
 async def test_a_backup_code_signs_in_on_the_pages_once(
