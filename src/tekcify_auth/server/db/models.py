@@ -77,6 +77,8 @@ class UserSession(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    # The kid of the key that signed the latest access token (NULL: HS256, or older).
+    signing_kid: Mapped[str | None] = mapped_column(String(64))
 
 
 class RefreshToken(Base):
@@ -106,9 +108,10 @@ class SigningKey(Base):
     """An asymmetric signing key (RS256, ES256, EdDSA).
 
     ``private_key`` holds the private key as the keys service stores it (encrypted at
-    rest); ``public_jwk`` the JSON of the public JWK. A key signs while ``retired_at``
-    is NULL and the newest; a retired key stays in the JWKS until every token it
-    signed has expired.
+    rest); ``public_jwk`` the JSON of the public JWK. A key signs from ``activates_at``
+    (NULL: ``created_at``) until ``retired_at``; a retired key stays in the JWKS until
+    every token it signed has expired. A revoked one (``revoked_at``) is withdrawn at
+    once. ``services/keystore.py`` derives the states from these times.
     """
 
     __tablename__ = "signing_keys"
@@ -119,6 +122,8 @@ class SigningKey(Base):
     private_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    activates_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ServerState(Base):
