@@ -673,8 +673,8 @@ def rotate_in_a_process(database_url: str, data_dir: Path, alg: str) -> str:
     }
     script = Path(sys.executable).with_name("tekcify-auth")
     done = subprocess.run(
-        [str(script), "keys", "rotate", "--now"], env=env, capture_output=True, text=True, timeout=60,
-        check=False,
+        [str(script), "keys", "rotate", "--now"], env=env, capture_output=True, text=True,
+        timeout=60, check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
