@@ -11,6 +11,7 @@ from .oauth import (
     LoginSession,
     RevokedClientToken,
 )
+from .passkeys import Passkey, WebAuthnChallenge
 from .security import AccountCode, MailMessage, SecurityActivity
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "DatabaseUnavailable",
     "LoginSession",
     "MailMessage",
+    "Passkey",
     "RefreshToken",
     "RevokedClientToken",
     "SecurityActivity",
@@ -32,4 +34,5 @@ __all__ = [
     "StoredImage",
     "User",
     "UserSession",
+    "WebAuthnChallenge",
 ]

@@ -32,6 +32,8 @@ TYPES: Final = frozenset({
     "connected_app_revoked",
     "sensitive_action_verified", "sensitive_action_failed",
     "account_deleted",
+    "passkey_added", "passkey_renamed", "passkey_removed", "passkey_used",
+    "passkey_sign_count_regression",
 })
 
 _BOT: Final = re.compile(r"bot|crawl|spider|curl|wget|python-|httpx|okhttp|node-fetch|undici", re.I)

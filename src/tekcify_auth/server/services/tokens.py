@@ -170,19 +170,24 @@ def start_session(
     client_id: str | None = None,
     user_agent: str | None = None,
     ip_address: str | None = None,
+    amr: list[str] | None = None,
 ) -> TokenPair:
     """Open a session for ``user`` and issue its first pair (login, code exchange).
 
-    Past ``TEKCIFY_MAX_SESSIONS_PER_ACCOUNT`` live sessions the least recently used
-    are revoked (:func:`.sessions.limit_sessions`).
+    ``amr`` (RFC 8176: how the user signed in, e.g. ``["hwk", "user"]`` for a passkey)
+    goes into the first access token. Past ``TEKCIFY_MAX_SESSIONS_PER_ACCOUNT`` live
+    sessions the least recently used are revoked (:func:`.sessions.limit_sessions`).
     """
     now = ctx.clock()
     session = _open_session(db, user, scopes, client_id, user_agent, ip_address, now, None)
     refresh = _add_refresh_token(db, ctx, session.id, now)
     db.flush()
     limit_sessions(db, user.id, session.id, ctx.settings.max_sessions_per_account, now)
+    claims = access_claims(ctx, user, session, now)
+    if amr:
+        claims["amr"] = list(amr)
     return TokenPair(
-        _sign_access(ctx, user, session, now), refresh, ctx.settings.access_token_ttl,
+        ctx.signer.sign(claims), refresh, ctx.settings.access_token_ttl,
         session.scopes, session.id,
     )
 
