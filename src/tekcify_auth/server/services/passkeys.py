@@ -58,7 +58,7 @@ from ..db.models import User
 from ..db.passkeys import Passkey, WebAuthnChallenge
 from ..db.types import new_id
 from ..errors import ApiError
-from . import activity
+from . import activity, verification
 from .accounts import DEFAULT_FIRST_PARTY_SCOPES, Client, record_login
 from .tokens import TokenPair, start_session
 
@@ -511,6 +511,8 @@ def login(
         ).scalar_one_or_none()
         if fresh is None or fresh.disabled_at is not None:
             raise ApiError(403, "This account is disabled")
+        if ctx.settings.require_verified_email and not fresh.email_verified:
+            raise verification.EmailNotVerified()
         pair = start_session(
             db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
             user_agent=client.user_agent, ip_address=client.address, amr=list(AMR),
