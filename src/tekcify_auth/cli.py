@@ -9,6 +9,7 @@
     tekcify-auth users disable EMAIL
     tekcify-auth users enable EMAIL
     tekcify-auth users set-password EMAIL [--password-stdin]
+    tekcify-auth users reset-mfa EMAIL
     tekcify-auth keys list
     tekcify-auth keys rotate
     tekcify-auth keys switch-alg {HS256,RS256,ES256,EdDSA}
@@ -542,6 +543,13 @@ def _add_user_commands(commands: Any) -> None:
         "without echo)",
     )
     set_password.set_defaults(handler=_users_set_password)
+    reset_mfa = actions.add_parser(
+        "reset-mfa",
+        help="turn two-factor sign-in off for an account that lost its authenticator and "
+        "backup codes (deletes them; recorded in its security activity)",
+    )
+    reset_mfa.add_argument("email")
+    reset_mfa.set_defaults(handler=_users_reset_mfa)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -657,6 +665,26 @@ def _users_set_password(args: argparse.Namespace) -> int:
     finally:
         ctx.stop()
     print(f"set the password of {email}; {ended} session{'s' if ended != 1 else ''} signed out")
+    return 0
+
+
+def _users_reset_mfa(args: argparse.Namespace) -> int:
+    from .server.services import accounts, mfa
+
+    email = _email(args.email)
+    ctx = _started_context(_settings())
+    try:
+        with ctx.db.write() as db:
+            user = accounts.find_by_email(db, email)
+            if user is None:
+                raise CommandError(f"User not found: {email}")
+            was_on = mfa.reset(db, user, ctx.clock())
+    finally:
+        ctx.stop()
+    if was_on:
+        print(f"two-factor sign-in is off for {email}; its backup codes are deleted")
+    else:
+        print(f"{email} had no two-factor sign-in on; nothing left to reset")
     return 0
 
 

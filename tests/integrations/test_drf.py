@@ -161,7 +161,9 @@ def test_junk_bearer_header_is_401(client: APIClient, value: str) -> None:
 
 
 @pytest.mark.parametrize("url", ["/api/profile", "/api/open", "/api/drf"])
-@pytest.mark.parametrize("value", [token(expires_in=-1), token()[:-3] + "abc", "x.y.z"])
+@pytest.mark.parametrize(
+    "value", [token(expires_in=-1), token()[:-3] + "abc", "x.y.z", token(type="temp")]
+)
 def test_bad_token_is_401_even_on_open_views(client: APIClient, url: str, value: str) -> None:
     response = with_token(client, f"BEARER {value}").get(url)
     assert_refusal(

@@ -300,6 +300,7 @@ BAD_TOKENS: list[tuple[str, Callable[[], str]]] = [
     ("alg none", lambda: unsigned("none")),
     ("alg NONE", lambda: unsigned("NONE")),
     ("refresh token", lambda: token(type="refresh")),
+    ("temp token", lambda: token(type="temp")),
     ("no type", lambda: token(type=None)),
     ("no exp", lambda: token(exp=None)),
     ("wrong issuer", lambda: token(iss="someone")),

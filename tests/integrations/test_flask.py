@@ -233,6 +233,7 @@ BAD_TOKENS = {
     "alg_none": lambda: _alg_none("none"),
     "alg_None": lambda: _alg_none("None"),
     "refresh_type": lambda: token(type="refresh"),
+    "temp_type": lambda: token(type="temp"),
     "wrong_audience": lambda: token(audience="someone-else"),
     "wrong_issuer": lambda: token(issuer="someone-else"),
     "not_a_jwt": lambda: "abc.def",

@@ -146,6 +146,7 @@ async def test_bad_headers_get_the_tekcify_401(headers: Any, challenge: str) -> 
     [
         pytest.param(token(expires_in=-60), id="expired"),
         pytest.param(token(type="refresh"), id="refresh token"),
+        pytest.param(token(type="temp"), id="temp token"),
         pytest.param(token(aud="another-api"), id="wrong audience"),
         pytest.param(
             mint_access_token("u", secret="wrong-secret-0123456789abcdef"), id="wrong key"

@@ -43,7 +43,7 @@ ACCOUNT_PREFIXES: Final = (
 )
 #: Routes under those prefixes that take no token at all.
 PUBLIC: Final = {
-    ("POST", "/api/auth/register"), ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/register"), ("POST", "/api/auth/login"), ("POST", "/api/auth/login/mfa"),
     ("POST", "/api/auth/refresh"), ("GET", "/api/applications/public/{client_id}"),
     # The mailed links carry their own proof; a code needs the first-party token, which
     # the route asks for only then (routers/recovery.py).

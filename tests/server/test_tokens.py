@@ -57,7 +57,9 @@ async def test_access_token_has_every_claim_and_verifies_with_the_persisted_secr
     claims = result.payload
     assert set(claims) == {
         "iss", "aud", "sub", "type", "scopes", "email", "role", "sid", "jti", "iat", "exp",
+        "amr",
     }
+    assert claims["amr"] == ["pwd"]
     assert claims["iss"] == "tekcify-auth"
     assert claims["aud"] == "tekcify-api"
     assert claims["type"] == "access"

@@ -43,6 +43,7 @@ from .routers import (
     authorize,
     connected_apps,
     health,
+    mfa,
     oauth,
     passkeys,
     recovery,
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(well_known.router)
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(mfa.router)
     app.include_router(recovery.auth_router)
     app.include_router(recovery.user_router)
     app.include_router(authorize.router)

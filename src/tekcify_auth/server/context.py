@@ -18,7 +18,8 @@ from tekcify_auth._guard import GuardCore
 
 from .db.engine import Database
 from .db.migrate import upgrade
-from .services.keys import build_signer
+from .services.keys import build_signer, key_cipher
+from .services.keystore import KeyCipher
 from .services.passwords import Passwords
 from .services.ratelimit import (
     LimitStore,
@@ -59,6 +60,7 @@ class ServerContext:
         self._passwords: Passwords | None = None
         self._limiter: LoginLimiter | None = None
         self._redis: Any = None
+        self._cipher: KeyCipher | None = None
         #: A sentence saying where the signing key comes from (printed at start-up).
         self.key_source = ""
         #: The algorithm tokens are signed with: ``TEKCIFY_SIGNING_ALG``, or once started
@@ -156,6 +158,14 @@ class ServerContext:
         if self._limiter is None:
             raise RuntimeError("the server is not started (run the app's lifespan)")
         return self._limiter
+
+    @property
+    def key_cipher(self) -> KeyCipher:
+        """The cipher of the key-encryption secret (``services/keys.py``): it seals the
+        private signing keys and the users' TOTP secrets."""
+        if self._cipher is None:
+            self._cipher = key_cipher(self.settings)[0]
+        return self._cipher
 
     @property
     def guard(self) -> GuardCore:

@@ -363,6 +363,13 @@ class Settings(BaseSettings):
         "costs a password hash and a session; then 429 with Retry-After)",
         default=60, ge=1, le=100_000,
     )
+    mfa_max_failures: int = _env(
+        "TEKCIFY_MFA_MAX_FAILURES",
+        "a whole number from 1 to 1000: wrong second-factor codes (TOTP or backup code) per "
+        "account per login window, counted in the login limits' store (Redis when set); "
+        "then 429 with Retry-After",
+        default=10, ge=1, le=1000,
+    )
     login_ipv6_prefix: int = _env(
         "TEKCIFY_LOGIN_IPV6_PREFIX",
         "a whole number from 32 to 128: the login limiter counts IPv6 clients by network of "

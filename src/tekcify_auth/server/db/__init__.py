@@ -3,6 +3,7 @@
 from .applications import Application
 from .engine import Database, DatabaseUnavailable
 from .images import StoredImage
+from .mfa import BackupCode, MfaChallenge, TotpFactor
 from .models import Base, RefreshToken, ServerState, SigningKey, User, UserSession
 from .oauth import (
     AuthorizationCode,
@@ -18,6 +19,7 @@ __all__ = [
     "AccountCode",
     "Application",
     "AuthorizationCode",
+    "BackupCode",
     "Base",
     "ClientCredentialsAllowance",
     "Consent",
@@ -25,6 +27,7 @@ __all__ = [
     "DatabaseUnavailable",
     "LoginSession",
     "MailMessage",
+    "MfaChallenge",
     "Passkey",
     "RefreshToken",
     "RevokedClientToken",
@@ -32,6 +35,7 @@ __all__ = [
     "ServerState",
     "SigningKey",
     "StoredImage",
+    "TotpFactor",
     "User",
     "UserSession",
     "WebAuthnChallenge",

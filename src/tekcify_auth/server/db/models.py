@@ -77,6 +77,9 @@ class UserSession(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    # How the user signed in (RFC 8176 ``amr`` values, space-separated): ``pwd``, ``pwd otp``,
+    # ``hwk user``. Copied into every access token of the session, refreshed ones too.
+    amr: Mapped[str] = mapped_column(String(64), default="pwd", server_default="pwd")
 
 
 class RefreshToken(Base):

@@ -76,6 +76,8 @@ class AuthorizationCode(Base):
     session_id: Mapped[str | None] = mapped_column(
         ForeignKey("sessions.id", ondelete="SET NULL"), index=True
     )
+    # The ``amr`` of the page sign-in that issued the code (its session gets it).
+    amr: Mapped[str] = mapped_column(String(64), default="pwd", server_default="pwd")
 
 
 class LoginSession(Base):
@@ -101,6 +103,8 @@ class LoginSession(Base):
     ip_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # How the user signed in on the pages (``pwd``, ``pwd otp``): the codes it issues carry it.
+    amr: Mapped[str] = mapped_column(String(64), default="pwd", server_default="pwd")
 
 
 class RevokedClientToken(Base):

@@ -79,12 +79,13 @@ def set_or_change_password(
     body: SetOrChangePasswordRequest, request: Request, caller: FirstParty, ctx: Ctx
 ) -> Message:
     """Change the password (``currentPassword``), or set one on an account without it
-    (``sensitiveActionToken``); every other session is revoked."""
+    (``sensitiveActionToken``); every other session is revoked. ``mfaCode`` (TOTP or
+    backup code) is required while MFA is on."""
     was_set = reauth.set_or_change_password(
         ctx, user_id=caller.user_id, session_id=caller.session_id,
         current_password=body.currentPassword,
         sensitive_action_token=body.sensitiveActionToken, new_password=body.newPassword,
-        client=_client(request),
+        client=_client(request), mfa_code=body.mfaCode,
     )
     done = "set" if was_set else "changed"
     return Message(message=f"Password {done}; other sessions were signed out")

@@ -24,7 +24,8 @@ from ..schemas.auth import (
     UserProfile,
 )
 from ..schemas.base import Message
-from ..services import accounts, sessions, tokens
+from ..schemas.mfa import LoginMfaRequest, MfaChallengeResponse
+from ..services import accounts, mfa_login, sessions, tokens
 from ..services.image_store import image_url
 from .deps import Ctx, FirstParty, client_address, user_agent
 from .images import BaseUrl
@@ -69,9 +70,31 @@ def register(body: RegisterRequest, ctx: Ctx, base: BaseUrl) -> UserProfile:
 
 
 @router.post("/login")
-def login(body: LoginRequest, request: Request, response: Response, ctx: Ctx) -> TokenResponse:
-    """Exchange email and password for a token pair (a new session)."""
-    pair = accounts.login(ctx, email=body.email, password=body.password, client=_client(request))
+def login(
+    body: LoginRequest, request: Request, response: Response, ctx: Ctx
+) -> TokenResponse | MfaChallengeResponse:
+    """Exchange email and password for a token pair (a new session); with MFA on, for
+    ``{mfaRequired: true, mfaToken, methods}``, completed by ``POST /api/auth/login/mfa``."""
+    answer = mfa_login.login(
+        ctx, email=body.email, password=body.password, client=_client(request)
+    )
+    if isinstance(answer, mfa_login.Challenge):
+        response.headers.update(_NO_STORE)
+        return MfaChallengeResponse(mfaToken=answer.mfa_token, methods=answer.methods)
+    return _tokens(answer, response)
+
+
+@router.post("/login/mfa")
+def login_mfa(
+    body: LoginMfaRequest, request: Request, response: Response, ctx: Ctx
+) -> TokenResponse:
+    """Complete a login with its second factor: ``{mfaToken, code | backupCode}``.
+
+    401 for a wrong code (counted on the login limits) or a spent or expired token."""
+    pair = mfa_login.complete_login(
+        ctx, body.mfaToken, code=body.code, backup_code=body.backupCode,
+        client=_client(request),
+    )
     return _tokens(pair, response)
 
 
@@ -157,6 +180,6 @@ def change_password(
     accounts.change_password(
         ctx, user_id=caller.user_id, session_id=caller.session_id,
         current_password=body.currentPassword, new_password=body.newPassword,
-        client=_client(request),
+        client=_client(request), mfa_code=body.mfaCode,
     )
     return Message(message="Password changed; other sessions were signed out")

@@ -28,13 +28,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from ..context import ServerContext
 from ..db.models import User
 from ..db.oauth import LoginSession
 from ..errors import ApiError
 from ..schemas.auth import RegisterRequest
-from ..services import accounts, consent, login_sessions, verification
+from ..services import accounts, consent, login_sessions, mfa, mfa_login, verification
 from ..services.authorize import (
     AUTHORIZE_PATH,
     OFFLINE_ACCESS,
@@ -55,6 +56,8 @@ from .images import BaseUrl, get_canonical
 router = APIRouter(prefix="/api/oauth", tags=["oauth"])
 
 LOGIN_PATH: Final = "/api/oauth/login"
+#: The second step of a sign-in with MFA on: the code (or a backup code).
+LOGIN_MFA_PATH: Final = "/api/oauth/login/mfa"
 REGISTER_PATH: Final = "/api/oauth/register"
 CONSENT_PATH: Final = "/api/oauth/consent"
 STYLESHEET_PATH: Final = "/api/oauth/static/pages.css"
@@ -214,6 +217,7 @@ def _login_page(
     email: str = "",
     headers: dict[str, str] | None = None,
     resend: bool = False,
+    mfa_token: str | None = None,
 ) -> Response:
     next_path = request.path(without_prompts=_LOGIN_PROMPTS)
     back = quote(next_path, safe="")
@@ -225,6 +229,8 @@ def _login_page(
         forgot_url=f"{FORGOT_PAGE}?next={back}",
         resend_action=verification.RESEND_PAGE if resend else None,
         resend_csrf=browser.token("resend"),
+        mfa_token=mfa_token, mfa_action=LOGIN_MFA_PATH, mfa_csrf=browser.token("login-mfa"),
+        restart_url=f"{LOGIN_PATH}?next={back}",
     )
 
 
@@ -320,7 +326,7 @@ def _grant(
                 db, login.user_id, request.client.client_id, request.scopes, ctx.clock()
             )
         login_sessions.touch_login_session(db, login, ctx.clock())
-        code = issue_code(db, ctx, request, login.user_id)
+        code = issue_code(db, ctx, request, login.user_id, login.amr)
     location = response_location(
         request.redirect_uri, {"code": code}, state=request.state, issuer=ctx.settings.issuer
     )
@@ -532,11 +538,71 @@ def _signed_in(
     client: accounts.Client,
 ) -> Response:
     with ctx.db.write() as db:
+        fresh = accounts.lock_signed_in_user(db, user.id, user.password_hash)
+        if mfa.is_enabled(db, fresh.id):
+            # The password was right; the sign-in waits for its second factor.
+            challenge = mfa_login.start_challenge(db, ctx, fresh)
+            return _login_page(
+                browser, ctx, asked, email=fresh.email, mfa_token=challenge.mfa_token
+            )
         token, _row = login_sessions.start_login_session(
             db, ctx, user.id, password_hash=user.password_hash, replacing=browser.login_token,
             user_agent=client.user_agent, ip_address=client.address,
         )
     browser.set_login = token
+    return _redirect(browser, ctx, asked.path(without_prompts=_LOGIN_PROMPTS), 303)
+
+
+@router.post("/login/mfa", response_class=HTMLResponse, include_in_schema=False)
+def login_mfa(
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    mfa_token: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    """The second step of a sign-in with MFA on: a TOTP or backup code, then continue."""
+    if (moved := _elsewhere(request, ctx, _again(LOGIN_PATH, next))) is not None:
+        return moved
+    browser = _Browser.of(request, ctx)
+    asked = _continued(browser, ctx, next, 303)
+    if isinstance(asked, Response):
+        return asked
+    token = mfa_token[:4096]
+    if not browser.csrf_ok("login-mfa", csrf_token):
+        return _login_page(
+            browser, ctx, asked, status=403,
+            error="This form had expired or did not come from this page. Please sign in again.",
+        )
+    client = accounts.Client(
+        address=client_address(request), user_agent=user_agent(request), via="page"
+    )
+
+    def open_session(db: Session, user: User) -> str:
+        cookie, _row = login_sessions.start_login_session(
+            db, ctx, user.id, password_hash=user.password_hash, replacing=browser.login_token,
+            user_agent=client.user_agent, ip_address=client.address,
+            amr=" ".join(mfa_login.OTP_AMR),
+        )
+        return cookie
+
+    entered = code.strip()[:64]
+    try:
+        if not entered:
+            raise ApiError(400, "Enter the code from your authenticator app or a backup code.")
+        cookie = mfa_login.complete(
+            ctx, token, code=entered, backup_code=None, client=client,
+            open_session=open_session,
+        )
+    except ApiError as exc:
+        if exc.message == mfa_login.EXPIRED:  # start again from the password
+            return _login_page(browser, ctx, asked, status=401, error=exc.message)
+        return _login_page(
+            browser, ctx, asked, status=exc.status_code, error=exc.message,
+            headers=exc.headers, mfa_token=token,
+        )
+    browser.set_login = cookie
     return _redirect(browser, ctx, asked.path(without_prompts=_LOGIN_PROMPTS), 303)
 
 

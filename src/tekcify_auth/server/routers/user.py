@@ -94,11 +94,12 @@ def delete_account(
     """Delete the caller's account and everything it owns, after checking the password
     or a sensitive-action token (action ``delete_account``): exactly one of the two.
 
-    ``confirmDelete``, when sent, must be true; ``mfaCode`` is ignored until MFA exists.
+    ``confirmDelete``, when sent, must be true; ``mfaCode`` (TOTP or backup code) is
+    required while MFA is on.
     """
     profile.delete_account(
         ctx, user_id=caller.user_id, password=body.password,
-        sensitive_action_token=body.sensitiveActionToken,
+        sensitive_action_token=body.sensitiveActionToken, mfa_code=body.mfaCode,
         client=Client(address=client_address(request), user_agent=user_agent(request)),
     )
     return Message(message="Your account and all its data have been deleted")

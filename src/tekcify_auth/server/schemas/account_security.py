@@ -27,7 +27,7 @@ __all__ = [
 Action = Annotated[str, Field(pattern=r"^[a-z0-9_:-]{1,64}$")]
 #: A sensitive-action token (43 characters as issued; anything longer is not one).
 ActionToken = Annotated[str, Field(min_length=1, max_length=128)]
-#: An MFA code: accepted by the 2.2.12 bodies, ignored until MFA exists.
+#: An MFA code: a 6-digit TOTP code, or a backup code (required while MFA is on).
 MfaCode = Annotated[str, Field(max_length=64)]
 
 
@@ -82,7 +82,8 @@ class SetOrChangePasswordRequest(RequestModel):
     """``{currentPassword?, newPassword, mfaCode?, sensitiveActionToken?}``.
 
     ``sensitiveActionToken`` (a server extension) stands in for the password an account
-    without one cannot give. ``mfaCode`` is accepted and ignored until MFA exists.
+    without one cannot give. ``mfaCode`` (TOTP or backup code) is required while MFA
+    is on.
     """
 
     currentPassword: GivenPassword | None = None

@@ -61,7 +61,7 @@ class RefreshRequest(RequestModel):
 class ChangePasswordRequest(RequestModel):
     """``{currentPassword, newPassword, mfaCode?}`` (2.2.12 ``ChangePasswordDto``).
 
-    ``mfaCode`` is accepted and ignored until MFA exists.
+    ``mfaCode`` (a TOTP or backup code) is required while the account has MFA on.
     """
 
     currentPassword: GivenPassword

@@ -36,8 +36,8 @@ class DeleteAccountRequest(RequestModel):
     """``{password?, sensitiveActionToken?, mfaCode?, confirmDelete?}`` (2.2.12).
 
     Exactly one of ``password`` and ``sensitiveActionToken`` (checked by the service).
-    ``confirmDelete``, when sent, must be ``true``. ``mfaCode`` is accepted and ignored
-    until MFA exists (the next issue checks it here).
+    ``confirmDelete``, when sent, must be ``true``. ``mfaCode`` (a TOTP or backup code) is
+    required while the account has MFA on.
     """
 
     password: GivenPassword | None = None
@@ -61,8 +61,8 @@ class AvatarResponse(ResponseModel):
 class ExportedProfile(ResponseModel):
     """The account itself, in a data export (never the password hash).
 
-    2.2.12 ``ExportedUserData.profile`` (``mfaEnabled`` is false: this server has no
-    MFA yet; ``lastLoginAt`` is the newest first-party sign-in), plus ``userId``,
+    2.2.12 ``ExportedUserData.profile`` (``mfaEnabled``: TOTP is on; ``lastLoginAt``
+    is the newest first-party sign-in), plus ``userId``,
     ``emailVerified`` and ``updatedAt``.
     """
 

@@ -243,21 +243,27 @@ def change_password(
     current_password: str,
     new_password: str,
     client: Client,
+    mfa_code: str | None = None,
 ) -> int:
     """Replace the password and revoke every other session; returns how many.
 
-    A wrong current password is a failed login for the limiter (400, or 429).
+    A wrong current password is a failed login for the limiter (400, or 429). While MFA
+    is on, ``mfa_code`` (TOTP or backup code) is required too (400 without, 401 wrong).
     """
+    from . import mfa  # mfa builds on this module
+
     with ctx.db.read() as db:
         user = db.get(User, user_id)
     if user is None:
         raise ApiError(404, "User not found")
+    mfa.throttle(ctx, user_id)
     ctx.limiter.check(user.email, client.address)
     if not ctx.passwords.verify(user.password_hash, current_password):
         ctx.limiter.failed(user.email, client.address)
         raise ApiError(400, "The current password is incorrect")
     new_hash = ctx.passwords.hash(new_password)
     with ctx.db.write() as db:
+        mfa.require_code(ctx, db, user_id, mfa_code, client)
         revoked = replace_password(
             db, ctx, user_id, old_hash=user.password_hash, new_hash=new_hash,
             keep=session_id, reason="password_changed",

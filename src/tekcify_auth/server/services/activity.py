@@ -32,6 +32,8 @@ TYPES: Final = frozenset({
     "connected_app_revoked",
     "sensitive_action_verified", "sensitive_action_failed",
     "account_deleted",
+    "mfa_enabled", "mfa_disabled", "mfa_backup_codes_regenerated", "mfa_backup_code_used",
+    "mfa_failed",
     "passkey_added", "passkey_renamed", "passkey_removed", "passkey_used",
     "passkey_sign_count_regression",
 })

@@ -64,7 +64,13 @@ from ..db.models import User, UserSession
 from ..db.oauth import AuthorizationCode
 from ..settings import Settings
 from .applications import find_application
-from .tokens import AccessGrant, TokenPair, start_access_session, start_session
+from .tokens import (
+    DEFAULT_AMR,
+    AccessGrant,
+    TokenPair,
+    start_access_session,
+    start_session,
+)
 
 __all__ = [
     "AUTHORIZE_PATH",
@@ -334,9 +340,17 @@ def _hash(code: str) -> str:
 
 
 def issue_code(
-    db: Session, ctx: ServerContext, request: AuthorizationRequest, user_id: str
+    db: Session,
+    ctx: ServerContext,
+    request: AuthorizationRequest,
+    user_id: str,
+    amr: str = DEFAULT_AMR,
 ) -> str:
-    """Store a new code for ``user_id`` bound to ``request``; returns the code itself."""
+    """Store a new code for ``user_id`` bound to ``request``; returns the code itself.
+
+    ``amr`` is how the user signed in on the pages (space-separated RFC 8176 values): the
+    session the code opens, and its access tokens, carry it.
+    """
     now = ctx.clock()
     code = secrets.token_urlsafe(32)
     db.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at < now - CODE_RETENTION))
@@ -345,7 +359,7 @@ def issue_code(
             code_hash=_hash(code), client_id=request.client.client_id, user_id=user_id,
             redirect_uri=request.redirect_uri, code_challenge=request.code_challenge,
             scopes=" ".join(request.scopes), created_at=now,
-            expires_at=now + timedelta(seconds=ctx.settings.authorization_code_ttl),
+            expires_at=now + timedelta(seconds=ctx.settings.authorization_code_ttl), amr=amr,
         )
     )
     db.flush()
@@ -462,7 +476,7 @@ def redeem_code(
     start = start_session if OFFLINE_ACCESS in scopes else start_access_session
     pair = start(
         db, ctx, user, scopes=scopes, client_id=row.client_id,
-        user_agent=asked.user_agent, ip_address=asked.ip_address,
+        user_agent=asked.user_agent, ip_address=asked.ip_address, amr=row.amr.split(),
     )
     db.execute(
         update(AuthorizationCode)

@@ -39,6 +39,7 @@ from ..db.oauth import LoginSession
 from ..db.types import new_id
 from .accounts import Client, lock_signed_in_user, record_login
 from .sessions import limit_sessions
+from .tokens import DEFAULT_AMR
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
@@ -79,6 +80,7 @@ def start_login_session(
     replacing: str | None = None,
     user_agent: str | None = None,
     ip_address: str | None = None,
+    amr: str = DEFAULT_AMR,
 ) -> tuple[str, LoginSession]:
     """Sign ``user_id`` in; returns the cookie token and the row (and opens its session).
 
@@ -87,7 +89,8 @@ def start_login_session(
     :func:`.accounts.lock_signed_in_user` when the password changed meanwhile, so a
     sign-in with the old password cannot outlive the change. ``replacing`` is the
     browser's previous token, whose session is revoked here. Expired sign-ins are
-    deleted on the way, with their sessions.
+    deleted on the way, with their sessions. ``amr`` is how the user signed in
+    (``pwd``, ``pwd otp``): the codes this sign-in issues carry it.
     """
     now = ctx.clock()
     user = lock_signed_in_user(db, user_id, password_hash)
@@ -111,6 +114,7 @@ def start_login_session(
     session = UserSession(
         id=new_id(), user_id=user.id, client_id=None, scopes="", user_agent=user_agent,
         ip_address=ip_address, created_at=now, last_used_at=now, expires_at=expires_at,
+        amr=amr,
     )
     db.add(session)
     db.flush()  # the session first: the sign-in refers to it
@@ -119,7 +123,7 @@ def start_login_session(
     row = LoginSession(
         user_id=user.id, token_hash=_hash(token), session_id=session.id,
         password_marker=_password_marker(user.password_hash), user_agent=user_agent,
-        ip_address=ip_address, created_at=now, expires_at=expires_at,
+        ip_address=ip_address, created_at=now, expires_at=expires_at, amr=amr,
     )
     db.add(row)
     db.flush()

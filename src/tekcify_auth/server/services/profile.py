@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from ..context import ServerContext
 from ..db.applications import Application
 from ..db.images import StoredImage
+from ..db.mfa import BackupCode, MfaChallenge, TotpFactor
 from ..db.models import RefreshToken, User, UserSession
 from ..db.oauth import AuthorizationCode, Consent, LoginSession, RevokedClientToken
 from ..db.passkeys import Passkey, WebAuthnChallenge
@@ -49,7 +50,7 @@ from ..schemas.user import (
     dump,
     iso_time,
 )
-from . import activity, reauth
+from . import activity, mfa, reauth
 from .accounts import Client
 from .image_store import AVATAR, image_url, replace_image
 from .images import ProcessedImage
@@ -122,7 +123,8 @@ def _profile(db: Session, user_id: str) -> Any:
     return dump(
         ExportedProfile(
             userId=user.id, email=user.email, firstName=user.first_name,
-            lastName=user.last_name, avatarUrl=user.avatar_url, mfaEnabled=False,
+            lastName=user.last_name, avatarUrl=user.avatar_url,
+            mfaEnabled=mfa.is_enabled(db, user_id),
             role=user.role, emailVerified=user.email_verified,
             emailVerifiedAt=user.email_verified_at, lastLoginAt=last_login,
             createdAt=user.created_at, updatedAt=user.updated_at,
@@ -332,6 +334,12 @@ def _delete_security_records(db: Session, user_id: str, _now: datetime) -> None:
     )
 
 
+def _delete_mfa_records(db: Session, user_id: str, _now: datetime) -> None:
+    # The TOTP factor, backup codes and sign-ins waiting for a second factor.
+    for model in (TotpFactor, BackupCode, MfaChallenge):
+        db.execute(delete(model).where(model.user_id == user_id))
+
+
 def _delete_passkeys(db: Session, user_id: str, _now: datetime) -> None:
     db.execute(delete(WebAuthnChallenge).where(WebAuthnChallenge.user_id == user_id))
     db.execute(delete(Passkey).where(Passkey.user_id == user_id))
@@ -351,6 +359,7 @@ ERASE_STEPS: Final[tuple[Callable[[Session, str, datetime], None], ...]] = (
     _delete_images,
     _delete_applications,
     _delete_security_records,
+    _delete_mfa_records,
     _delete_passkeys,
     _delete_user,
 )
@@ -368,6 +377,7 @@ def delete_account(
     user_id: str,
     password: str | None = None,
     sensitive_action_token: str | None = None,
+    mfa_code: str | None = None,
     client: Client,
 ) -> None:
     """Prove the caller again, then delete the account and everything it owns.
@@ -376,8 +386,11 @@ def delete_account(
     counts as a failed login for the rate limiter (403, or 429 once limited), or a
     sensitive-action token for one of :data:`.reauth.DELETE_ACCOUNT` (403 when refused).
     Nothing is deleted on a refusal. Raises 404 when the account is already gone, 409
-    when its password changed while this request checked the old one.
+    when its password changed while this request checked the old one. While MFA is on,
+    ``mfa_code`` (TOTP or backup code) is required too (``mfa.require_code``: 400
+    without it, 401 when wrong).
     """
+    mfa.throttle(ctx, user_id)
     confirmed = reauth.confirm_identity(
         ctx, user_id, actions=reauth.DELETE_ACCOUNT, password=password,
         sensitive_action_token=sensitive_action_token, client=client,
@@ -385,6 +398,7 @@ def delete_account(
     with ctx.db.write() as db:
         now = ctx.clock()
         confirmed.settle(db, now)
+        mfa.require_code(ctx, db, user_id, mfa_code, client)
         erase_user(db, user_id, now)
         # Kept without personal data: whose account it was, and when.
         activity.record(

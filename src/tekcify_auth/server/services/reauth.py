@@ -223,8 +223,11 @@ def set_or_change_password(
     sensitive_action_token: str | None,
     new_password: str,
     client: Client,
+    mfa_code: str | None = None,
 ) -> bool:
     """Change the password (``current_password`` needed) or set a first one.
+
+    While MFA is on, ``mfa_code`` (TOTP or backup code) is required either way.
 
     An account with a password changes it exactly as ``POST /api/auth/password/change``
     (:func:`.accounts.change_password`). An account without one (signed up elsewhere)
@@ -241,7 +244,7 @@ def set_or_change_password(
             raise ApiError(400, "currentPassword is required to change the password")
         accounts.change_password(
             ctx, user_id=user_id, session_id=session_id, current_password=current_password,
-            new_password=new_password, client=client,
+            new_password=new_password, client=client, mfa_code=mfa_code,
         )
         return False
     if current_password is not None:
@@ -253,9 +256,13 @@ def set_or_change_password(
         client=client,
     )
     new_hash = ctx.passwords.hash(new_password)
+    from . import mfa  # mfa builds on this module
+
+    mfa.throttle(ctx, user_id)
     with ctx.db.write() as db:
         now = ctx.clock()
         confirmed.settle(db, now)
+        mfa.require_code(ctx, db, user_id, mfa_code, client)
         accounts.replace_password(
             db, ctx, user_id, old_hash=confirmed.password_hash, new_hash=new_hash,
             keep=session_id, reason="password_set",

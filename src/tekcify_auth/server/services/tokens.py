@@ -52,6 +52,7 @@ from .sessions import limit_sessions
 from .userinfo import email_granted
 
 __all__ = [
+    "DEFAULT_AMR",
     "AccessGrant",
     "RefreshRefused",
     "TokenPair",
@@ -65,6 +66,8 @@ __all__ = [
 
 _RETRY_INFO: Final = b"tekcify-auth refresh retry v1"
 MAX_REFRESH_TOKEN_LENGTH: Final = 512
+#: The ``amr`` of a session opened by a password alone (RFC 8176).
+DEFAULT_AMR: Final = "pwd"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,9 @@ def access_claims(
     }
     if session.client_id is not None:
         claims["clientId"] = session.client_id
+    # RFC 8176: how the user signed in (``pwd``, ``pwd otp``, ``hwk user``), kept by the
+    # session so that refreshed tokens say it too.
+    claims["amr"] = (session.amr or DEFAULT_AMR).split()
     if email_granted(claims["scopes"], session.client_id):
         claims["email"] = user.email
     return claims
@@ -174,20 +180,20 @@ def start_session(
 ) -> TokenPair:
     """Open a session for ``user`` and issue its first pair (login, code exchange).
 
-    ``amr`` (RFC 8176: how the user signed in, e.g. ``["hwk", "user"]`` for a passkey)
-    goes into the first access token. Past ``TEKCIFY_MAX_SESSIONS_PER_ACCOUNT`` live
-    sessions the least recently used are revoked (:func:`.sessions.limit_sessions`).
+    ``amr`` says how the user signed in (RFC 8176: ``["pwd"]``, the default,
+    ``["pwd", "otp"]``, ``["hwk", "user"]``); every access token of the session carries it.
+    Past ``TEKCIFY_MAX_SESSIONS_PER_ACCOUNT`` live sessions the least recently used
+    are revoked (:func:`.sessions.limit_sessions`).
     """
     now = ctx.clock()
-    session = _open_session(db, user, scopes, client_id, user_agent, ip_address, now, None)
+    session = _open_session(
+        db, user, scopes, client_id, user_agent, ip_address, now, None, amr
+    )
     refresh = _add_refresh_token(db, ctx, session.id, now)
     db.flush()
     limit_sessions(db, user.id, session.id, ctx.settings.max_sessions_per_account, now)
-    claims = access_claims(ctx, user, session, now)
-    if amr:
-        claims["amr"] = list(amr)
     return TokenPair(
-        ctx.signer.sign(claims), refresh, ctx.settings.access_token_ttl,
+        _sign_access(ctx, user, session, now), refresh, ctx.settings.access_token_ttl,
         session.scopes, session.id,
     )
 
@@ -211,15 +217,17 @@ def start_access_session(
     client_id: str,
     user_agent: str | None = None,
     ip_address: str | None = None,
+    amr: list[str] | None = None,
 ) -> AccessGrant:
     """Open an application session that ends with its one access token (no refresh token).
 
     For a code exchange without ``offline_access`` (OIDC Core §11): the session ends
-    when the access token expires (``expires_at``), and is listed until then.
+    when the access token expires (``expires_at``), and is listed until then. ``amr``
+    as for :func:`start_session`.
     """
     now = ctx.clock()
     ends = now + timedelta(seconds=ctx.settings.access_token_ttl)
-    session = _open_session(db, user, scopes, client_id, user_agent, ip_address, now, ends)
+    session = _open_session(db, user, scopes, client_id, user_agent, ip_address, now, ends, amr)
     limit_sessions(db, user.id, session.id, ctx.settings.max_sessions_per_account, now)
     return AccessGrant(
         _sign_access(ctx, user, session, now), ctx.settings.access_token_ttl, session.scopes,
@@ -236,11 +244,12 @@ def _open_session(
     ip_address: str | None,
     now: datetime,
     expires_at: datetime | None,
+    amr: list[str] | None = None,
 ) -> UserSession:
     session = UserSession(
         id=new_id(), user_id=user.id, client_id=client_id, scopes=" ".join(scopes),
         user_agent=user_agent, ip_address=ip_address, created_at=now, last_used_at=now,
-        expires_at=expires_at,
+        expires_at=expires_at, amr=" ".join(amr) if amr else DEFAULT_AMR,
     )
     db.add(session)
     db.flush()  # the session row first: refresh_tokens refers to it

@@ -4,8 +4,8 @@ Two tables (``db/passkeys.py``): ``passkeys`` (a user's credentials, unique by
 credential id, deleted with the user) and ``webauthn_challenges`` (single-use
 challenges, kept as SHA-256, five minutes).
 
-Revision ID: 0011_passkey
-Revises: 0010_shapes
+Revision ID: 0012_passkey
+Revises: 0011_mfa
 Create Date: 2026-12-03
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from tekcify_auth.server.db.types import UTCDateTime
 
-revision = "0011_passkey"
-down_revision = "0010_shapes"
+revision = "0012_passkey"
+down_revision = "0011_mfa"
 branch_labels = None
 depends_on = None
 
