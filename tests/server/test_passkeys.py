@@ -23,6 +23,7 @@ from tekcify_auth.server.db.security import SecurityActivity
 from tekcify_auth.server.services.purge import purge
 
 from .conftest import FakeClock, bearer, signed_up
+from .mfa_helpers import enable_mfa, start_login
 from .webauthn_soft import UP, SoftAuthenticator
 
 BASE = "/api/auth/passkey"
@@ -493,3 +494,90 @@ async def test_a_malformed_credential_is_refused(
         f"{BASE}/login", json={"credential": credential, "challenge": login_options["challenge"]}
     )
     assert login.status_code in (400, 401)
+
+
+# -- a passkey as the second factor of a password sign-in (MFA on) ---------------------------
+
+
+async def second_factor(
+    client: httpx.AsyncClient, key: SoftAuthenticator, mfa_token: str, **bend: Any
+) -> httpx.Response:
+    """Answer the challenge ``mfa_token`` with ``key``."""
+    options = await client.post(f"{BASE}/login/options", json={"mfaToken": mfa_token})
+    assert options.status_code == 200, options.text
+    body = options.json()
+    credential = key.get(body["options"], origin=ORIGIN, **bend)
+    return await client.post(
+        f"{BASE}/login",
+        json={"credential": credential, "challenge": body["challenge"], "mfaToken": mfa_token},
+    )
+
+
+async def test_a_passkey_completes_a_password_sign_in_with_mfa_on(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    token = (await signed_up(client))["accessToken"]
+    await enable_mfa(client, token, clock)
+    key, _ = await add_passkey(client, token)
+    challenge = await start_login(client)
+    assert challenge["methods"] == ["totp", "backup_code", "passkey"]
+    options = (await client.post(
+        f"{BASE}/login/options", json={"mfaToken": challenge["mfaToken"]}
+    )).json()["options"]
+    assert [c["id"] for c in options["allowCredentials"]] == [key.id]
+    response = await second_factor(client, key, challenge["mfaToken"])
+    assert response.status_code == 200, response.text
+    assert claims(response.json()["accessToken"])["amr"] == ["pwd", "hwk", "user"]
+    # The temp token served once: no more options for it, nor a sign-in.
+    again = await client.post(f"{BASE}/login/options", json={"mfaToken": challenge["mfaToken"]})
+    assert again.status_code == 401
+    replayed = await client.post(
+        f"{BASE}/login",
+        json={"credential": key.get(options, origin=ORIGIN), "challenge": options["challenge"],
+              "mfaToken": challenge["mfaToken"]},
+    )
+    assert replayed.status_code == 401
+
+
+async def test_without_passkeys_the_challenge_offers_none(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    token = (await signed_up(client))["accessToken"]
+    await enable_mfa(client, token, clock)
+    assert (await start_login(client))["methods"] == ["totp", "backup_code"]
+
+
+async def test_another_users_passkey_cannot_answer_the_challenge(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    ada = (await signed_up(client))["accessToken"]
+    bob = (await signed_up(client, "bob@example.com"))["accessToken"]
+    await enable_mfa(client, ada, clock)
+    await add_passkey(client, ada)
+    bob_key, _ = await add_passkey(client, bob)
+    challenge = await start_login(client)
+    response = await second_factor(client, bob_key, challenge["mfaToken"])
+    assert response.status_code == 401
+    # Bob's passkey alone still signs Bob in (a challenge of no one's).
+    assert (await passkey_login(client, bob_key)).status_code == 200
+
+
+async def test_a_discoverable_challenge_cannot_complete_a_second_factor(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    token = (await signed_up(client))["accessToken"]
+    await enable_mfa(client, token, clock)
+    key, _ = await add_passkey(client, token)
+    challenge = await start_login(client)
+    options = (await client.post(f"{BASE}/login/options")).json()  # bound to no user
+    response = await client.post(
+        f"{BASE}/login",
+        json={"credential": key.get(options["options"], origin=ORIGIN),
+              "challenge": options["challenge"], "mfaToken": challenge["mfaToken"]},
+    )
+    assert response.status_code == 400
+
+
+async def test_a_made_up_mfa_token_gets_no_options(client: httpx.AsyncClient) -> None:
+    response = await client.post(f"{BASE}/login/options", json={"mfaToken": "not.a.token"})
+    assert response.status_code == 401

@@ -218,9 +218,13 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
     ("put", "/api/auth/passkey/{credential_id}/rename"): {
         403: _FIRST_PARTY, 404: "No such passkey of the caller",
     },
+    ("post", "/api/auth/passkey/login/options"): {
+        401: "The mfaToken is not a live sign-in challenge",
+    },
     ("post", "/api/auth/passkey/login"): {
         401: "The passkey is unknown or its assertion does not verify (another origin or "
-        "RP ID, no user verification, a signature counter gone back)",
+        "RP ID, no user verification, a signature counter gone back, another user's for "
+        "an mfaToken), or the mfaToken is not a live sign-in challenge",
         403: "The account is disabled, or its email is not verified "
         "(TEKCIFY_REQUIRE_VERIFIED_EMAIL)",
         429: "Too many failed logins; try again after Retry-After seconds",

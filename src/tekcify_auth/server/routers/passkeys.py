@@ -102,8 +102,11 @@ def login_options(
     ctx: Ctx, base: BaseUrl, response: Response, body: PasskeyLoginOptionsRequest | None = None
 ) -> PasskeyOptions:
     """Options for ``navigator.credentials.get`` (discoverable credentials, user
-    verification required) and their challenge (5 minutes, once)."""
-    found = passkeys.login_options(ctx, passkeys.RelyingParty.of(base))
+    verification required) and their challenge (5 minutes, once); with ``{mfaToken}``, for
+    the second factor of that password sign-in (the user's passkeys only)."""
+    found = passkeys.login_options(
+        ctx, passkeys.RelyingParty.of(base), mfa_token=body.mfaToken if body else None
+    )
     response.headers.update(_NO_STORE)
     return PasskeyOptions.model_validate(found)
 
@@ -112,10 +115,11 @@ def login_options(
 def login(
     body: PasskeyLoginRequest, request: Request, response: Response, ctx: Ctx, base: BaseUrl
 ) -> TokenResponse:
-    """Sign in with a passkey: the token pair of ``/api/auth/login`` (``amr: ["hwk","user"]``)."""
+    """Sign in with a passkey: the token pair of ``/api/auth/login`` (``amr: ["hwk","user"]``);
+    with ``mfaToken``, the second factor of that password sign-in (``["pwd","hwk","user"]``)."""
     pair = passkeys.login(
         ctx, credential=body.credential, challenge=body.challenge,
-        rp=passkeys.RelyingParty.of(base), client=_client(request),
+        rp=passkeys.RelyingParty.of(base), client=_client(request), mfa_token=body.mfaToken,
     )
     response.headers.update(_NO_STORE)
     return TokenResponse(

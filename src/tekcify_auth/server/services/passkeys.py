@@ -58,14 +58,15 @@ from ..db.models import User
 from ..db.passkeys import Passkey, WebAuthnChallenge
 from ..db.types import new_id
 from ..errors import ApiError
-from . import activity, verification
-from .accounts import DEFAULT_FIRST_PARTY_SCOPES, Client, record_login
+from . import activity, mfa_login, verification
+from .accounts import DEFAULT_FIRST_PARTY_SCOPES, Client, lock_signed_in_user, record_login
 from .tokens import TokenPair, start_session
 
 __all__ = [
     "AMR",
     "CHALLENGE_TTL",
     "MAX_PASSKEYS",
+    "SECOND_FACTOR_AMR",
     "RelyingParty",
     "authenticate",
     "delete_passkey",
@@ -83,6 +84,8 @@ CHALLENGE_TTL: Final = timedelta(minutes=5)
 MAX_PASSKEYS: Final = 25
 #: The ``amr`` of a passkey sign-in (RFC 8176): a hardware-bound key, the user verified.
 AMR: Final = ("hwk", "user")
+#: The ``amr`` of a password sign-in completed with a passkey.
+SECOND_FACTOR_AMR: Final = ("pwd", "hwk", "user")
 RP_NAME: Final = "Tekcify"
 DEFAULT_NAME: Final = "Passkey"
 #: The longest challenge or credential id accepted from a client, in characters.
@@ -357,14 +360,18 @@ def delete_passkey(ctx: ServerContext, user_id: str, credential_id: str, client:
 
 
 def login_options(
-    ctx: ServerContext, rp: RelyingParty, *, user_id: str | None = None
+    ctx: ServerContext, rp: RelyingParty, *, mfa_token: str | None = None
 ) -> dict[str, Any]:
     """``{options, challenge}`` for ``navigator.credentials.get``.
 
-    Without ``user_id``, a discoverable-credential sign-in (``allowCredentials`` empty:
-    the authenticator offers its passkeys for this RP). With it (a second factor), the
-    challenge is bound to that user and lists their passkeys.
+    Without ``mfa_token``, a discoverable-credential sign-in (``allowCredentials`` empty:
+    the authenticator offers its passkeys for this RP). With it (a passkey as the second
+    factor of a password sign-in), the challenge is bound to the token's user and lists
+    their passkeys; 401 when the token is not a live challenge.
     """
+    user_id = None
+    if mfa_token is not None:
+        user_id = mfa_login.challenge_user(ctx, mfa_token)[1].id
     now = ctx.clock()
     with ctx.db.write() as db:
         challenge = _new_challenge(db, now, "login", user_id)
@@ -497,13 +504,22 @@ def login(
     challenge: str,
     rp: RelyingParty,
     client: Client,
-    user_id: str | None = None,
+    mfa_token: str | None = None,
 ) -> TokenPair:
     """Sign in with a passkey: :func:`authenticate`, then a first-party session whose
-    access token says ``amr: ["hwk", "user"]``."""
+    access token says ``amr: ["hwk", "user"]``.
+
+    With ``mfa_token`` the passkey is the second factor of a password sign-in
+    (``services/mfa_login.py``): the assertion must be the token's user's, the token is
+    spent in the transaction that opens the session, and ``amr`` is ``["pwd", "hwk",
+    "user"]``.
+    """
+    if mfa_token is not None:
+        return _second_factor(
+            ctx, mfa_token, credential=credential, challenge=challenge, rp=rp, client=client
+        )
     user, _passkey = authenticate(
-        ctx, credential=credential, challenge=challenge, rp=rp, client=client,
-        user_id=user_id,
+        ctx, credential=credential, challenge=challenge, rp=rp, client=client
     )
     with ctx.db.write() as db:
         fresh = db.execute(
@@ -516,6 +532,31 @@ def login(
         pair = start_session(
             db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
             user_agent=client.user_agent, ip_address=client.address, amr=list(AMR),
+        )
+        record_login(db, ctx, fresh.id, client, success=True)
+        return pair
+
+
+def _second_factor(
+    ctx: ServerContext,
+    mfa_token: str,
+    *,
+    credential: dict[str, Any],
+    challenge: str,
+    rp: RelyingParty,
+    client: Client,
+) -> TokenPair:
+    jti, user = mfa_login.challenge_user(ctx, mfa_token)
+    authenticate(
+        ctx, credential=credential, challenge=challenge, rp=rp, client=client, user_id=user.id
+    )
+    with ctx.db.write() as db:
+        fresh = lock_signed_in_user(db, user.id, user.password_hash)
+        mfa_login.spend_challenge(db, jti, ctx.clock())
+        pair = start_session(
+            db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
+            user_agent=client.user_agent, ip_address=client.address,
+            amr=list(SECOND_FACTOR_AMR),
         )
         record_login(db, ctx, fresh.id, client, success=True)
         return pair
