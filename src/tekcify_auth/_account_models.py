@@ -29,6 +29,9 @@ __all__ = [
     "ExportedSocialProvider",
     "ExportedUserData",
     "InitiateSensitiveActionResponse",
+    "Passkey",
+    "PasskeyLoginOptions",
+    "PasskeyRegistrationOptions",
     "ReauthProvider",
     "SecurityActivities",
     "SecurityActivity",
@@ -222,3 +225,33 @@ class ExportedUserData(WireModel):
     def keys(self) -> KeysView[str]:
         """The names of the sections in :attr:`raw`."""
         return self._raw.keys()
+
+
+# -- passkeys ----------------------------------------------------------------------------------
+
+
+class PasskeyRegistrationOptions(WireModel):
+    """``POST /api/auth/passkey/register/options``: the options to hand to
+    ``navigator.credentials.create`` (WebAuthn's JSON, as the server wrote it) and the
+    challenge to send back with the new credential (single use, five minutes)."""
+
+    options: dict[str, Any]
+    challenge: str
+
+
+class PasskeyLoginOptions(WireModel):
+    """``POST /api/auth/passkey/login/options``: the options for
+    ``navigator.credentials.get`` and the challenge to send back with the assertion."""
+
+    options: dict[str, Any]
+    challenge: str
+
+
+class Passkey(WireModel):
+    """A passkey of the user (2.2.12 ``Passkey``); ``credential_id`` names it in calls."""
+
+    id: str
+    credential_id: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None

@@ -17,11 +17,14 @@ from typing import Any, Final, TypeVar
 
 import httpx
 
-from . import _account_requests, _requests
+from . import _account_requests, _passkey_requests, _requests
 from ._account_models import (
     AuthMethods,
     ExportedUserData,
     InitiateSensitiveActionResponse,
+    Passkey,
+    PasskeyLoginOptions,
+    PasskeyRegistrationOptions,
     SecurityActivities,
     SensitiveActionToken,
 )
@@ -540,6 +543,52 @@ class AuthClient(_BaseClient):
         token needed); the address changes now, and counts as verified."""
         return self._send(_account_requests.confirm_email_change(token))
 
+    # -- passkeys (issue 14) ---------------------------------------------------------------
+
+    def passkey_registration_options(self, access_token: str) -> PasskeyRegistrationOptions:
+        """Options for ``navigator.credentials.create`` and the challenge to send back
+        (single use, five minutes).
+
+        >>> start = client.passkey_registration_options(token)  # doctest: +SKIP
+        >>> credential = ...  # navigator.credentials.create({publicKey: start.options})
+        >>> client.register_passkey(token, credential, start.challenge, "Laptop")  # doctest: +SKIP
+        """
+        return self._send(_passkey_requests.passkey_registration_options(access_token))
+
+    def register_passkey(
+        self, access_token: str, credential: Mapping[str, Any], challenge: str,
+        name: str | None = None,
+    ) -> Passkey:
+        """Register the new ``credential`` (the ``PublicKeyCredential``'s JSON) made for
+        ``challenge``; the server verifies it and answers the :class:`Passkey`."""
+        request = _passkey_requests.register_passkey(access_token, credential, challenge, name)
+        return self._send(request)
+
+    def list_passkeys(self, access_token: str) -> list[Passkey]:
+        """The user's passkeys, oldest first."""
+        return self._send(_passkey_requests.list_passkeys(access_token))
+
+    def delete_passkey(self, access_token: str, credential_id: str) -> MessageResponse:
+        """Remove a passkey (409 when the account has no password and it is the last)."""
+        return self._send(_passkey_requests.delete_passkey(access_token, credential_id))
+
+    def rename_passkey(self, access_token: str, credential_id: str, name: str) -> Passkey:
+        """Rename a passkey; the renamed :class:`Passkey`."""
+        return self._send(_passkey_requests.rename_passkey(access_token, credential_id, name))
+
+    def passkey_login_options(self, mfa_token: str | None = None) -> PasskeyLoginOptions:
+        """Options for ``navigator.credentials.get`` (any passkey of this server) and the
+        challenge to send back; ``mfa_token`` when the passkey is a second factor."""
+        return self._send(_passkey_requests.passkey_login_options(mfa_token))
+
+    def passkey_login(
+        self, credential: Mapping[str, Any], challenge: str, mfa_token: str | None = None
+    ) -> TokenSet:
+        """Sign in with a passkey's assertion made for ``challenge``: a token pair, as
+        :meth:`login` gives (its access token says ``amr: ["hwk", "user"]``)."""
+        request = _passkey_requests.passkey_login(credential, challenge, self.clock, mfa_token)
+        return self._send(request)
+
 
 class AsyncAuthClient(_BaseClient):
     """The async twin of :class:`AuthClient`, for FastAPI, Starlette and asyncio code.
@@ -849,3 +898,46 @@ class AsyncAuthClient(_BaseClient):
     async def confirm_email_change(self, token: str) -> MessageResponse:
         """The coroutine twin of :meth:`AuthClient.confirm_email_change`."""
         return await self._send(_account_requests.confirm_email_change(token))
+
+
+    # -- passkeys (issue 14) ---------------------------------------------------------------
+
+    async def passkey_registration_options(
+        self, access_token: str
+    ) -> PasskeyRegistrationOptions:
+        """The coroutine twin of :meth:`AuthClient.passkey_registration_options`."""
+        return await self._send(_passkey_requests.passkey_registration_options(access_token))
+
+    async def register_passkey(
+        self, access_token: str, credential: Mapping[str, Any], challenge: str,
+        name: str | None = None,
+    ) -> Passkey:
+        """The coroutine twin of :meth:`AuthClient.register_passkey`."""
+        request = _passkey_requests.register_passkey(access_token, credential, challenge, name)
+        return await self._send(request)
+
+    async def list_passkeys(self, access_token: str) -> list[Passkey]:
+        """The coroutine twin of :meth:`AuthClient.list_passkeys`."""
+        return await self._send(_passkey_requests.list_passkeys(access_token))
+
+    async def delete_passkey(self, access_token: str, credential_id: str) -> MessageResponse:
+        """The coroutine twin of :meth:`AuthClient.delete_passkey`."""
+        return await self._send(_passkey_requests.delete_passkey(access_token, credential_id))
+
+    async def rename_passkey(
+        self, access_token: str, credential_id: str, name: str
+    ) -> Passkey:
+        """The coroutine twin of :meth:`AuthClient.rename_passkey`."""
+        request = _passkey_requests.rename_passkey(access_token, credential_id, name)
+        return await self._send(request)
+
+    async def passkey_login_options(self, mfa_token: str | None = None) -> PasskeyLoginOptions:
+        """The coroutine twin of :meth:`AuthClient.passkey_login_options`."""
+        return await self._send(_passkey_requests.passkey_login_options(mfa_token))
+
+    async def passkey_login(
+        self, credential: Mapping[str, Any], challenge: str, mfa_token: str | None = None
+    ) -> TokenSet:
+        """The coroutine twin of :meth:`AuthClient.passkey_login`."""
+        request = _passkey_requests.passkey_login(credential, challenge, self.clock, mfa_token)
+        return await self._send(request)

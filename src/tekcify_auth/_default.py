@@ -19,6 +19,9 @@ from ._account_models import (
     AuthMethods,
     ExportedUserData,
     InitiateSensitiveActionResponse,
+    Passkey,
+    PasskeyLoginOptions,
+    PasskeyRegistrationOptions,
     SecurityActivities,
     SensitiveActionToken,
 )
@@ -51,6 +54,7 @@ __all__ = [
     "create_application",
     "delete_account",
     "delete_application",
+    "delete_passkey",
     "export_user_data",
     "fetch_user_info",
     "forgot_password",
@@ -63,12 +67,18 @@ __all__ = [
     "introspect_token",
     "list_applications",
     "list_connected_apps",
+    "list_passkeys",
     "list_sessions",
     "login",
     "logout",
+    "passkey_login",
+    "passkey_login_options",
+    "passkey_registration_options",
     "refresh_tokens",
     "regenerate_application_secret",
     "register",
+    "register_passkey",
+    "rename_passkey",
     "request_email_change",
     "resend_verification_email",
     "reset_password",
@@ -464,6 +474,66 @@ def confirm_email_change(token: str) -> MessageResponse:
     return get_default_client().confirm_email_change(token)
 
 
+def passkey_registration_options(access_token: str) -> PasskeyRegistrationOptions:
+    """Options for registering a passkey and their challenge.
+
+    Uses the default client; see :meth:`AuthClient.passkey_registration_options`.
+    """
+    return get_default_client().passkey_registration_options(access_token)
+
+
+def register_passkey(
+    access_token: str, credential: Mapping[str, Any], challenge: str, name: str | None = None
+) -> Passkey:
+    """Register a new passkey from its credential's JSON.
+
+    Uses the default client; see :meth:`AuthClient.register_passkey`.
+    """
+    return get_default_client().register_passkey(access_token, credential, challenge, name)
+
+
+def list_passkeys(access_token: str) -> list[Passkey]:
+    """The user's passkeys, oldest first.
+
+    Uses the default client; see :meth:`AuthClient.list_passkeys`.
+    """
+    return get_default_client().list_passkeys(access_token)
+
+
+def delete_passkey(access_token: str, credential_id: str) -> MessageResponse:
+    """Remove a passkey.
+
+    Uses the default client; see :meth:`AuthClient.delete_passkey`.
+    """
+    return get_default_client().delete_passkey(access_token, credential_id)
+
+
+def rename_passkey(access_token: str, credential_id: str, name: str) -> Passkey:
+    """Rename a passkey.
+
+    Uses the default client; see :meth:`AuthClient.rename_passkey`.
+    """
+    return get_default_client().rename_passkey(access_token, credential_id, name)
+
+
+def passkey_login_options(mfa_token: str | None = None) -> PasskeyLoginOptions:
+    """Options for signing in with a passkey and their challenge.
+
+    Uses the default client; see :meth:`AuthClient.passkey_login_options`.
+    """
+    return get_default_client().passkey_login_options(mfa_token)
+
+
+def passkey_login(
+    credential: Mapping[str, Any], challenge: str, mfa_token: str | None = None
+) -> TokenSet:
+    """Sign in with a passkey's assertion: a token pair.
+
+    Uses the default client; see :meth:`AuthClient.passkey_login`.
+    """
+    return get_default_client().passkey_login(credential, challenge, mfa_token)
+
+
 #: The names of the shortcuts, the same as the :class:`AuthClient` methods they call.
 SHORTCUTS = (
     "fetch_user_info",
@@ -502,4 +572,11 @@ SHORTCUTS = (
     "reset_password",
     "request_email_change",
     "confirm_email_change",
+    "passkey_registration_options",
+    "register_passkey",
+    "list_passkeys",
+    "delete_passkey",
+    "rename_passkey",
+    "passkey_login_options",
+    "passkey_login",
 )

@@ -22,6 +22,9 @@ from ._account_models import (
     AuthMethods,
     ExportedUserData,
     InitiateSensitiveActionResponse,
+    Passkey,
+    PasskeyLoginOptions,
+    PasskeyRegistrationOptions,
     SecurityActivities,
     SensitiveActionToken,
 )
@@ -53,6 +56,7 @@ __all__ = [
     "create_application",
     "delete_account",
     "delete_application",
+    "delete_passkey",
     "export_user_data",
     "fetch_user_info",
     "forgot_password",
@@ -65,12 +69,18 @@ __all__ = [
     "introspect_token",
     "list_applications",
     "list_connected_apps",
+    "list_passkeys",
     "list_sessions",
     "login",
     "logout",
+    "passkey_login",
+    "passkey_login_options",
+    "passkey_registration_options",
     "refresh_tokens",
     "regenerate_application_secret",
     "register",
+    "register_passkey",
+    "rename_passkey",
     "request_email_change",
     "resend_verification_email",
     "reset_password",
@@ -482,3 +492,63 @@ async def confirm_email_change(token: str) -> MessageResponse:
     Uses the default client; see :meth:`AsyncAuthClient.confirm_email_change`.
     """
     return await get_default_client().confirm_email_change(token)
+
+
+async def passkey_registration_options(access_token: str) -> PasskeyRegistrationOptions:
+    """Options for registering a passkey and their challenge.
+
+    Uses the default client; see :meth:`AsyncAuthClient.passkey_registration_options`.
+    """
+    return await get_default_client().passkey_registration_options(access_token)
+
+
+async def register_passkey(
+    access_token: str, credential: Mapping[str, Any], challenge: str, name: str | None = None
+) -> Passkey:
+    """Register a new passkey from its credential's JSON.
+
+    Uses the default client; see :meth:`AsyncAuthClient.register_passkey`.
+    """
+    return await get_default_client().register_passkey(access_token, credential, challenge, name)
+
+
+async def list_passkeys(access_token: str) -> list[Passkey]:
+    """The user's passkeys, oldest first.
+
+    Uses the default client; see :meth:`AsyncAuthClient.list_passkeys`.
+    """
+    return await get_default_client().list_passkeys(access_token)
+
+
+async def delete_passkey(access_token: str, credential_id: str) -> MessageResponse:
+    """Remove a passkey.
+
+    Uses the default client; see :meth:`AsyncAuthClient.delete_passkey`.
+    """
+    return await get_default_client().delete_passkey(access_token, credential_id)
+
+
+async def rename_passkey(access_token: str, credential_id: str, name: str) -> Passkey:
+    """Rename a passkey.
+
+    Uses the default client; see :meth:`AsyncAuthClient.rename_passkey`.
+    """
+    return await get_default_client().rename_passkey(access_token, credential_id, name)
+
+
+async def passkey_login_options(mfa_token: str | None = None) -> PasskeyLoginOptions:
+    """Options for signing in with a passkey and their challenge.
+
+    Uses the default client; see :meth:`AsyncAuthClient.passkey_login_options`.
+    """
+    return await get_default_client().passkey_login_options(mfa_token)
+
+
+async def passkey_login(
+    credential: Mapping[str, Any], challenge: str, mfa_token: str | None = None
+) -> TokenSet:
+    """Sign in with a passkey's assertion: a token pair.
+
+    Uses the default client; see :meth:`AsyncAuthClient.passkey_login`.
+    """
+    return await get_default_client().passkey_login(credential, challenge, mfa_token)

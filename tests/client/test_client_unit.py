@@ -243,8 +243,36 @@ CASES += [
     ("confirm_email_change", ("link",), "POST", "/api/user/email/change/confirm", 200,
      {"message": "Email changed"}, lambda r: r.message == "Email changed", {"token": "link"}),
 ]
+# Passkeys (issue 14): 2.2.12's passkey calls and the passkey sign-in.
+PASSKEY = {"id": "p1", "credentialId": "Y3JlZA", "name": "Laptop",
+           "createdAt": "2025-01-31T12:00:00.000Z", "lastUsedAt": None}
+CREDENTIAL = {"id": "Y3JlZA", "rawId": "Y3JlZA", "type": "public-key",
+              "response": {"clientDataJSON": "e30", "attestationObject": "oA"}}
+CASES += [
+    ("passkey_registration_options", ("tok",), "POST", "/api/auth/passkey/register/options",
+     200, {"options": {"challenge": "Y2g", "rp": {"name": "Tekcify", "id": "auth.test"}},
+           "challenge": "Y2g"},
+     lambda r: r.challenge == "Y2g" and r.options["rp"]["id"] == "auth.test", None),
+    ("register_passkey", ("tok", CREDENTIAL, "Y2g", "Laptop"), "POST",
+     "/api/auth/passkey/register", 200, PASSKEY,
+     lambda r: r.credential_id == "Y3JlZA" and r.last_used_at is None,
+     {"credential": CREDENTIAL, "challenge": "Y2g", "name": "Laptop"}),
+    ("list_passkeys", ("tok",), "GET", "/api/auth/passkey", 200, [PASSKEY],
+     lambda r: r[0].name == "Laptop" and r[0].created_at.year == 2025, None),
+    ("delete_passkey", ("tok", "Y3JlZA"), "DELETE", "/api/auth/passkey/Y3JlZA", 200,
+     {"message": "Passkey removed"}, lambda r: r.message == "Passkey removed", None),
+    ("rename_passkey", ("tok", "Y3JlZA", "Phone"), "PUT", "/api/auth/passkey/Y3JlZA/rename",
+     200, {**PASSKEY, "name": "Phone"}, lambda r: r.name == "Phone", {"name": "Phone"}),
+    ("passkey_login_options", (), "POST", "/api/auth/passkey/login/options", 200,
+     {"options": {"challenge": "Y2g", "allowCredentials": []}, "challenge": "Y2g"},
+     lambda r: r.options["allowCredentials"] == [], {}),
+    ("passkey_login", (CREDENTIAL, "Y2g"), "POST", "/api/auth/passkey/login", 200, TOKENS,
+     lambda r: (r.access_token, r.expires_at) == ("at", int(NOW) + 900),
+     {"credential": CREDENTIAL, "challenge": "Y2g"}),
+]
 PUBLIC = {"get_application_by_client_id", "introspect_token", "register", "login",
-          "refresh_tokens", "forgot_password", "reset_password", "confirm_email_change"}
+          "refresh_tokens", "forgot_password", "reset_password", "confirm_email_change",
+          "passkey_login_options", "passkey_login"}
 
 
 def test_the_cases_cover_every_method() -> None:

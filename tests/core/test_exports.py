@@ -31,6 +31,10 @@ PROMISED: dict[str, set[str]] = {
         "send_sensitive_action_code", "verify_sensitive_action_code", "verify_email",
         "resend_verification_email", "forgot_password", "reset_password",
         "request_email_change", "confirm_email_change",
+        # Passkeys (issue 14)
+        "passkey_registration_options", "register_passkey", "list_passkeys", "delete_passkey",
+        "rename_passkey", "passkey_login_options", "passkey_login", "Passkey",
+        "PasskeyRegistrationOptions", "PasskeyLoginOptions",
         # Errors
         "TekcifyAuthError", "AuthServerError", "AuthServerUnavailable",
         # Guards that ask the server (introspection mode, user info hooks)
@@ -46,6 +50,8 @@ PROMISED: dict[str, set[str]] = {
         "get_security_activities", "initiate_sensitive_action", "send_sensitive_action_code",
         "verify_sensitive_action_code", "verify_email", "resend_verification_email",
         "forgot_password", "reset_password", "request_email_change", "confirm_email_change",
+        "passkey_registration_options", "register_passkey", "list_passkeys", "delete_passkey",
+        "rename_passkey", "passkey_login_options", "passkey_login",
     },
     "tekcify_auth.oauth": {
         "generate_code_verifier", "generate_code_challenge", "OAuthClient", "AsyncOAuthClient",

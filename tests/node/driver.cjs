@@ -275,6 +275,24 @@ const scenarios = {
   },
 
   // -- security.js -----------------------------------------------------------------------
+  async getPasskeyRegistrationOptions(c) {
+    return { options: await pkg.getPasskeyRegistrationOptions(c.token) };
+  },
+  // The credential comes from the test's software authenticator (webauthn_soft.py), made
+  // for the options the previous scenario fetched.
+  async passkeys(c) {
+    const registered = await pkg.registerPasskey(c.token, { credential: c.credential, challenge: c.challenge, name: c.name });
+    return {
+      registered,
+      reused: await outcome(pkg.registerPasskey(c.token, { credential: c.credential, challenge: c.challenge })),
+      listed: await pkg.listPasskeys(c.token),
+      renamed: await pkg.renamePasskey(c.token, registered.credentialId, { name: c.newName }),
+      othersRename: await outcome(pkg.renamePasskey(c.otherToken, registered.credentialId, { name: 'mine' })),
+      othersDelete: await outcome(pkg.deletePasskey(c.otherToken, registered.credentialId)),
+      deleted: voidResult(await pkg.deletePasskey(c.token, registered.credentialId)),
+      after: await pkg.listPasskeys(c.token),
+    };
+  },
   async getAuthMethods(c) {
     return { methods: await pkg.getAuthMethods(c.token) };
   },

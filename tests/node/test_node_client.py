@@ -9,8 +9,8 @@ The server signs HS256 and runs on SQLite and on PostgreSQL in turn; the JWKS ex
 one that signs RS256.
 
 ``COVERED`` is the set of exports these tests prove (each test says which with ``@proves``);
-``NOT_YET`` the ones whose endpoints come with issues 14 (MFA, passkeys) and 15 (social
-accounts). The README's "N of M exports work against this server" is checked against both.
+``NOT_YET`` the ones whose endpoints come with issues 14 (MFA) and 15 (social accounts).
+The README's "N of M exports work against this server" is checked against both.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from e2e.support import ServerProcess
+from server.webauthn_soft import SoftAuthenticator
 
 from .support import (
     SCOPES,
@@ -54,9 +56,6 @@ NEW_PASSWORD = "another correct horse battery"
 NOT_YET = frozenset({
     # issue 14: MFA
     "setupMfa", "verifyMfaSetup", "disableMfa", "regenerateBackupCodes",
-    # issue 14: passkeys
-    "getPasskeyRegistrationOptions", "registerPasskey", "listPasskeys", "deletePasskey",
-    "renamePasskey",
     # issue 15: social accounts
     "listSocialProviders", "disconnectSocialProvider",
 })
@@ -220,6 +219,19 @@ INITIATE_SENSITIVE_ACTION_RESPONSE = {
     "requiresVerification": bool,
 }
 SENSITIVE_ACTION_TOKEN = {"token": str}
+PASSKEY_REGISTRATION_OPTIONS = {
+    "options": {
+        "challenge": str, "rp": {"name": str, "id": str},
+        "user": {"id": str, "name": str, "displayName": str},
+        "pubKeyCredParams": [{"type": str, "alg": int}], "timeout": int, "attestation": str,
+        "authenticatorSelection": {"authenticatorAttachment": str, "userVerification": str,
+                                   "requireResidentKey": bool},
+        "excludeCredentials": [{"type": str, "id": str}],
+    },
+    "challenge": str,
+}
+PASSKEY = {"id": str, "credentialId": str, "name": str, "createdAt": ISO,
+           "lastUsedAt": (ISO, None)}
 #: What the package makes of an error answer: an Error carrying the server's message.
 REFUSED = {"threw": Literal("Error"), "message": str}
 VOID = "<undefined>"
@@ -681,6 +693,36 @@ def test_sensitive_action_codes(node: Node, hs_server: ServerProcess, user: User
                    sensitiveActionToken=verified["verified"]["token"])
     conforms(deleted["deleted"], MESSAGE)
     refused(deleted["profileAfter"])
+
+
+@proves("getPasskeyRegistrationOptions", "registerPasskey", "listPasskeys", "renamePasskey",
+        "deletePasskey")
+def test_passkeys(node: Node, hs_server: ServerProcess, user: User) -> None:
+    other = sign_up(hs_server)
+    started = node("getPasskeyRegistrationOptions", hs_server, token=user.access_token)
+    conforms(started["options"], PASSKEY_REGISTRATION_OPTIONS)
+    options = started["options"]["options"]
+    assert options["authenticatorSelection"]["userVerification"] == "required"
+    assert options["authenticatorSelection"]["requireResidentKey"] is True
+    # The authenticator answers as a browser on the server's own origin would.
+    port = urlsplit(hs_server.url).port
+    key = SoftAuthenticator()
+    credential = key.register(options, origin=f"http://{options['rp']['id']}:{port}")
+    result = node("passkeys", hs_server, token=user.access_token, otherToken=other.access_token,
+                  credential=credential, challenge=started["options"]["challenge"],
+                  name="Laptop", newName="Work laptop")
+    conforms(result["registered"], PASSKEY)
+    assert result["registered"]["credentialId"] == key.id
+    assert result["registered"]["name"] == "Laptop"
+    refused(result["reused"])  # the challenge served once
+    conforms(result["listed"], [PASSKEY])
+    assert [p["id"] for p in result["listed"]] == [result["registered"]["id"]]
+    conforms(result["renamed"], PASSKEY)
+    assert result["renamed"]["name"] == "Work laptop"
+    refused(result["othersRename"])
+    refused(result["othersDelete"])
+    assert result["deleted"] == VOID
+    assert result["after"] == []
 
 
 # -- the count the README states ----------------------------------------------------------------

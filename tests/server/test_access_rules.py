@@ -49,6 +49,8 @@ PUBLIC: Final = {
     # the route asks for only then (routers/recovery.py).
     ("POST", "/api/auth/email/verify"), ("POST", "/api/auth/password/forgot"),
     ("POST", "/api/auth/password/reset"), ("POST", "/api/user/email/change/confirm"),
+    # A passkey sign-in: the assertion is the proof.
+    ("POST", "/api/auth/passkey/login/options"), ("POST", "/api/auth/passkey/login"),
 }
 #: Bearer routes with their own (OAuth) rules, outside the matrix.
 OAUTH_OWN_RULES: Final = {("GET", "/api/oauth/userinfo"), ("POST", "/api/oauth/userinfo")}

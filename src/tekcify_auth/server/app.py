@@ -45,6 +45,7 @@ from .routers import (
     health,
     mfa,
     oauth,
+    passkeys,
     recovery,
     recovery_pages,
     well_known,
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(application_routes.router)
     app.include_router(account_security.router)
     app.include_router(account_security.activity_router)
+    app.include_router(passkeys.router)
     if settings.redis_url is not None:
         install_redis_handler(app)
     # /openapi.json documents the 400s (not FastAPI's 422s) and the other errors.

@@ -203,6 +203,32 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
         429: "Too many wrong passwords; try again after Retry-After seconds",
     },
     ("get", "/api/security/activity"): {403: _FIRST_PARTY},
+    ("post", "/api/auth/passkey/register/options"): {
+        403: _FIRST_PARTY, 404: "The account is gone",
+    },
+    ("post", "/api/auth/passkey/register"): {
+        403: _FIRST_PARTY, 404: "The account is gone",
+        409: "This credential is registered already",
+    },
+    ("get", "/api/auth/passkey"): {403: _FIRST_PARTY},
+    ("delete", "/api/auth/passkey/{credential_id}"): {
+        403: _FIRST_PARTY, 404: "No such passkey of the caller",
+        409: "The account has no password and this is its last passkey",
+    },
+    ("put", "/api/auth/passkey/{credential_id}/rename"): {
+        403: _FIRST_PARTY, 404: "No such passkey of the caller",
+    },
+    ("post", "/api/auth/passkey/login/options"): {
+        401: "The mfaToken is not a live sign-in challenge",
+    },
+    ("post", "/api/auth/passkey/login"): {
+        401: "The passkey is unknown or its assertion does not verify (another origin or "
+        "RP ID, no user verification, a signature counter gone back, another user's for "
+        "an mfaToken), or the mfaToken is not a live sign-in challenge",
+        403: "The account is disabled, or its email is not verified "
+        "(TEKCIFY_REQUIRE_VERIFIED_EMAIL)",
+        429: "Too many failed logins; try again after Retry-After seconds",
+    },
 }
 
 _VALIDATION: Final = "The request is invalid (the message names the first problem)"

@@ -12,6 +12,7 @@ from .oauth import (
     LoginSession,
     RevokedClientToken,
 )
+from .passkeys import Passkey, WebAuthnChallenge
 from .security import AccountCode, MailMessage, SecurityActivity
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "LoginSession",
     "MailMessage",
     "MfaChallenge",
+    "Passkey",
     "RefreshToken",
     "RevokedClientToken",
     "SecurityActivity",
@@ -36,4 +38,5 @@ __all__ = [
     "TotpFactor",
     "User",
     "UserSession",
+    "WebAuthnChallenge",
 ]

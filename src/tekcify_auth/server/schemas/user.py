@@ -17,6 +17,7 @@ __all__ = [
     "ExportedApplication",
     "ExportedConnectedApp",
     "ExportedImage",
+    "ExportedPasskey",
     "ExportedProfile",
     "ExportedSession",
     "ProfileUpdate",
@@ -104,6 +105,18 @@ class ExportedActivity(ResponseModel):
     deviceType: str | None
     success: bool | None
     createdAt: IsoDateTime
+
+
+class ExportedPasskey(ResponseModel):
+    """One passkey, in a data export: 2.2.12 ``{name, deviceType, createdAt, lastUsedAt}``,
+    plus its ``id`` and ``credentialId`` (never its public key)."""
+
+    id: str
+    credentialId: str
+    name: str | None
+    deviceType: str | None
+    createdAt: IsoDateTime
+    lastUsedAt: IsoDateTime | None
 
 
 class ExportedSession(ResponseModel):

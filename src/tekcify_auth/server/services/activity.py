@@ -34,6 +34,8 @@ TYPES: Final = frozenset({
     "account_deleted",
     "mfa_enabled", "mfa_disabled", "mfa_backup_codes_regenerated", "mfa_backup_code_used",
     "mfa_failed",
+    "passkey_added", "passkey_renamed", "passkey_removed", "passkey_used",
+    "passkey_sign_count_regression",
 })
 
 _BOT: Final = re.compile(r"bot|crawl|spider|curl|wget|python-|httpx|okhttp|node-fetch|undici", re.I)

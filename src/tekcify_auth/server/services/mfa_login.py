@@ -22,7 +22,7 @@ import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final, TypeVar
 
 from sqlalchemy import delete, select, update
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from ..context import ServerContext
 from ..db.mfa import MfaChallenge
 from ..db.models import User
+from ..db.passkeys import Passkey
 from ..errors import ApiError
 from . import mfa
 from .accounts import (
@@ -46,10 +47,12 @@ __all__ = [
     "CHALLENGE_TTL",
     "OTP_AMR",
     "Challenge",
+    "challenge_user",
     "complete",
     "complete_login",
     "login",
     "login_methods",
+    "spend_challenge",
     "start_challenge",
     "user_has_passkeys",
 ]
@@ -78,12 +81,10 @@ def _marker(password_hash: str) -> str:
 
 
 def user_has_passkeys(db: Session, user_id: str) -> bool:
-    """PASSKEY HOOK: whether ``user_id`` can answer the challenge with a passkey.
-
-    Always ``False`` until passkeys exist; the passkey feature replaces this body, and
-    ``"passkey"`` then joins the challenge's ``methods``.
-    """
-    return False
+    """Whether ``user_id`` can answer the challenge with a passkey (``"passkey"`` then
+    joins the challenge's ``methods``; ``services/passkeys.py`` completes it)."""
+    held = select(Passkey.id).where(Passkey.user_id == user_id).limit(1)
+    return db.execute(held).first() is not None
 
 
 def login_methods(db: Session, user_id: str) -> list[str]:
@@ -134,6 +135,28 @@ def _live(db: Session, ctx: ServerContext, token: str) -> tuple[MfaChallenge, Us
     return challenge, user
 
 
+def challenge_user(ctx: ServerContext, token: str) -> tuple[str, User]:
+    """The ``jti`` of the live challenge ``token`` and its user; 401 :data:`EXPIRED`."""
+    with ctx.db.read() as db:
+        found = _live(db, ctx, token)
+    if found is None:
+        raise ApiError(401, EXPIRED)
+    return found[0].jti, found[1]
+
+
+def spend_challenge(db: Session, jti: str, now: datetime) -> None:
+    """Spend the challenge ``jti`` in ``db``'s transaction; 401 :data:`EXPIRED` when a
+    concurrent completion spent it first."""
+    spent = db.execute(
+        update(MfaChallenge)
+        .where(MfaChallenge.jti == jti, MfaChallenge.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if int(spent.rowcount) != 1:  # type: ignore[attr-defined]
+        raise ApiError(401, EXPIRED)
+
+
 class _Wrong(Exception):
     pass
 
@@ -172,14 +195,7 @@ def complete(
             )
             if method is None:
                 raise _Wrong()
-            spent = db.execute(
-                update(MfaChallenge)
-                .where(MfaChallenge.jti == found[0].jti, MfaChallenge.used_at.is_(None))
-                .values(used_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if int(spent.rowcount) != 1:  # type: ignore[attr-defined]
-                raise ApiError(401, EXPIRED)  # a concurrent completion won
+            spend_challenge(db, found[0].jti, now)  # a concurrent completion may have won
             return open_session(db, fresh)
     except _Wrong:
         ctx.limiter.failed(user.email, client.address)

@@ -3,7 +3,7 @@
 **Export.** :func:`export_data` gathers every record the server holds on a user, one
 section per kind of record (:data:`EXPORT_SECTIONS`), in the layout of 2.2.12's
 ``ExportedUserData``: the ``profile``, ``connectedApps`` (the consents they gave
-applications), ``socialProviders`` and ``passkeys`` (none yet), ``securityActivity``
+applications), ``socialProviders`` (none yet), ``passkeys`` (never a key), ``securityActivity``
 (their activity log) and ``exportedAt``; then what this server holds besides: the
 ``sessions`` (never a token or its hash), the ``applications`` they own (never a
 secret's hash) and the stored ``images`` (their metadata; the URLs are in the profile
@@ -36,6 +36,7 @@ from ..db.images import StoredImage
 from ..db.mfa import BackupCode, MfaChallenge, TotpFactor
 from ..db.models import RefreshToken, User, UserSession
 from ..db.oauth import AuthorizationCode, Consent, LoginSession, RevokedClientToken
+from ..db.passkeys import Passkey, WebAuthnChallenge
 from ..db.security import AccountCode, MailMessage, SecurityActivity
 from ..errors import ApiError
 from ..schemas.user import (
@@ -43,6 +44,7 @@ from ..schemas.user import (
     ExportedApplication,
     ExportedConnectedApp,
     ExportedImage,
+    ExportedPasskey,
     ExportedProfile,
     ExportedSession,
     dump,
@@ -191,6 +193,21 @@ def _none_yet(_db: Session, _user_id: str) -> Any:
     return []
 
 
+def _passkeys(db: Session, user_id: str) -> Any:
+    rows = db.execute(
+        select(Passkey).where(Passkey.user_id == user_id).order_by(Passkey.created_at, Passkey.id)
+    ).scalars()
+    return [
+        dump(
+            ExportedPasskey(
+                id=p.id, credentialId=p.credential_id, name=p.name, deviceType=p.device_type,
+                createdAt=p.created_at, lastUsedAt=p.last_used_at,
+            )
+        )
+        for p in rows
+    ]
+
+
 def _security_activity(db: Session, user_id: str) -> Any:
     rows = db.execute(
         select(SecurityActivity)
@@ -234,7 +251,7 @@ EXPORT_SECTIONS: Final[tuple[tuple[str, Callable[[Session, str], Any]], ...]] = 
     ("profile", _profile),
     ("connectedApps", _connected_apps),
     ("socialProviders", _none_yet),
-    ("passkeys", _none_yet),
+    ("passkeys", _passkeys),
     ("securityActivity", _security_activity),
     ("sessions", _sessions),
     ("applications", _applications),
@@ -323,6 +340,11 @@ def _delete_mfa_records(db: Session, user_id: str, _now: datetime) -> None:
         db.execute(delete(model).where(model.user_id == user_id))
 
 
+def _delete_passkeys(db: Session, user_id: str, _now: datetime) -> None:
+    db.execute(delete(WebAuthnChallenge).where(WebAuthnChallenge.user_id == user_id))
+    db.execute(delete(Passkey).where(Passkey.user_id == user_id))
+
+
 def _delete_user(db: Session, user_id: str, _now: datetime) -> None:
     db.execute(delete(User).where(User.id == user_id))
 
@@ -338,6 +360,7 @@ ERASE_STEPS: Final[tuple[Callable[[Session, str, datetime], None], ...]] = (
     _delete_applications,
     _delete_security_records,
     _delete_mfa_records,
+    _delete_passkeys,
     _delete_user,
 )
 

@@ -18,7 +18,8 @@ sign-ins and refreshes never wait long behind it):
   retention, passed as ``activity_retention``; without it the log is left alone);
 * mail sent or failed more than ``retention`` ago (``mail_queue``; their bodies were
   wiped when they were sent or gave up);
-* mailed links and codes (``account_codes``) that have expired, used or not.
+* mailed links and codes (``account_codes``) that have expired, used or not;
+* WebAuthn challenges (``webauthn_challenges``) that have expired, never answered.
 
 Nothing live is touched: a live session keeps all its rotated tokens, so presenting an
 old one still revokes it. The server runs it every ``TEKCIFY_PURGE_INTERVAL`` seconds,
@@ -71,6 +72,7 @@ from ..context import ServerContext
 from ..db.engine import Database
 from ..db.models import RefreshToken, ServerState, UserSession
 from ..db.oauth import AuthorizationCode, RevokedClientToken
+from ..db.passkeys import WebAuthnChallenge
 from ..db.security import AccountCode, MailMessage, SecurityActivity
 
 __all__ = [
@@ -103,6 +105,7 @@ class PurgeReport:
     activities: int = 0
     mail: int = 0
     account_codes: int = 0
+    webauthn_challenges: int = 0
     skipped: bool = False
 
     @property
@@ -112,6 +115,7 @@ class PurgeReport:
             + self.activities
             + self.mail
             + self.account_codes
+            + self.webauthn_challenges
         )
 
 
@@ -276,10 +280,10 @@ def purge(
         logger.info(
             "purged %d codes, %d sessions (with their refresh tokens), %d more refresh "
             "tokens, %d revoked client tokens, %d security events, %d sent or failed mail "
-            "messages, %d expired account codes",
+            "messages, %d expired account codes, %d expired WebAuthn challenges",
             report.codes, report.sessions, report.refresh_tokens,
             report.revoked_client_tokens, report.activities, report.mail,
-            report.account_codes,
+            report.account_codes, report.webauthn_challenges,
         )
     return report
 
@@ -313,6 +317,12 @@ def _purge(
         batch = select(AccountCode.id).where(AccountCode.expires_at < now).limit(BATCH)
         return delete(AccountCode).where(AccountCode.id.in_(batch))
 
+    def challenges() -> Any:
+        batch = select(WebAuthnChallenge.id).where(
+            WebAuthnChallenge.expires_at < now
+        ).limit(BATCH)
+        return delete(WebAuthnChallenge).where(WebAuthnChallenge.id.in_(batch))
+
     def mail() -> Any:
         batch = select(MailMessage.id).where(
             or_(MailMessage.sent_at < cutoff, MailMessage.failed_at < cutoff)
@@ -326,6 +336,7 @@ def _purge(
     report.revoked_client_tokens = _batches(database.write, client_tokens, lock)
     report.mail = _batches(database.write, mail, lock)
     report.account_codes = _batches(database.write, account_codes, lock)
+    report.webauthn_challenges = _batches(database.write, challenges, lock)
 
 
 def _purge_activity(database: Database, cutoff: datetime, lock: PurgeLock) -> int:
