@@ -16,6 +16,7 @@
     tekcify-auth apps deny-client-credentials CLIENT_ID
     tekcify-auth mail test ADDRESS
     tekcify-auth mail status
+    tekcify-auth invites create|list|revoke (and more: _cli_admin.py)
 
 Settings come from the environment (``TEKCIFY_*``, ``JWT_ACCESS_SECRET``). The server
 package is imported only inside the commands, so ``import tekcify_auth`` stays light.
@@ -503,6 +504,9 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_key_commands(commands)
     _add_app_commands(commands)
     _add_mail_commands(commands)
+    from ._cli_admin import add_invite_commands
+
+    add_invite_commands(commands)
     return parser
 
 

@@ -38,6 +38,10 @@ FAST_HASHING = {
     "TEKCIFY_ARGON2_TIME_COST": "1",
     "TEKCIFY_ARGON2_MEMORY_COST": "8",
     "TEKCIFY_ARGON2_PARALLELISM": "1",
+    # Every test registers from 127.0.0.1: the registration limits (issue 17) must not
+    # turn one test's accounts into another's 429.
+    "TEKCIFY_REGISTRATION_MAX_PER_ADDRESS": "100000",
+    "TEKCIFY_REGISTRATION_MAX_PER_NETWORK": "100000",
 }
 # Every test logs in from 127.0.0.1, some with wrong passwords on purpose: the
 # per-address limit must not turn one test's failures into another's 429.

@@ -21,6 +21,7 @@ from .db.migrate import upgrade
 from .services.keys import build_signer
 from .services.passwords import Passwords
 from .services.ratelimit import (
+    EventLimiter,
     LimitStore,
     LoginLimiter,
     MemoryLimitStore,
@@ -58,6 +59,8 @@ class ServerContext:
         self._guard: GuardCore | None = None
         self._passwords: Passwords | None = None
         self._limiter: LoginLimiter | None = None
+        self._events: EventLimiter | None = None
+        self._client_auth: EventLimiter | None = None
         self._redis: Any = None
         #: A sentence saying where the signing key comes from (printed at start-up).
         self.key_source = ""
@@ -99,8 +102,17 @@ class ServerContext:
             memory_cost=self.settings.argon2_memory_cost,
             parallelism=self.settings.argon2_parallelism,
         )
+        store = self._limit_store()
+        # Registrations and failed client authentications count in the login limits'
+        # store: in memory, the workers' file or Redis, shared as the login limits are.
+        self._events = EventLimiter(
+            store, window=self.settings.registration_window, clock=self.timestamp
+        )
+        self._client_auth = EventLimiter(
+            store, window=self.settings.login_window, clock=self.timestamp
+        )
         self._limiter = LoginLimiter(
-            self._limit_store(),
+            store,
             window=self.settings.login_window,
             per_account_address=self.settings.login_max_failures,
             per_address=self.settings.login_max_failures_per_address,
@@ -115,7 +127,8 @@ class ServerContext:
             if self.settings.workers > 1:
                 # The workers of `serve --workers N` count in one file, exactly.
                 return SqliteLimitStore(
-                    self.settings.data_dir / LIMITS_FILE, timeout=self.settings.db_timeout
+                    self.settings.data_dir / LIMITS_FILE, timeout=self.settings.db_timeout,
+                    keep_for=max(self.settings.login_window, self.settings.registration_window),
                 )
             return MemoryLimitStore()
         import redis
@@ -156,6 +169,20 @@ class ServerContext:
         if self._limiter is None:
             raise RuntimeError("the server is not started (run the app's lifespan)")
         return self._limiter
+
+    @property
+    def registrations(self) -> EventLimiter:
+        """The registration limits, in the login limits' store (once started)."""
+        if self._events is None:
+            raise RuntimeError("the server is not started (run the app's lifespan)")
+        return self._events
+
+    @property
+    def client_auth_limits(self) -> EventLimiter:
+        """The failed client authentication limits, in the same store (once started)."""
+        if self._client_auth is None:
+            raise RuntimeError("the server is not started (run the app's lifespan)")
+        return self._client_auth
 
     @property
     def guard(self) -> GuardCore:

@@ -3,6 +3,7 @@
 from .applications import Application
 from .engine import Database, DatabaseUnavailable
 from .images import StoredImage
+from .invites import Invite
 from .models import Base, RefreshToken, ServerState, SigningKey, User, UserSession
 from .oauth import (
     AuthorizationCode,
@@ -22,6 +23,7 @@ __all__ = [
     "Consent",
     "Database",
     "DatabaseUnavailable",
+    "Invite",
     "LoginSession",
     "MailMessage",
     "RefreshToken",

@@ -46,8 +46,8 @@ from ..db.sqlite_threads import ThreadConnections
 from ..errors import ApiError
 
 __all__ = [
-    "LimitStore", "LoginLimiter", "MemoryLimitStore", "RedisLimitStore", "SqliteLimitStore",
-    "client_key",
+    "EventLimiter", "LimitStore", "LoginLimiter", "MemoryLimitStore", "RedisLimitStore",
+    "SqliteLimitStore", "client_key", "network_key",
 ]
 
 TRUSTED_FOR: Final = 30 * 86_400.0
@@ -171,7 +171,9 @@ class SqliteLimitStore:
     write drops what has expired.
     """
 
-    def __init__(self, path: Path, timeout: float = 5.0) -> None:
+    def __init__(self, path: Path, timeout: float = 5.0, keep_for: float = 0.0) -> None:
+        #: The longest window any limiter counts in: events younger stay for every key.
+        self._keep_for = keep_for
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._connections = ThreadConnections(
             path, timeout=timeout, pragmas=["PRAGMA synchronous = NORMAL"]
@@ -204,8 +206,11 @@ class SqliteLimitStore:
                 "DELETE FROM events WHERE key = ? AND rowid NOT IN (SELECT rowid FROM events "
                 "WHERE key = ? ORDER BY at DESC LIMIT ?)", (key, key, keep),
             )
-            # The window is the same for every key: whatever left it, of any key, goes.
-            connection.execute("DELETE FROM events WHERE at <= ?", (now - window,))
+            # Whatever left the longest window (``keep_for``), of any key, goes: the
+            # registration window is longer than the login one.
+            connection.execute(
+                "DELETE FROM events WHERE at <= ?", (now - max(window, self._keep_for),)
+            )
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
@@ -252,6 +257,69 @@ def client_key(address: str | None, ipv6_prefix: int = 64) -> str:
         network = ipaddress.IPv6Network((int(ip), ipv6_prefix), strict=False)
         return str(network)
     return str(ip)
+
+
+def network_key(address: str | None, ipv4_prefix: int = 24, ipv6_prefix: int = 56) -> str:
+    """The network ``address`` belongs to: ``/24`` for IPv4, ``/56`` for IPv6 by default.
+
+    A /24 is the smallest network routed on the Internet, and a /56 what an ISP commonly
+    gives one customer (RIPE-690): one network of either size is usually one operator.
+    An IPv4-mapped IPv6 address counts as its IPv4; ``-`` without an address; anything
+    that is not an address is kept as it is.
+    """
+    if not address:
+        return "-"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = ipv4_prefix if isinstance(ip, ipaddress.IPv4Address) else ipv6_prefix
+    return str(ipaddress.ip_network((int(ip), prefix), strict=False))
+
+
+class EventLimiter:
+    """Events counted under keys in one sliding window of a :class:`LimitStore`.
+
+    The registration and client-authentication limits: :meth:`wait` says how long until
+    every counter of ``keys`` (``(key, limit)`` pairs) has room, :meth:`refuse` is the
+    429 :class:`ApiError` with ``Retry-After`` (at most one window), :meth:`add` counts
+    one event on each.
+    """
+
+    def __init__(self, store: LimitStore, *, window: float, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.window = window
+        self.clock = clock
+
+    def wait(self, keys: list[tuple[str, int]]) -> float:
+        """Seconds until every counter of ``keys`` has room; 0 when all do now."""
+        now = self.clock()
+        wait = 0.0
+        for key, limit in keys:
+            count, oldest = self.store.recent(key, self.window, now)
+            if count >= limit and oldest is not None:
+                wait = max(wait, oldest + self.window - now)
+        return wait
+
+    def retry_after(self, wait: float) -> int:
+        """The ``Retry-After`` seconds of a refusal that must wait ``wait`` seconds."""
+        return min(math.ceil(self.window), max(1, math.ceil(wait)))
+
+    def check(self, keys: list[tuple[str, int]], message: str) -> None:
+        """Raise the 429 :class:`ApiError` (``message``, ``Retry-After``) when any is full."""
+        wait = self.wait(keys)
+        if wait > 0:
+            raise ApiError(
+                429, message, headers={"Retry-After": str(self.retry_after(wait))}
+            )
+
+    def add(self, keys: list[tuple[str, int]]) -> None:
+        """Count one event on every counter of ``keys``."""
+        now = self.clock()
+        for key, limit in keys:
+            self.store.add(key, self.window, now, keep=limit)
 
 
 class LoginLimiter:
