@@ -21,6 +21,7 @@ from .db.migrate import upgrade
 from .services.keys import build_signer
 from .services.passwords import Passwords
 from .services.ratelimit import (
+    ClientAuthLimiter,
     EventLimiter,
     LimitStore,
     LoginLimiter,
@@ -60,7 +61,7 @@ class ServerContext:
         self._passwords: Passwords | None = None
         self._limiter: LoginLimiter | None = None
         self._events: EventLimiter | None = None
-        self._client_auth: EventLimiter | None = None
+        self._client_auth: ClientAuthLimiter | None = None
         self._redis: Any = None
         #: A sentence saying where the signing key comes from (printed at start-up).
         self.key_source = ""
@@ -108,8 +109,11 @@ class ServerContext:
         self._events = EventLimiter(
             store, window=self.settings.registration_window, clock=self.timestamp
         )
-        self._client_auth = EventLimiter(
-            store, window=self.settings.login_window, clock=self.timestamp
+        self._client_auth = ClientAuthLimiter(
+            store, window=self.settings.login_window,
+            per_address=self.settings.client_auth_max_failures,
+            per_client=self.settings.client_auth_max_failures_per_client,
+            ipv6_prefix=self.settings.login_ipv6_prefix, clock=self.timestamp,
         )
         self._limiter = LoginLimiter(
             store,
@@ -178,7 +182,7 @@ class ServerContext:
         return self._events
 
     @property
-    def client_auth_limits(self) -> EventLimiter:
+    def client_auth_limits(self) -> ClientAuthLimiter:
         """The failed client authentication limits, in the same store (once started)."""
         if self._client_auth is None:
             raise RuntimeError("the server is not started (run the app's lifespan)")

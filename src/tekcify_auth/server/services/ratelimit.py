@@ -43,16 +43,19 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from ..db.sqlite_threads import ThreadConnections
-from ..errors import ApiError
+from ..errors import ApiError, OAuthError
 
 __all__ = [
-    "EventLimiter", "LimitStore", "LoginLimiter", "MemoryLimitStore", "RedisLimitStore",
-    "SqliteLimitStore", "client_key", "network_key",
+    "ClientAuthLimiter", "EventLimiter", "LimitStore", "LoginLimiter", "MemoryLimitStore",
+    "RedisLimitStore", "SqliteLimitStore", "client_key", "network_key",
 ]
 
 TRUSTED_FOR: Final = 30 * 86_400.0
 TOO_MANY: Final = "Too many failed login attempts; try again later"
 TOO_MANY_LOGINS: Final = "Too many logins to this account; try again later"
+TOO_MANY_CLIENT_FAILURES: Final = (
+    "Too many failed client authentications from this address or for this client"
+)
 
 
 class LimitStore(Protocol):
@@ -403,3 +406,82 @@ class LoginLimiter:
             self.store.add(f"ok:{account}", self.window, now, keep=self.per_account_successes)
         self.store.clear(f"aa:{account}:{where}")
         self.store.mark(f"trusted:{account}:{where}", TRUSTED_FOR, now)
+
+
+class ClientAuthLimiter:
+    """Failed client authentications (token, introspection and revocation endpoints).
+
+    Two counters of failures over one window, in the login limits' store:
+
+    * per client address (``TEKCIFY_CLIENT_AUTH_MAX_FAILURES``): one place guessing
+      secrets, of one client or many;
+    * per ``client_id`` (``..._PER_CLIENT``), from every address: many places guessing
+      one client's secret.
+
+    While a counter is full every authentication it covers is refused, the right secret
+    too, until the failures that filled it leave the window: nobody can keep guessing by
+    slipping the right secret in. A client_id is public (it travels in authorization
+    URLs), so anyone could fill its counter: as the login limiter does for accounts, an
+    address this client authenticated from before (remembered 30 days) is not held by the
+    per-client counter, so a client's own servers keep working through such an attack.
+    Client ids are kept hashed.
+    """
+
+    def __init__(
+        self,
+        store: LimitStore,
+        *,
+        window: float,
+        per_address: int,
+        per_client: int,
+        clock: Callable[[], float],
+        ipv6_prefix: int = 64,
+    ) -> None:
+        self.store = store
+        self.window = window
+        self.per_address = per_address
+        self.per_client = per_client
+        self.clock = clock
+        self.ipv6_prefix = ipv6_prefix
+
+    def _where(self, address: str | None) -> str:
+        return client_key(address, self.ipv6_prefix)
+
+    @staticmethod
+    def _client(client_id: str) -> str:
+        return f"ca:id:{_account(client_id)}"
+
+    def check(self, client_id: str, address: str | None) -> None:
+        """Raise the 429 ``invalid_client`` :class:`OAuthError` when a counter is full."""
+        now = self.clock()
+        where, by_client = self._where(address), self._client(client_id)
+        wait = 0.0
+        count, oldest = self.store.recent(f"ca:ad:{where}", self.window, now)
+        if count >= self.per_address and oldest is not None:
+            wait = oldest + self.window - now
+        count, oldest = self.store.recent(by_client, self.window, now)
+        if (
+            count >= self.per_client and oldest is not None
+            and not self.store.marked(f"ca:trusted:{by_client}:{where}", now)
+        ):
+            wait = max(wait, oldest + self.window - now)
+        if wait > 0:
+            seconds = min(math.ceil(self.window), max(1, math.ceil(wait)))
+            raise OAuthError(
+                "invalid_client", f"{TOO_MANY_CLIENT_FAILURES}; try again in {seconds} seconds",
+                status_code=429, headers={"Retry-After": str(seconds)},
+            )
+
+    def failed(self, client_id: str | None, address: str | None) -> None:
+        """Count a failure on the address's counter, and the client's when it named one."""
+        now = self.clock()
+        self.store.add(f"ca:ad:{self._where(address)}", self.window, now, keep=self.per_address)
+        if client_id is not None:
+            self.store.add(self._client(client_id), self.window, now, keep=self.per_client)
+
+    def succeeded(self, client_id: str, address: str | None) -> None:
+        """Remember the address as the client's own (one read, a write once a month)."""
+        now = self.clock()
+        mark = f"ca:trusted:{self._client(client_id)}:{self._where(address)}"
+        if not self.store.marked(mark, now):
+            self.store.mark(mark, TRUSTED_FOR, now)
