@@ -32,6 +32,7 @@ TYPES: Final = frozenset({
     "connected_app_revoked",
     "sensitive_action_verified", "sensitive_action_failed",
     "account_deleted",
+    "role_changed",  # by an administrator (tekcify-auth users set-role)
 })
 
 _BOT: Final = re.compile(r"bot|crawl|spider|curl|wget|python-|httpx|okhttp|node-fetch|undici", re.I)
