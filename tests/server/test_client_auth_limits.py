@@ -15,6 +15,9 @@ import pytest
 import redis
 from fastapi import FastAPI
 
+from tekcify_auth.server.errors import OAuthError
+from tekcify_auth.server.services.ratelimit import ClientAuthLimiter, LimitStore
+
 from .conftest import (
     FakeClock,
     OAuthApp,
@@ -24,7 +27,7 @@ from .conftest import (
     make_settings,
     running,
 )
-from .test_ratelimit import redis_url  # noqa: F401  (the fixture)
+from .test_ratelimit import redis_url, store  # noqa: F401  (the fixtures)
 
 TOKEN = "/api/oauth/token"
 INTROSPECT = "/api/oauth/token/introspect"
@@ -184,3 +187,34 @@ async def test_instances_share_the_client_limits_through_redis(
         for _ in range(3):
             assert (await _token(first, _wrong(made))).status_code == 401
         _assert_limited(await _token(second, made.basic()))
+
+
+# -- the limiter on each store -------------------------------------------------------------
+
+
+def test_the_client_limits_hold_on_every_store(store: LimitStore) -> None:  # noqa: F811
+    now = [1_700_000_000.0]
+    limits = ClientAuthLimiter(
+        store, window=60, per_address=3, per_client=4, clock=lambda: now[0]
+    )
+    # The client's own server authenticates once: its address is remembered.
+    assert limits.check("orders", "10.0.0.1") is False
+    limits.succeeded("orders", "10.0.0.1", trusted=False)
+    assert limits.check("orders", "10.0.0.1") is True
+    for n in range(4):
+        limits.failed("orders", f"192.0.2.{n}")
+        now[0] += 1
+    with pytest.raises(OAuthError) as refused:
+        limits.check("orders", "192.0.2.200")
+    assert refused.value.status_code == 429
+    assert refused.value.error == "invalid_client"
+    assert refused.value.headers["Retry-After"] == "56"
+    assert limits.check("orders", "10.0.0.1") is True  # its own address is not held
+    assert limits.check("other", "192.0.2.200") is False
+    for _ in range(3):
+        limits.failed(None, "198.51.100.7")  # malformed credentials: the address only
+    with pytest.raises(OAuthError):
+        limits.check("other", "198.51.100.7")
+    now[0] += 61
+    assert limits.check("orders", "192.0.2.200") is False
+    assert limits.check("other", "198.51.100.7") is False

@@ -77,13 +77,13 @@ def _client(ctx: Ctx, form: ProtocolRequest, request: Request) -> ClientFacts | 
         raise
     if credentials is None:
         return None
-    limits.check(credentials.client_id, address)
+    trusted = limits.check(credentials.client_id, address)
     try:
         application = authenticate_client(ctx.db.lookups, credentials)
     except OAuthError:
         limits.failed(credentials.client_id, address)
         raise
-    limits.succeeded(credentials.client_id, address)
+    limits.succeeded(credentials.client_id, address, trusted=trusted)
     allow_client_origins(request.scope, application)  # its origins may read the answer
     return application
 

@@ -155,6 +155,25 @@ class RedisLimitStore:
     def clear(self, key: str) -> None:
         self._redis.delete(self._prefix + key)
 
+    def snapshot(
+        self, keys: list[str], mark: str, window: float, now: float
+    ) -> tuple[list[tuple[int, float | None]], bool]:
+        """:meth:`recent` of every key and :meth:`marked` of ``mark``, in one round trip."""
+        pipe = self._redis.pipeline()
+        for key in keys:
+            name = self._prefix + key
+            pipe.zremrangebyscore(name, "-inf", now - window)
+            pipe.zcard(name)
+            pipe.zrange(name, 0, 0, withscores=True)
+        pipe.exists(self._prefix + "mark:" + mark)
+        answers = pipe.execute()
+        counts = [
+            (int(answers[3 * i + 1]),
+             float(answers[3 * i + 2][0][1]) if answers[3 * i + 2] else None)
+            for i in range(len(keys))
+        ]
+        return counts, bool(answers[-1])
+
     def mark(self, key: str, ttl: float, now: float) -> None:
         self._redis.set(self._prefix + "mark:" + key, "1", ex=math.ceil(ttl))
 
@@ -451,26 +470,39 @@ class ClientAuthLimiter:
     def _client(client_id: str) -> str:
         return f"ca:id:{_account(client_id)}"
 
-    def check(self, client_id: str, address: str | None) -> None:
-        """Raise the 429 ``invalid_client`` :class:`OAuthError` when a counter is full."""
+    def _snapshot(
+        self, keys: list[str], mark: str, now: float
+    ) -> tuple[list[tuple[int, float | None]], bool]:
+        snapshot = getattr(self.store, "snapshot", None)
+        if snapshot is not None:  # Redis: one round trip, on every authenticated request
+            counts, marked = snapshot(keys, mark, self.window, now)
+            return list(counts), bool(marked)
+        counts = [self.store.recent(key, self.window, now) for key in keys]
+        return counts, self.store.marked(mark, now)
+
+    def check(self, client_id: str, address: str | None) -> bool:
+        """Raise the 429 ``invalid_client`` :class:`OAuthError` when a counter is full;
+        else whether the address is one the client authenticated from before (for
+        :meth:`succeeded`)."""
         now = self.clock()
         where, by_client = self._where(address), self._client(client_id)
+        (
+            (at_address, oldest_at_address), (of_client, oldest_of_client)
+        ), trusted = self._snapshot(
+            [f"ca:ad:{where}", by_client], f"ca:trusted:{by_client}:{where}", now
+        )
         wait = 0.0
-        count, oldest = self.store.recent(f"ca:ad:{where}", self.window, now)
-        if count >= self.per_address and oldest is not None:
-            wait = oldest + self.window - now
-        count, oldest = self.store.recent(by_client, self.window, now)
-        if (
-            count >= self.per_client and oldest is not None
-            and not self.store.marked(f"ca:trusted:{by_client}:{where}", now)
-        ):
-            wait = max(wait, oldest + self.window - now)
+        if at_address >= self.per_address and oldest_at_address is not None:
+            wait = oldest_at_address + self.window - now
+        if of_client >= self.per_client and oldest_of_client is not None and not trusted:
+            wait = max(wait, oldest_of_client + self.window - now)
         if wait > 0:
             seconds = min(math.ceil(self.window), max(1, math.ceil(wait)))
             raise OAuthError(
                 "invalid_client", f"{TOO_MANY_CLIENT_FAILURES}; try again in {seconds} seconds",
                 status_code=429, headers={"Retry-After": str(seconds)},
             )
+        return trusted
 
     def failed(self, client_id: str | None, address: str | None) -> None:
         """Count a failure on the address's counter, and the client's when it named one."""
@@ -479,9 +511,9 @@ class ClientAuthLimiter:
         if client_id is not None:
             self.store.add(self._client(client_id), self.window, now, keep=self.per_client)
 
-    def succeeded(self, client_id: str, address: str | None) -> None:
-        """Remember the address as the client's own (one read, a write once a month)."""
-        now = self.clock()
-        mark = f"ca:trusted:{self._client(client_id)}:{self._where(address)}"
-        if not self.store.marked(mark, now):
-            self.store.mark(mark, TRUSTED_FOR, now)
+    def succeeded(self, client_id: str, address: str | None, *, trusted: bool) -> None:
+        """Remember the address as the client's own, unless :meth:`check` found it was
+        (``trusted``): a write once a month per client and address, no read."""
+        if not trusted:
+            mark = f"ca:trusted:{self._client(client_id)}:{self._where(address)}"
+            self.store.mark(mark, TRUSTED_FOR, self.clock())
