@@ -45,7 +45,12 @@ FAST_HASHING = {
 }
 # Every test logs in from 127.0.0.1, some with wrong passwords on purpose: the
 # per-address limit must not turn one test's failures into another's 429.
-LENIENT_LOGIN_LIMITS = {"TEKCIFY_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000"}
+LENIENT_LOGIN_LIMITS = {
+    "TEKCIFY_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000",
+    # Likewise for wrong client secrets (issue 17's client authentication limits).
+    "TEKCIFY_CLIENT_AUTH_MAX_FAILURES": "100000",
+    "TEKCIFY_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT": "100000",
+}
 # The URL the server names (``http://localhost:PORT``, as the library's default says):
 # its banner resolves port 0 to the port it listens on.
 _LISTENING = re.compile(r"Tekcify Auth listening on (http://localhost:\d+)")

@@ -42,6 +42,8 @@ FAST_HASHING: Final = {
     # turn one test's accounts into another's 429.
     "TEKCIFY_REGISTRATION_MAX_PER_ADDRESS": "100000",
     "TEKCIFY_REGISTRATION_MAX_PER_NETWORK": "100000",
+    "TEKCIFY_CLIENT_AUTH_MAX_FAILURES": "100000",
+    "TEKCIFY_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT": "100000",
 }
 _LISTENING: Final = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
 

@@ -137,6 +137,8 @@ def shared_env(database_url: str, redis_url: str) -> dict[str, str]:
         # Every test registers from 127.0.0.1 (issue 17's registration limits).
         "TEKCIFY_REGISTRATION_MAX_PER_ADDRESS": "100000",
         "TEKCIFY_REGISTRATION_MAX_PER_NETWORK": "100000",
+        "TEKCIFY_CLIENT_AUTH_MAX_FAILURES": "100000",
+        "TEKCIFY_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT": "100000",
     }
 
 
