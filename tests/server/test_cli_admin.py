@@ -386,3 +386,13 @@ def test_users_list_json(
     assert (listed["email"], listed["role"], listed["state"]) == (
         "ada@example.com", "user", "disabled"
     )
+
+
+def test_users_create_works_when_registration_is_closed(
+    admin_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEKCIFY_REGISTRATION", "closed")
+    _create_user(capsys, monkeypatch)
+    code, out, _ = cli(["users", "list"], capsys, monkeypatch)
+    assert code == 0
+    assert "ada@example.com" in out

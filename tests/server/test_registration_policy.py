@@ -377,3 +377,17 @@ async def test_hidden_existing_accounts_on_the_page_look_like_new_ones(server: S
         assert alert_text(existing).replace("ada@", "new@") == alert_text(new)
         for page in pages:  # neither is signed in
             assert "tekcify_login" not in " ".join(page.headers.get_list("set-cookie"))
+
+
+def test_the_defaults_are_open_with_limits() -> None:
+    from tekcify_auth.server.settings import load_settings
+
+    settings = load_settings({})
+    assert settings.registration == "open"
+    assert settings.hide_existing_accounts is False
+    assert (settings.registration_max_per_address, settings.registration_max_per_network) == (
+        10, 50
+    )
+    assert (
+        settings.client_auth_max_failures, settings.client_auth_max_failures_per_client
+    ) == (20, 100)
