@@ -18,6 +18,7 @@
     tekcify-auth apps deny-client-credentials CLIENT_ID
     tekcify-auth mail test ADDRESS
     tekcify-auth mail status
+    tekcify-auth invites create|list|revoke (and more: _cli_admin.py)
 
 Settings come from the environment (``TEKCIFY_*``, ``JWT_ACCESS_SECRET``). The server
 package is imported only inside the commands, so ``import tekcify_auth`` stays light.
@@ -505,6 +506,9 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_key_commands(commands)
     _add_app_commands(commands)
     _add_mail_commands(commands)
+    from ._cli_admin import add_invite_commands
+
+    add_invite_commands(commands)
     return parser
 
 
@@ -521,7 +525,9 @@ def _add_user_commands(commands: Any) -> None:
     create.add_argument("--first-name", help="the person's first name")
     create.add_argument("--last-name", help="the person's last name")
     create.set_defaults(handler=_users_create)
-    actions.add_parser("list", help="list accounts").set_defaults(handler=_users_list)
+    listing = actions.add_parser("list", help="list accounts")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=_users_list)
     disable = actions.add_parser(
         "disable", help="disable an account, end its sessions and suspend its applications"
     )
@@ -551,6 +557,9 @@ def _add_user_commands(commands: Any) -> None:
     )
     reset_mfa.add_argument("email")
     reset_mfa.set_defaults(handler=_users_reset_mfa)
+    from ._cli_admin import add_user_actions
+
+    add_user_actions(actions)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -598,7 +607,7 @@ def _users_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _users_list(_args: argparse.Namespace) -> int:
+def _users_list(args: argparse.Namespace) -> int:
     from .server.services import accounts
 
     ctx = _started_context(_settings())
@@ -607,6 +616,16 @@ def _users_list(_args: argparse.Namespace) -> int:
             users = accounts.list_users(db)
     finally:
         ctx.stop()
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps([
+            {"id": user.id, "email": user.email, "role": user.role,
+             "state": "disabled" if user.disabled_at is not None else "active",
+             "createdAt": _when(user.created_at)}
+            for user in users
+        ], indent=2))
+        return 0
     print(f"{'ID':36}  {'ROLE':5}  {'STATUS':8}  {'CREATED':20}  EMAIL")
     for user in users:
         status = "disabled" if user.disabled_at is not None else "active"
@@ -990,6 +1009,9 @@ def _add_app_commands(commands: Any) -> None:
     )
     deny.add_argument("client_id", metavar="CLIENT_ID")
     deny.set_defaults(handler=_apps_deny_client_credentials)
+    from ._cli_admin import add_app_actions
+
+    add_app_actions(actions)
 
 
 def _apps_allow_client_credentials(args: argparse.Namespace) -> int:

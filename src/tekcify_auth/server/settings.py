@@ -377,6 +377,49 @@ class Settings(BaseSettings):
         "apart)",
         default=64, ge=32, le=128,
     )
+    registration: Literal["open", "closed", "invite"] = _env(
+        "TEKCIFY_REGISTRATION",
+        "open, closed or invite: who may register through POST /api/auth/register and the "
+        "registration page (closed: nobody, 403; invite: with an invite code made by "
+        "`tekcify-auth invites create`); `tekcify-auth users create` always works",
+        default="open",
+    )
+    registration_window: float = _env(
+        "TEKCIFY_REGISTRATION_WINDOW",
+        "a number of seconds from 1 to 86400: the sliding window registrations count in",
+        default=3600.0, ge=1, le=86_400,
+    )
+    registration_max_per_address: int = _env(
+        "TEKCIFY_REGISTRATION_MAX_PER_ADDRESS",
+        "a whole number from 1 to 100000: registration attempts per client address (IPv6: "
+        "per TEKCIFY_LOGIN_IPV6_PREFIX network) per window; then 429 with Retry-After",
+        default=10, ge=1, le=100_000,
+    )
+    registration_max_per_network: int = _env(
+        "TEKCIFY_REGISTRATION_MAX_PER_NETWORK",
+        "a whole number from 1 to 100000: registration attempts per network (IPv4 /24, "
+        "IPv6 /56) per window; then 429 with Retry-After",
+        default=50, ge=1, le=100_000,
+    )
+    hide_existing_accounts: bool = _env(
+        "TEKCIFY_HIDE_EXISTING_ACCOUNTS",
+        "true or false: registration answers an existing email as it does a new one (201), "
+        "and mails the account's owner a notice, instead of the contract's 409",
+        default=False,
+    )
+    client_auth_max_failures: int = _env(
+        "TEKCIFY_CLIENT_AUTH_MAX_FAILURES",
+        "a whole number from 1 to 100000: failed client authentications (token, "
+        "introspection, revocation) per client address per TEKCIFY_LOGIN_WINDOW; then 429 "
+        "with Retry-After, even for the right secret",
+        default=20, ge=1, le=100_000,
+    )
+    client_auth_max_failures_per_client: int = _env(
+        "TEKCIFY_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT",
+        "a whole number from 1 to 100000: failed client authentications per client_id, "
+        "from every address, per TEKCIFY_LOGIN_WINDOW; then 429 with Retry-After",
+        default=100, ge=1, le=100_000,
+    )
     max_sessions_per_account: int = _env(
         "TEKCIFY_MAX_SESSIONS_PER_ACCOUNT",
         "a whole number from 1 to 10000: live sessions per account; opening one more "
