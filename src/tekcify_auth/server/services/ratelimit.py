@@ -42,6 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from .. import metrics
 from ..db.sqlite_threads import ThreadConnections
 from ..errors import ApiError
 
@@ -254,6 +255,10 @@ def client_key(address: str | None, ipv6_prefix: int = 64) -> str:
     return str(ip)
 
 
+#: The lockout metric's scope of each counter's key prefix.
+_LOCKOUT_SCOPES: Final = {"aa": "account_address", "ad": "address", "ac": "account"}
+
+
 class LoginLimiter:
     """Decides whether a login may be tried, and records how it went.
 
@@ -314,17 +319,24 @@ class LoginLimiter:
         now = self.clock()
         wait = self._wait(self._keys(email, address), now)
         if wait > 0:
+            metrics.rate_limited("login")
             raise self._refuse(wait, TOO_MANY)
         if login and self.per_account_successes is not None:
             wait = self._wait([(f"ok:{_account(email)}", self.per_account_successes)], now)
             if wait > 0:
+                metrics.rate_limited("login_successes")
                 raise self._refuse(wait, TOO_MANY_LOGINS)
 
     def failed(self, email: str, address: str | None) -> None:
         """Count a failed attempt on every counter that applies."""
         now = self.clock()
-        for key, limit in self._keys(email, address):
+        keys = self._keys(email, address)
+        for key, limit in keys:
             self.store.add(key, self.window, now, keep=limit)
+        if metrics.active():  # a read per counter: only when someone is counting
+            for key, limit in keys:
+                if self.store.recent(key, self.window, now)[0] == limit:  # this one filled it
+                    metrics.lockout(_LOCKOUT_SCOPES[key.split(":", 1)[0]])
 
     def succeeded(self, email: str, address: str | None) -> None:
         """Count a successful login; clear its account + address counter, trust the address."""
