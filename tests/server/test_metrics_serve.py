@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -65,6 +66,19 @@ def serving(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+
+
+def scraped_until(url: str, name: str, count: float, **labels: str) -> dict[Any, float]:
+    """Scrape ``url`` until ``name{labels}`` reaches ``count``: each worker writes its
+    request counts out once a second (metrics.FLUSH_INTERVAL); at most 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        response = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status_code == 200, response.text
+        samples = parse(response.text)
+        if value(samples, name, **labels) >= count or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.3)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -121,11 +135,10 @@ def test_a_scrape_sums_the_counters_of_both_workers(tmp_path: Path) -> None:
             per_worker[pid] = per_worker.get(pid, 0) + 5
         for connection in connections:
             connection.close()
-        scraped = httpx.get(
-            f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
+        samples = scraped_until(
+            f"http://127.0.0.1:{port}/metrics", "tekcify_http_requests_total", sent,
+            route=JWKS, method="GET", status="200",
         )
-        assert scraped.status_code == 200, scraped.text
-        samples = parse(scraped.text)
         assert len(per_worker) == 2
         assert all(count >= 5 for count in per_worker.values())
         assert value(samples, "tekcify_http_requests_total", route=JWKS, method="GET",
@@ -155,9 +168,9 @@ def test_the_metrics_port_serves_metrics_and_checks_the_token(tmp_path: Path) ->
         ).status_code == 404
         assert httpx.get(url).status_code == 401
         assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
-        scraped = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
-        assert scraped.status_code == 200, out.read_text()
-        samples = parse(scraped.text)
+        samples = scraped_until(
+            url, "tekcify_http_requests_total", 3, route=JWKS, method="GET", status="200"
+        )
         assert value(samples, "tekcify_http_requests_total", route=JWKS, method="GET",
                      status="200") == 3
         assert value(samples, "tekcify_scrape_database_up") == 1
@@ -170,10 +183,13 @@ def test_the_metrics_port_alone_needs_no_token_and_one_worker_works(tmp_path: Pa
         tmp_path, workers=1, TEKCIFY_METRICS_PORT=str(metrics_port)
     ) as (_process, port, _out):
         assert httpx.get(f"http://127.0.0.1:{port}{JWKS}").status_code == 200
-        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
-        assert scraped.status_code == 200
-        assert value(parse(scraped.text), "tekcify_http_requests_total", route=JWKS,
-                     method="GET", status="200") == 1
+        samples = scraped_until(  # (no token needed: the header is ignored)
+            f"http://127.0.0.1:{metrics_port}/metrics", "tekcify_http_requests_total", 1,
+            route=JWKS, method="GET", status="200",
+        )
+        assert value(samples, "tekcify_http_requests_total", route=JWKS, method="GET",
+                     status="200") == 1
+        assert httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").status_code == 200
 
 
 def test_a_busy_metrics_port_stops_serve_with_a_sentence(tmp_path: Path) -> None:
