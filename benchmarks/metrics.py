@@ -1,18 +1,19 @@
 """What Prometheus metrics cost the hot paths (issue 17: at most 3%).
 
-Copies of the server app, each in a process of its own (prometheus-client chooses its
-multiprocess mode at import), called in-process as ``benchmarks/hotpaths.py`` does
-(SQLite, HS256, no socket): metrics **off**; a **control**, a second runner with metrics
-off, whose ratio to the first says how far two identical runners differ here (1.00 on a
-quiet machine); **on** (one process, as ``serve --workers 1`` runs); and **on,
-multiprocess** (``PROMETHEUS_MULTIPROC_DIR`` set, as every worker of ``serve --workers
-N`` runs: values written to shared memory-mapped files). Rounds alternate the runners,
-in a new order each round, so the machine's other work falls on all of them alike; each
-figure is the best of the rounds (the least disturbed, as in ``hotpaths.py``), and the
-ratio of the bests on ÷ off is the judged one (target ≤ 1.03). The recording's own cost
-is also timed alone, which the machine's noise cannot hide, and so is one scrape of
-``/metrics`` (the metrics of every endpoint plus the database's counts), which a scraper
-asks for every 15 s or so.
+The server app with metrics on, called in-process as ``benchmarks/hotpaths.py`` does
+(SQLite, HS256, no socket), in two runners: **one process** (as ``serve --workers 1``
+runs) and **multiprocess** (``PROMETHEUS_MULTIPROC_DIR`` set, as every worker of ``serve
+--workers N`` runs: values written to shared memory-mapped files; prometheus-client
+chooses its mode at import, hence a process each). Each runner times every endpoint in
+short slices with its metrics **on**, **off** (the app's recording switched off in the
+same process: same memory, same caches, same database) and off again as a **control**,
+whose ratio to the first off says how far two identical slices differ on this machine
+(1.00 on a quiet one). The slices alternate in a new order each time, so the machine's
+other work falls on all of them alike; each figure is the best slice (the least
+disturbed, as in ``hotpaths.py``), and on ÷ off is the judged ratio (target ≤ 1.03).
+The recording's own cost is also timed alone, which the machine's noise cannot hide, and
+so is one scrape of ``/metrics`` (every endpoint's metrics plus the database's counts),
+which a scraper asks for every 15 s or so.
 
 ``--profile SECONDS`` instead records the multiprocess runner with py-spy (``pip install
 py-spy``) while it serves rounds, and writes the share of its samples spent in the
@@ -41,29 +42,38 @@ from typing import Any
 from _common import machine_line, markdown_table
 
 ENDPOINTS = ("client_credentials", "introspection-user", "userinfo")
-VARIANTS = ("off", "control", "on", "on, multiprocess")
+RUNNERS = ("one process", "multiprocess")
+MODES = ("off", "control", "on")
 TOKEN = "bench-scraper-token-0123456789"
 TARGET = 1.03
 
 
-async def _child(variant: str, n: int) -> None:
-    """Serve rounds on request: each line on stdin runs one round, and one JSON line of
-    µs per request (and the scrape's ms) is printed."""
+async def _child(n: int) -> None:
+    """Serve rounds on request: each line on stdin runs one round (every endpoint in a
+    slice of ``n`` requests per mode, in a random order), and prints one JSON line of µs
+    per request by ``endpoint:mode`` (and the recording's µs and the scrape's ms)."""
     import httpx
     from hotpaths import _call, _requests
 
-    from tekcify_auth.server import create_app
+    from tekcify_auth.server import create_app, metrics
     from tekcify_auth.server.settings import Settings
 
     logging.getLogger("tekcify_auth.server.access").setLevel(logging.WARNING)
-    on = variant.startswith("on")
     with tempfile.TemporaryDirectory(prefix="tekcify-metrics-bench-") as data_dir:
-        settings = Settings(data_dir=data_dir, metrics=on, metrics_token=TOKEN if on else None)
-        app = create_app(settings)
+        app = create_app(Settings(data_dir=data_dir, metrics=True, metrics_token=TOKEN))
         async with app.router.lifespan_context(app):
             requests = {name: request for name, request in (await _requests(app)).items()
                         if name in ENDPOINTS}
             extra = {"app": app}
+            front = app.middleware_stack  # the server's Front, built by the first request
+            recorder = metrics._active
+            assert recorder is not None
+            assert getattr(front, "record", None) is True
+
+            def switch(on: bool) -> None:
+                front.record = on  # type: ignore[union-attr]
+                metrics._active = recorder if on else None
+
             transport = httpx.ASGITransport(app=app)
             base = "http://127.0.0.1:7001"
             async with httpx.AsyncClient(transport=transport, base_url=base) as c:
@@ -74,19 +84,23 @@ async def _child(variant: str, n: int) -> None:
                 for _line in sys.stdin:
                     figures: dict[str, float] = {}
                     for name, (scope, body) in requests.items():
-                        started = time.perf_counter()
-                        for _ in range(n):
-                            await _call(app, scope, body, extra)
-                        figures[name] = (time.perf_counter() - started) / n * 1e6
-                    if on:
-                        figures["record_us"] = _recording(requests["userinfo"][0])
-                        started = time.perf_counter()
-                        scraped = await c.get(
-                            "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
-                        )
-                        figures["scrape_ms"] = (time.perf_counter() - started) * 1e3
-                        assert scraped.status_code == 200, scraped.text
-                        assert b"tekcify_http_requests_total" in scraped.content
+                        order = list(MODES)
+                        random.shuffle(order)
+                        for mode in order:
+                            switch(mode == "on")
+                            started = time.perf_counter()
+                            for _ in range(n):
+                                await _call(app, scope, body, extra)
+                            figures[f"{name}:{mode}"] = (
+                                (time.perf_counter() - started) / n * 1e6
+                            )
+                    switch(True)
+                    figures["record_us"] = _recording(requests["userinfo"][0])
+                    started = time.perf_counter()
+                    scraped = await c.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+                    figures["scrape_ms"] = (time.perf_counter() - started) * 1e3
+                    assert scraped.status_code == 200, scraped.text
+                    assert b"tekcify_http_requests_total" in scraped.content
                     print(json.dumps(figures), flush=True)
 
 
@@ -104,21 +118,20 @@ def _recording(scope: dict[str, Any], n: int = 20_000) -> float:
     return (time.perf_counter() - started) / n * 1e6
 
 
-def _start(variant: str, n: int, folder: str) -> subprocess.Popen[str]:
+def _start(runner: str, n: int, folder: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TEKCIFY_", "PROMETHEUS_"))}
-    env["PYTHONHASHSEED"] = "0"  # the same dictionary layouts in every runner
-    if variant == "on, multiprocess":
+    if runner == "multiprocess":
         env["PROMETHEUS_MULTIPROC_DIR"] = folder
     child = subprocess.Popen(
-        [sys.executable, __file__, "--child", variant, "--requests", str(n)],
+        [sys.executable, __file__, "--child", "--requests", str(n)],
         cwd=Path(__file__).parent, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         text=True,
     )
     assert child.stdout is not None
     line = child.stdout.readline()
     if line.strip() != "ready":
-        raise RuntimeError(f"the {variant} runner did not start: {line!r}")
+        raise RuntimeError(f"the {runner} runner did not start: {line!r}")
     return child
 
 
@@ -133,56 +146,63 @@ def _round(child: subprocess.Popen[str]) -> dict[str, float]:
 
 def run(n: int, rounds: int) -> int:
     with tempfile.TemporaryDirectory(prefix="tekcify-metrics-mp-") as folder:
-        children = {variant: _start(variant, n, folder) for variant in VARIANTS}
+        children = {runner: _start(runner, n, folder) for runner in RUNNERS}
         try:
-            results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+            results: dict[str, list[dict[str, float]]] = {r: [] for r in RUNNERS}
             for _ in range(rounds):
-                order = list(VARIANTS)
-                random.shuffle(order)
-                for variant in order:
-                    results[variant].append(_round(children[variant]))
+                for runner in RUNNERS:
+                    results[runner].append(_round(children[runner]))
         finally:
             for child in children.values():
                 assert child.stdin is not None
                 child.stdin.close()
                 child.wait(timeout=60)
 
-    def median(variant: str, key: str) -> float:
-        return statistics.median(figures[key] for figures in results[variant])
+    def best(runner: str, key: str) -> float:
+        return min(figures[key] for figures in results[runner])
 
-    def best(variant: str, key: str) -> float:
-        return min(figures[key] for figures in results[variant])
-
-    def ratio(variant: str, name: str) -> float:
-        return best(variant, name) / best("off", name)
+    def ratio(runner: str, name: str, mode: str) -> float:
+        return best(runner, f"{name}:{mode}") / best(runner, f"{name}:off")
 
     rows: list[list[str]] = []
     worst = 0.0
-    for name in ENDPOINTS:
-        single, multi = ratio("on", name), ratio("on, multiprocess", name)
-        worst = max(worst, single, multi)
-        rows.append([
-            name, f"{best('off', name):.1f}", f"{ratio('control', name):.3f}",
-            f"{best('on', name):.1f}", f"**{single:.3f}**",
-            f"{best('on, multiprocess', name):.1f}", f"**{multi:.3f}**", f"≤ {TARGET:.2f}",
-        ])
+    for runner in RUNNERS:
+        for name in ENDPOINTS:
+            on = ratio(runner, name, "on")
+            worst = max(worst, on)
+            rows.append([
+                runner, name, f"{best(runner, f'{name}:off'):.1f}",
+                f"{best(runner, f'{name}:on'):.1f}", f"**{on:.3f}**",
+                f"{ratio(runner, name, 'control'):.3f}", f"≤ {TARGET:.2f}",
+            ])
     print(machine_line("fastapi", "starlette", "sqlalchemy", "prometheus-client"))
-    print(f"In-process, SQLite, HS256; best of {rounds} alternating rounds of {n} requests "
-          "per endpoint.\n")
+    print(f"In-process, SQLite, HS256; best of {rounds} alternating slices of {n} requests "
+          "per endpoint and mode.\n")
     print(markdown_table(
-        ["endpoint", "off µs", "control ÷ off", "on µs", "on ÷ off", "multiprocess µs",
-         "multiprocess ÷ off", "target"], rows,
+        ["runner", "endpoint", "off µs", "on µs", "on ÷ off", "control ÷ off", "target"], rows,
     ))
-    for variant in ("on", "on, multiprocess"):
-        cost = median(variant, "record_us")
-        share = cost / min(best("off", name) for name in ENDPOINTS)
-        print(f"\nRecording one request ({variant}), timed alone: {cost:.2f} µs, "
-              f"{share:.1%} of the fastest endpoint above.", end="")
+    fastest = min(best(r, f"{name}:off") for r in RUNNERS for name in ENDPOINTS)
+    share = 0.0
+    for runner in RUNNERS:
+        cost = statistics.median(figures["record_us"] for figures in results[runner])
+        share = max(share, cost / fastest)
+        print(f"\nRecording one request ({runner}), timed alone: {cost:.2f} µs, "
+              f"{cost / fastest:.1%} of the fastest endpoint above.", end="")
     print()
-    print(f"\nOne scrape of /metrics: {median('on', 'scrape_ms'):.2f} ms in one process, "
-          f"{median('on, multiprocess', 'scrape_ms'):.2f} ms reading the multiprocess files.")
-    print(f"Worst ratio {worst:.3f}: {'met' if worst <= TARGET else 'NOT met'} "
-          f"(target ≤ {TARGET:.2f}).")
+    print("\nOne scrape of /metrics: "
+          + ", ".join(f"{statistics.median(f['scrape_ms'] for f in results[r]):.1f} ms ({r})"
+                      for r in RUNNERS) + ".")
+    spread = max(abs(ratio(r, name, "control") - 1) for r in RUNNERS for name in ENDPOINTS)
+    if spread <= TARGET - 1:
+        print(f"Worst on ÷ off {worst:.3f}: {'met' if worst <= TARGET else 'NOT met'} "
+              f"(target ≤ {TARGET:.2f}).")
+    else:
+        # Two identical slices differ by more than the target: the end-to-end ratios
+        # cannot resolve it on this machine now; the recording timed alone still can.
+        print(f"The control differs from off by up to {spread:.0%}: too busy a machine for "
+              f"end-to-end ratios to resolve {TARGET - 1:.0%}. Judged by the recording "
+              f"timed alone: {share:.1%} of the fastest endpoint, "
+              f"{'met' if share <= TARGET - 1 else 'NOT met'} (target ≤ {TARGET - 1:.0%}).")
     return 0
 
 
@@ -200,7 +220,7 @@ def profile(seconds: int, n: int) -> int:
         print("py-spy is not installed: pip install py-spy", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="tekcify-metrics-mp-") as folder:
-        child = _start("on, multiprocess", n, folder)
+        child = _start("multiprocess", n, folder)
         raw = Path(folder) / "stacks.txt"
         recorder = subprocess.Popen(
             [spy, "record", "--pid", str(child.pid), "--duration", str(seconds), "--rate", "200",
@@ -255,14 +275,14 @@ def profile(seconds: int, n: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=500, help="requests per round")
-    parser.add_argument("--rounds", type=int, default=40, help="rounds of each variant")
+    parser.add_argument("--requests", type=int, default=200, help="requests per slice")
+    parser.add_argument("--rounds", type=int, default=60, help="rounds of slices")
     parser.add_argument("--profile", type=int, metavar="SECONDS",
                         help="record the multiprocess runner with py-spy instead")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        asyncio.run(_child(args.child, args.requests))
+        asyncio.run(_child(args.requests))
         return 0
     if args.profile:
         return profile(args.profile, args.requests)
