@@ -33,7 +33,7 @@ import os
 import socket
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -339,20 +339,59 @@ def _run_server(args: argparse.Namespace, settings: Settings, port: int) -> int:
 
     import uvicorn
 
-    uvicorn.run(
-        "tekcify_auth.server.app:app_factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=args.workers,
-        log_config=_log_config(settings.log_level),
-        access_log=False,  # the server logs its own structured line per request
-        # The app reads X-Forwarded-* itself, from TEKCIFY_TRUSTED_PROXIES only: uvicorn
-        # would otherwise believe them from 127.0.0.1 (its FORWARDED_ALLOW_IPS default).
-        proxy_headers=False,
-        server_header=False,
-    )
+    with _metrics_for(settings, host, args.workers):
+        uvicorn.run(
+            "tekcify_auth.server.app:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            log_config=_log_config(settings.log_level),
+            access_log=False,  # the server logs its own structured line per request
+            # The app reads X-Forwarded-* itself, from TEKCIFY_TRUSTED_PROXIES only:
+            # uvicorn would otherwise believe them from 127.0.0.1 (FORWARDED_ALLOW_IPS).
+            proxy_headers=False,
+            server_header=False,
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_for(settings: Settings, host: str, workers: int) -> Iterator[None]:
+    """With ``TEKCIFY_METRICS=true``: the workers' multiprocess folder (made here, empty,
+    and deleted at exit) and the ``TEKCIFY_METRICS_PORT`` listener (server/metrics.py)."""
+    if not settings.metrics:
+        yield
+        return
+    import shutil
+
+    from .server.metrics import MULTIPROC_ENV, check_available, serve_port
+    from .server.settings import SettingsError
+
+    with contextlib.ExitStack() as cleanup:
+        if workers > 1:
+            # Before prometheus-client is imported here: it reads the variable then.
+            folder = tempfile.mkdtemp(prefix="tekcify-metrics-")
+            cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
+            os.environ[MULTIPROC_ENV] = folder
+        try:
+            check_available(settings.model_copy(update={"workers": workers}))
+        except SettingsError as exc:
+            raise CommandError(str(exc)) from None
+        if settings.metrics_port is not None:
+            try:
+                cleanup.callback(serve_port(settings, host))
+            except OSError as exc:
+                raise CommandError(
+                    f"cannot serve metrics on {host}:{settings.metrics_port} "
+                    f"(TEKCIFY_METRICS_PORT): {exc.strerror}"
+                ) from None
+            print(
+                f"  metrics:  http://{host}:{settings.metrics_port}/metrics", flush=True
+            )
+        else:
+            print("  metrics:  /metrics (TEKCIFY_METRICS_TOKEN)", flush=True)
+        yield
 
 
 # -- db ------------------------------------------------------------------------------

@@ -443,6 +443,31 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _env(
         "TEKCIFY_LOG_LEVEL", "one of DEBUG, INFO, WARNING, ERROR", default="INFO"
     )
+    metrics_port: int | None = _env(
+        "TEKCIFY_METRICS_PORT",
+        "a port from 1 to 65535: serve /metrics there, on the listen host, instead of the "
+        "main port (`tekcify-auth serve` only; unset: /metrics on the main port, with "
+        "TEKCIFY_METRICS_TOKEN)",
+        default=None, ge=1, le=65_535,
+    )
+    metrics_token: SecretStr | None = _env(
+        "TEKCIFY_METRICS_TOKEN",
+        "a string of at least 16 characters: the bearer token a scraper must send to "
+        "/metrics (Authorization: Bearer ...), wherever it is served (unset: no token)",
+        default=None, min_length=16,
+    )
+    metrics: bool = _env(
+        "TEKCIFY_METRICS",
+        "true or false: serve Prometheus metrics at /metrics (needs the [metrics] extra, "
+        "and TEKCIFY_METRICS_PORT or TEKCIFY_METRICS_TOKEN)",
+        default=False,
+    )
+    otel_exporter_otlp_endpoint: str | None = _env(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "the OTLP endpoint traces are exported to, e.g. http://collector:4317 (needs the "
+        "[otel] extra; the other OTEL_* variables apply as usual; unset: no tracing)",
+        default=None,
+    )
     extra_scopes: str = _env(
         "TEKCIFY_EXTRA_SCOPES",
         f"up to {_MAX_EXTRA_SCOPES} scope names separated by commas (or spaces), each 1 to 64 "
@@ -474,6 +499,26 @@ class Settings(BaseSettings):
             raise ValueError("empty")
         if "-----BEGIN" in raw:
             raise ValueError("looks like a PEM key")
+        return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _no_metrics_token(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("metrics_port", "otel_exporter_otlp_endpoint", mode="before")
+    @classmethod
+    def _unset_blank(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_guarded(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("metrics_port") and not info.data.get("metrics_token"):
+            raise ValueError(
+                "set TEKCIFY_METRICS_PORT (a port of its own) or TEKCIFY_METRICS_TOKEN (a "
+                "bearer token) too, so that /metrics is not open to everyone"
+            )
         return value
 
     @field_validator("signing_alg", mode="before")
@@ -663,7 +708,7 @@ class Settings(BaseSettings):
 
 
 #: Settings whose refusals say what is wrong, besides what they accept.
-_EXPLAINED: Final = frozenset({"extra_scopes", "scopes_file", "smtp_url"})
+_EXPLAINED: Final = frozenset({"extra_scopes", "scopes_file", "smtp_url", "metrics"})
 
 
 def _describe(errors: list[Any], env: Mapping[str, str] | None) -> list[str]:
@@ -682,7 +727,9 @@ def _describe(errors: list[Any], env: Mapping[str, str] | None) -> list[str]:
                     break
         accepts = str((field.json_schema_extra or {}).get("accepts", "")) if field else ""  # type: ignore[union-attr]
         value = error.get("input")
-        if name in ("jwt_access_secret", "key_encryption_secret", "smtp_url") or isinstance(
+        if name in (
+            "jwt_access_secret", "key_encryption_secret", "smtp_url", "metrics_token"
+        ) or isinstance(
             value, dict
         ):
             shown = ""

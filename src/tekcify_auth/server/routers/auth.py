@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 
 from tekcify_auth._models import UserPayload
 
+from .. import metrics
 from ..db.models import User
 from ..errors import ApiError
 from ..schemas.auth import (
@@ -113,6 +114,7 @@ def refresh(
             )
     except tokens.RefreshRefused as exc:
         raise ApiError(401, exc.message) from None
+    metrics.token_issued("refresh_token")
     return _tokens(pair, response)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..context import ServerContext
 from ..db.models import User, UserSession
 from ..db.oauth import AuthorizationCode
@@ -138,7 +139,8 @@ def login(ctx: ServerContext, *, email: str, password: str, client: Client) -> T
             user_agent=client.user_agent, ip_address=client.address,
         )
         record_login(db, ctx, fresh.id, client, success=True)
-        return pair
+    metrics.token_issued("password")
+    return pair
 
 
 def record_login(
@@ -179,7 +181,11 @@ def check_credentials(ctx: ServerContext, *, email: str, password: str, client: 
     a hash made with older parameters is replaced. Raises the same errors as
     :func:`login`.
     """
-    ctx.limiter.check(email, client.address, login=True)
+    try:
+        ctx.limiter.check(email, client.address, login=True)
+    except ApiError:
+        metrics.sign_in("refused", "password")
+        raise
     with ctx.db.read() as db:
         user = find_by_email(db, email)
     if user is None:
@@ -190,13 +196,17 @@ def check_credentials(ctx: ServerContext, *, email: str, password: str, client: 
         ctx.limiter.failed(email, client.address)
         if user is not None:
             _record_failure(ctx, user.id, client, "invalid_password")
+        metrics.sign_in("failure", "password")
         raise ApiError(401, INVALID_CREDENTIALS)
     ctx.limiter.succeeded(email, client.address)
     if user.disabled_at is not None:
         _record_failure(ctx, user.id, client, "account_disabled")
+        metrics.sign_in("refused", "password")
         raise ApiError(403, "This account is disabled")
     if ctx.settings.require_verified_email and not user.email_verified:
+        metrics.sign_in("refused", "password")
         raise verification.EmailNotVerified()
+    metrics.sign_in("success", "password")
     if ctx.passwords.needs_rehash(user.password_hash):
         new_hash = ctx.passwords.hash(password)
         with ctx.db.write() as db:

@@ -53,6 +53,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from .. import metrics
 from ..context import ServerContext
 from ..db.models import User
 from ..db.passkeys import Passkey, WebAuthnChallenge
@@ -514,10 +515,31 @@ def login(
     spent in the transaction that opens the session, and ``amr`` is ``["pwd", "hwk",
     "user"]``.
     """
-    if mfa_token is not None:
-        return _second_factor(
-            ctx, mfa_token, credential=credential, challenge=challenge, rp=rp, client=client
-        )
+    try:
+        if mfa_token is not None:
+            pair = _second_factor(
+                ctx, mfa_token, credential=credential, challenge=challenge, rp=rp,
+                client=client,
+            )
+        else:
+            pair = _first_factor(ctx, credential=credential, challenge=challenge, rp=rp,
+                                 client=client)
+    except ApiError as exc:
+        metrics.sign_in("failure" if exc.status_code in (400, 401) else "refused", "passkey")
+        raise
+    metrics.sign_in("success", "passkey")
+    metrics.token_issued("password")
+    return pair
+
+
+def _first_factor(
+    ctx: ServerContext,
+    *,
+    credential: dict[str, Any],
+    challenge: str,
+    rp: RelyingParty,
+    client: Client,
+) -> TokenPair:
     user, _passkey = authenticate(
         ctx, credential=credential, challenge=challenge, rp=rp, client=client
     )

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from .. import metrics
 from ..db.sqlite_threads import ThreadConnections
 from ..errors import ApiError, OAuthError
 
@@ -344,6 +345,10 @@ class EventLimiter:
             self.store.add(key, self.window, now, keep=limit)
 
 
+#: The lockout metric's scope of each counter's key prefix.
+_LOCKOUT_SCOPES: Final = {"aa": "account_address", "ad": "address", "ac": "account"}
+
+
 class LoginLimiter:
     """Decides whether a login may be tried, and records how it went.
 
@@ -404,17 +409,24 @@ class LoginLimiter:
         now = self.clock()
         wait = self._wait(self._keys(email, address), now)
         if wait > 0:
+            metrics.rate_limited("login")
             raise self._refuse(wait, TOO_MANY)
         if login and self.per_account_successes is not None:
             wait = self._wait([(f"ok:{_account(email)}", self.per_account_successes)], now)
             if wait > 0:
+                metrics.rate_limited("login_successes")
                 raise self._refuse(wait, TOO_MANY_LOGINS)
 
     def failed(self, email: str, address: str | None) -> None:
         """Count a failed attempt on every counter that applies."""
         now = self.clock()
-        for key, limit in self._keys(email, address):
+        keys = self._keys(email, address)
+        for key, limit in keys:
             self.store.add(key, self.window, now, keep=limit)
+        if metrics.active():  # a read per counter: only when someone is counting
+            for key, limit in keys:
+                if self.store.recent(key, self.window, now)[0] == limit:  # this one filled it
+                    metrics.lockout(_LOCKOUT_SCOPES[key.split(":", 1)[0]])
 
     def succeeded(self, email: str, address: str | None) -> None:
         """Count a successful login; clear its account + address counter, trust the address."""
@@ -497,6 +509,7 @@ class ClientAuthLimiter:
         if of_client >= self.per_client and oldest_of_client is not None and not trusted:
             wait = max(wait, oldest_of_client + self.window - now)
         if wait > 0:
+            metrics.rate_limited("client_auth")
             seconds = min(math.ceil(self.window), max(1, math.ceil(wait)))
             raise OAuthError(
                 "invalid_client", f"{TOO_MANY_CLIENT_FAILURES}; try again in {seconds} seconds",

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from .. import metrics
 from ..context import ServerContext
 from ..db.models import User
 from ..db.types import new_id
@@ -87,7 +88,11 @@ def sign_up(
     if settings.registration == "closed":
         raise ApiError(403, CLOSED)
     keys = _limit_keys(ctx, address)
-    ctx.registrations.check(keys, TOO_MANY_REGISTRATIONS)
+    try:
+        ctx.registrations.check(keys, TOO_MANY_REGISTRATIONS)
+    except ApiError:
+        metrics.rate_limited("registration")
+        raise
     ctx.registrations.add(keys)
     password_hash = ctx.passwords.hash(password)
     hide = settings.hide_existing_accounts

@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..context import ServerContext
 from ..db.models import RefreshToken, User, UserSession
 from ..db.types import new_id
@@ -425,4 +426,5 @@ def _retry_or_reuse(
         address=client[0], user_agent=client[1], metadata={"sessionId": session.id},
     )
     db.commit()
+    metrics.refresh_reuse()
     raise RefreshRefused("reused")
