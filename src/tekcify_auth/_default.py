@@ -17,8 +17,11 @@ from typing import Any
 
 from ._account_models import (
     AuthMethods,
+    BackupCodes,
     ExportedUserData,
     InitiateSensitiveActionResponse,
+    MfaChallenge,
+    MfaSetup,
     SecurityActivities,
     SensitiveActionToken,
 )
@@ -51,6 +54,7 @@ __all__ = [
     "create_application",
     "delete_account",
     "delete_application",
+    "disable_mfa",
     "export_user_data",
     "fetch_user_info",
     "forgot_password",
@@ -65,9 +69,11 @@ __all__ = [
     "list_connected_apps",
     "list_sessions",
     "login",
+    "login_mfa",
     "logout",
     "refresh_tokens",
     "regenerate_application_secret",
+    "regenerate_backup_codes",
     "register",
     "request_email_change",
     "resend_verification_email",
@@ -78,11 +84,13 @@ __all__ = [
     "send_sensitive_action_code",
     "set_default_client",
     "set_or_change_password",
+    "setup_mfa",
     "update_application",
     "update_user_profile",
     "upload_application_logo",
     "upload_profile_picture",
     "verify_email",
+    "verify_mfa_setup",
     "verify_sensitive_action_code",
 ]
 
@@ -292,7 +300,7 @@ def register(
     return get_default_client().register(email, password, first_name, last_name)
 
 
-def login(email: str, password: str) -> TokenSet:
+def login(email: str, password: str) -> TokenSet | MfaChallenge:
     """Sign in with email and password: a new session and its token pair.
 
     Uses the default client; see :meth:`AuthClient.login`.
@@ -464,6 +472,60 @@ def confirm_email_change(token: str) -> MessageResponse:
     return get_default_client().confirm_email_change(token)
 
 
+def login_mfa(
+    mfa_token: str, code: str | None = None, backup_code: str | None = None
+) -> TokenSet:
+    """Complete a login that answered an :class:`~tekcify_auth.MfaChallenge`.
+
+    Uses the default client; see :meth:`AuthClient.login_mfa`.
+    """
+    return get_default_client().login_mfa(mfa_token, code, backup_code)
+
+
+def setup_mfa(
+    access_token: str, password: str | None = None, sensitive_action_token: str | None = None
+) -> MfaSetup:
+    """Start setting up TOTP: secret, QR code and backup codes.
+
+    Uses the default client; see :meth:`AuthClient.setup_mfa`.
+    """
+    return get_default_client().setup_mfa(access_token, password, sensitive_action_token)
+
+
+def verify_mfa_setup(access_token: str, code: str) -> MessageResponse:
+    """Turn two-factor sign-in on with a code of the authenticator just set up.
+
+    Uses the default client; see :meth:`AuthClient.verify_mfa_setup`.
+    """
+    return get_default_client().verify_mfa_setup(access_token, code)
+
+
+def disable_mfa(
+    access_token: str, mfa_code: str, password: str | None = None,
+    sensitive_action_token: str | None = None,
+) -> MessageResponse:
+    """Turn two-factor sign-in off.
+
+    Uses the default client; see :meth:`AuthClient.disable_mfa`.
+    """
+    return get_default_client().disable_mfa(
+        access_token, mfa_code, password, sensitive_action_token
+    )
+
+
+def regenerate_backup_codes(
+    access_token: str, mfa_code: str, password: str | None = None,
+    sensitive_action_token: str | None = None,
+) -> BackupCodes:
+    """Ten new backup codes; the old ones stop working.
+
+    Uses the default client; see :meth:`AuthClient.regenerate_backup_codes`.
+    """
+    return get_default_client().regenerate_backup_codes(
+        access_token, mfa_code, password, sensitive_action_token
+    )
+
+
 #: The names of the shortcuts, the same as the :class:`AuthClient` methods they call.
 SHORTCUTS = (
     "fetch_user_info",
@@ -484,6 +546,7 @@ SHORTCUTS = (
     "revoke_connected_app",
     "register",
     "login",
+    "login_mfa",
     "refresh_tokens",
     "change_password",
     "list_sessions",
@@ -492,6 +555,10 @@ SHORTCUTS = (
     "logout",
     "get_auth_methods",
     "set_or_change_password",
+    "setup_mfa",
+    "verify_mfa_setup",
+    "disable_mfa",
+    "regenerate_backup_codes",
     "initiate_sensitive_action",
     "send_sensitive_action_code",
     "verify_sensitive_action_code",
