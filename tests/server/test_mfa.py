@@ -444,3 +444,26 @@ async def test_concurrent_second_steps_open_one_session(
         finish_login(client, challenge["mfaToken"], backupCode=setup["backupCodes"][1]),
     )
     assert sorted(a.status_code for a in answers) == [200, 401]
+
+
+async def test_a_sensitive_action_token_stands_in_for_the_password_for_its_action_only(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    from .test_sensitive_actions import action_token
+
+    pair = await signed_up(client)
+    token = pair["accessToken"]
+    other = await action_token(app, client, token, "delete_account")
+    refused = await client.post(
+        f"{MFA}/setup", json={"sensitiveActionToken": other}, headers=bearer(token)
+    )
+    assert refused.status_code == 403
+    proof = await action_token(app, client, token, "mfa_setup")
+    made = await client.post(
+        f"{MFA}/setup", json={"sensitiveActionToken": proof}, headers=bearer(token)
+    )
+    assert made.status_code == 200, made.text
+    again = await client.post(
+        f"{MFA}/setup", json={"sensitiveActionToken": proof}, headers=bearer(token)
+    )
+    assert again.status_code == 403  # single use

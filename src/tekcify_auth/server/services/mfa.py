@@ -323,16 +323,16 @@ def verify_setup(ctx: ServerContext, user_id: str, code: str, client: Client) ->
         raise ApiError(400, WRONG_CODE) from None
 
 
-def _confirmed_with_code(
+def _confirmed(
     ctx: ServerContext,
     user_id: str,
     *,
     actions: frozenset[str],
     password: str | None,
     sensitive_action_token: str | None,
-    mfa_code: str,
     client: Client,
 ) -> reauth.Confirmed:
+    """The identity check of disable and regenerate, once the wrong-code limit allows."""
     throttle(ctx, user_id)
     return reauth.confirm_identity(
         ctx, user_id, actions=actions, password=password,
@@ -351,9 +351,9 @@ def disable(
 ) -> None:
     """Turn MFA off: the password (or a token of :data:`DISABLE_ACTIONS`) and a right code
     (TOTP or backup code). The factor and the backup codes are deleted."""
-    confirmed = _confirmed_with_code(
+    confirmed = _confirmed(
         ctx, user_id, actions=DISABLE_ACTIONS, password=password,
-        sensitive_action_token=sensitive_action_token, mfa_code=mfa_code, client=client,
+        sensitive_action_token=sensitive_action_token, client=client,
     )
     try:
         with ctx.db.write() as db:
@@ -384,9 +384,9 @@ def regenerate_backup_codes(
 ) -> list[str]:
     """Ten new backup codes (the old ones stop working), with the same proofs as
     :func:`disable` (a token of :data:`REGENERATE_ACTIONS`)."""
-    confirmed = _confirmed_with_code(
+    confirmed = _confirmed(
         ctx, user_id, actions=REGENERATE_ACTIONS, password=password,
-        sensitive_action_token=sensitive_action_token, mfa_code=mfa_code, client=client,
+        sensitive_action_token=sensitive_action_token, client=client,
     )
     try:
         with ctx.db.write() as db:
