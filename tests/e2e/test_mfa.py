@@ -60,7 +60,7 @@ async def test_mfa_set_up_sign_in_with_a_second_factor_and_turn_off(
     assert missing.value.status_code == 400
     with pytest.raises(AuthServerError) as old:
         await api.disable_mfa(token, setup.backup_codes[2], password=PASSWORD)
-    assert old.value.status_code == 401
+    assert old.value.status_code == 403
     off = await api.disable_mfa(token, fresh.backup_codes[0], password=PASSWORD)
     assert isinstance(off, MessageResponse)
     assert isinstance(await api.login(account.email, PASSWORD), TokenSet)

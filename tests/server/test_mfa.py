@@ -348,7 +348,7 @@ async def test_sensitive_actions_need_the_code_while_mfa_is_on(
     wrong = await client.post(
         "/api/auth/password/change", json={**change, "mfaCode": "000000"}, headers=bearer(token)
     )
-    assert wrong.status_code == 401
+    assert wrong.status_code == 403
     setor = await client.post(
         "/api/auth/account/password/set-or-change", json=change, headers=bearer(token)
     )
@@ -384,7 +384,7 @@ async def test_disable_and_regenerate_need_password_and_code(
         f"{MFA}/regenerate-backup-codes", json={"password": PASSWORD, "mfaCode": "123456"},
         headers=bearer(token),
     )
-    assert wrong.status_code == 401
+    assert wrong.status_code == 403
     fresh = await client.post(
         f"{MFA}/regenerate-backup-codes",
         json={"password": PASSWORD, "mfaCode": code_at(setup["secret"], clock)},
@@ -399,7 +399,7 @@ async def test_disable_and_regenerate_need_password_and_code(
         f"{MFA}/disable", json={"password": PASSWORD, "mfaCode": setup["backupCodes"][0]},
         headers=bearer(token),
     )
-    assert old.status_code == 401
+    assert old.status_code == 403
     off = await client.post(
         f"{MFA}/disable", json={"password": PASSWORD, "mfaCode": new_codes[0]},
         headers=bearer(token),

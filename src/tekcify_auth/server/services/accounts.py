@@ -231,7 +231,7 @@ def change_password(
     """Replace the password and revoke every other session; returns how many.
 
     A wrong current password is a failed login for the limiter (400, or 429). While MFA
-    is on, ``mfa_code`` (TOTP or backup code) is required too (400 without, 401 wrong).
+    is on, ``mfa_code`` (TOTP or backup code) is required too (400 without, 403 wrong).
     """
     from . import mfa  # mfa builds on this module
 

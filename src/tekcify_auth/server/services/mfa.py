@@ -284,7 +284,7 @@ def require_code(
     ctx: ServerContext, db: Session, user_id: str, mfa_code: str | None, client: Client
 ) -> None:
     """In an action's write transaction: while MFA is on, ``mfa_code`` must be given and
-    right (400 when missing). A wrong one raises the 401 after its failure is recorded,
+    right (400 when missing). A wrong one raises the 403 after its failure is recorded,
     which the caller's rollback cannot undo (the failure has its own transaction).
 
     Call :func:`throttle` before opening the transaction.
@@ -296,7 +296,7 @@ def require_code(
     if accept_code(db, ctx, user_id, ctx.clock(), client, code=mfa_code) is None:
         db.rollback()
         record_failure(ctx, user_id, client, during="action")
-        raise ApiError(401, WRONG_CODE)
+        raise ApiError(403, WRONG_CODE)
 
 
 def verify_setup(ctx: ServerContext, user_id: str, code: str, client: Client) -> None:
@@ -370,7 +370,7 @@ def disable(
             )
     except _Refused:
         record_failure(ctx, user_id, client, during="disable")
-        raise ApiError(401, WRONG_CODE) from None
+        raise ApiError(403, WRONG_CODE) from None
 
 
 def regenerate_backup_codes(
@@ -404,7 +404,7 @@ def regenerate_backup_codes(
             return codes
     except _Refused:
         record_failure(ctx, user_id, client, during="regenerate_backup_codes")
-        raise ApiError(401, WRONG_CODE) from None
+        raise ApiError(403, WRONG_CODE) from None
 
 
 def _remove(db: Session, user_id: str) -> None:
