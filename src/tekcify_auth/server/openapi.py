@@ -91,6 +91,11 @@ _FIRST_PARTY: Final = "insufficient_scope: a token issued to an application"
 _NEEDS: Final = "insufficient_scope: a client token, or a token without "
 
 _TOO_MANY_MAILS: Final = "Too many messages asked for; try again after Retry-After seconds"
+_TOO_MANY_CODES: Final = (
+    "Too many wrong two-factor codes or passwords; try again after Retry-After seconds"
+)
+_WRONG_CODE: Final = "A wrong mfaCode (required while MFA is on); or "
+_WRONG_PROOF: Final = "A wrong password, mfaCode or sensitive-action token; or "
 
 #: What particular operations answer beyond what their shape implies, by
 #: ``(method, path)``: status and the description of a JSON error, or a whole answer.
@@ -119,8 +124,31 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
     ("delete", "/api/auth/sessions/{session_id}"): {
         403: _FIRST_PARTY, 404: "No such live session of the caller",
     },
+    ("post", "/api/auth/login/mfa"): {
+        401: "The mfaToken is unknown, expired or used, or the code is wrong",
+        429: "Too many failed logins or wrong codes; try again after Retry-After seconds",
+    },
+    ("post", "/api/auth/mfa/setup"): {
+        403: "Wrong password, or a sensitive-action token not valid for mfa_setup; or "
+        + _FIRST_PARTY,
+        404: "The account is gone",
+        409: "Two-factor sign-in is already on, or the password changed meanwhile",
+        429: "Too many wrong passwords; try again after Retry-After seconds",
+    },
+    ("post", "/api/auth/mfa/verify-setup"): {
+        403: _FIRST_PARTY, 409: "Two-factor sign-in is already on",
+        429: _TOO_MANY_CODES,
+    },
+    ("post", "/api/auth/mfa/disable"): {
+        403: _WRONG_PROOF + _FIRST_PARTY, 404: "The account is gone",
+        409: "The password changed meanwhile", 429: _TOO_MANY_CODES,
+    },
+    ("post", "/api/auth/mfa/regenerate-backup-codes"): {
+        403: _WRONG_PROOF + _FIRST_PARTY, 404: "The account is gone",
+        409: "The password changed meanwhile", 429: _TOO_MANY_CODES,
+    },
     ("post", "/api/auth/password/change"): {
-        403: _FIRST_PARTY,
+        403: _WRONG_CODE + _FIRST_PARTY,
         404: "The account is gone",
         429: "Too many wrong passwords; try again after Retry-After seconds",
     },
@@ -137,8 +165,8 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
         403: _FIRST_PARTY, 404: "The account is gone",
     },
     ("delete", "/api/user/account"): {
-        403: "Wrong password, or a sensitive-action token not valid for delete_account; or "
-        + _FIRST_PARTY,
+        403: "Wrong password or mfaCode, or a sensitive-action token not valid for "
+        "delete_account; or " + _FIRST_PARTY,
         404: "The account is gone",
         409: "The password changed meanwhile",
         429: "Too many wrong passwords; try again after Retry-After seconds",
@@ -212,7 +240,8 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
         403: _FIRST_PARTY, 404: "The account is gone",
     },
     ("post", "/api/auth/account/password/set-or-change"): {
-        403: "A sensitive-action token not valid for set_password; or " + _FIRST_PARTY,
+        403: "A wrong mfaCode, or a sensitive-action token not valid for set_password; or "
+        + _FIRST_PARTY,
         404: "The account is gone",
         409: "The password changed meanwhile",
         429: "Too many wrong passwords; try again after Retry-After seconds",

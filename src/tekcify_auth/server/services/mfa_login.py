@@ -215,7 +215,11 @@ def _factor(code: str | None) -> str:
 def login(
     ctx: ServerContext, *, email: str, password: str, client: Client
 ) -> TokenPair | Challenge:
-    """``POST /api/auth/login``: the token pair, or a :class:`Challenge` with MFA on."""
+    """``POST /api/auth/login``: the token pair, or a :class:`Challenge` with MFA on.
+
+    Raises what :func:`.accounts.check_credentials` raises (429, 401, 403); a login that
+    waits for its second factor records no ``login_success`` until it completes.
+    """
     user = check_credentials(ctx, email=email, password=password, client=client)
     with ctx.db.write() as db:
         fresh = lock_signed_in_user(db, user.id, user.password_hash)
