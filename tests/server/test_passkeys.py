@@ -596,3 +596,15 @@ async def test_challenges_are_stored_as_hashes(app: FastAPI, client: httpx.Async
     for options in handed:
         assert hashlib.sha256(options["challenge"].encode()).hexdigest() in stored
         assert all(options["challenge"] not in str(vars(row)) for row in rows)
+
+
+async def test_unknown_passkeys_hit_the_limit_of_the_address(client: httpx.AsyncClient) -> None:
+    token = (await signed_up(client))["accessToken"]
+    known, _ = await add_passkey(client, token)
+    stranger = SoftAuthenticator()
+    stranger.rp_id, stranger.user_handle = known.rp_id, known.user_handle
+    for _ in range(5):
+        assert (await passkey_login(client, stranger)).status_code == 401
+    response = await passkey_login(client, stranger)
+    assert response.status_code == 429
+    assert "retry-after" in response.headers

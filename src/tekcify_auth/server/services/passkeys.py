@@ -428,6 +428,9 @@ def authenticate(
     signature that does not verify, another origin or RP ID, no user verification or a
     counter gone back (logged); 403 for a disabled account; 429 from the login limiter.
     """
+    # Before the account is known: the client address's counters (an unknown credential
+    # counts on them, under no account).
+    ctx.limiter.check("", client.address)
     expected = _consume(ctx, challenge, "login", user_id)
     credential_id = _credential_id(credential)
     with ctx.db.read() as db:
