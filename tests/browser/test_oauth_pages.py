@@ -44,7 +44,7 @@ def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     """Fill in the login page and press "Sign in"."""
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def consent(page: Page, expect: Expect, app: OAuthApp, button: str) -> None:
@@ -170,7 +170,7 @@ def test_a_wrong_password_is_shown_and_the_page_stays(
     expect(alert).to_be_visible()
     expect(alert).not_to_be_empty()
     assert page.url.startswith(server.url)
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Allow")).to_have_count(0)
     expect(page.get_by_label("Password", exact=True)).to_have_value("")
     assert len(catcher.received) == seen_before

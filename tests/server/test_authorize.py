@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -1215,14 +1216,23 @@ async def test_the_pages_carry_their_security_headers(
         assert "default-src 'none'" in csp
         assert "frame-ancestors 'none'" in csp
         assert "base-uri 'none'" in csp
-        assert "script-src" not in csp  # default-src 'none': no script at all
         assert page.headers["x-frame-options"] == "DENY"
         assert page.headers["cache-control"] == "no-store"
         assert page.headers["referrer-policy"] == "no-referrer"
         assert page.headers["x-content-type-options"] == "nosniff"
-        assert "<script" not in page.text
         assert '<html lang="en">' in page.text
         assert "<h1>" in page.text
+    for page in (consent_page, error_page):
+        assert "script-src" not in page.headers["content-security-policy"]  # no script at all
+        assert "<script" not in page.text
+    # The login page runs one script, the passkey button's, from this server: nothing
+    # inline, nothing from elsewhere, and it may talk to this server only.
+    login_csp = login_page.headers["content-security-policy"]
+    assert "script-src 'self'; connect-src 'self';" in login_csp
+    assert "unsafe" not in login_csp
+    assert re.findall(r"<script[^>]*>", login_page.text) == [
+        '<script src="/api/oauth/static/passkey.js" defer>'
+    ]
     # Forms may post here and go on to the request's redirect URI, nowhere else.
     for page in (login_page, consent_page):
         csp = page.headers["content-security-policy"]

@@ -8,6 +8,7 @@ authenticator (its counter going back), a disabled account, the last way to sign
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -581,3 +582,29 @@ async def test_a_discoverable_challenge_cannot_complete_a_second_factor(
 async def test_a_made_up_mfa_token_gets_no_options(client: httpx.AsyncClient) -> None:
     response = await client.post(f"{BASE}/login/options", json={"mfaToken": "not.a.token"})
     assert response.status_code == 401
+
+
+async def test_challenges_are_stored_as_hashes(app: FastAPI, client: httpx.AsyncClient) -> None:
+    token = (await signed_up(client))["accessToken"]
+    handed = [
+        (await client.post(f"{BASE}/register/options", headers=bearer(token))).json(),
+        (await client.post(f"{BASE}/login/options")).json(),
+    ]
+    with app.state.ctx.db.read() as db:
+        rows = list(db.execute(select(WebAuthnChallenge)).scalars())
+    stored = {row.challenge_hash for row in rows}
+    for options in handed:
+        assert hashlib.sha256(options["challenge"].encode()).hexdigest() in stored
+        assert all(options["challenge"] not in str(vars(row)) for row in rows)
+
+
+async def test_unknown_passkeys_hit_the_limit_of_the_address(client: httpx.AsyncClient) -> None:
+    token = (await signed_up(client))["accessToken"]
+    known, _ = await add_passkey(client, token)
+    stranger = SoftAuthenticator()
+    stranger.rp_id, stranger.user_handle = known.rp_id, known.user_handle
+    for _ in range(5):
+        assert (await passkey_login(client, stranger)).status_code == 401
+    response = await passkey_login(client, stranger)
+    assert response.status_code == 429
+    assert "retry-after" in response.headers

@@ -46,6 +46,7 @@ from .routers import (
     health,
     mfa,
     oauth,
+    passkey_pages,
     passkeys,
     recovery,
     recovery_pages,
@@ -176,6 +177,7 @@ def create_app(
     app.include_router(recovery.user_router)
     app.include_router(authorize.router)
     app.include_router(recovery_pages.router)
+    app.include_router(passkey_pages.router)
     app.include_router(connected_apps.router)
     app.include_router(user_routes.router)
     app.include_router(image_routes.router)

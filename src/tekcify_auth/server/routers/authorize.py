@@ -7,7 +7,8 @@ else: another ``next`` is refused), the consent form as ``request`` (its query),
 each POST validates it again from scratch (``services/authorize.py``).
 
 Every page is sent with ``Content-Security-Policy`` (nothing loads but our stylesheet
-and images, no scripts, ``frame-ancestors 'none'``, forms may only post here and go on
+and images, no scripts but the login page's own passkey script from this server (no
+inline script), ``frame-ancestors 'none'``, forms may only post here and go on
 to the request's redirect URI), ``X-Frame-Options: DENY``, ``Cache-Control: no-store``
 and ``Referrer-Policy: no-referrer``. Cookies (the CSRF secret and the login session,
 ``services/login_sessions.py``) are HttpOnly and ``SameSite=Lax``; served over https
@@ -66,6 +67,10 @@ router = APIRouter(prefix="/api/oauth", tags=["oauth"])
 LOGIN_PATH: Final = "/api/oauth/login"
 #: The second step of a sign-in with MFA on: the code (or a backup code).
 LOGIN_MFA_PATH: Final = "/api/oauth/login/mfa"
+#: A sign-in with a passkey (``routers/passkey_pages.py``), its options and script.
+LOGIN_PASSKEY_PATH: Final = "/api/oauth/login/passkey"
+PASSKEY_OPTIONS_PATH: Final = "/api/auth/passkey/login/options"
+PASSKEY_SCRIPT_PATH: Final = "/api/oauth/static/passkey.js"
 REGISTER_PATH: Final = "/api/oauth/register"
 CONSENT_PATH: Final = "/api/oauth/consent"
 STYLESHEET_PATH: Final = "/api/oauth/static/pages.css"
@@ -166,16 +171,22 @@ def _source(uri: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _policy(ctx: ServerContext, redirect_uri: str | None, forms_here: bool = False) -> str:
+def _policy(
+    ctx: ServerContext, redirect_uri: str | None, forms_here: bool = False,
+    scripts: bool = False,
+) -> str:
     images = "'self'"
     if ctx.settings.public_url:
         images += " " + _source(ctx.settings.public_url)
     forms = "'self'" if forms_here else "'none'"
     if redirect_uri is not None:
         forms = f"'self' {_source(redirect_uri)}"
+    # A page with the passkey button runs our own script file, which asks this server for
+    # the WebAuthn options (fetch): nothing inline, nothing from elsewhere.
+    code = "script-src 'self'; connect-src 'self'; " if scripts else ""
     return (
-        f"default-src 'none'; style-src 'self'; img-src {images}; form-action {forms}; "
-        "frame-ancestors 'none'; base-uri 'none'"
+        f"default-src 'none'; {code}style-src 'self'; img-src {images}; "
+        f"form-action {forms}; frame-ancestors 'none'; base-uri 'none'"
     )
 
 
@@ -188,6 +199,7 @@ def _page(
     redirect_uri: str | None = None,
     headers: dict[str, str] | None = None,
     forms_here: bool = False,
+    scripts: bool = False,
     **context: Any,
 ) -> Response:
     html = _templates.get_template(template).render(stylesheet=STYLESHEET_PATH, **context)
@@ -195,7 +207,7 @@ def _page(
         html, status_code=status,
         headers={
             **_NO_STORE, **(headers or {}),
-            "Content-Security-Policy": _policy(ctx, redirect_uri, forms_here),
+            "Content-Security-Policy": _policy(ctx, redirect_uri, forms_here, scripts),
             "X-Frame-Options": "DENY",
         },
     )
@@ -238,7 +250,9 @@ def _login_page(
         resend_action=verification.RESEND_PAGE if resend else None,
         resend_csrf=browser.token("resend"),
         mfa_token=mfa_token, mfa_action=LOGIN_MFA_PATH, mfa_csrf=browser.token("login-mfa"),
-        restart_url=f"{LOGIN_PATH}?next={back}",
+        restart_url=f"{LOGIN_PATH}?next={back}", scripts=True,
+        passkey_action=LOGIN_PASSKEY_PATH, passkey_csrf=browser.token("login-passkey"),
+        passkey_options=PASSKEY_OPTIONS_PATH, passkey_script=PASSKEY_SCRIPT_PATH,
     )
 
 

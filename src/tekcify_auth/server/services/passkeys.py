@@ -61,6 +61,7 @@ from ..db.types import new_id
 from ..errors import ApiError
 from . import activity, mfa_login, verification
 from .accounts import DEFAULT_FIRST_PARTY_SCOPES, Client, lock_signed_in_user, record_login
+from .login_sessions import start_login_session
 from .tokens import TokenPair, start_session
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "list_passkeys",
     "login",
     "login_options",
+    "page_sign_in",
     "register",
     "registration_options",
     "rename_passkey",
@@ -427,6 +429,9 @@ def authenticate(
     signature that does not verify, another origin or RP ID, no user verification or a
     counter gone back (logged); 403 for a disabled account; 429 from the login limiter.
     """
+    # Before the account is known: the client address's counters (an unknown credential
+    # counts on them, under no account).
+    ctx.limiter.check("", client.address)
     expected = _consume(ctx, challenge, "login", user_id)
     credential_id = _credential_id(credential)
     with ctx.db.read() as db:
@@ -498,6 +503,46 @@ def _accept(
     raise ApiError(403, "This account is disabled")
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    user: User
+    #: The ``jti`` of the password sign-in this passkey completes, if it is a second factor.
+    challenge_jti: str | None
+    amr: tuple[str, ...]
+
+
+def _verify(
+    ctx: ServerContext,
+    *,
+    credential: dict[str, Any],
+    challenge: str,
+    rp: RelyingParty,
+    client: Client,
+    mfa_token: str | None,
+) -> _Verified:
+    if mfa_token is None:
+        user, _passkey = authenticate(
+            ctx, credential=credential, challenge=challenge, rp=rp, client=client
+        )
+        return _Verified(user, None, AMR)
+    jti, owner = mfa_login.challenge_user(ctx, mfa_token)
+    user, _passkey = authenticate(
+        ctx, credential=credential, challenge=challenge, rp=rp, client=client, user_id=owner.id
+    )
+    return _Verified(user, jti, SECOND_FACTOR_AMR)
+
+
+def _open(db: Session, ctx: ServerContext, verified: _Verified) -> User:
+    """The signed-in user, locked, in the transaction that opens the session (a second
+    factor's challenge spent there too); 401 when the account changed since."""
+    user = lock_signed_in_user(db, verified.user.id, verified.user.password_hash)
+    if ctx.settings.require_verified_email and not user.email_verified:
+        raise verification.EmailNotVerified()
+    if verified.challenge_jti is not None:
+        mfa_login.spend_challenge(db, verified.challenge_jti, ctx.clock())
+    return user
+
+
 def login(
     ctx: ServerContext,
     *,
@@ -516,14 +561,18 @@ def login(
     "user"]``.
     """
     try:
-        if mfa_token is not None:
-            pair = _second_factor(
-                ctx, mfa_token, credential=credential, challenge=challenge, rp=rp,
-                client=client,
+        verified = _verify(
+            ctx, credential=credential, challenge=challenge, rp=rp, client=client,
+            mfa_token=mfa_token,
+        )
+        with ctx.db.write() as db:
+            user = _open(db, ctx, verified)
+            pair = start_session(
+                db, ctx, user, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
+                user_agent=client.user_agent, ip_address=client.address,
+                amr=list(verified.amr),
             )
-        else:
-            pair = _first_factor(ctx, credential=credential, challenge=challenge, rp=rp,
-                                 client=client)
+            record_login(db, ctx, user.id, client, success=True)
     except ApiError as exc:
         metrics.sign_in("failure" if exc.status_code in (400, 401) else "refused", "passkey")
         raise
@@ -532,53 +581,30 @@ def login(
     return pair
 
 
-def _first_factor(
+def page_sign_in(
     ctx: ServerContext,
     *,
     credential: dict[str, Any],
     challenge: str,
     rp: RelyingParty,
     client: Client,
-) -> TokenPair:
-    user, _passkey = authenticate(
-        ctx, credential=credential, challenge=challenge, rp=rp, client=client
+    mfa_token: str | None = None,
+    replacing: str | None = None,
+) -> str:
+    """Sign in on the authorization pages with a passkey, as :func:`login` does, but
+    opening a page sign-in (``services/login_sessions.py``): its cookie token.
+
+    ``replacing`` is the browser's previous sign-in, revoked here.
+    """
+    verified = _verify(
+        ctx, credential=credential, challenge=challenge, rp=rp, client=client,
+        mfa_token=mfa_token,
     )
     with ctx.db.write() as db:
-        fresh = db.execute(
-            select(User).where(User.id == user.id).with_for_update()
-        ).scalar_one_or_none()
-        if fresh is None or fresh.disabled_at is not None:
-            raise ApiError(403, "This account is disabled")
-        if ctx.settings.require_verified_email and not fresh.email_verified:
-            raise verification.EmailNotVerified()
-        pair = start_session(
-            db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
-            user_agent=client.user_agent, ip_address=client.address, amr=list(AMR),
-        )
-        record_login(db, ctx, fresh.id, client, success=True)
-        return pair
-
-
-def _second_factor(
-    ctx: ServerContext,
-    mfa_token: str,
-    *,
-    credential: dict[str, Any],
-    challenge: str,
-    rp: RelyingParty,
-    client: Client,
-) -> TokenPair:
-    jti, user = mfa_login.challenge_user(ctx, mfa_token)
-    authenticate(
-        ctx, credential=credential, challenge=challenge, rp=rp, client=client, user_id=user.id
-    )
-    with ctx.db.write() as db:
-        fresh = lock_signed_in_user(db, user.id, user.password_hash)
-        mfa_login.spend_challenge(db, jti, ctx.clock())
-        pair = start_session(
-            db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
+        user = _open(db, ctx, verified)
+        cookie, _row = start_login_session(
+            db, ctx, user.id, password_hash=user.password_hash, replacing=replacing,
             user_agent=client.user_agent, ip_address=client.address,
-            amr=list(SECOND_FACTOR_AMR),
+            amr=" ".join(verified.amr),
         )
-        record_login(db, ctx, fresh.id, client, success=True)
-        return pair
+        return cookie
