@@ -35,7 +35,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from .server.context import ServerContext
@@ -301,6 +301,10 @@ def _allowed_hosts_for(settings: Settings, host: str, port: int) -> str | None:
     return None
 
 
+#: Seconds a worker may take to answer its supervisor's ping before it is replaced.
+WORKER_HEALTHCHECK_TIMEOUT: Final = 30
+
+
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
     # Before anything is touched: a second `serve` on a busy port must not migrate the
@@ -337,8 +341,17 @@ def _run_server(args: argparse.Namespace, settings: Settings, port: int) -> int:
     if allowed is not None:
         os.environ["TEKCIFY_ALLOWED_HOSTS"] = allowed
 
+    import inspect
+
     import uvicorn
 
+    # A worker that starts slowly on a loaded host (imports, the wait for the database)
+    # is not killed for missing uvicorn's 5-second ping (uvicorn >= 0.32 has the knob).
+    patience: dict[str, Any] = (
+        {"timeout_worker_healthcheck": WORKER_HEALTHCHECK_TIMEOUT}
+        if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters
+        else {}
+    )
     with _metrics_for(settings, host, args.workers):
         uvicorn.run(
             "tekcify_auth.server.app:app_factory",
@@ -352,6 +365,7 @@ def _run_server(args: argparse.Namespace, settings: Settings, port: int) -> int:
             # uvicorn would otherwise believe them from 127.0.0.1 (FORWARDED_ALLOW_IPS).
             proxy_headers=False,
             server_header=False,
+            **patience,
         )
     return 0
 
@@ -897,7 +911,7 @@ def _keys_rotate(args: argparse.Namespace) -> int:
         print(f"next signing key {new.kid} ({new.alg}), published in the JWKS now")
         print(f"signing switches to {new.kid} at {_clock_time(rotation.switch_at)}")
         print(
-            f"in {delay:g} seconds: the JWKS max-age ({keystore.JWKS_MAX_AGE}), the reload "
+            f"in {delay:g} seconds: the JWKS max-age ({settings.jwks_max_age}), the reload "
             f"interval ({settings.key_reload_interval:g}) and a margin for clocks "
             f"({keystore.ACTIVATION_MARGIN}); every instance switches by itself, so no "
             "resource server sees a token of a key it could not have fetched"
@@ -946,7 +960,7 @@ def _keys_revoke(args: argparse.Namespace) -> int:
         )
         print(
             "resource servers that verify with a cached JWKS drop it when they fetch it "
-            f"again (within {keystore.JWKS_MAX_AGE} seconds, its max-age)"
+            f"again (within {settings.jwks_max_age} seconds, its max-age)"
         )
     if revocation.replacement is not None:
         print(f"new signing key {revocation.replacement.kid} ({revocation.replacement.alg}), "

@@ -42,6 +42,7 @@ REDIS_URL_VAR = "TEKCIFY_TEST_REDIS_URL"
 MAX_FAILURES = 3
 #: Seconds between the instances' re-reads of the signing keys.
 KEY_RELOAD_INTERVAL = 1
+JWKS_MAX_AGE = 2
 
 
 def _missing(what: str, install: str) -> None:
@@ -133,6 +134,8 @@ def shared_env(database_url: str, redis_url: str) -> dict[str, str]:
         "TEKCIFY_KEY_ENCRYPTION_SECRET": "fleet-" + secrets.token_urlsafe(32),
         "JWT_ACCESS_SECRET": "fleet-" + secrets.token_urlsafe(32),
         "TEKCIFY_KEY_RELOAD_INTERVAL": str(KEY_RELOAD_INTERVAL),
+        # A scheduled `keys rotate` signs after max-age + reload + 10 s: 13 s here.
+        "TEKCIFY_JWKS_MAX_AGE": str(JWKS_MAX_AGE),
         "TEKCIFY_LOGIN_MAX_FAILURES": str(MAX_FAILURES),
         # Every test registers from 127.0.0.1 (issue 17's registration limits).
         "TEKCIFY_REGISTRATION_MAX_PER_ADDRESS": "100000",

@@ -204,6 +204,48 @@ def test_a_key_rotated_with_the_cli_signs_and_verifies_everywhere(
             assert verified.valid, verified.error
 
 
+def test_a_scheduled_rotation_switches_every_instance_and_no_resource_server_refuses(
+    fleet: Fleet, a: httpx.Client, b: httpx.Client, tmp_path: Path
+) -> None:
+    email = register(a)
+    before = login(a, email)["accessToken"]
+    old_kid = kid_of(before)
+    # Resource servers that fetched the JWKS before the rotation: they keep it for its
+    # max-age and refetch for an unknown kid at most once per 30 s.
+    verifiers = [JwksVerifier(auth_server_url=server.url, refetch_cooldown=30)
+                 for server in fleet.instances]
+    for verifier in verifiers:
+        assert verifier.verify(before).valid
+    rotated = fleet.cli("keys", "rotate", data_dir=tmp_path)
+    assert rotated.returncode == 0, rotated.stderr
+    found = re.search(r"next signing key (\S+) \(ES256\), published in the JWKS now",
+                      rotated.stdout)
+    assert found, rotated.stdout
+    new_kid = found.group(1)
+    # Published on both instances at once (within a reload), while the old key still signs.
+    deadline = time.monotonic() + KEY_PROPAGATION
+    while not all(new_kid in _jwks_kids(instance) for instance in (a, b)):
+        assert time.monotonic() < deadline, "the next key was not published"
+        threading.Event().wait(0.1)
+    for instance in (a, b):
+        token = login(instance, email)["accessToken"]
+        assert kid_of(token) == old_kid
+        assert all(verifier.verify(token).valid for verifier in verifiers)
+    # Each instance switches by itself; every token either signs verifies at once.
+    seen: set[str] = set()
+    deadline = time.monotonic() + 13 + KEY_PROPAGATION
+    while seen != {new_kid}:
+        assert time.monotonic() < deadline, f"still signing with {seen}"
+        seen = set()
+        for instance in (a, b):
+            token = login(instance, email)["accessToken"]
+            seen.add(kid_of(token))
+            for verifier in verifiers:
+                verified = verifier.verify(token)
+                assert verified.valid, (kid_of(token), verified.error)
+        threading.Event().wait(0.5)
+
+
 def test_a_key_revoked_with_the_cli_is_refused_everywhere(
     fleet: Fleet, a: httpx.Client, b: httpx.Client, tmp_path: Path
 ) -> None:

@@ -102,7 +102,11 @@ def test_a_key_from_before_0011_is_active_from_its_creation() -> None:
 def test_the_publication_delay_is_the_jwks_max_age_plus_the_reload_interval() -> None:
     settings = key_settings("sqlite://", Path("."), key_reload_interval=7)
     assert keystore.publication_delay(settings) == timedelta(
-        seconds=keystore.JWKS_MAX_AGE + 7 + keystore.ACTIVATION_MARGIN
+        seconds=300 + 7 + keystore.ACTIVATION_MARGIN
+    )
+    shorter = key_settings("sqlite://", Path("."), key_reload_interval=7, jwks_max_age=60)
+    assert keystore.publication_delay(shorter) == timedelta(
+        seconds=60 + 7 + keystore.ACTIVATION_MARGIN
     )
 
 

@@ -205,6 +205,13 @@ class Settings(BaseSettings):
         "keys from the database, so it signs with a key rotated elsewhere (0: on every use)",
         default=5.0, ge=0, le=300,
     )
+    jwks_max_age: int = _env(
+        "TEKCIFY_JWKS_MAX_AGE",
+        "a whole number of seconds from 0 to 86400: how long resource servers may cache the "
+        "JWKS (its Cache-Control max-age); `keys rotate` publishes the next key this long "
+        "(plus the reload interval and 10 s) before it signs",
+        default=300, ge=0, le=86_400,
+    )
     public_url: str | None = _env(
         "TEKCIFY_PUBLIC_URL",
         "an absolute http:// or https:// URL without query or fragment",

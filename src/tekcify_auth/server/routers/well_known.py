@@ -16,14 +16,13 @@ from typing import Any, Final
 from fastapi import APIRouter, Request, Response
 
 from ..services.discovery import metadata
-from ..services.keystore import JWKS_MAX_AGE
 from .deps import Ctx
 from .images import BaseUrl, none_match
 
 router = APIRouter(tags=["discovery"])
 
-# JWKS_MAX_AGE (services/keystore.py): seconds clients may cache the JWKS; `keys rotate`
-# publishes the next key that long (plus the reload interval) before it signs.
+# TEKCIFY_JWKS_MAX_AGE: seconds clients may cache the JWKS; `keys rotate` publishes the
+# next key that long (plus the reload interval) before it signs.
 
 #: Seconds clients may cache the metadata documents.
 METADATA_MAX_AGE: Final = 3600
@@ -78,7 +77,7 @@ async def jwks(request: Request, ctx: Ctx) -> Response:
     document = ctx.signer.jwks()
     key = tuple(str(entry.get("kid")) for entry in document["keys"])
     rendered = _documents(request, "rendered_jwks").get(key, lambda: document)
-    return _answer(request, rendered, JWKS_MAX_AGE)
+    return _answer(request, rendered, ctx.settings.jwks_max_age)
 
 
 def _metadata(request: Request, base: str, ctx: Ctx) -> Response:

@@ -65,7 +65,6 @@ from .signing import KeySnapshot, PublishedKey, Successor
 
 __all__ = [
     "ACTIVATION_MARGIN",
-    "JWKS_MAX_AGE",
     "RETENTION_MARGIN",
     "KeyCache",
     "KeyCipher",
@@ -93,9 +92,6 @@ __all__ = [
 #: Seconds a retired key stays published beyond the longest-lived token it can have
 #: signed, for resource servers whose clocks run behind (their verifier ``leeway``).
 RETENTION_MARGIN: Final = 60
-#: Seconds resource servers may cache the JWKS (its ``Cache-Control: max-age``): short,
-#: so a withdrawn key leaves their caches soon (they also refetch for an unknown ``kid``).
-JWKS_MAX_AGE: Final = 300
 #: Seconds a next key waits beyond the JWKS ``max-age`` and the reload interval, for
 #: instances whose clocks run ahead of the one that rotated.
 ACTIVATION_MARGIN: Final = 10
@@ -174,7 +170,7 @@ def retention(settings: Settings) -> timedelta:
 def publication_delay(settings: Settings) -> timedelta:
     """How long ``keys rotate`` publishes the next key before it signs (module docstring)."""
     return timedelta(
-        seconds=JWKS_MAX_AGE + settings.key_reload_interval + ACTIVATION_MARGIN
+        seconds=settings.jwks_max_age + settings.key_reload_interval + ACTIVATION_MARGIN
     )
 
 
