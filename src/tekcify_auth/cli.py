@@ -676,14 +676,13 @@ def _users_list(args: argparse.Namespace) -> int:
 def _set_user_state(email_arg: str, *, disabled: bool) -> User:
     """Disable or enable the account ``email_arg`` in one write; its user row."""
     from .server.errors import ApiError
-    from .server.services import accounts
+    from .server.services import admin
 
     email = _email(email_arg)
-    change = accounts.disable_user if disabled else accounts.enable_user
     ctx = _started_context(_settings())
     try:
         with ctx.db.write() as db:
-            return change(db, ctx, email)
+            return admin.set_disabled(db, ctx, email, disabled)
     except ApiError as exc:
         raise CommandError(f"{exc.message}: {email}") from None
     finally:
