@@ -55,12 +55,14 @@ async def test_invites_create_list_revoke(
     code, out, err = cli(["invites", "create", "--uses", "2", "--expires", "7d", "--json"],
                          capsys, monkeypatch)
     assert code == 0, err
-    made = json.loads(out.split("\nnote:")[0])
+    made = json.loads(out)  # the JSON alone on standard output
     assert made["maxUses"] == 2
     assert made["expiresAt"] is not None
-    assert "TEKCIFY_REGISTRATION=invite" in out  # registration is open: it says so
+    assert "TEKCIFY_REGISTRATION=invite" in err  # registration is open: it says so
     code, out, _ = cli(["invites", "list", "--json"], capsys, monkeypatch)
     listed = json.loads(out)
+    assert set(listed[0]) == {"id", "state", "uses", "maxUses", "createdAt", "expiresAt",
+                              "revokedAt"}
     assert [(i["id"], i["state"], i["uses"]) for i in listed] == [(made["id"], "usable", 0)]
     assert made["code"] not in out  # never shown again
 
@@ -274,6 +276,11 @@ async def test_apps_create_list_show(
     assert secret not in out
     code, out, _ = cli(["apps", "list", "--json"], capsys, monkeypatch)
     (listed,) = json.loads(out)
+    assert secret not in out
+    assert set(listed) == {"clientId", "name", "owner", "type", "state", "createdAt",
+                           "redirectUris", "authorizedOrigins", "scopes",
+                           "clientCredentialsScopes", "description"}
+    assert listed["createdAt"].endswith("Z")
     assert listed["clientId"] == client_id
     assert listed["owner"] == "ada@example.com"
     assert listed["state"] == "active"
