@@ -403,3 +403,20 @@ def test_users_create_works_when_registration_is_closed(
     code, out, _ = cli(["users", "list"], capsys, monkeypatch)
     assert code == 0
     assert "ada@example.com" in out
+
+
+async def test_users_disable_and_enable_are_in_the_users_activity(
+    admin_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _create_user(capsys, monkeypatch)
+    for action in ("disable", "enable", "enable"):  # the second enable changes nothing
+        code, _, err = cli(["users", action, "ada@example.com"], capsys, monkeypatch)
+        assert code == 0, err
+    async with running(load_settings()) as (_app, client):
+        token = (await _login_with(client))["accessToken"]
+        mine = await client.get(
+            "/api/security/activity", headers={"Authorization": f"Bearer {token}"}
+        )
+    events = [(e["activityType"], e["metadata"]) for e in mine.json()["activities"]
+              if e["activityType"].startswith("account_")]
+    assert events == [("account_enabled", {"by": "admin"}), ("account_disabled", {"by": "admin"})]
