@@ -126,7 +126,9 @@ def _invites_create(args: argparse.Namespace) -> int:
     if settings.registration != "invite":
         print(
             f"note: TEKCIFY_REGISTRATION is {settings.registration}; set "
-            "TEKCIFY_REGISTRATION=invite for registration to need invite codes"
+            "TEKCIFY_REGISTRATION=invite for registration to need invite codes",
+            # with --json, standard output holds the JSON alone
+            file=sys.stderr if args.json else sys.stdout,
         )
     return 0
 

@@ -690,14 +690,13 @@ def _users_list(args: argparse.Namespace) -> int:
 def _set_user_state(email_arg: str, *, disabled: bool) -> User:
     """Disable or enable the account ``email_arg`` in one write; its user row."""
     from .server.errors import ApiError
-    from .server.services import accounts
+    from .server.services import admin
 
     email = _email(email_arg)
-    change = accounts.disable_user if disabled else accounts.enable_user
     ctx = _started_context(_settings())
     try:
         with ctx.db.write() as db:
-            return change(db, ctx, email)
+            return admin.set_disabled(db, ctx, email, disabled)
     except ApiError as exc:
         raise CommandError(f"{exc.message}: {email}") from None
     finally:
@@ -769,10 +768,16 @@ def _add_key_commands(commands: Any) -> None:
         "keys", help="asymmetric signing keys (TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA)"
     )
     actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    actions.add_parser(
+    listing = actions.add_parser(
         "list", help="list the signing keys, their states (next, active, retired, revoked, "
         "expired) and ages, and what happens next",
-    ).set_defaults(handler=_keys_list)
+    )
+    listing.add_argument(
+        "--json", action="store_true",
+        help="print JSON: a list of keys (kid, alg, state, ageSeconds and ISO times; never "
+        "key material)",
+    )
+    listing.set_defaults(handler=_keys_list)
     rotate = actions.add_parser(
         "rotate",
         help="publish the next signing key now; it signs once every resource server can "
@@ -816,6 +821,11 @@ def _when(value: Any) -> str:
     return "-" if value is None else str(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
+def _iso_or_none(value: Any) -> str | None:
+    """An ISO time for JSON, ``None`` (``null``) for no time."""
+    return None if value is None else _when(value)
+
+
 def _clock_time(value: Any) -> str:
     """``HH:MM UTC (ISO time)``: when something happens, for a person and for a script."""
     return f"{value.strftime('%H:%M')} UTC ({_when(value)})"
@@ -832,7 +842,7 @@ def _age(seconds: float) -> str:
     return " ".join(parts[:2])
 
 
-def _keys_list(_args: argparse.Namespace) -> int:
+def _keys_list(args: argparse.Namespace) -> int:
     from .server.services import keystore
 
     settings = _settings()
@@ -843,6 +853,22 @@ def _keys_list(_args: argparse.Namespace) -> int:
             keys = keystore.list_keys(db, settings, now)
     finally:
         ctx.stop()
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps([
+            {
+                "kid": key.kid, "alg": key.alg, "state": key.state,
+                "ageSeconds": int(key.age(now).total_seconds()),
+                "createdAt": _when(key.created_at),
+                "activatesAt": _iso_or_none(key.activates_at),
+                "retiredAt": _iso_or_none(key.retired_at),
+                "publishedUntil": _iso_or_none(key.published_until),
+                "revokedAt": _iso_or_none(key.revoked_at),
+            }
+            for key in keys
+        ], indent=2))
+        return 0
     if ctx.signing_alg == "HS256":
         print("the server signs HS256: tokens are signed with the shared secret, not these keys")
     print(

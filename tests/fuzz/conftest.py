@@ -39,6 +39,9 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.needs("postgr
 
 PASSWORD = "correct horse battery"
 OWNER_EMAIL = "fuzz-owner@example.com"
+#: The administrator the admin API's cases come from, and the account they act on.
+ADMIN_EMAIL = "fuzz-admin@example.com"
+TARGET_EMAIL = "fuzz-target@example.com"
 
 # Cheap argon2: the fuzzer registers and logs in hundreds of times.
 FAST_HASHING: dict[str, Any] = {
@@ -72,24 +75,39 @@ class FuzzServer:
     url: str
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def session(self, *, client_id: str | None = None) -> tokens.TokenPair:
-        """A new session of the fuzz account (for ``client_id`` when given): its pair.
+    def _account(self, db: Any, email: str, role: str = "user") -> Any:
+        ctx = self.app.state.ctx
+        return accounts.find_by_email(db, email) or accounts.create_user(
+            db, ctx, email=email, password_hash=ctx.passwords.hash(PASSWORD), role=role
+        )
+
+    def target_id(self) -> str:
+        """The id of the account the admin API's cases act on (made again if deleted)."""
+        with self._lock, self.app.state.ctx.db.write() as db:
+            return str(self._account(db, TARGET_EMAIL).id)
+
+    def session(
+        self, *, client_id: str | None = None, email: str = OWNER_EMAIL
+    ) -> tokens.TokenPair:
+        """A new session of the fuzz account (or ``email``, the fuzz administrator), for
+        ``client_id`` when given: its pair.
 
         The account is made again if the fuzzer managed to delete it.
         """
         ctx = self.app.state.ctx
         with self._lock, ctx.db.write() as db:
-            user = accounts.find_by_email(db, OWNER_EMAIL) or accounts.create_user(
-                db, ctx, email=OWNER_EMAIL, password_hash=ctx.passwords.hash(PASSWORD)
-            )
+            user = self._account(db, email, "admin" if email == ADMIN_EMAIL else "user")
             return tokens.start_session(
                 db, ctx, user, scopes=list(accounts.DEFAULT_FIRST_PARTY_SCOPES),
                 client_id=client_id,
             )
 
-    def bearer(self, *, client_id: str | None = None) -> dict[str, str]:
+    def bearer(
+        self, *, client_id: str | None = None, email: str = OWNER_EMAIL
+    ) -> dict[str, str]:
         """``Authorization`` of a fresh session (so a fuzzed logout cannot end the next)."""
-        return {"Authorization": f"Bearer {self.session(client_id=client_id).access_token}"}
+        pair = self.session(client_id=client_id, email=email)
+        return {"Authorization": f"Bearer {pair.access_token}"}
 
     def new_application(self) -> OAuthApp:
         """Register an application of the fuzz account through the API."""

@@ -41,7 +41,7 @@ from schemathesis.checks import (
 from tekcify_auth.server import create_app
 from tekcify_auth.server.settings import load_settings
 
-from .conftest import FuzzServer, OAuthApp
+from .conftest import ADMIN_EMAIL, OWNER_EMAIL, FuzzServer, OAuthApp
 
 #: Examples per operation and mode; the whole suite stays within about two minutes.
 #: ``TEKCIFY_FUZZ_EXAMPLES=1000`` makes a longer hunt, still derandomized.
@@ -94,6 +94,8 @@ def _cases(operation: Any, fuzz_server: FuzzServer) -> st.SearchStrategy[Any]:
         ids["client_id"] = fuzz_server.new_application().client_id
     if "{session_id}" in operation.path:
         ids["session_id"] = fuzz_server.session().session_id
+    if "{user_id}" in operation.path:
+        ids["user_id"] = fuzz_server.target_id()
     for name, value in ids.items():
         # The id of a resource that exists, and the same with a NUL (PostgreSQL refuses
         # NUL in text, which schemathesis rarely puts into a path).
@@ -118,7 +120,11 @@ def _headers(
         return None
     if operation.definition.raw.get("security"):
         client_id = oauth_app.client_id if caller == "application" else None
-        return fuzz_server.bearer(client_id=client_id)
+        # The admin API's first-party cases come from an administrator (past the 403).
+        admin = caller == "session" and operation.path.startswith("/api/admin/")
+        return fuzz_server.bearer(
+            client_id=client_id, email=ADMIN_EMAIL if admin else OWNER_EMAIL
+        )
     if operation.path.startswith("/api/oauth/") and caller == "application":
         return oauth_app.basic()
     return None

@@ -55,12 +55,14 @@ async def test_invites_create_list_revoke(
     code, out, err = cli(["invites", "create", "--uses", "2", "--expires", "7d", "--json"],
                          capsys, monkeypatch)
     assert code == 0, err
-    made = json.loads(out.split("\nnote:")[0])
+    made = json.loads(out)  # the JSON alone on standard output
     assert made["maxUses"] == 2
     assert made["expiresAt"] is not None
-    assert "TEKCIFY_REGISTRATION=invite" in out  # registration is open: it says so
+    assert "TEKCIFY_REGISTRATION=invite" in err  # registration is open: it says so
     code, out, _ = cli(["invites", "list", "--json"], capsys, monkeypatch)
     listed = json.loads(out)
+    assert set(listed[0]) == {"id", "state", "uses", "maxUses", "createdAt", "expiresAt",
+                              "revokedAt"}
     assert [(i["id"], i["state"], i["uses"]) for i in listed] == [(made["id"], "usable", 0)]
     assert made["code"] not in out  # never shown again
 
@@ -274,6 +276,11 @@ async def test_apps_create_list_show(
     assert secret not in out
     code, out, _ = cli(["apps", "list", "--json"], capsys, monkeypatch)
     (listed,) = json.loads(out)
+    assert secret not in out
+    assert set(listed) == {"clientId", "name", "owner", "type", "state", "createdAt",
+                           "redirectUris", "authorizedOrigins", "scopes",
+                           "clientCredentialsScopes", "description"}
+    assert listed["createdAt"].endswith("Z")
     assert listed["clientId"] == client_id
     assert listed["owner"] == "ada@example.com"
     assert listed["state"] == "active"
@@ -396,3 +403,20 @@ def test_users_create_works_when_registration_is_closed(
     code, out, _ = cli(["users", "list"], capsys, monkeypatch)
     assert code == 0
     assert "ada@example.com" in out
+
+
+async def test_users_disable_and_enable_are_in_the_users_activity(
+    admin_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _create_user(capsys, monkeypatch)
+    for action in ("disable", "enable", "enable"):  # the second enable changes nothing
+        code, _, err = cli(["users", action, "ada@example.com"], capsys, monkeypatch)
+        assert code == 0, err
+    async with running(load_settings()) as (_app, client):
+        token = (await _login_with(client))["accessToken"]
+        mine = await client.get(
+            "/api/security/activity", headers={"Authorization": f"Bearer {token}"}
+        )
+    events = [(e["activityType"], e["metadata"]) for e in mine.json()["activities"]
+              if e["activityType"].startswith("account_")]
+    assert events == [("account_enabled", {"by": "admin"}), ("account_disabled", {"by": "admin"})]

@@ -425,3 +425,27 @@ def test_keys_revoke_names_an_unknown_kid(
     env = cli_env(clean_db, tmp_path, "ES256")
     assert run_cli(["keys", "revoke", "no-such-kid"], monkeypatch, env) == 1
     assert "no signing key no-such-kid" in capsys.readouterr().err
+
+
+def test_keys_list_json_is_machine_readable_and_never_holds_key_material(
+    clean_db: str, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cli_on(clock, monkeypatch)
+    env = cli_env(clean_db, tmp_path, "ES256")
+    assert run_cli(["keys", "list"], monkeypatch, env) == 0  # the first key is made
+    assert run_cli(["keys", "rotate"], monkeypatch, env) == 0
+    capsys.readouterr()
+    assert run_cli(["keys", "list", "--json"], monkeypatch, env) == 0
+    printed = capsys.readouterr().out
+    listed = json.loads(printed)  # nothing but the JSON on standard output
+    assert [key["state"] for key in listed] == ["active", "next"]
+    for key in listed:
+        assert set(key) == {"kid", "alg", "state", "ageSeconds", "createdAt", "activatesAt",
+                            "retiredAt", "publishedUntil", "revokedAt"}
+        assert key["alg"] == "ES256"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", key["createdAt"])
+    assert listed[1]["activatesAt"] == (
+        clock() + keystore.publication_delay(key_settings(clean_db, tmp_path))
+    ).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert "PRIVATE" not in printed  # the fields above are all there is: no key material

@@ -52,6 +52,7 @@ from .routers import (
     recovery_pages,
     well_known,
 )
+from .routers import admin as admin_routes
 from .routers import applications as application_routes
 from .routers import images as image_routes
 from .routers import user as user_routes
@@ -185,6 +186,7 @@ def create_app(
     app.include_router(account_security.router)
     app.include_router(account_security.activity_router)
     app.include_router(passkeys.router)
+    app.include_router(admin_routes.router)
     if settings.redis_url is not None:
         install_redis_handler(app)
     # /openapi.json documents the 400s (not FastAPI's 422s) and the other errors.

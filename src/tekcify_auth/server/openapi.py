@@ -90,6 +90,10 @@ _FIRST_PARTY: Final = "insufficient_scope: a token issued to an application"
 #: The 403 of a profile route, followed by the scope it needs.
 _NEEDS: Final = "insufficient_scope: a client token, or a token without "
 
+#: The 403 of the admin API (``deps.Admin``).
+_NOT_ADMIN: Final = (
+    "The caller's account is not an administrator, or " + _FIRST_PARTY
+)
 _TOO_MANY_MAILS: Final = "Too many messages asked for; try again after Retry-After seconds"
 _TOO_MANY_CODES: Final = (
     "Too many wrong two-factor codes or passwords; try again after Retry-After seconds"
@@ -273,6 +277,27 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
         "(TEKCIFY_REQUIRE_VERIFIED_EMAIL)",
         429: "Too many failed logins; try again after Retry-After seconds",
     },
+    **{(method, "/api/admin" + path): answers for method, path, answers in (
+        ("get", "/users", {}), ("get", "/users/{user_id}", {}),
+        ("post", "/users/{user_id}/disable", {409: "The caller's own account"}),
+        ("post", "/users/{user_id}/enable", {}),
+        ("delete", "/users/{user_id}", {
+            400: "confirm is not the account's email", 409: "The caller's own account",
+        }),
+        ("put", "/users/{user_id}/role", {409: "The caller's own account (to role user)"}),
+        ("put", "/users/{user_id}/password", {}),
+        ("post", "/users/{user_id}/revoke-sessions", {}),
+        ("post", "/users/{user_id}/reset-mfa", {}),
+        ("get", "/applications", {}), ("get", "/applications/{client_id}", {}),
+        ("post", "/applications", {400: "A redirect URI, origin or scope is not allowed",
+                                   404: "No account has ownerId"}),
+        ("post", "/applications/{client_id}/activate", {}),
+        ("post", "/applications/{client_id}/deactivate", {}),
+        ("post", "/applications/{client_id}/regenerate-secret", {
+            400: "The application is a public client and has no secret",
+        }),
+        ("delete", "/applications/{client_id}", {400: "confirm is not the client id"}),
+    ) for answers in [{403: _NOT_ADMIN, **answers}]},
 }
 
 _VALIDATION: Final = "The request is invalid (the message names the first problem)"

@@ -37,11 +37,12 @@ from tekcify_auth._models import UserPayload
 
 from ..context import ServerContext
 from ..db.lookups import Lookups
+from ..services.admin import check_admin
 from ..services.client_credentials import is_client_token, live_client_token
 from ..services.sessions import UserRow, ensure_live, live_user, refuse_caller
 
 __all__ = [
-    "ACCESS_RULE", "AccessRule", "CallerWithUser", "Ctx", "FirstParty", "ProfileReader",
+    "ACCESS_RULE", "AccessRule", "Admin", "CallerWithUser", "Ctx", "FirstParty", "ProfileReader",
     "ProfileWriter", "client_address", "current_user_with_row", "first_party_or", "get_ctx",
     "user_agent",
 ]
@@ -192,3 +193,28 @@ ProfileReader = Annotated[UserPayload, Depends(first_party_or("read:profile"))]
 ProfileWriter = Annotated[UserPayload, Depends(first_party_or("write:profile"))]
 """The caller of a profile write: first-party, or an app token granted ``write:profile``."""
 CallerWithUser = Annotated[tuple[UserPayload, UserRow], Depends(current_user_with_row)]
+
+
+def _live_admin(lookups: Lookups, caller: UserPayload) -> None:
+    ensure_live(lookups, caller)  # 401 first: a disabled admin or revoked session
+    check_admin(lookups, caller.user_id)  # 403 unless the account is an admin now
+
+
+async def admin_caller(
+    request: Request,
+    ctx: Ctx,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> UserPayload:
+    """The caller of an ``/api/admin/*`` route: a live first-party session of an account
+    whose role is ``admin`` in the database. No token 401; another role's token 403
+    (``services.admin.NOT_ADMIN``); an application's or client token 403 (the first-party
+    :class:`AccessRule`)."""
+    found, _ = await _authenticate(request, ctx, _live_admin, _ADMIN_RULE)
+    return found
+
+
+_ADMIN_RULE: Final = AccessRule()
+setattr(admin_caller, ACCESS_RULE, _ADMIN_RULE)
+
+Admin = Annotated[UserPayload, Depends(admin_caller)]
+"""The caller of an admin route: an administrator's own first-party session."""

@@ -10,6 +10,9 @@ records in a transaction of its own). Users read their own events at
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Final
 
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 from ..db.security import SecurityActivity
 from ..db.types import new_id
 
-__all__ = ["TYPES", "device_type", "list_activity", "record"]
+__all__ = ["TYPES", "by_admin", "device_type", "list_activity", "record"]
 
 #: Every activity type the server records (``activityType`` on the wire).
 TYPES: Final = frozenset({
@@ -37,7 +40,23 @@ TYPES: Final = frozenset({
     "passkey_added", "passkey_renamed", "passkey_removed", "passkey_used",
     "passkey_sign_count_regression",
     "role_changed",  # by an administrator (tekcify-auth users set-role)
+    "account_disabled", "account_enabled",  # by an administrator
 })
+
+#: Who acts in this context when an administrator does (:func:`by_admin`).
+_ACTING_ADMIN: ContextVar[dict[str, Any] | None] = ContextVar("acting_admin", default=None)
+
+
+@contextmanager
+def by_admin(admin_id: str) -> Iterator[None]:
+    """Within the block, every event recorded (by any service) carries ``{"by": "admin",
+    "adminId": admin_id}`` in its metadata: the HTTP admin API (``routers/admin.py``) wraps
+    each action in it, so the user sees an administrator did it, and which one."""
+    token = _ACTING_ADMIN.set({"by": "admin", "adminId": admin_id})
+    try:
+        yield
+    finally:
+        _ACTING_ADMIN.reset(token)
 
 _BOT: Final = re.compile(r"bot|crawl|spider|curl|wget|python-|httpx|okhttp|node-fetch|undici", re.I)
 _TABLET: Final = re.compile(r"ipad|tablet|kindle|silk|(android(?!.*mobile))", re.I)
@@ -71,6 +90,9 @@ def record(
     """Add one event to ``db``'s transaction (``activity_type`` one of :data:`TYPES`)."""
     if activity_type not in TYPES:
         raise ValueError(f"unknown security activity type {activity_type!r}")
+    acting = _ACTING_ADMIN.get()
+    if acting is not None:
+        metadata = {**(metadata or {}), **acting}
     agent = user_agent[:512] if user_agent else None
     db.add(SecurityActivity(
         id=new_id(), user_id=user_id, activity_type=activity_type,

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from ..context import ServerContext
 from ..db.applications import Application
+from ..db.lookups import Lookup, Lookups
 from ..db.models import User, UserSession
 from ..db.oauth import ClientCredentialsAllowance
 from ..db.security import SecurityActivity
@@ -24,15 +26,22 @@ from ..errors import ApiError
 from . import accounts, activity, applications, profile, sessions
 
 __all__ = [
+    "NOT_ADMIN",
     "ROLES",
     "AppSummary",
     "UserSummary",
     "all_applications",
     "application_summary",
+    "check_admin",
     "delete_user",
+    "email_of",
     "find_any_application",
+    "not_on_self",
+    "page_applications",
+    "page_users",
     "revoke_user_sessions",
     "set_application_active",
+    "set_disabled",
     "set_role",
     "user_summary",
 ]
@@ -43,6 +52,73 @@ ROLES: Final = ("user", "admin")
 BY_ADMIN: Final = {"by": "admin"}
 #: The ``revoked_reason`` of sessions an administrator ended.
 REVOKED_BY_ADMIN: Final = "revoked_by_admin"
+
+
+#: The 403 of the admin API for a live first-party caller whose account is not an admin.
+NOT_ADMIN: Final = "Only an administrator may do this"
+
+_ROLE = Lookup(select(User.role).where(User.id == bindparam("user_id")))
+
+
+def check_admin(lookups: Lookups, user_id: str) -> None:
+    """403 unless the account ``user_id`` has the role ``admin`` now (the database's role,
+    not the token's claim: a demoted admin's unexpired token is refused at once)."""
+    row = lookups.one(_ROLE, user_id=user_id)
+    if row is None or row.role != "admin":
+        raise ApiError(403, NOT_ADMIN)
+
+
+def not_on_self(admin_id: str, user_id: str, action: str) -> None:
+    """409 when an administrator would ``action`` (disable, delete, demote) their own
+    account: then at least one administrator, the one acting, always remains."""
+    if admin_id == user_id:
+        raise ApiError(
+            409,
+            f"An administrator cannot {action} their own account; ask another administrator",
+        )
+
+
+def email_of(db: Session, user_id: str) -> str:
+    """The email of the account ``user_id``; 404 when there is none."""
+    email = None if "\x00" in user_id else db.execute(
+        select(User.email).where(User.id == user_id)
+    ).scalar_one_or_none()
+    if email is None:
+        raise ApiError(404, "User not found")
+    return str(email)
+
+
+def page_users(
+    db: Session, *, limit: int, offset: int, query: str | None = None
+) -> tuple[list[User], int]:
+    """A page of the accounts, oldest first, whose email contains ``query`` (any case);
+    and how many match in all."""
+    where = []
+    if query:
+        pattern = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(func.lower(User.email).like(f"%{pattern}%", escape="\\"))
+    total = db.execute(select(func.count()).select_from(User).where(*where)).scalar_one()
+    rows = db.execute(
+        select(User).where(*where).order_by(User.created_at, User.email)
+        .limit(limit).offset(offset)
+    ).scalars()
+    return list(rows), int(total)
+
+
+def set_disabled(db: Session, ctx: ServerContext, email: str, disabled: bool) -> User:
+    """Disable (sessions revoked, applications suspended) or enable the account; recorded
+    as ``account_disabled`` / ``account_enabled`` when its state changes."""
+    user = _user(db, email)
+    was = user.disabled_at is not None
+    change = accounts.disable_user if disabled else accounts.enable_user
+    user = change(db, ctx, email)
+    if was != disabled:
+        activity.record(
+            db, ctx.clock(), user_id=user.id,
+            activity_type="account_disabled" if disabled else "account_enabled",
+            metadata=dict(BY_ADMIN),
+        )
+    return user
 
 
 def _user(db: Session, email: str, *, lock: bool = False) -> User:
@@ -139,7 +215,10 @@ def delete_user(db: Session, email: str, now: datetime) -> str:
     user = _user(db, email, lock=True)
     user_id = user.id
     profile.erase_user(db, user_id, now)
-    activity.record(db, now, user_id=user_id, activity_type="account_deleted", success=True)
+    activity.record(
+        db, now, user_id=user_id, activity_type="account_deleted", success=True,
+        metadata=dict(BY_ADMIN),
+    )
     return user_id
 
 
@@ -162,6 +241,7 @@ class AppSummary:
     scopes: list[str]
     client_credentials_scopes: list[str] | None
     description: str | None
+    owner_id: str = ""
 
 
 def _summary(row: Application, owner: User, allowance: str | None) -> AppSummary:
@@ -172,7 +252,7 @@ def _summary(row: Application, owner: User, allowance: str | None) -> AppSummary
         redirect_uris=list(row.redirect_uris), authorized_origins=list(row.authorized_origins),
         scopes=list(row.scopes),
         client_credentials_scopes=None if allowance is None else allowance.split(),
-        description=row.description,
+        description=row.description, owner_id=owner.id,
     )
 
 
@@ -190,6 +270,16 @@ def all_applications(db: Session) -> list[AppSummary]:
     """Every application of every owner, oldest first; inactive and suspended ones too."""
     rows = db.execute(_WITH_OWNER.order_by(Application.created_at, Application.client_id))
     return [_summary(app, owner, allowance) for app, owner, allowance in rows]
+
+
+def page_applications(db: Session, *, limit: int, offset: int) -> tuple[list[AppSummary], int]:
+    """A page of :func:`all_applications`, and how many there are in all."""
+    total = db.execute(select(func.count()).select_from(Application)).scalar_one()
+    rows = db.execute(
+        _WITH_OWNER.order_by(Application.created_at, Application.client_id)
+        .limit(limit).offset(offset)
+    )
+    return [_summary(app, owner, allowance) for app, owner, allowance in rows], int(total)
 
 
 def application_summary(db: Session, client_id: str) -> AppSummary:
