@@ -51,6 +51,7 @@ bench: venv
 	$(PY) benchmarks/fleet.py
 	$(PY) benchmarks/history.py
 	$(PY) benchmarks/hotpaths.py
+	$(PY) benchmarks/metrics.py
 
 clean:
 	rm -rf $(VENV) $(RUN_VENV) .pytest_cache .mypy_cache .ruff_cache

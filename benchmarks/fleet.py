@@ -328,6 +328,8 @@ def fleet_env(
         # Login is not measured: cheap hashing makes the sessions the load needs quickly.
         TEKCIFY_ARGON2_TIME_COST="1", TEKCIFY_ARGON2_MEMORY_COST="8",
         TEKCIFY_ARGON2_PARALLELISM="1",
+        TEKCIFY_REGISTRATION_MAX_PER_ADDRESS="100000",
+        TEKCIFY_REGISTRATION_MAX_PER_NETWORK="100000",
         # One account opens every session of the load: lift the per-account limits.
         TEKCIFY_LOGIN_MAX_SUCCESSES_PER_ACCOUNT="100000", TEKCIFY_MAX_SESSIONS_PER_ACCOUNT="10000",
         **shared,

@@ -21,6 +21,7 @@ from ._client_models import WireModel
 
 __all__ = [
     "AuthMethods",
+    "BackupCodes",
     "EmailVerificationMethod",
     "ExportedConnectedApp",
     "ExportedPasskey",
@@ -29,6 +30,8 @@ __all__ = [
     "ExportedSocialProvider",
     "ExportedUserData",
     "InitiateSensitiveActionResponse",
+    "MfaChallenge",
+    "MfaSetup",
     "Passkey",
     "PasskeyLoginOptions",
     "PasskeyRegistrationOptions",
@@ -91,6 +94,46 @@ class SensitiveActionToken(WireModel):
     """
 
     token: str = Field(repr=False)
+
+
+# -- two-factor sign-in ---------------------------------------------------------------------
+
+
+class MfaSetup(WireModel):
+    """``POST /api/auth/mfa/setup``: ``{secret, qrCodeUrl, backupCodes}``, shown once.
+
+    ``qr_code_url`` is a ``data:image/png;base64,...`` QR code of the ``otpauth://`` URI;
+    MFA is on once :meth:`~tekcify_auth.AuthClient.verify_mfa_setup` gets a code. The
+    secret and the backup codes are left out of ``repr``.
+    """
+
+    secret: str = Field(repr=False)
+    qr_code_url: str = Field(repr=False)
+    backup_codes: list[str] = Field(repr=False)
+
+
+class BackupCodes(WireModel):
+    """``POST /api/auth/mfa/regenerate-backup-codes``: ten new single-use codes."""
+
+    backup_codes: list[str] = Field(repr=False)
+
+
+class MfaChallenge(WireModel):
+    """What :meth:`~tekcify_auth.AuthClient.login` answers when the account has MFA on:
+    no tokens yet. ``{mfaRequired: true, mfaToken, methods}``.
+
+    Complete the sign-in with :meth:`~tekcify_auth.AuthClient.login_mfa` and
+    ``mfa_token`` (5 minutes, single use) plus a TOTP code or a backup code. ``methods``
+    lists what the account can answer with (``totp``, ``backup_code``, ``passkey``).
+
+    >>> result = client.login(email, password)  # doctest: +SKIP
+    >>> if isinstance(result, MfaChallenge):  # doctest: +SKIP
+    ...     result = client.login_mfa(result.mfa_token, code=input("Code: "))
+    """
+
+    mfa_required: bool = True
+    mfa_token: str = Field(repr=False)
+    methods: list[str] = Field(default_factory=list)
 
 
 # -- security activity ----------------------------------------------------------------------

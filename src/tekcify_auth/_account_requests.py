@@ -14,25 +14,32 @@ from typing import Final
 
 from ._account_models import (
     AuthMethods,
+    BackupCodes,
     InitiateSensitiveActionResponse,
+    MfaSetup,
     SecurityActivities,
     SensitiveActionToken,
 )
-from ._client_models import MessageResponse
-from ._requests import _PUBLIC, ApiRequest, _message, _model, _request
+from ._client_models import MessageResponse, TokenSet
+from ._requests import _PUBLIC, ApiRequest, Clock, _message, _model, _request, _token_set
 
 __all__ = [
     "confirm_email_change",
+    "disable_mfa",
     "forgot_password",
     "get_auth_methods",
     "get_security_activities",
     "initiate_sensitive_action",
+    "login_mfa",
+    "regenerate_backup_codes",
     "request_email_change",
     "resend_verification_email",
     "reset_password",
     "send_sensitive_action_code",
     "set_or_change_password",
+    "setup_mfa",
     "verify_email",
+    "verify_mfa_setup",
     "verify_sensitive_action_code",
 ]
 
@@ -74,6 +81,70 @@ def set_or_change_password(
         "POST", "/api/auth/account/password/set-or-change", _message, token=access_token,
         json=body,
     )
+
+
+# -- two-factor sign-in ---------------------------------------------------------------------
+
+
+def _proof(password: str | None, sensitive_action_token: str | None) -> dict[str, str]:
+    if (password is None) == (sensitive_action_token is None):
+        raise ValueError("give exactly one of password and sensitive_action_token")
+    if password is not None:
+        return {"password": password}
+    return {"sensitiveActionToken": _text(sensitive_action_token, "sensitive_action_token")}
+
+
+def setup_mfa(
+    access_token: str, password: str | None = None, sensitive_action_token: str | None = None
+) -> ApiRequest[MfaSetup]:
+    """``POST /api/auth/mfa/setup {password? | sensitiveActionToken?}``."""
+    return _request(
+        "POST", "/api/auth/mfa/setup", _model(MfaSetup), token=access_token,
+        json=_proof(password, sensitive_action_token),
+    )
+
+
+def verify_mfa_setup(access_token: str, code: str) -> ApiRequest[MessageResponse]:
+    """``POST /api/auth/mfa/verify-setup {code}``: MFA is on."""
+    return _request(
+        "POST", "/api/auth/mfa/verify-setup", _message, token=access_token,
+        json={"code": _text(code, "code")},
+    )
+
+
+def disable_mfa(
+    access_token: str, mfa_code: str, password: str | None = None,
+    sensitive_action_token: str | None = None,
+) -> ApiRequest[MessageResponse]:
+    """``POST /api/auth/mfa/disable {password? | sensitiveActionToken?, mfaCode}``."""
+    body = {**_proof(password, sensitive_action_token), "mfaCode": _text(mfa_code, "mfa_code")}
+    return _request("POST", "/api/auth/mfa/disable", _message, token=access_token, json=body)
+
+
+def regenerate_backup_codes(
+    access_token: str, mfa_code: str, password: str | None = None,
+    sensitive_action_token: str | None = None,
+) -> ApiRequest[BackupCodes]:
+    """``POST /api/auth/mfa/regenerate-backup-codes {..., mfaCode}``: ``{backupCodes}``."""
+    body = {**_proof(password, sensitive_action_token), "mfaCode": _text(mfa_code, "mfa_code")}
+    return _request(
+        "POST", "/api/auth/mfa/regenerate-backup-codes", _model(BackupCodes),
+        token=access_token, json=body,
+    )
+
+
+def login_mfa(
+    mfa_token: str, clock: Clock, code: str | None = None, backup_code: str | None = None
+) -> ApiRequest[TokenSet]:
+    """``POST /api/auth/login/mfa {mfaToken, code? | backupCode?}``: the token pair."""
+    if (code is None) == (backup_code is None):
+        raise ValueError("give exactly one of code and backup_code")
+    body = {"mfaToken": _text(mfa_token, "mfa_token")}
+    if code is not None:
+        body["code"] = _text(code, "code")
+    else:
+        body["backupCode"] = _text(backup_code, "backup_code")
+    return _request("POST", "/api/auth/login/mfa", _token_set(clock), json=body)
 
 
 # -- sensitive actions ---------------------------------------------------------------------

@@ -20,8 +20,11 @@ import httpx
 from . import _account_requests, _passkey_requests, _requests
 from ._account_models import (
     AuthMethods,
+    BackupCodes,
     ExportedUserData,
     InitiateSensitiveActionResponse,
+    MfaChallenge,
+    MfaSetup,
     Passkey,
     PasskeyLoginOptions,
     PasskeyRegistrationOptions,
@@ -404,9 +407,24 @@ class AuthClient(_BaseClient):
         """Create an account (409 when the email is taken)."""
         return self._send(_requests.register(email, password, first_name, last_name))
 
-    def login(self, email: str, password: str) -> TokenSet:
-        """Sign in with email and password: a new session and its token pair."""
+    def login(self, email: str, password: str) -> TokenSet | MfaChallenge:
+        """Sign in with email and password: a new session and its token pair, or, when the
+        account has two-factor sign-in on, an :class:`~tekcify_auth.MfaChallenge` (no
+        tokens yet) to complete with :meth:`login_mfa`.
+
+        >>> result = client.login("ada@example.com", password)  # doctest: +SKIP
+        >>> if isinstance(result, MfaChallenge):  # doctest: +SKIP
+        ...     result = client.login_mfa(result.mfa_token, code="123456")
+        >>> result.access_token  # doctest: +SKIP
+        """
         return self._send(_requests.login(email, password, self.clock))
+
+    def login_mfa(
+        self, mfa_token: str, code: str | None = None, backup_code: str | None = None
+    ) -> TokenSet:
+        """Complete a login that answered an :class:`~tekcify_auth.MfaChallenge`: its
+        ``mfa_token`` and exactly one of a TOTP ``code`` or a ``backup_code``."""
+        return self._send(_account_requests.login_mfa(mfa_token, self.clock, code, backup_code))
 
     def refresh_tokens(self, refresh_token: str) -> TokenSet:
         """Rotate a refresh token from :meth:`login`: a new pair, the old one used up."""
@@ -458,6 +476,44 @@ class AuthClient(_BaseClient):
         sessions are revoked."""
         request = _account_requests.set_or_change_password(
             access_token, new_password, current_password, mfa_code, sensitive_action_token
+        )
+        return self._send(request)
+
+    def setup_mfa(
+        self, access_token: str, password: str | None = None,
+        sensitive_action_token: str | None = None,
+    ) -> MfaSetup:
+        """Start setting up TOTP: the secret, its QR code and ten backup codes (shown once).
+
+        Exactly one of ``password`` and ``sensitive_action_token``. MFA is on once
+        :meth:`verify_mfa_setup` gets a code from the authenticator app.
+        """
+        request = _account_requests.setup_mfa(access_token, password, sensitive_action_token)
+        return self._send(request)
+
+    def verify_mfa_setup(self, access_token: str, code: str) -> MessageResponse:
+        """Turn two-factor sign-in on with a code of the authenticator just set up."""
+        return self._send(_account_requests.verify_mfa_setup(access_token, code))
+
+    def disable_mfa(
+        self, access_token: str, mfa_code: str, password: str | None = None,
+        sensitive_action_token: str | None = None,
+    ) -> MessageResponse:
+        """Turn two-factor sign-in off: a TOTP or backup ``mfa_code``, and the password
+        or a sensitive-action token."""
+        request = _account_requests.disable_mfa(
+            access_token, mfa_code, password, sensitive_action_token
+        )
+        return self._send(request)
+
+    def regenerate_backup_codes(
+        self, access_token: str, mfa_code: str, password: str | None = None,
+        sensitive_action_token: str | None = None,
+    ) -> BackupCodes:
+        """Ten new backup codes (the old ones stop working), with the proofs of
+        :meth:`disable_mfa`."""
+        request = _account_requests.regenerate_backup_codes(
+            access_token, mfa_code, password, sensitive_action_token
         )
         return self._send(request)
 
@@ -791,9 +847,16 @@ class AsyncAuthClient(_BaseClient):
         """The coroutine twin of :meth:`AuthClient.register`."""
         return await self._send(_requests.register(email, password, first_name, last_name))
 
-    async def login(self, email: str, password: str) -> TokenSet:
+    async def login(self, email: str, password: str) -> TokenSet | MfaChallenge:
         """The coroutine twin of :meth:`AuthClient.login`."""
         return await self._send(_requests.login(email, password, self.clock))
+
+    async def login_mfa(
+        self, mfa_token: str, code: str | None = None, backup_code: str | None = None
+    ) -> TokenSet:
+        """The coroutine twin of :meth:`AuthClient.login_mfa`."""
+        request = _account_requests.login_mfa(mfa_token, self.clock, code, backup_code)
+        return await self._send(request)
 
     async def refresh_tokens(self, refresh_token: str) -> TokenSet:
         """The coroutine twin of :meth:`AuthClient.refresh_tokens`."""
@@ -839,6 +902,38 @@ class AsyncAuthClient(_BaseClient):
         """The coroutine twin of :meth:`AuthClient.set_or_change_password`."""
         request = _account_requests.set_or_change_password(
             access_token, new_password, current_password, mfa_code, sensitive_action_token
+        )
+        return await self._send(request)
+
+    async def setup_mfa(
+        self, access_token: str, password: str | None = None,
+        sensitive_action_token: str | None = None,
+    ) -> MfaSetup:
+        """The coroutine twin of :meth:`AuthClient.setup_mfa`."""
+        request = _account_requests.setup_mfa(access_token, password, sensitive_action_token)
+        return await self._send(request)
+
+    async def verify_mfa_setup(self, access_token: str, code: str) -> MessageResponse:
+        """The coroutine twin of :meth:`AuthClient.verify_mfa_setup`."""
+        return await self._send(_account_requests.verify_mfa_setup(access_token, code))
+
+    async def disable_mfa(
+        self, access_token: str, mfa_code: str, password: str | None = None,
+        sensitive_action_token: str | None = None,
+    ) -> MessageResponse:
+        """The coroutine twin of :meth:`AuthClient.disable_mfa`."""
+        request = _account_requests.disable_mfa(
+            access_token, mfa_code, password, sensitive_action_token
+        )
+        return await self._send(request)
+
+    async def regenerate_backup_codes(
+        self, access_token: str, mfa_code: str, password: str | None = None,
+        sensitive_action_token: str | None = None,
+    ) -> BackupCodes:
+        """The coroutine twin of :meth:`AuthClient.regenerate_backup_codes`."""
+        request = _account_requests.regenerate_backup_codes(
+            access_token, mfa_code, password, sensitive_action_token
         )
         return await self._send(request)
 

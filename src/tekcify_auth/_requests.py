@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from ._account_models import ExportedUserData
+from ._account_models import ExportedUserData, MfaChallenge
 from ._cache import ExpiringLRU
 from ._client_models import (
     Application,
@@ -421,10 +421,19 @@ def register(
     return _request("POST", "/api/auth/register", _model(UserProfile), json=body)
 
 
-def login(email: str, password: str, clock: Clock) -> ApiRequest[TokenSet]:
-    """``POST /api/auth/login``: email and password for a token pair."""
+def login(email: str, password: str, clock: Clock) -> ApiRequest[TokenSet | MfaChallenge]:
+    """``POST /api/auth/login``: email and password for a token pair, or (MFA on) for an
+    :class:`~tekcify_auth.MfaChallenge` (``{mfaRequired: true, mfaToken, methods}``)."""
     body = {"email": email, "password": password}
-    return _request("POST", "/api/auth/login", _token_set(clock), json=body)
+    tokens = _token_set(clock)
+
+    def parse(response: ApiResponse) -> TokenSet | MfaChallenge:
+        data = _json_object(response)
+        if data.get("mfaRequired") is True:
+            return _validate(MfaChallenge, data, response)
+        return tokens(response)
+
+    return _request("POST", "/api/auth/login", parse, json=body)
 
 
 def refresh_tokens(refresh_token: str, clock: Clock) -> ApiRequest[TokenSet]:

@@ -20,8 +20,11 @@ from typing import Any
 
 from ._account_models import (
     AuthMethods,
+    BackupCodes,
     ExportedUserData,
     InitiateSensitiveActionResponse,
+    MfaChallenge,
+    MfaSetup,
     Passkey,
     PasskeyLoginOptions,
     PasskeyRegistrationOptions,
@@ -57,6 +60,7 @@ __all__ = [
     "delete_account",
     "delete_application",
     "delete_passkey",
+    "disable_mfa",
     "export_user_data",
     "fetch_user_info",
     "forgot_password",
@@ -72,12 +76,14 @@ __all__ = [
     "list_passkeys",
     "list_sessions",
     "login",
+    "login_mfa",
     "logout",
     "passkey_login",
     "passkey_login_options",
     "passkey_registration_options",
     "refresh_tokens",
     "regenerate_application_secret",
+    "regenerate_backup_codes",
     "register",
     "register_passkey",
     "rename_passkey",
@@ -90,11 +96,13 @@ __all__ = [
     "send_sensitive_action_code",
     "set_default_client",
     "set_or_change_password",
+    "setup_mfa",
     "update_application",
     "update_user_profile",
     "upload_application_logo",
     "upload_profile_picture",
     "verify_email",
+    "verify_mfa_setup",
     "verify_sensitive_action_code",
 ]
 
@@ -316,7 +324,7 @@ async def register(
     return await get_default_client().register(email, password, first_name, last_name)
 
 
-async def login(email: str, password: str) -> TokenSet:
+async def login(email: str, password: str) -> TokenSet | MfaChallenge:
     """Sign in with email and password: a new session and its token pair.
 
     Uses the default client; see :meth:`AsyncAuthClient.login`.
@@ -494,6 +502,58 @@ async def confirm_email_change(token: str) -> MessageResponse:
     return await get_default_client().confirm_email_change(token)
 
 
+async def login_mfa(
+    mfa_token: str, code: str | None = None, backup_code: str | None = None
+) -> TokenSet:
+    """Complete a login that answered an :class:`~tekcify_auth.MfaChallenge`.
+
+    Uses the default client; see :meth:`AsyncAuthClient.login_mfa`.
+    """
+    return await get_default_client().login_mfa(mfa_token, code, backup_code)
+
+
+async def setup_mfa(
+    access_token: str, password: str | None = None, sensitive_action_token: str | None = None
+) -> MfaSetup:
+    """Start setting up TOTP: secret, QR code and backup codes.
+
+    Uses the default client; see :meth:`AsyncAuthClient.setup_mfa`.
+    """
+    return await get_default_client().setup_mfa(access_token, password, sensitive_action_token)
+
+
+async def verify_mfa_setup(access_token: str, code: str) -> MessageResponse:
+    """Turn two-factor sign-in on with a code of the authenticator just set up.
+
+    Uses the default client; see :meth:`AsyncAuthClient.verify_mfa_setup`.
+    """
+    return await get_default_client().verify_mfa_setup(access_token, code)
+
+
+async def disable_mfa(
+    access_token: str, mfa_code: str, password: str | None = None,
+    sensitive_action_token: str | None = None,
+) -> MessageResponse:
+    """Turn two-factor sign-in off.
+
+    Uses the default client; see :meth:`AsyncAuthClient.disable_mfa`.
+    """
+    return await get_default_client().disable_mfa(
+        access_token, mfa_code, password, sensitive_action_token
+    )
+
+
+async def regenerate_backup_codes(
+    access_token: str, mfa_code: str, password: str | None = None,
+    sensitive_action_token: str | None = None,
+) -> BackupCodes:
+    """Ten new backup codes; the old ones stop working.
+
+    Uses the default client; see :meth:`AsyncAuthClient.regenerate_backup_codes`.
+    """
+    return await get_default_client().regenerate_backup_codes(
+        access_token, mfa_code, password, sensitive_action_token
+    )
 async def passkey_registration_options(access_token: str) -> PasskeyRegistrationOptions:
     """Options for registering a passkey and their challenge.
 

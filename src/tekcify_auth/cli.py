@@ -11,12 +11,14 @@
     tekcify-auth users set-password EMAIL [--password-stdin]
     tekcify-auth users reset-mfa EMAIL
     tekcify-auth keys list
-    tekcify-auth keys rotate
+    tekcify-auth keys rotate [--now]
+    tekcify-auth keys revoke KID [--now] [--revoke-sessions]
     tekcify-auth keys switch-alg {HS256,RS256,ES256,EdDSA}
     tekcify-auth apps allow-client-credentials CLIENT_ID --scopes "read:orders ..."
     tekcify-auth apps deny-client-credentials CLIENT_ID
     tekcify-auth mail test ADDRESS
     tekcify-auth mail status
+    tekcify-auth invites create|list|revoke (and more: _cli_admin.py)
 
 Settings come from the environment (``TEKCIFY_*``, ``JWT_ACCESS_SECRET``). The server
 package is imported only inside the commands, so ``import tekcify_auth`` stays light.
@@ -31,7 +33,7 @@ import os
 import socket
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -337,20 +339,59 @@ def _run_server(args: argparse.Namespace, settings: Settings, port: int) -> int:
 
     import uvicorn
 
-    uvicorn.run(
-        "tekcify_auth.server.app:app_factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=args.workers,
-        log_config=_log_config(settings.log_level),
-        access_log=False,  # the server logs its own structured line per request
-        # The app reads X-Forwarded-* itself, from TEKCIFY_TRUSTED_PROXIES only: uvicorn
-        # would otherwise believe them from 127.0.0.1 (its FORWARDED_ALLOW_IPS default).
-        proxy_headers=False,
-        server_header=False,
-    )
+    with _metrics_for(settings, host, args.workers):
+        uvicorn.run(
+            "tekcify_auth.server.app:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            log_config=_log_config(settings.log_level),
+            access_log=False,  # the server logs its own structured line per request
+            # The app reads X-Forwarded-* itself, from TEKCIFY_TRUSTED_PROXIES only:
+            # uvicorn would otherwise believe them from 127.0.0.1 (FORWARDED_ALLOW_IPS).
+            proxy_headers=False,
+            server_header=False,
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_for(settings: Settings, host: str, workers: int) -> Iterator[None]:
+    """With ``TEKCIFY_METRICS=true``: the workers' multiprocess folder (made here, empty,
+    and deleted at exit) and the ``TEKCIFY_METRICS_PORT`` listener (server/metrics.py)."""
+    if not settings.metrics:
+        yield
+        return
+    import shutil
+
+    from .server.metrics import MULTIPROC_ENV, check_available, serve_port
+    from .server.settings import SettingsError
+
+    with contextlib.ExitStack() as cleanup:
+        if workers > 1:
+            # Before prometheus-client is imported here: it reads the variable then.
+            folder = tempfile.mkdtemp(prefix="tekcify-metrics-")
+            cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
+            os.environ[MULTIPROC_ENV] = folder
+        try:
+            check_available(settings.model_copy(update={"workers": workers}))
+        except SettingsError as exc:
+            raise CommandError(str(exc)) from None
+        if settings.metrics_port is not None:
+            try:
+                cleanup.callback(serve_port(settings, host))
+            except OSError as exc:
+                raise CommandError(
+                    f"cannot serve metrics on {host}:{settings.metrics_port} "
+                    f"(TEKCIFY_METRICS_PORT): {exc.strerror}"
+                ) from None
+            print(
+                f"  metrics:  http://{host}:{settings.metrics_port}/metrics", flush=True
+            )
+        else:
+            print("  metrics:  /metrics (TEKCIFY_METRICS_TOKEN)", flush=True)
+        yield
 
 
 # -- db ------------------------------------------------------------------------------
@@ -504,6 +545,9 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_key_commands(commands)
     _add_app_commands(commands)
     _add_mail_commands(commands)
+    from ._cli_admin import add_invite_commands
+
+    add_invite_commands(commands)
     return parser
 
 
@@ -520,7 +564,9 @@ def _add_user_commands(commands: Any) -> None:
     create.add_argument("--first-name", help="the person's first name")
     create.add_argument("--last-name", help="the person's last name")
     create.set_defaults(handler=_users_create)
-    actions.add_parser("list", help="list accounts").set_defaults(handler=_users_list)
+    listing = actions.add_parser("list", help="list accounts")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=_users_list)
     disable = actions.add_parser(
         "disable", help="disable an account, end its sessions and suspend its applications"
     )
@@ -550,6 +596,9 @@ def _add_user_commands(commands: Any) -> None:
     )
     reset_mfa.add_argument("email")
     reset_mfa.set_defaults(handler=_users_reset_mfa)
+    from ._cli_admin import add_user_actions
+
+    add_user_actions(actions)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -597,7 +646,7 @@ def _users_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _users_list(_args: argparse.Namespace) -> int:
+def _users_list(args: argparse.Namespace) -> int:
     from .server.services import accounts
 
     ctx = _started_context(_settings())
@@ -606,6 +655,16 @@ def _users_list(_args: argparse.Namespace) -> int:
             users = accounts.list_users(db)
     finally:
         ctx.stop()
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps([
+            {"id": user.id, "email": user.email, "role": user.role,
+             "state": "disabled" if user.disabled_at is not None else "active",
+             "createdAt": _when(user.created_at)}
+            for user in users
+        ], indent=2))
+        return 0
     print(f"{'ID':36}  {'ROLE':5}  {'STATUS':8}  {'CREATED':20}  EMAIL")
     for user in users:
         status = "disabled" if user.disabled_at is not None else "active"
@@ -696,13 +755,38 @@ def _add_key_commands(commands: Any) -> None:
         "keys", help="asymmetric signing keys (TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA)"
     )
     actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    actions.add_parser("list", help="list the signing keys and their states").set_defaults(
-        handler=_keys_list
-    )
     actions.add_parser(
+        "list", help="list the signing keys, their states (next, active, retired, revoked, "
+        "expired) and ages, and what happens next",
+    ).set_defaults(handler=_keys_list)
+    rotate = actions.add_parser(
         "rotate",
-        help="make a new signing key; the old one stays published until its tokens expire",
-    ).set_defaults(handler=_keys_rotate)
+        help="publish the next signing key now; it signs once every resource server can "
+        "have fetched it (the JWKS max-age plus TEKCIFY_KEY_RELOAD_INTERVAL), and the old "
+        "one stays published until its tokens expire",
+    )
+    rotate.add_argument(
+        "--now", action="store_true",
+        help="emergency: the new key signs at once (resource servers that fetched the JWKS "
+        "lately refuse its tokens until they fetch it again)",
+    )
+    rotate.set_defaults(handler=_keys_rotate)
+    revoke = actions.add_parser(
+        "revoke",
+        help="withdraw a key at once (a leaked one): out of the JWKS, and its tokens refused "
+        "by introspection, UserInfo and every route within TEKCIFY_KEY_RELOAD_INTERVAL",
+    )
+    revoke.add_argument("kid", metavar="KID", help="the key's kid (see keys list)")
+    revoke.add_argument(
+        "--now", action="store_true",
+        help="needed to revoke the key that signs now: a new key is made and signs at once",
+    )
+    revoke.add_argument(
+        "--revoke-sessions", action="store_true",
+        help="also revoke the sessions whose latest access token the key signed (their "
+        "refresh tokens stop working; the users sign in again)",
+    )
+    revoke.set_defaults(handler=_keys_revoke)
     switch = actions.add_parser(
         "switch-alg",
         help="change the signing algorithm recorded in the database, on purpose: a new key "
@@ -718,33 +802,65 @@ def _when(value: Any) -> str:
     return "-" if value is None else str(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
+def _clock_time(value: Any) -> str:
+    """``HH:MM UTC (ISO time)``: when something happens, for a person and for a script."""
+    return f"{value.strftime('%H:%M')} UTC ({_when(value)})"
+
+
+def _age(seconds: float) -> str:
+    """A duration as its two largest units: ``3d 4h``, ``12m 5s``, ``40s``."""
+    left = max(0, int(seconds))
+    parts: list[str] = []
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size or (unit == "s" and not parts):
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return " ".join(parts[:2])
+
+
 def _keys_list(_args: argparse.Namespace) -> int:
     from .server.services import keystore
 
     settings = _settings()
     ctx = _started_context(settings)
+    now = ctx.clock()
     try:
         with ctx.db.read() as db:
-            keys = keystore.list_keys(db, settings, ctx.clock())
+            keys = keystore.list_keys(db, settings, now)
     finally:
         ctx.stop()
     if ctx.signing_alg == "HS256":
         print("the server signs HS256: tokens are signed with the shared secret, not these keys")
-    print(f"{'KID':43}  {'ALG':5}  {'STATE':7}  {'CREATED':20}  {'RETIRED':20}  PUBLISHED UNTIL")
+    print(
+        f"{'KID':43}  {'ALG':5}  {'STATE':7}  {'AGE':7}  {'CREATED':20}  {'SIGNS FROM':20}  "
+        f"{'RETIRED':20}  {'PUBLISHED UNTIL':20}  REVOKED"
+    )
     for key in keys:
         print(
-            f"{key.kid:43}  {key.alg:5}  {key.state:7}  {_when(key.created_at):20}  "
-            f"{_when(key.retired_at):20}  {_when(key.published_until)}"
+            f"{key.kid:43}  {key.alg:5}  {key.state:7}  {_age(key.age(now).total_seconds()):7}  "
+            f"{_when(key.created_at):20}  {_when(key.activates_at):20}  "
+            f"{_when(key.retired_at):20}  {_when(key.published_until):20}  "
+            f"{_when(key.revoked_at)}"
         )
+    for key in keys:
+        if key.state == "next":
+            print(f"signing switches to {key.kid} at {_clock_time(key.activates_at)}")
+        elif key.state == "retired":
+            print(f"{key.kid} leaves the JWKS at {_clock_time(key.published_until)}")
     return 0
 
 
-def _keys_rotate(_args: argparse.Namespace) -> int:
+def _reload_note(settings: Settings) -> str:
+    return f"{settings.key_reload_interval:g} seconds (TEKCIFY_KEY_RELOAD_INTERVAL)"
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
     from .server.services import keystore
     from .server.services.keys import key_cipher
 
     settings = _settings()
     ctx = _started_context(settings)
+    now = ctx.clock()
     try:
         if ctx.signing_alg == "HS256":
             raise CommandError(
@@ -754,20 +870,96 @@ def _keys_rotate(_args: argparse.Namespace) -> int:
             )
         cipher, _where = key_cipher(settings)
         with ctx.db.write() as db:
-            rotation = keystore.rotate_key(db, settings, cipher, ctx.clock())
+            rotation = keystore.rotate_key(db, settings, cipher, now, immediate=args.now)
+    except keystore.KeyPending as exc:
+        raise CommandError(
+            f"key {exc.pending.kid} is already next: signing switches to it at "
+            f"{_clock_time(exc.pending.activates_at)}, nothing changed (`tekcify-auth keys "
+            "rotate --now` makes a new key sign at once instead)"
+        ) from None
     finally:
         ctx.stop()
     new = rotation.active
-    print(f"new signing key {new.kid} ({new.alg})")
-    if rotation.retired:
-        until = _when(ctx.clock() + keystore.retention(settings))
-        print(f"retired {', '.join(rotation.retired)}: published until {until}")
+    if args.now:
+        print(f"new signing key {new.kid} ({new.alg}), signing now")
+        if rotation.retired:
+            until = _when(now + keystore.retention(settings))
+            print(f"retired {', '.join(rotation.retired)}: published until {until}")
+        print(f"running servers sign with the new key within {_reload_note(settings)}")
+        print(
+            "resource servers that fetched the JWKS before the new key was in it refuse its "
+            "tokens until they fetch it again (JwksVerifier: at most refetch_cooldown "
+            "seconds, 30 by default); without --now, keys rotate avoids this"
+        )
+    else:
+        assert rotation.switch_at is not None
+        delay = keystore.publication_delay(settings).total_seconds()
+        print(f"next signing key {new.kid} ({new.alg}), published in the JWKS now")
+        print(f"signing switches to {new.kid} at {_clock_time(rotation.switch_at)}")
+        print(
+            f"in {delay:g} seconds: the JWKS max-age ({keystore.JWKS_MAX_AGE}), the reload "
+            f"interval ({settings.key_reload_interval:g}) and a margin for clocks "
+            f"({keystore.ACTIVATION_MARGIN}); every instance switches by itself, so no "
+            "resource server sees a token of a key it could not have fetched"
+        )
+        if rotation.retired:
+            until = _when(rotation.switch_at + keystore.retention(settings))
+            print(
+                f"{', '.join(rotation.retired)} signs until then; published until {until}"
+            )
     if rotation.deleted:
         print(f"deleted {len(rotation.deleted)} expired key(s): {', '.join(rotation.deleted)}")
-    print(
-        f"running servers sign with the new key within {settings.key_reload_interval:g} "
-        "seconds (TEKCIFY_KEY_RELOAD_INTERVAL)"
-    )
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from .server.services import keystore
+    from .server.services.keys import key_cipher
+
+    settings = _settings()
+    ctx = _started_context(settings)
+    now = ctx.clock()
+    kid: str = args.kid
+    try:
+        with ctx.db.write() as db:
+            revocation = keystore.revoke_key(
+                db, settings, kid, now, cipher=lambda: key_cipher(settings)[0],
+                replace=args.now, revoke_sessions=args.revoke_sessions,
+            )
+    except keystore.UnknownKey:
+        raise CommandError(f"no signing key {kid} (see `tekcify-auth keys list`)") from None
+    except keystore.RevokeRefused:
+        raise CommandError(
+            f"{kid} is the key that signs now, and nothing would sign without it: run "
+            f"`tekcify-auth keys revoke {kid} --now` to make a new key that signs at once "
+            "(resource servers that fetched the JWKS before it was in it refuse its tokens "
+            "until they fetch it again)"
+        ) from None
+    finally:
+        ctx.stop()
+    if revocation.already:
+        print(f"{kid} was already revoked at {_when(revocation.revoked.revoked_at)}")
+    else:
+        print(
+            f"revoked {kid}: out of the JWKS now; introspection, UserInfo and every route "
+            f"of every instance refuse its tokens within {_reload_note(settings)}"
+        )
+        print(
+            "resource servers that verify with a cached JWKS drop it when they fetch it "
+            f"again (within {keystore.JWKS_MAX_AGE} seconds, its max-age)"
+        )
+    if revocation.replacement is not None:
+        print(f"new signing key {revocation.replacement.kid} ({revocation.replacement.alg}), "
+              "signing now")
+    for other in revocation.restored:
+        print(f"{other} goes on signing: the key it was to hand over to is revoked")
+    if args.revoke_sessions:
+        print(f"revoked {revocation.sessions} session(s) whose access tokens {kid} signed")
+    else:
+        print(
+            "the sessions whose access tokens it signed are still live (their refresh tokens "
+            "get tokens of the current key); --revoke-sessions ends them"
+        )
     return 0
 
 
@@ -856,6 +1048,9 @@ def _add_app_commands(commands: Any) -> None:
     )
     deny.add_argument("client_id", metavar="CLIENT_ID")
     deny.set_defaults(handler=_apps_deny_client_credentials)
+    from ._cli_admin import add_app_actions
+
+    add_app_actions(actions)
 
 
 def _apps_allow_client_credentials(args: argparse.Namespace) -> int:

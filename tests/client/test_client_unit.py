@@ -243,6 +243,25 @@ CASES += [
     ("confirm_email_change", ("link",), "POST", "/api/user/email/change/confirm", 200,
      {"message": "Email changed"}, lambda r: r.message == "Email changed", {"token": "link"}),
 ]
+# Two-factor sign-in (issue 14): 2.2.12's MFA calls and the login's second step.
+CASES += [
+    ("setup_mfa", ("tok", "pw"), "POST", "/api/auth/mfa/setup", 200,
+     {"secret": "JBSWY3DPEHPK3PXP", "qrCodeUrl": "data:image/png;base64,AA",
+      "backupCodes": ["a"] * 10},
+     lambda r: r.secret == "JBSWY3DPEHPK3PXP" and len(r.backup_codes) == 10,
+     {"password": "pw"}),
+    ("verify_mfa_setup", ("tok", "123456"), "POST", "/api/auth/mfa/verify-setup", 200,
+     {"message": "on"}, lambda r: r.message == "on", {"code": "123456"}),
+    ("disable_mfa", ("tok", "123456", "pw"), "POST", "/api/auth/mfa/disable", 200,
+     {"message": "off"}, lambda r: r.message == "off",
+     {"password": "pw", "mfaCode": "123456"}),
+    ("regenerate_backup_codes", ("tok", "123456", None, "sat"), "POST",
+     "/api/auth/mfa/regenerate-backup-codes", 200, {"backupCodes": ["b"] * 10},
+     lambda r: r.backup_codes == ["b"] * 10,
+     {"sensitiveActionToken": "sat", "mfaCode": "123456"}),
+    ("login_mfa", ("temp", "123456"), "POST", "/api/auth/login/mfa", 200, TOKENS,
+     lambda r: r.access_token == "at", {"mfaToken": "temp", "code": "123456"}),
+]
 # Passkeys (issue 14): 2.2.12's passkey calls and the passkey sign-in.
 PASSKEY = {"id": "p1", "credentialId": "Y3JlZA", "name": "Laptop",
            "createdAt": "2025-01-31T12:00:00.000Z", "lastUsedAt": None}
@@ -271,8 +290,8 @@ CASES += [
      {"credential": CREDENTIAL, "challenge": "Y2g"}),
 ]
 PUBLIC = {"get_application_by_client_id", "introspect_token", "register", "login",
-          "refresh_tokens", "forgot_password", "reset_password", "confirm_email_change",
-          "passkey_login_options", "passkey_login"}
+          "login_mfa", "refresh_tokens", "forgot_password", "reset_password",
+          "confirm_email_change", "passkey_login_options", "passkey_login"}
 
 
 def test_the_cases_cover_every_method() -> None:

@@ -38,10 +38,19 @@ FAST_HASHING = {
     "TEKCIFY_ARGON2_TIME_COST": "1",
     "TEKCIFY_ARGON2_MEMORY_COST": "8",
     "TEKCIFY_ARGON2_PARALLELISM": "1",
+    # Every test registers from 127.0.0.1: the registration limits (issue 17) must not
+    # turn one test's accounts into another's 429.
+    "TEKCIFY_REGISTRATION_MAX_PER_ADDRESS": "100000",
+    "TEKCIFY_REGISTRATION_MAX_PER_NETWORK": "100000",
 }
 # Every test logs in from 127.0.0.1, some with wrong passwords on purpose: the
 # per-address limit must not turn one test's failures into another's 429.
-LENIENT_LOGIN_LIMITS = {"TEKCIFY_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000"}
+LENIENT_LOGIN_LIMITS = {
+    "TEKCIFY_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000",
+    # Likewise for wrong client secrets (issue 17's client authentication limits).
+    "TEKCIFY_CLIENT_AUTH_MAX_FAILURES": "100000",
+    "TEKCIFY_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT": "100000",
+}
 # The URL the server names (``http://localhost:PORT``, as the library's default says):
 # its banner resolves port 0 to the port it listens on.
 _LISTENING = re.compile(r"Tekcify Auth listening on (http://localhost:\d+)")

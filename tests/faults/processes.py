@@ -38,6 +38,12 @@ FAST_HASHING: Final = {
     "TEKCIFY_ARGON2_TIME_COST": "1",
     "TEKCIFY_ARGON2_MEMORY_COST": "8",
     "TEKCIFY_ARGON2_PARALLELISM": "1",
+    # Every test registers from 127.0.0.1: the registration limits (issue 17) must not
+    # turn one test's accounts into another's 429.
+    "TEKCIFY_REGISTRATION_MAX_PER_ADDRESS": "100000",
+    "TEKCIFY_REGISTRATION_MAX_PER_NETWORK": "100000",
+    "TEKCIFY_CLIENT_AUTH_MAX_FAILURES": "100000",
+    "TEKCIFY_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT": "100000",
 }
 _LISTENING: Final = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
 

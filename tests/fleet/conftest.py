@@ -134,6 +134,11 @@ def shared_env(database_url: str, redis_url: str) -> dict[str, str]:
         "JWT_ACCESS_SECRET": "fleet-" + secrets.token_urlsafe(32),
         "TEKCIFY_KEY_RELOAD_INTERVAL": str(KEY_RELOAD_INTERVAL),
         "TEKCIFY_LOGIN_MAX_FAILURES": str(MAX_FAILURES),
+        # Every test registers from 127.0.0.1 (issue 17's registration limits).
+        "TEKCIFY_REGISTRATION_MAX_PER_ADDRESS": "100000",
+        "TEKCIFY_REGISTRATION_MAX_PER_NETWORK": "100000",
+        "TEKCIFY_CLIENT_AUTH_MAX_FAILURES": "100000",
+        "TEKCIFY_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT": "100000",
     }
 
 

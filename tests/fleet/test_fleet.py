@@ -181,7 +181,9 @@ def test_a_key_rotated_with_the_cli_signs_and_verifies_everywhere(
     old_kid = kid_of(before["accessToken"])
     assert _jwks_kids(a)[0] == _jwks_kids(b)[0] == old_kid
 
-    rotated = fleet.cli("keys", "rotate", data_dir=tmp_path)
+    # --now: a scheduled rotation switches after the JWKS max-age (tests/server/
+    # test_key_lifecycle.py drives one through with a clock); this one switches at once.
+    rotated = fleet.cli("keys", "rotate", "--now", data_dir=tmp_path)
     assert rotated.returncode == 0, rotated.stderr
     found = re.search(r"new signing key (\S+) \(ES256\)", rotated.stdout)
     assert found, rotated.stdout
@@ -200,6 +202,32 @@ def test_a_key_rotated_with_the_cli_signs_and_verifies_everywhere(
             # A resource server that knows only the instance's JWKS accepts it too.
             verified = JwksVerifier(auth_server_url=server.url).verify(token)
             assert verified.valid, verified.error
+
+
+def test_a_key_revoked_with_the_cli_is_refused_everywhere(
+    fleet: Fleet, a: httpx.Client, b: httpx.Client, tmp_path: Path
+) -> None:
+    email = register(a)
+    pair = login(a, email)
+    token = pair["accessToken"]
+    leaked = kid_of(token)
+    for instance in (a, b):  # verified once: in each instance's verifier cache
+        assert introspect(instance, token)
+        assert instance.get("/api/oauth/userinfo", headers=bearer(token)).status_code == 200
+
+    revoked = fleet.cli("keys", "revoke", leaked, "--now", data_dir=tmp_path)
+    assert revoked.returncode == 0, revoked.stderr
+    found = re.search(r"new signing key (\S+) \(ES256\), signing now", revoked.stdout)
+    assert found, revoked.stdout
+    _wait_for_kid((a, b), found.group(1))  # each instance has re-read the keys
+    for instance in (a, b):
+        assert leaked not in _jwks_kids(instance)
+        assert not introspect(instance, token)
+        assert instance.get("/api/oauth/userinfo", headers=bearer(token)).status_code == 401
+    fresh = _ok(b.post("/api/auth/refresh", json={"refreshToken": pair["refreshToken"]}))
+    assert kid_of(fresh["accessToken"]) == found.group(1)
+    for instance in (a, b):
+        assert introspect(instance, fresh["accessToken"])
 
 
 # -- images ----------------------------------------------------------------------------------

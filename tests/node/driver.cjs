@@ -308,6 +308,37 @@ const scenarios = {
       changed: voidResult(await pkg.changePassword(c.token, { currentPassword: c.password, newPassword: c.newPassword })),
     };
   },
+  // -- two-factor sign-in (issue 14) ------------------------------------------------------
+  async setupMfa(c) {
+    return {
+      wrongPassword: await outcome(pkg.setupMfa(c.token, { password: `${c.password}-not` })),
+      setup: await pkg.setupMfa(c.token, { password: c.password }),
+    };
+  },
+  async verifyMfaSetup(c) {
+    return {
+      wrongCode: await outcome(pkg.verifyMfaSetup(c.token, { code: c.wrongCode })),
+      verified: voidResult(await pkg.verifyMfaSetup(c.token, { code: c.code })),
+    };
+  },
+  async mfaCodes(c) {
+    const regenerated = await pkg.regenerateBackupCodes(c.token, { password: c.password, mfaCode: c.backupCodes[0] });
+    const fresh = regenerated.backupCodes;
+    return {
+      regenerated,
+      oldCode: await outcome(pkg.disableMfa(c.token, { password: c.password, mfaCode: c.backupCodes[1] })),
+      changeWithoutCode: await outcome(pkg.changePassword(c.token, { currentPassword: c.password, newPassword: c.newPassword })),
+      deleteWithoutCode: await outcome(pkg.deleteAccount(c.token, { password: c.password, confirmDelete: true })),
+      changed: voidResult(await pkg.changePassword(c.token, { currentPassword: c.password, newPassword: c.newPassword, mfaCode: fresh[0] })),
+      disabled: voidResult(await pkg.disableMfa(c.token, { password: c.newPassword, mfaCode: fresh[1] })),
+    };
+  },
+  async deleteAccountWithMfa(c) {
+    return {
+      deleted: await pkg.deleteAccount(c.token, { password: c.password, mfaCode: c.mfaCode, confirmDelete: true }),
+      profileAfter: await outcome(pkg.getUserProfile(c.token)),
+    };
+  },
   async listSessions(c) {
     return { sessions: await pkg.listSessions(c.token) };
   },

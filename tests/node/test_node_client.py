@@ -54,8 +54,6 @@ NEW_PASSWORD = "another correct horse battery"
 
 #: The exports whose endpoints come with later issues: not claimed to work here.
 NOT_YET = frozenset({
-    # issue 14: MFA
-    "setupMfa", "verifyMfaSetup", "disableMfa", "regenerateBackupCodes",
     # issue 15: social accounts
     "listSocialProviders", "disconnectSocialProvider",
 })
@@ -219,6 +217,8 @@ INITIATE_SENSITIVE_ACTION_RESPONSE = {
     "requiresVerification": bool,
 }
 SENSITIVE_ACTION_TOKEN = {"token": str}
+SETUP_MFA_RESPONSE = {"secret": str, "qrCodeUrl": str, "backupCodes": [str]}
+BACKUP_CODES_RESPONSE = {"backupCodes": [str]}
 PASSKEY_REGISTRATION_OPTIONS = {
     "options": {
         "challenge": str, "rp": {"name": str, "id": str},
@@ -611,6 +611,53 @@ def test_change_password(node: Node, hs_server: ServerProcess, user: User) -> No
     assert result["changed"] == VOID
     assert login_status(hs_server, user.email, NEW_PASSWORD) == 200
     assert refresh_status(hs_server, other_session[1]) == 401  # other sessions revoked
+
+
+def _mfa_on(node: Node, server: ServerProcess, user: User) -> dict[str, Any]:
+    """Set up and turn on TOTP through the package; the setup answer."""
+    import pyotp
+
+    setup = node("setupMfa", server, token=user.access_token, password=user.password)
+    refused(setup["wrongPassword"])
+    conforms(setup["setup"], SETUP_MFA_RESPONSE)
+    answer: dict[str, Any] = setup["setup"]
+    assert answer["qrCodeUrl"].startswith("data:image/png;base64,")
+    assert len(answer["backupCodes"]) == 10
+    totp = pyotp.TOTP(answer["secret"])
+    wrong = f"{(int(totp.now()) + 1) % 1_000_000:06d}"
+    verified = node("verifyMfaSetup", server, token=user.access_token, code=totp.now(),
+                    wrongCode=wrong)
+    refused(verified["wrongCode"])
+    assert verified["verified"] == VOID
+    return answer
+
+
+@proves("setupMfa", "verifyMfaSetup", "regenerateBackupCodes", "disableMfa")
+def test_mfa_set_up_codes_and_turned_off(node: Node, hs_server: ServerProcess, user: User) -> None:
+    setup = _mfa_on(node, hs_server, user)
+    login = httpx.post(f"{hs_server.url}/api/auth/login",
+                       json={"email": user.email, "password": user.password})
+    assert login.json()["mfaRequired"] is True
+    result = node("mfaCodes", hs_server, token=user.access_token, password=user.password,
+                  newPassword=NEW_PASSWORD, backupCodes=setup["backupCodes"])
+    conforms(result["regenerated"], BACKUP_CODES_RESPONSE)
+    assert not set(result["regenerated"]["backupCodes"]) & set(setup["backupCodes"])
+    refused(result["oldCode"])  # the codes before the regeneration stopped working
+    refused(result["changeWithoutCode"])  # mfaCode is required while MFA is on
+    refused(result["deleteWithoutCode"])
+    assert result["changed"] == VOID
+    assert result["disabled"] == VOID
+    assert login_status(hs_server, user.email, NEW_PASSWORD) == 200  # tokens again
+
+
+def test_delete_account_takes_the_mfa_code(
+    node: Node, hs_server: ServerProcess, user: User
+) -> None:
+    setup = _mfa_on(node, hs_server, user)
+    result = node("deleteAccountWithMfa", hs_server, token=user.access_token,
+                  password=user.password, mfaCode=setup["backupCodes"][0])
+    conforms(result["deleted"], MESSAGE)
+    refused(result["profileAfter"])
 
 
 @proves("listSessions", "revokeSession", "revokeAllSessions", "logout")

@@ -64,11 +64,18 @@ class FakeClock:
 #: The mail sender stays off unless a test turns it on (``mail_poll_interval``): tests
 #: read queued messages from ``mail_queue``, whose bodies a delivery wipes.
 NO_MAIL_SENDER: dict[str, Any] = {"mail_poll_interval": 0}
+#: Every test registers from one address: the registration limits (issue 17) stay out of
+#: the way unless a test sets them (``tests/server/test_registration_policy.py``).
+LENIENT_REGISTRATION: dict[str, Any] = {
+    "registration_max_per_address": 100_000, "registration_max_per_network": 100_000,
+}
 
 
 def make_settings(**overrides: Any) -> Settings:
     """Settings from ``overrides`` only (the process environment is not read)."""
-    return load_settings({}, **{**FAST_HASHING, **NO_MAIL_SENDER, **overrides})
+    return load_settings(
+        {}, **{**FAST_HASHING, **NO_MAIL_SENDER, **LENIENT_REGISTRATION, **overrides}
+    )
 
 
 def postgres_root_url() -> str:

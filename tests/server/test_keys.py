@@ -384,7 +384,7 @@ def cli_env(database_url: str, data_dir: Path, alg: str) -> dict[str, str]:
     }
 
 
-async def test_a_running_server_switches_to_a_key_rotated_by_the_cli(
+async def test_a_running_server_switches_to_a_key_rotated_by_the_cli_now(
     clean_db: str, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -392,7 +392,8 @@ async def test_a_running_server_switches_to_a_key_rotated_by_the_cli(
     async with running(settings, clock) as (_app, client):
         before = await signed_up(client)
         first_kid = kid_of(before["accessToken"])
-        assert run_cli(["keys", "rotate"], monkeypatch, cli_env(clean_db, tmp_path, "ES256")) == 0
+        env = cli_env(clean_db, tmp_path, "ES256")
+        assert run_cli(["keys", "rotate", "--now"], monkeypatch, env) == 0
         out = capsys.readouterr().out
         assert f"retired {first_kid}" in out
         new_kid = out.split()[3]
@@ -425,7 +426,7 @@ async def test_a_token_of_a_key_made_elsewhere_is_accepted_at_once(
         ctx_b: ServerContext = app_b.state.ctx
         cipher, _ = key_cipher(settings)
         with ctx_b.db.write() as db:
-            rotation = keystore.rotate_key(db, settings, cipher, ctx_b.clock())
+            rotation = keystore.rotate_key(db, settings, cipher, ctx_b.clock(), immediate=True)
         ring_of(app_b).reload()
         token = (await signed_up(client_b))["accessToken"]
         assert kid_of(token) == rotation.active.kid
@@ -448,7 +449,7 @@ async def test_a_retired_key_is_published_until_its_tokens_have_expired(
         old = await signed_up(client)
         cipher, _ = key_cipher(settings)
         with ctx.db.write() as db:
-            keystore.rotate_key(db, settings, cipher, ctx.clock())
+            keystore.rotate_key(db, settings, cipher, ctx.clock(), immediate=True)
 
         async def published() -> list[str]:
             body = (await client.get("/api/.well-known/jwks.json")).json()
@@ -462,7 +463,7 @@ async def test_a_retired_key_is_published_until_its_tokens_have_expired(
             states = [k.state for k in keystore.list_keys(db, settings, ctx.clock())]
         assert states == ["active", "expired"]
         with ctx.db.write() as db:
-            rotation = keystore.rotate_key(db, settings, cipher, ctx.clock())
+            rotation = keystore.rotate_key(db, settings, cipher, ctx.clock(), immediate=True)
         assert rotation.deleted == (kid_of(old["accessToken"]),)
         assert len(stored_keys(ctx)) == 2
 
@@ -472,12 +473,25 @@ def test_keys_list_shows_each_key_and_its_state(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     env = cli_env(clean_db, tmp_path, "EdDSA")
+    assert run_cli(["keys", "rotate", "--now"], monkeypatch, env) == 0
+    now_kid = capsys.readouterr().out.split()[3]
     assert run_cli(["keys", "rotate"], monkeypatch, env) == 0
-    capsys.readouterr()
+    next_kid = capsys.readouterr().out.split()[3]
     assert run_cli(["keys", "list"], monkeypatch, env) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].split() == ["KID", "ALG", "STATE", "CREATED", "RETIRED", "PUBLISHED", "UNTIL"]
-    assert [line.split()[1:3] for line in lines[1:]] == [["EdDSA", "active"], ["EdDSA", "retired"]]
+    assert lines[0].split() == [
+        "KID", "ALG", "STATE", "AGE", "CREATED", "SIGNS", "FROM", "RETIRED", "PUBLISHED",
+        "UNTIL", "REVOKED",
+    ]
+    rows = [line.split() for line in lines[1:4]]
+    assert [row[:3] for row in rows] == [
+        [now_kid, "EdDSA", "active"], [next_kid, "EdDSA", "next"],
+        [rows[2][0], "EdDSA", "retired"],
+    ]
+    assert all(row[3].endswith("s") for row in rows)  # an age in seconds: made just now
+    assert lines[4].startswith(f"signing switches to {next_kid} at ")
+    assert lines[4].endswith(" UTC (" + rows[1][5] + ")")  # the next key's SIGNS FROM
+    assert lines[5].startswith(f"{rows[2][0]} leaves the JWKS at ")
 
 
 def test_keys_rotate_needs_an_asymmetric_algorithm(
@@ -652,15 +666,15 @@ def serve(app: FastAPI) -> Iterator[str]:
 
 
 def rotate_in_a_process(database_url: str, data_dir: Path, alg: str) -> str:
-    """``tekcify-auth keys rotate`` as its own process; returns what it printed."""
+    """``tekcify-auth keys rotate --now`` as its own process; returns what it printed."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TEKCIFY_")},
         **cli_env(database_url, data_dir, alg),
     }
     script = Path(sys.executable).with_name("tekcify-auth")
     done = subprocess.run(
-        [str(script), "keys", "rotate"], env=env, capture_output=True, text=True, timeout=60,
-        check=False,
+        [str(script), "keys", "rotate", "--now"], env=env, capture_output=True, text=True,
+        timeout=60, check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -698,7 +712,8 @@ def test_tokens_verify_with_the_jwks_across_a_cli_rotation(
         if cli == "own process":
             printed = rotate_in_a_process(clean_db, tmp_path, alg)
         else:
-            assert run_cli(["keys", "rotate"], monkeypatch, cli_env(clean_db, tmp_path, alg)) == 0
+            env = cli_env(clean_db, tmp_path, alg)
+            assert run_cli(["keys", "rotate", "--now"], monkeypatch, env) == 0
             printed = capsys.readouterr().out
         assert f"retired {kid_of(old)}" in printed
 

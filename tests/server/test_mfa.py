@@ -348,7 +348,7 @@ async def test_sensitive_actions_need_the_code_while_mfa_is_on(
     wrong = await client.post(
         "/api/auth/password/change", json={**change, "mfaCode": "000000"}, headers=bearer(token)
     )
-    assert wrong.status_code == 401
+    assert wrong.status_code == 403
     setor = await client.post(
         "/api/auth/account/password/set-or-change", json=change, headers=bearer(token)
     )
@@ -384,7 +384,7 @@ async def test_disable_and_regenerate_need_password_and_code(
         f"{MFA}/regenerate-backup-codes", json={"password": PASSWORD, "mfaCode": "123456"},
         headers=bearer(token),
     )
-    assert wrong.status_code == 401
+    assert wrong.status_code == 403
     fresh = await client.post(
         f"{MFA}/regenerate-backup-codes",
         json={"password": PASSWORD, "mfaCode": code_at(setup["secret"], clock)},
@@ -399,7 +399,7 @@ async def test_disable_and_regenerate_need_password_and_code(
         f"{MFA}/disable", json={"password": PASSWORD, "mfaCode": setup["backupCodes"][0]},
         headers=bearer(token),
     )
-    assert old.status_code == 401
+    assert old.status_code == 403
     off = await client.post(
         f"{MFA}/disable", json={"password": PASSWORD, "mfaCode": new_codes[0]},
         headers=bearer(token),
@@ -444,3 +444,26 @@ async def test_concurrent_second_steps_open_one_session(
         finish_login(client, challenge["mfaToken"], backupCode=setup["backupCodes"][1]),
     )
     assert sorted(a.status_code for a in answers) == [200, 401]
+
+
+async def test_a_sensitive_action_token_stands_in_for_the_password_for_its_action_only(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    from .test_sensitive_actions import action_token
+
+    pair = await signed_up(client)
+    token = pair["accessToken"]
+    other = await action_token(app, client, token, "delete_account")
+    refused = await client.post(
+        f"{MFA}/setup", json={"sensitiveActionToken": other}, headers=bearer(token)
+    )
+    assert refused.status_code == 403
+    proof = await action_token(app, client, token, "mfa_setup")
+    made = await client.post(
+        f"{MFA}/setup", json={"sensitiveActionToken": proof}, headers=bearer(token)
+    )
+    assert made.status_code == 200, made.text
+    again = await client.post(
+        f"{MFA}/setup", json={"sensitiveActionToken": proof}, headers=bearer(token)
+    )
+    assert again.status_code == 403  # single use

@@ -229,7 +229,11 @@ async def test_redis_gone_is_503_not_a_free_pass(
     dead = f"redis://127.0.0.1:{free_port()}/0"
     settings = make_settings(database_url=clean_db, data_dir=tmp_path, redis_url=dead)
     async with running(settings, clock) as (_app, client):
-        await register(client)
+        # Registration counts there too (issue 17): it is refused as the login is.
+        registered = await client.post(
+            "/api/auth/register", json={"email": "ada@example.com", "password": PASSWORD}
+        )
+        assert registered.status_code == 503
         response = await client.post(
             "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
         )

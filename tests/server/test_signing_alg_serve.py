@@ -120,8 +120,10 @@ def test_switch_alg_then_serve_starts_with_the_new_algorithm(tmp_path: Path) -> 
 
     listed = _command(data, "keys", "list")
     assert listed.returncode == 0, listed.stderr
-    states = [line.split()[1:3] for line in listed.stdout.splitlines()[1:]]
+    lines = listed.stdout.splitlines()
+    states = [line.split()[1:3] for line in lines[1:3]]
     assert states == [["EdDSA", "active"], ["ES256", "retired"]]
+    assert lines[3].startswith(f"{old_kid} leaves the JWKS at ")  # what happens next
 
     again = _command(data, "keys", "switch-alg", "EdDSA")
     assert again.returncode == 0

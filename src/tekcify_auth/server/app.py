@@ -28,6 +28,7 @@ from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
 
 from .._version import __version__
+from . import metrics, tracing
 from .api_docs import install_docs
 from .canonical import Canonical
 from .context import Clock, ServerContext
@@ -89,14 +90,21 @@ class ServerApp(FastAPI):
         return stack if self.front is None else self.front(stack)
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None,
+    span_exporter: Any = None,
+) -> FastAPI:
     """The server application for ``settings`` (read from the environment when ``None``).
 
-    ``clock`` returns the current aware UTC datetime; tests pass their own to move time.
+    ``clock`` returns the current aware UTC datetime; tests pass their own to move time,
+    and an OpenTelemetry ``span_exporter`` to see the traces (``tracing.py``).
     Raises :class:`~tekcify_auth.server.settings.SettingsError` for bad settings.
     """
     if settings is None:
         settings = load_settings()
+    metrics.check_available(settings)
+    # Before the context makes its database engines, so that they are traced.
+    traced = tracing.setup(settings, exporter=span_exporter)
     ctx = ServerContext(settings, clock=clock)
 
     @asynccontextmanager
@@ -118,9 +126,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             asyncio.create_task(sender.run(settings.mail_poll_interval))
             if sender is not None else None
         )
+        stop_metrics = metrics.start(ctx) if settings.metrics else None
         try:
             yield
         finally:
+            if stop_metrics is not None:
+                await stop_metrics()
             if sender is not None and sending is not None:
                 # A delivery in progress ends now and stays queued; the loop returns once
                 # its thread has (a cancel would leave that thread running on).
@@ -196,6 +207,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             TrustedProxies(settings.trusted_proxy_networks) if settings.trusted_proxies else None
         ),
         handlers=app.exception_handlers,
+        # Prometheus metrics (metrics.py): /metrics here unless it has a port of its own.
+        record=settings.metrics,
+        scrape=(
+            metrics.MetricsEndpoint(ctx)
+            if settings.metrics and settings.metrics_port is None else None
+        ),
+        traced=traced,
     )
     return app
 

@@ -22,6 +22,8 @@ from .services.keys import build_signer, key_cipher
 from .services.keystore import KeyCipher
 from .services.passwords import Passwords
 from .services.ratelimit import (
+    ClientAuthLimiter,
+    EventLimiter,
     LimitStore,
     LoginLimiter,
     MemoryLimitStore,
@@ -59,6 +61,8 @@ class ServerContext:
         self._guard: GuardCore | None = None
         self._passwords: Passwords | None = None
         self._limiter: LoginLimiter | None = None
+        self._events: EventLimiter | None = None
+        self._client_auth: ClientAuthLimiter | None = None
         self._redis: Any = None
         self._cipher: KeyCipher | None = None
         #: A sentence saying where the signing key comes from (printed at start-up).
@@ -101,8 +105,20 @@ class ServerContext:
             memory_cost=self.settings.argon2_memory_cost,
             parallelism=self.settings.argon2_parallelism,
         )
+        store = self._limit_store()
+        # Registrations and failed client authentications count in the login limits'
+        # store: in memory, the workers' file or Redis, shared as the login limits are.
+        self._events = EventLimiter(
+            store, window=self.settings.registration_window, clock=self.timestamp
+        )
+        self._client_auth = ClientAuthLimiter(
+            store, window=self.settings.login_window,
+            per_address=self.settings.client_auth_max_failures,
+            per_client=self.settings.client_auth_max_failures_per_client,
+            ipv6_prefix=self.settings.login_ipv6_prefix, clock=self.timestamp,
+        )
         self._limiter = LoginLimiter(
-            self._limit_store(),
+            store,
             window=self.settings.login_window,
             per_account_address=self.settings.login_max_failures,
             per_address=self.settings.login_max_failures_per_address,
@@ -117,7 +133,8 @@ class ServerContext:
             if self.settings.workers > 1:
                 # The workers of `serve --workers N` count in one file, exactly.
                 return SqliteLimitStore(
-                    self.settings.data_dir / LIMITS_FILE, timeout=self.settings.db_timeout
+                    self.settings.data_dir / LIMITS_FILE, timeout=self.settings.db_timeout,
+                    keep_for=max(self.settings.login_window, self.settings.registration_window),
                 )
             return MemoryLimitStore()
         import redis
@@ -166,6 +183,20 @@ class ServerContext:
         if self._cipher is None:
             self._cipher = key_cipher(self.settings)[0]
         return self._cipher
+
+    @property
+    def registrations(self) -> EventLimiter:
+        """The registration limits, in the login limits' store (once started)."""
+        if self._events is None:
+            raise RuntimeError("the server is not started (run the app's lifespan)")
+        return self._events
+
+    @property
+    def client_auth_limits(self) -> ClientAuthLimiter:
+        """The failed client authentication limits, in the same store (once started)."""
+        if self._client_auth is None:
+            raise RuntimeError("the server is not started (run the app's lifespan)")
+        return self._client_auth
 
     @property
     def guard(self) -> GuardCore:

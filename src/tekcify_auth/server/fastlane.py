@@ -137,6 +137,7 @@ class FastLane:
         if route is None:
             await self.app(scope, receive, send)
             return
+        scope["tekcify.route"] = route.path  # the route template metrics and traces name
         request = Request(scope, receive)
         try:
             try:

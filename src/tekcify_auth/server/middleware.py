@@ -40,6 +40,7 @@ from typing import Any, Final
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import metrics
 from .context import ServerContext
 from .cors import CORS_PATHS, any_application_allows, origin_headers, preflight_headers
 from .fastlane import FastLane
@@ -118,6 +119,9 @@ class Front:
         proxies: TrustedProxies | None = None,
         handlers: Mapping[Any, Any] | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        record: bool = False,
+        scrape: ASGIApp | None = None,
+        traced: Callable[[ASGIApp], ASGIApp] | None = None,
     ) -> None:
         self.app = app
         self.ctx = ctx
@@ -126,7 +130,12 @@ class Front:
         self.hosts = hosts
         self.proxies = proxies
         self.clock = clock
-        self.lane = FastLane(app, ctx=ctx, handlers=handlers or {})
+        lane: ASGIApp = FastLane(app, ctx=ctx, handlers=handlers or {})
+        #: The fast lane and the app behind it, in a span when tracing is on (tracing.py).
+        self.lane = lane if traced is None else traced(lane)
+        #: Whether requests are counted (TEKCIFY_METRICS, metrics.py), and /metrics here.
+        self.record = record
+        self.scrape = scrape
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -144,6 +153,9 @@ class Front:
         try:
             await self._serve(scope, receive, answer, headers)
         finally:
+            recorder = metrics._active if self.record else None
+            if recorder is not None:
+                recorder.request(scope, answer.status, self.clock() - started)
             if access_logger.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 line = {
@@ -175,6 +187,10 @@ class Front:
         if "\x00" in path:
             body = {"statusCode": 404, "error": "Not Found", "message": "Not found"}
             await _send_json(answer.send, 404, body, close=False)
+            return
+        if path == "/metrics" and self.scrape is not None:
+            scope["tekcify.route"] = path
+            await self.scrape(scope, receive, answer.send)
             return
         if path in CORS_PATHS:
             if scope["method"] == "OPTIONS" and headers.origin is not None and headers.preflight:

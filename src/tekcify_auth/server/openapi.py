@@ -80,17 +80,33 @@ _SCHEMAS: Final[dict[str, dict[str, Any]]] = {
 
 _PAGE: Final = {"text/html": {"schema": {"type": "string"}}}
 
+#: The 429 of the endpoints that authenticate clients (``services/client_auth.py``).
+_CLIENT_AUTH_LIMITED: Final = (
+    "invalid_client: too many failed client authentications from this address or for this "
+    "client; refused, even with the right secret, until Retry-After seconds have passed"
+)
 #: The 403 of a route for the account holder's own session only (``deps.first_party_or``).
 _FIRST_PARTY: Final = "insufficient_scope: a token issued to an application"
 #: The 403 of a profile route, followed by the scope it needs.
 _NEEDS: Final = "insufficient_scope: a client token, or a token without "
 
 _TOO_MANY_MAILS: Final = "Too many messages asked for; try again after Retry-After seconds"
+_TOO_MANY_CODES: Final = (
+    "Too many wrong two-factor codes or passwords; try again after Retry-After seconds"
+)
+_WRONG_CODE: Final = "A wrong mfaCode (required while MFA is on); or "
+_WRONG_PROOF: Final = "A wrong password, mfaCode or sensitive-action token; or "
 
 #: What particular operations answer beyond what their shape implies, by
 #: ``(method, path)``: status and the description of a JSON error, or a whole answer.
 ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
-    ("post", "/api/auth/register"): {409: "An account with this email exists"},
+    ("post", "/api/auth/register"): {
+        403: "Registration is closed (TEKCIFY_REGISTRATION=closed), or needs a usable invite "
+        "code (inviteCode, TEKCIFY_REGISTRATION=invite)",
+        409: "An account with this email exists (unless TEKCIFY_HIDE_EXISTING_ACCOUNTS)",
+        429: "Too many registrations from this address or network; try again after "
+        "Retry-After seconds",
+    },
     ("post", "/api/auth/login"): {
         401: "Wrong email or password",
         403: "The account is disabled, or its email is not verified "
@@ -108,8 +124,31 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
     ("delete", "/api/auth/sessions/{session_id}"): {
         403: _FIRST_PARTY, 404: "No such live session of the caller",
     },
+    ("post", "/api/auth/login/mfa"): {
+        401: "The mfaToken is unknown, expired or used, or the code is wrong",
+        429: "Too many failed logins or wrong codes; try again after Retry-After seconds",
+    },
+    ("post", "/api/auth/mfa/setup"): {
+        403: "Wrong password, or a sensitive-action token not valid for mfa_setup; or "
+        + _FIRST_PARTY,
+        404: "The account is gone",
+        409: "Two-factor sign-in is already on, or the password changed meanwhile",
+        429: "Too many wrong passwords; try again after Retry-After seconds",
+    },
+    ("post", "/api/auth/mfa/verify-setup"): {
+        403: _FIRST_PARTY, 409: "Two-factor sign-in is already on",
+        429: _TOO_MANY_CODES,
+    },
+    ("post", "/api/auth/mfa/disable"): {
+        403: _WRONG_PROOF + _FIRST_PARTY, 404: "The account is gone",
+        409: "The password changed meanwhile", 429: _TOO_MANY_CODES,
+    },
+    ("post", "/api/auth/mfa/regenerate-backup-codes"): {
+        403: _WRONG_PROOF + _FIRST_PARTY, 404: "The account is gone",
+        409: "The password changed meanwhile", 429: _TOO_MANY_CODES,
+    },
     ("post", "/api/auth/password/change"): {
-        403: _FIRST_PARTY,
+        403: _WRONG_CODE + _FIRST_PARTY,
         404: "The account is gone",
         429: "Too many wrong passwords; try again after Retry-After seconds",
     },
@@ -126,8 +165,8 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
         403: _FIRST_PARTY, 404: "The account is gone",
     },
     ("delete", "/api/user/account"): {
-        403: "Wrong password, or a sensitive-action token not valid for delete_account; or "
-        + _FIRST_PARTY,
+        403: "Wrong password or mfaCode, or a sensitive-action token not valid for "
+        "delete_account; or " + _FIRST_PARTY,
         404: "The account is gone",
         409: "The password changed meanwhile",
         429: "Too many wrong passwords; try again after Retry-After seconds",
@@ -150,9 +189,13 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
         404: "No such application of the caller",
     },
     ("post", "/api/oauth/token"): {400: "invalid_request, invalid_grant, ...",
-                                   401: "invalid_client"},
-    ("post", "/api/oauth/token/introspect"): {400: "invalid_request", 401: "invalid_client"},
-    ("post", "/api/oauth/revoke"): {400: "invalid_request", 401: "invalid_client"},
+                                   401: "invalid_client", 429: _CLIENT_AUTH_LIMITED},
+    ("post", "/api/oauth/token/introspect"): {
+        400: "invalid_request", 401: "invalid_client", 429: _CLIENT_AUTH_LIMITED,
+    },
+    ("post", "/api/oauth/revoke"): {
+        400: "invalid_request", 401: "invalid_client", 429: _CLIENT_AUTH_LIMITED,
+    },
     ("get", "/api/oauth/authorize"): {
         302: {
             "description": "Back to the redirect_uri with code and state, or an error",
@@ -197,7 +240,8 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
         403: _FIRST_PARTY, 404: "The account is gone",
     },
     ("post", "/api/auth/account/password/set-or-change"): {
-        403: "A sensitive-action token not valid for set_password; or " + _FIRST_PARTY,
+        403: "A wrong mfaCode, or a sensitive-action token not valid for set_password; or "
+        + _FIRST_PARTY,
         404: "The account is gone",
         409: "The password changed meanwhile",
         429: "Too many wrong passwords; try again after Retry-After seconds",
@@ -314,7 +358,7 @@ def _document_answers(method: str, path: str, operation: dict[str, Any], protoco
         if isinstance(answer, dict):
             responses[str(status)] = copy.deepcopy(answer)
             continue
-        oauth_body = protocol and (status == 400 or (status == 401 and not secured))
+        oauth_body = protocol and (status in (400, 429) or (status == 401 and not secured))
         responses[str(status)] = _answer(status, answer, secured, oauth_body)
 
 

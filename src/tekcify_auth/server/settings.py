@@ -377,6 +377,49 @@ class Settings(BaseSettings):
         "apart)",
         default=64, ge=32, le=128,
     )
+    registration: Literal["open", "closed", "invite"] = _env(
+        "TEKCIFY_REGISTRATION",
+        "open, closed or invite: who may register through POST /api/auth/register and the "
+        "registration page (closed: nobody, 403; invite: with an invite code made by "
+        "`tekcify-auth invites create`); `tekcify-auth users create` always works",
+        default="open",
+    )
+    registration_window: float = _env(
+        "TEKCIFY_REGISTRATION_WINDOW",
+        "a number of seconds from 1 to 86400: the sliding window registrations count in",
+        default=3600.0, ge=1, le=86_400,
+    )
+    registration_max_per_address: int = _env(
+        "TEKCIFY_REGISTRATION_MAX_PER_ADDRESS",
+        "a whole number from 1 to 100000: registration attempts per client address (IPv6: "
+        "per TEKCIFY_LOGIN_IPV6_PREFIX network) per window; then 429 with Retry-After",
+        default=10, ge=1, le=100_000,
+    )
+    registration_max_per_network: int = _env(
+        "TEKCIFY_REGISTRATION_MAX_PER_NETWORK",
+        "a whole number from 1 to 100000: registration attempts per network (IPv4 /24, "
+        "IPv6 /56) per window; then 429 with Retry-After",
+        default=50, ge=1, le=100_000,
+    )
+    hide_existing_accounts: bool = _env(
+        "TEKCIFY_HIDE_EXISTING_ACCOUNTS",
+        "true or false: registration answers an existing email as it does a new one (201), "
+        "and mails the account's owner a notice, instead of the contract's 409",
+        default=False,
+    )
+    client_auth_max_failures: int = _env(
+        "TEKCIFY_CLIENT_AUTH_MAX_FAILURES",
+        "a whole number from 1 to 100000: failed client authentications (token, "
+        "introspection, revocation) per client address per TEKCIFY_LOGIN_WINDOW; then 429 "
+        "with Retry-After, even for the right secret",
+        default=20, ge=1, le=100_000,
+    )
+    client_auth_max_failures_per_client: int = _env(
+        "TEKCIFY_CLIENT_AUTH_MAX_FAILURES_PER_CLIENT",
+        "a whole number from 1 to 100000: failed client authentications per client_id, "
+        "from every address, per TEKCIFY_LOGIN_WINDOW; then 429 with Retry-After",
+        default=100, ge=1, le=100_000,
+    )
     max_sessions_per_account: int = _env(
         "TEKCIFY_MAX_SESSIONS_PER_ACCOUNT",
         "a whole number from 1 to 10000: live sessions per account; opening one more "
@@ -399,6 +442,31 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _env(
         "TEKCIFY_LOG_LEVEL", "one of DEBUG, INFO, WARNING, ERROR", default="INFO"
+    )
+    metrics_port: int | None = _env(
+        "TEKCIFY_METRICS_PORT",
+        "a port from 1 to 65535: serve /metrics there, on the listen host, instead of the "
+        "main port (`tekcify-auth serve` only; unset: /metrics on the main port, with "
+        "TEKCIFY_METRICS_TOKEN)",
+        default=None, ge=1, le=65_535,
+    )
+    metrics_token: SecretStr | None = _env(
+        "TEKCIFY_METRICS_TOKEN",
+        "a string of at least 16 characters: the bearer token a scraper must send to "
+        "/metrics (Authorization: Bearer ...), wherever it is served (unset: no token)",
+        default=None, min_length=16,
+    )
+    metrics: bool = _env(
+        "TEKCIFY_METRICS",
+        "true or false: serve Prometheus metrics at /metrics (needs the [metrics] extra, "
+        "and TEKCIFY_METRICS_PORT or TEKCIFY_METRICS_TOKEN)",
+        default=False,
+    )
+    otel_exporter_otlp_endpoint: str | None = _env(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "the OTLP endpoint traces are exported to, e.g. http://collector:4317 (needs the "
+        "[otel] extra; the other OTEL_* variables apply as usual; unset: no tracing)",
+        default=None,
     )
     extra_scopes: str = _env(
         "TEKCIFY_EXTRA_SCOPES",
@@ -431,6 +499,26 @@ class Settings(BaseSettings):
             raise ValueError("empty")
         if "-----BEGIN" in raw:
             raise ValueError("looks like a PEM key")
+        return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _no_metrics_token(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("metrics_port", "otel_exporter_otlp_endpoint", mode="before")
+    @classmethod
+    def _unset_blank(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_guarded(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("metrics_port") and not info.data.get("metrics_token"):
+            raise ValueError(
+                "set TEKCIFY_METRICS_PORT (a port of its own) or TEKCIFY_METRICS_TOKEN (a "
+                "bearer token) too, so that /metrics is not open to everyone"
+            )
         return value
 
     @field_validator("signing_alg", mode="before")
@@ -620,7 +708,7 @@ class Settings(BaseSettings):
 
 
 #: Settings whose refusals say what is wrong, besides what they accept.
-_EXPLAINED: Final = frozenset({"extra_scopes", "scopes_file", "smtp_url"})
+_EXPLAINED: Final = frozenset({"extra_scopes", "scopes_file", "smtp_url", "metrics"})
 
 
 def _describe(errors: list[Any], env: Mapping[str, str] | None) -> list[str]:
@@ -639,7 +727,9 @@ def _describe(errors: list[Any], env: Mapping[str, str] | None) -> list[str]:
                     break
         accepts = str((field.json_schema_extra or {}).get("accepts", "")) if field else ""  # type: ignore[union-attr]
         value = error.get("input")
-        if name in ("jwt_access_secret", "key_encryption_secret", "smtp_url") or isinstance(
+        if name in (
+            "jwt_access_secret", "key_encryption_secret", "smtp_url", "metrics_token"
+        ) or isinstance(
             value, dict
         ):
             shown = ""

@@ -3,6 +3,7 @@
 from .applications import Application
 from .engine import Database, DatabaseUnavailable
 from .images import StoredImage
+from .invites import Invite
 from .mfa import BackupCode, MfaChallenge, TotpFactor
 from .models import Base, RefreshToken, ServerState, SigningKey, User, UserSession
 from .oauth import (
@@ -25,6 +26,7 @@ __all__ = [
     "Consent",
     "Database",
     "DatabaseUnavailable",
+    "Invite",
     "LoginSession",
     "MailMessage",
     "MfaChallenge",

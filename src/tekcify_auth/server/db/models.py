@@ -80,6 +80,8 @@ class UserSession(Base):
     # How the user signed in (RFC 8176 ``amr`` values, space-separated): ``pwd``, ``pwd otp``,
     # ``hwk user``. Copied into every access token of the session, refreshed ones too.
     amr: Mapped[str] = mapped_column(String(64), default="pwd", server_default="pwd")
+    # The kid of the key that signed the latest access token (NULL: HS256, or older).
+    signing_kid: Mapped[str | None] = mapped_column(String(64))
 
 
 class RefreshToken(Base):
@@ -109,9 +111,10 @@ class SigningKey(Base):
     """An asymmetric signing key (RS256, ES256, EdDSA).
 
     ``private_key`` holds the private key as the keys service stores it (encrypted at
-    rest); ``public_jwk`` the JSON of the public JWK. A key signs while ``retired_at``
-    is NULL and the newest; a retired key stays in the JWKS until every token it
-    signed has expired.
+    rest); ``public_jwk`` the JSON of the public JWK. A key signs from ``activates_at``
+    (NULL: ``created_at``) until ``retired_at``; a retired key stays in the JWKS until
+    every token it signed has expired. A revoked one (``revoked_at``) is withdrawn at
+    once. ``services/keystore.py`` derives the states from these times.
     """
 
     __tablename__ = "signing_keys"
@@ -122,6 +125,8 @@ class SigningKey(Base):
     private_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    activates_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ServerState(Base):

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 
 from tekcify_auth._models import UserPayload
 
+from .. import metrics
 from ..db.models import User
 from ..errors import ApiError
 from ..schemas.auth import (
@@ -25,7 +26,7 @@ from ..schemas.auth import (
 )
 from ..schemas.base import Message
 from ..schemas.mfa import LoginMfaRequest, MfaChallengeResponse
-from ..services import accounts, mfa_login, sessions, tokens
+from ..services import accounts, mfa_login, registration, sessions, tokens
 from ..services.image_store import image_url
 from .deps import Ctx, FirstParty, client_address, user_agent
 from .images import BaseUrl
@@ -59,14 +60,16 @@ def _client(request: Request) -> accounts.Client:
 
 
 @router.post("/register", status_code=201)
-def register(body: RegisterRequest, ctx: Ctx, base: BaseUrl) -> UserProfile:
+def register(body: RegisterRequest, request: Request, ctx: Ctx, base: BaseUrl) -> UserProfile:
     """Create an account (201 ``UserProfile``; 409 when the email is taken) and mail the
-    verification link and code."""
-    user = accounts.register(
-        ctx, email=body.email, password=body.password,
-        first_name=body.firstName, last_name=body.lastName, base_url=base,
+    verification link and code. 403 when registration is closed or needs an invite code
+    (``inviteCode``), 429 past the registration limits (``services/registration.py``)."""
+    signed_up = registration.sign_up(
+        ctx, email=body.email, password=body.password, first_name=body.firstName,
+        last_name=body.lastName, invite_code=body.inviteCode,
+        address=client_address(request), base_url=base,
     )
-    return profile(user, base)
+    return profile(signed_up.user, base)
 
 
 @router.post("/login")
@@ -111,6 +114,7 @@ def refresh(
             )
     except tokens.RefreshRefused as exc:
         raise ApiError(401, exc.message) from None
+    metrics.token_issued("refresh_token")
     return _tokens(pair, response)
 
 

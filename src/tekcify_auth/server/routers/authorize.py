@@ -36,7 +36,15 @@ from ..db.models import User
 from ..db.oauth import LoginSession
 from ..errors import ApiError
 from ..schemas.auth import RegisterRequest
-from ..services import accounts, consent, login_sessions, mfa, mfa_login, verification
+from ..services import (
+    accounts,
+    consent,
+    login_sessions,
+    mfa,
+    mfa_login,
+    registration,
+    verification,
+)
 from ..services.authorize import (
     AUTHORIZE_PATH,
     OFFLINE_ACCESS,
@@ -275,11 +283,15 @@ def _register_page(
     last_name: str = "",
 ) -> Response:
     next_path = request.path(without_prompts=_LOGIN_PROMPTS)
+    mode = ctx.settings.registration
+    if mode == "closed":  # no form to fill in vain
+        status, error = 403, registration.CLOSED
     return _page(
         browser, ctx, "register.html", status=status, redirect_uri=request.redirect_uri,
         title="Create your account", application_name=request.client.name,
         action=REGISTER_PATH, csrf_token=browser.token("register"), next=next_path,
         email=email, first_name=first_name, last_name=last_name, error=error,
+        closed=mode == "closed", invite=mode == "invite",
         min_password=MIN_PASSWORD_LENGTH, max_password=MAX_PASSWORD_LENGTH,
         login_url=f"{LOGIN_PATH}?next={quote(next_path, safe='')}",
     )
@@ -654,6 +666,7 @@ def register(
     password: Annotated[str, Form()] = "",
     first_name: Annotated[str, Form()] = "",
     last_name: Annotated[str, Form()] = "",
+    invite_code: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
     """Create an account, sign in, and continue the authorization request."""
@@ -675,27 +688,35 @@ def register(
     try:
         body = RegisterRequest(
             email=email, password=password, firstName=first_name.strip() or None,
-            lastName=last_name.strip() or None,
+            lastName=last_name.strip() or None, inviteCode=invite_code.strip()[:128] or None,
         )
     except ValidationError as exc:
         return _register_page(
             browser, ctx, asked, status=400, error=_registration_problem(exc), **shown
         )
     try:
-        user = accounts.register(
+        signed_up = registration.sign_up(
             ctx, email=body.email, password=body.password, first_name=body.firstName,
-            last_name=body.lastName, base_url=base,
+            last_name=body.lastName, invite_code=body.inviteCode,
+            address=client_address(request), base_url=base,
         )
     except ApiError as exc:
-        return _register_page(
+        page = _register_page(
             browser, ctx, asked, status=exc.status_code, error=exc.message, **shown
         )
-    if _unverified(ctx, user):
-        return _verify_first(
-            browser, ctx, asked, user, status=200,
-            message=f"Your account is created. Open the link we sent to {user.email} to "
-            "verify your address, then sign in.",
+        page.headers.update(exc.headers)  # a 429's Retry-After
+        return page
+    user = signed_up.user
+    if ctx.settings.hide_existing_accounts or _unverified(ctx, user):
+        # Hiding existing accounts, a new one is not signed in either: both are sent to
+        # their mail, so the page cannot tell them apart.
+        message = (
+            f"Check your mail: we sent a message to {user.email}. Follow it, then sign in."
+            if ctx.settings.hide_existing_accounts else
+            f"Your account is created. Open the link we sent to {user.email} to verify your "
+            "address, then sign in."
         )
+        return _verify_first(browser, ctx, asked, user, status=200, message=message)
     client = accounts.Client(address=client_address(request), user_agent=user_agent(request))
     try:
         return _signed_in(browser, ctx, asked, user, client)

@@ -66,10 +66,24 @@ TokenStatusParams = Annotated[ProtocolRequest, Depends(read_status_params)]
 
 
 def _client(ctx: Ctx, form: ProtocolRequest, request: Request) -> ClientFacts | None:
-    credentials = read_client_credentials(form.authorization, form.params)
+    # Failed client authentications are limited per address and per client id
+    # (ratelimit.ClientAuthLimiter): past a limit, 429 invalid_client, right secret or not.
+    limits, address = ctx.client_auth_limits, client_address(request)
+    try:
+        credentials = read_client_credentials(form.authorization, form.params)
+    except OAuthError as exc:
+        if exc.error == "invalid_client":  # malformed Basic credentials
+            limits.failed(None, address)
+        raise
     if credentials is None:
         return None
-    application = authenticate_client(ctx.db.lookups, credentials)
+    trusted = limits.check(credentials.client_id, address)
+    try:
+        application = authenticate_client(ctx.db.lookups, credentials)
+    except OAuthError:
+        limits.failed(credentials.client_id, address)
+        raise
+    limits.succeeded(credentials.client_id, address, trusted=trusted)
     allow_client_origins(request.scope, application)  # its origins may read the answer
     return application
 

@@ -16,14 +16,15 @@ from typing import Any, Final
 from fastapi import APIRouter, Request, Response
 
 from ..services.discovery import metadata
+from ..services.keystore import JWKS_MAX_AGE
 from .deps import Ctx
 from .images import BaseUrl, none_match
 
 router = APIRouter(tags=["discovery"])
 
-#: Seconds clients may cache the JWKS: short, so a rotation reaches them soon (they also
-#: refetch at once for a ``kid`` they do not know).
-JWKS_MAX_AGE: Final = 300
+# JWKS_MAX_AGE (services/keystore.py): seconds clients may cache the JWKS; `keys rotate`
+# publishes the next key that long (plus the reload interval) before it signs.
+
 #: Seconds clients may cache the metadata documents.
 METADATA_MAX_AGE: Final = 3600
 

@@ -37,12 +37,17 @@ GivenPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGT
 
 
 class RegisterRequest(RequestModel):
-    """``{email, password, firstName?, lastName?}``."""
+    """``{email, password, firstName?, lastName?, inviteCode?}``.
+
+    ``inviteCode`` is this server's addition to the contract: needed, and only read,
+    with ``TEKCIFY_REGISTRATION=invite``.
+    """
 
     email: Email
     password: NewPassword
     firstName: Name = None
     lastName: Name = None
+    inviteCode: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
 
 class LoginRequest(RequestModel):

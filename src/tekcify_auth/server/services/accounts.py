@@ -17,13 +17,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..context import ServerContext
 from ..db.models import User, UserSession
 from ..db.oauth import AuthorizationCode
 from ..db.types import new_id
 from ..errors import ApiError
 from . import activity, codes, verification
-from .tokens import TokenPair, start_session
 
 __all__ = [
     "DEFAULT_FIRST_PARTY_SCOPES",
@@ -37,7 +37,6 @@ __all__ = [
     "find_by_email",
     "list_users",
     "lock_signed_in_user",
-    "login",
     "record_login",
     "register",
     "replace_password",
@@ -122,25 +121,6 @@ def register(
         return user
 
 
-def login(ctx: ServerContext, *, email: str, password: str, client: Client) -> TokenPair:
-    """Check the credentials and open a first-party session.
-
-    Raises 429 when the limiter says so, 401 ``Invalid email or password`` for an
-    unknown email or a wrong password alike, 403 for a disabled account and, with
-    ``TEKCIFY_REQUIRE_VERIFIED_EMAIL``, for an unverified address
-    (:class:`~.verification.EmailNotVerified`), both only once the password was right.
-    """
-    user = check_credentials(ctx, email=email, password=password, client=client)
-    with ctx.db.write() as db:
-        fresh = lock_signed_in_user(db, user.id, user.password_hash)
-        pair = start_session(
-            db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
-            user_agent=client.user_agent, ip_address=client.address,
-        )
-        record_login(db, ctx, fresh.id, client, success=True)
-        return pair
-
-
 def record_login(
     db: Session,
     ctx: ServerContext,
@@ -173,13 +153,21 @@ def _record_failure(ctx: ServerContext, user_id: str, client: Client, reason: st
 
 
 def check_credentials(ctx: ServerContext, *, email: str, password: str, client: Client) -> User:
-    """The user ``email`` names if ``password`` is theirs: what :func:`login` checks.
+    """The user ``email`` names if ``password`` is theirs: what a login checks
+    (``POST /api/auth/login`` is :func:`.mfa_login.login`, which adds the second factor).
 
     The rate limiter and argon2 as for ``/api/auth/login`` (the login page uses this too);
-    a hash made with older parameters is replaced. Raises the same errors as
-    :func:`login`.
+    a hash made with older parameters is replaced. Raises 429 when the limiter says so,
+    401 ``Invalid email or password`` for an unknown email or a wrong password alike, 403
+    for a disabled account and, with ``TEKCIFY_REQUIRE_VERIFIED_EMAIL``, for an
+    unverified address (:class:`~.verification.EmailNotVerified`), both only once the
+    password was right.
     """
-    ctx.limiter.check(email, client.address, login=True)
+    try:
+        ctx.limiter.check(email, client.address, login=True)
+    except ApiError:
+        metrics.sign_in("refused", "password")
+        raise
     with ctx.db.read() as db:
         user = find_by_email(db, email)
     if user is None:
@@ -190,13 +178,17 @@ def check_credentials(ctx: ServerContext, *, email: str, password: str, client: 
         ctx.limiter.failed(email, client.address)
         if user is not None:
             _record_failure(ctx, user.id, client, "invalid_password")
+        metrics.sign_in("failure", "password")
         raise ApiError(401, INVALID_CREDENTIALS)
     ctx.limiter.succeeded(email, client.address)
     if user.disabled_at is not None:
         _record_failure(ctx, user.id, client, "account_disabled")
+        metrics.sign_in("refused", "password")
         raise ApiError(403, "This account is disabled")
     if ctx.settings.require_verified_email and not user.email_verified:
+        metrics.sign_in("refused", "password")
         raise verification.EmailNotVerified()
+    metrics.sign_in("success", "password")
     if ctx.passwords.needs_rehash(user.password_hash):
         new_hash = ctx.passwords.hash(password)
         with ctx.db.write() as db:
@@ -248,7 +240,7 @@ def change_password(
     """Replace the password and revoke every other session; returns how many.
 
     A wrong current password is a failed login for the limiter (400, or 429). While MFA
-    is on, ``mfa_code`` (TOTP or backup code) is required too (400 without, 401 wrong).
+    is on, ``mfa_code`` (TOTP or backup code) is required too (400 without, 403 wrong).
     """
     from . import mfa  # mfa builds on this module
 

@@ -36,6 +36,7 @@ TYPES: Final = frozenset({
     "mfa_failed",
     "passkey_added", "passkey_renamed", "passkey_removed", "passkey_used",
     "passkey_sign_count_regression",
+    "role_changed",  # by an administrator (tekcify-auth users set-role)
 })
 
 _BOT: Final = re.compile(r"bot|crawl|spider|curl|wget|python-|httpx|okhttp|node-fetch|undici", re.I)

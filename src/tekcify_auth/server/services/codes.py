@@ -24,6 +24,7 @@ from typing import Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..db.security import AccountCode
 from ..db.types import new_id
 
@@ -193,6 +194,7 @@ def redeem_code(
             .values(attempts=AccountCode.attempts + 1, **({"used_at": now} if locked else {}))
         )
         if locked:
+            metrics.lockout("code")
             raise CodeRefused("Too many wrong codes: ask for a new one", locked=True)
         raise CodeRefused("The code is not valid")
     if not _mark_used(db, row.id, now):

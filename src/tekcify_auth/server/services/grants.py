@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from .. import metrics
 from ..context import ServerContext
 from ..errors import OAuthError
 from . import tokens
@@ -130,7 +131,9 @@ def exchange(ctx: ServerContext, request: TokenRequest) -> IssuedTokens:
         raise OAuthError(
             "unsupported_grant_type", f"Unsupported grant_type: {request.grant_type[:64]}"
         )
-    return grant.handler(ctx, request)
+    issued = grant.handler(ctx, request)
+    metrics.token_issued(request.grant_type)
+    return issued
 
 
 def _refresh_token_grant(ctx: ServerContext, request: TokenRequest) -> IssuedTokens:

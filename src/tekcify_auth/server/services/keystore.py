@@ -1,14 +1,29 @@
-"""The asymmetric signing keys in the database: create, rotate, list, load.
+"""The asymmetric signing keys in the database: create, rotate, revoke, list, load.
 
-One key is **active** (``retired_at`` NULL): it signs every new token. Rotation adds a
-new active key and retires the others in one transaction, under a lock (``BEGIN
-IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so concurrent rotations or
-first starts never leave two active keys. A retired key stays **published** (in the
-JWKS, accepted by the server) for :func:`retention` after its retirement, then it is
-**expired**; the next rotation deletes expired keys.
+A key's **state** is derived from its timestamps and the time of asking, never stored,
+so every instance sharing the database moves on by itself when the time comes:
 
-Retention covers the last token the key can have signed: instances that have not yet
-re-read the keys go on signing with it for up to ``TEKCIFY_KEY_RELOAD_INTERVAL``
+- **next**: published (in the JWKS) but not signing yet: ``activates_at`` is ahead;
+- **active**: signs every new token (from ``activates_at``, or ``created_at`` for a key
+  from before 0011, until ``retired_at``);
+- **retired**: signs no more, still published for :func:`retention` after
+  ``retired_at`` (its tokens may still be live);
+- **revoked**: withdrawn at once by ``tekcify-auth keys revoke`` (out of the JWKS, its
+  tokens refused everywhere);
+- **expired**: its retention has ended; the next rotation deletes it (and revoked keys
+  once their retention has ended too).
+
+``tekcify-auth keys rotate`` adds the next key and sets the active one to retire when
+it activates, :func:`publication_delay` later: the JWKS ``max-age`` (resource servers
+may cache the key set that long), the reload interval (instances may serve the old set
+that long) and a margin for clocks that run ahead. A resource server therefore never
+sees a token of a key it could not have fetched. ``--now`` (``immediate=True``) makes
+the new key sign at once, for emergencies. Rotations and revocations run under a lock
+(``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so concurrent ones never
+leave two keys signing.
+
+Retention covers the last token a retired key can have signed: instances that have not
+yet re-read the keys go on signing with it for up to ``TEKCIFY_KEY_RELOAD_INTERVAL``
 seconds, that token lives ``TEKCIFY_ACCESS_TOKEN_TTL`` seconds, and resource servers
 may allow some clock skew (:data:`RETENTION_MARGIN`).
 
@@ -44,24 +59,32 @@ from sqlalchemy.orm import Session
 
 from tekcify_auth._keys import load_public_key
 
-from ..db.models import ServerState, SigningKey
+from ..db.models import ServerState, SigningKey, UserSession
 from ..settings import Settings, SettingsError
-from .signing import KeySnapshot, PublishedKey
+from .signing import KeySnapshot, PublishedKey, Successor
 
 __all__ = [
+    "ACTIVATION_MARGIN",
+    "JWKS_MAX_AGE",
     "RETENTION_MARGIN",
     "KeyCache",
     "KeyCipher",
     "KeyInfo",
+    "KeyPending",
+    "Revocation",
+    "RevokeRefused",
     "Rotation",
     "Switch",
+    "UnknownKey",
     "check_signing_alg",
     "generate_key",
     "list_keys",
     "load_published",
     "load_snapshot",
+    "publication_delay",
     "recorded_signing_alg",
     "retention",
+    "revoke_key",
     "rotate_key",
     "settle_signing_alg",
     "switch_signing_alg",
@@ -70,6 +93,14 @@ __all__ = [
 #: Seconds a retired key stays published beyond the longest-lived token it can have
 #: signed, for resource servers whose clocks run behind (their verifier ``leeway``).
 RETENTION_MARGIN: Final = 60
+#: Seconds resource servers may cache the JWKS (its ``Cache-Control: max-age``): short,
+#: so a withdrawn key leaves their caches soon (they also refetch for an unknown ``kid``).
+JWKS_MAX_AGE: Final = 300
+#: Seconds a next key waits beyond the JWKS ``max-age`` and the reload interval, for
+#: instances whose clocks run ahead of the one that rotated.
+ACTIVATION_MARGIN: Final = 10
+#: The ``revoked_reason`` of sessions revoked with their signing key.
+SESSION_REVOKED_REASON: Final = "signing_key_revoked"
 #: RSA modulus size of generated RS256 keys.
 RSA_KEY_SIZE: Final = 2048
 
@@ -140,12 +171,33 @@ def retention(settings: Settings) -> timedelta:
     )
 
 
+def publication_delay(settings: Settings) -> timedelta:
+    """How long ``keys rotate`` publishes the next key before it signs (module docstring)."""
+    return timedelta(
+        seconds=JWKS_MAX_AGE + settings.key_reload_interval + ACTIVATION_MARGIN
+    )
+
+
+def _activates(row: SigningKey) -> datetime:
+    return row.activates_at if row.activates_at is not None else row.created_at
+
+
+def key_state(row: SigningKey, settings: Settings, now: datetime) -> str:
+    """``next``, ``active``, ``retired``, ``revoked`` or ``expired`` at ``now``."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.retired_at is not None and row.retired_at <= now:
+        return "retired" if now < row.retired_at + retention(settings) else "expired"
+    return "next" if _activates(row) > now else "active"
+
+
 @dataclass(frozen=True, slots=True)
 class KeyInfo:
     """What ``tekcify-auth keys list`` shows of a key.
 
-    ``state`` is ``active`` (signs), ``retired`` (published until ``published_until``)
-    or ``expired`` (no longer published; deleted by the next rotation).
+    ``state``: see :func:`key_state`. ``activates_at``: when it signs (or signed) from;
+    ``retired_at``: when it stops (or stopped) signing, ``None`` while no successor is
+    set; ``published_until``: when a retiring key leaves the JWKS.
     """
 
     kid: str
@@ -154,23 +206,57 @@ class KeyInfo:
     retired_at: datetime | None
     published_until: datetime | None
     state: str
+    activates_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def age(self, now: datetime) -> timedelta:
+        """Time since the key was made."""
+        return now - self.created_at
 
 
 @dataclass(frozen=True, slots=True)
 class Rotation:
-    """The outcome of :func:`rotate_key`."""
+    """The outcome of :func:`rotate_key`.
+
+    ``active`` is the new key (state ``next`` until ``switch_at``, when ``retired``
+    stop signing); ``deleted`` the expired keys removed.
+    """
 
     active: KeyInfo
     retired: tuple[str, ...]
     deleted: tuple[str, ...]
+    switch_at: datetime | None = None
+
+
+class KeyPending(ValueError):
+    """``keys rotate`` while a next key already waits to sign (``rotate --now`` may)."""
+
+    def __init__(self, pending: KeyInfo) -> None:
+        self.pending = pending
+        super().__init__(f"key {pending.kid} is already next")
+
+
+class UnknownKey(LookupError):
+    """No stored key has this ``kid``."""
+
+
+class RevokeRefused(ValueError):
+    """Revoking the signing key without ``replace=True``: nothing would sign."""
+
+    def __init__(self, kid: str) -> None:
+        self.kid = kid
+        super().__init__(f"key {kid} is the signing key")
 
 
 def _info(row: SigningKey, settings: Settings, now: datetime) -> KeyInfo:
-    if row.retired_at is None:
-        return KeyInfo(row.kid, row.alg, row.created_at, None, None, "active")
-    until = row.retired_at + retention(settings)
-    state = "retired" if now < until else "expired"
-    return KeyInfo(row.kid, row.alg, row.created_at, row.retired_at, until, state)
+    state = key_state(row, settings, now)
+    until = None
+    if row.retired_at is not None and state != "revoked":
+        until = row.retired_at + retention(settings)
+    return KeyInfo(
+        row.kid, row.alg, row.created_at, row.retired_at, until, state,
+        _activates(row), row.revoked_at,
+    )
 
 
 def _lock(db: Session) -> None:
@@ -179,27 +265,34 @@ def _lock(db: Session) -> None:
         db.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
 
 
-def _active(db: Session) -> list[SigningKey]:
-    return list(
-        db.execute(
-            select(SigningKey)
-            .where(SigningKey.retired_at.is_(None))
-            .order_by(SigningKey.created_at.desc(), SigningKey.kid)
-        ).scalars()
+def _unretired(at: datetime) -> Any:
+    """The SQL condition of keys not revoked and not retired at ``at`` (active or next)."""
+    return SigningKey.revoked_at.is_(None) & or_(
+        SigningKey.retired_at.is_(None), SigningKey.retired_at > at
     )
 
 
-def _add_key(db: Session, cipher: KeyCipher, alg: str, now: datetime) -> SigningKey:
+def _active(db: Session, now: datetime) -> list[SigningKey]:
+    """The keys that sign at ``now`` or will (active, next), latest activation first."""
+    rows = db.execute(select(SigningKey).where(_unretired(now))).scalars()
+    return sorted(rows, key=lambda row: (_activates(row), row.created_at), reverse=True)
+
+
+def _add_key(
+    db: Session, cipher: KeyCipher, alg: str, now: datetime, at: datetime | None = None
+) -> SigningKey:
+    """A new key that signs from ``at`` (``None``: now); every other one retires then."""
+    at = now if at is None else at
     key = generate_key(alg)
     kid = key.thumbprint()
     public = {**key.as_dict(private=False), "kid": kid, "alg": alg, "use": "sig"}
     row = SigningKey(
         kid=kid, alg=alg, public_jwk=json.dumps(public, sort_keys=True),
         private_key=cipher.seal(key.as_der(private=True), kid, alg),
-        created_at=now, retired_at=None,
+        created_at=now, activates_at=at, retired_at=None, revoked_at=None,
     )
-    # Retire first: the new row must be the only one left with retired_at NULL.
-    db.execute(update(SigningKey).where(SigningKey.retired_at.is_(None)).values(retired_at=now))
+    # Retire first: the new row must be the only one left that signs after ``at``.
+    db.execute(update(SigningKey).where(_unretired(at)).values(retired_at=at))
     db.add(row)
     db.flush()
     return row
@@ -210,7 +303,10 @@ def _delete_expired(db: Session, settings: Settings, now: datetime) -> tuple[str
     expired = tuple(
         db.execute(
             select(SigningKey.kid).where(
-                SigningKey.retired_at.is_not(None), SigningKey.retired_at <= cutoff
+                or_(
+                    SigningKey.retired_at <= cutoff,
+                    SigningKey.revoked_at <= cutoff,
+                )
             )
         ).scalars()
     )
@@ -219,20 +315,108 @@ def _delete_expired(db: Session, settings: Settings, now: datetime) -> tuple[str
     return expired
 
 
-def rotate_key(db: Session, settings: Settings, cipher: KeyCipher, now: datetime) -> Rotation:
-    """Add a new active key of the recorded algorithm and retire the others.
-
-    ``db`` must be a write session. Keys whose retention has ended are deleted. Raises
-    :class:`ValueError` when the recorded algorithm is HS256 (no key to rotate).
-    """
-    _lock(db)
+def _rotatable_alg(db: Session, settings: Settings) -> str:
     alg = recorded_signing_alg(db) or settings.signing_alg or "HS256"
     if alg not in _KEY_CLASSES:
         raise ValueError(f"the server signs with {alg}, which has no key to rotate")
-    retired = tuple(row.kid for row in _active(db))
+    return alg
+
+
+def rotate_key(
+    db: Session, settings: Settings, cipher: KeyCipher, now: datetime, *, immediate: bool = False
+) -> Rotation:
+    """Add the next key of the recorded algorithm; it signs :func:`publication_delay`
+    from ``now`` (``immediate``: at once), when the active key retires.
+
+    ``db`` must be a write session. Keys whose retention has ended are deleted. Raises
+    :class:`ValueError` when the recorded algorithm is HS256 (no key to rotate), and
+    :class:`KeyPending` when a next key already waits (unless ``immediate``: then the
+    waiting key retires unused with the active one).
+    """
+    _lock(db)
+    alg = _rotatable_alg(db, settings)
+    waiting = [row for row in _active(db, now) if key_state(row, settings, now) == "next"]
+    if waiting and not immediate:
+        raise KeyPending(_info(waiting[0], settings, now))
+    retired = tuple(row.kid for row in _active(db, now))
     expired = _delete_expired(db, settings, now)
-    row = _add_key(db, cipher, alg, now)
-    return Rotation(_info(row, settings, now), retired, expired)
+    at = now if immediate else now + publication_delay(settings)
+    row = _add_key(db, cipher, alg, now, at)
+    return Rotation(_info(row, settings, now), retired, expired, at)
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """The outcome of :func:`revoke_key`.
+
+    ``replacement``: the key made to sign at once (the revoked one was signing);
+    ``restored``: the key that goes on signing because the next key it was to hand over
+    to was revoked; ``sessions``: how many live sessions were revoked with it.
+    """
+
+    revoked: KeyInfo
+    already: bool
+    replacement: KeyInfo | None
+    restored: tuple[str, ...]
+    sessions: int
+
+
+def revoke_key(
+    db: Session,
+    settings: Settings,
+    kid: str,
+    now: datetime,
+    *,
+    cipher: Callable[[], KeyCipher],
+    replace: bool = False,
+    revoke_sessions: bool = False,
+) -> Revocation:
+    """Withdraw key ``kid`` at once: out of the JWKS, its tokens refused by every instance
+    within the reload interval, and (``revoke_sessions``) the live sessions whose latest
+    access token it signed revoked.
+
+    The signing key itself is revoked only with ``replace``: a new key (sealed by
+    ``cipher()``) then signs at once, else :class:`RevokeRefused`. A next key revoked
+    leaves the active one signing. Raises :class:`UnknownKey` for a ``kid`` not stored.
+    ``db`` must be a write session.
+    """
+    _lock(db)
+    row = db.get(SigningKey, kid)
+    if row is None:
+        raise UnknownKey(kid)
+    state = key_state(row, settings, now)
+    replacement: SigningKey | None = None
+    restored: tuple[str, ...] = ()
+    if state == "active":
+        if not replace:
+            raise RevokeRefused(kid)
+        replacement = _add_key(db, cipher(), _rotatable_alg(db, settings), now)
+    elif state == "next":
+        # The active key was to retire when this one took over: it goes on signing.
+        handing = [
+            other for other in _active(db, now)
+            if other.kid != kid and other.retired_at is not None
+        ]
+        restored = tuple(other.kid for other in handing)
+        for other in handing:
+            other.retired_at = None
+    already = row.revoked_at is not None
+    if not already:
+        row.revoked_at = now
+    sessions = 0
+    if revoke_sessions:
+        result = db.execute(
+            update(UserSession)
+            .where(UserSession.signing_kid == kid, UserSession.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=SESSION_REVOKED_REASON)
+        )
+        sessions = int(getattr(result, "rowcount", 0) or 0)
+    db.flush()
+    return Revocation(
+        _info(row, settings, now), already,
+        None if replacement is None else _info(replacement, settings, now), restored,
+        sessions,
+    )
 
 
 # -- the recorded signing algorithm -------------------------------------------------------
@@ -321,7 +505,7 @@ def settle_signing_alg(
     """
     _lock(db)
     recorded = recorded_signing_alg(db)
-    active = _active(db)
+    active = _active(db, now)
     if recorded is None:
         if configured is None and active:
             raise _unrecorded(active[0].alg)
@@ -330,9 +514,7 @@ def settle_signing_alg(
         if alg == "HS256" and active:
             # An earlier version left a key active while it signed HS256: retire it, so
             # that keys list shows what signs (it stays published for its retention).
-            db.execute(
-                update(SigningKey).where(SigningKey.retired_at.is_(None)).values(retired_at=now)
-            )
+            db.execute(update(SigningKey).where(_unretired(now)).values(retired_at=now))
     elif configured is not None and configured != recorded:
         raise _mismatch(configured, recorded)
     else:
@@ -376,16 +558,14 @@ def switch_signing_alg(
         raise ValueError(f"no signing algorithm {alg!r}")
     _lock(db)
     previous = recorded_signing_alg(db)
-    active = _active(db)
+    active = _active(db, now)
     if previous == alg and (alg == "HS256" or (active and active[0].alg == alg)):
         return Switch(previous, alg, None, (), ())
     retired = tuple(row.kid for row in active)
     deleted = _delete_expired(db, settings, now)
     info = None
     if alg == "HS256":
-        db.execute(
-            update(SigningKey).where(SigningKey.retired_at.is_(None)).values(retired_at=now)
-        )
+        db.execute(update(SigningKey).where(_unretired(now)).values(retired_at=now))
     else:
         sealer = cipher()
         if active:  # a new key sealed with another secret would not open on the instances
@@ -395,19 +575,30 @@ def switch_signing_alg(
     return Switch(previous, alg, info, retired, deleted)
 
 
-def _newest_first(rows: Iterable[SigningKey]) -> list[SigningKey]:
-    # Active keys first, then by retirement, most recent first (creation times may tie).
-    def order(row: SigningKey) -> tuple[bool, float, float]:
-        retired = row.retired_at.timestamp() if row.retired_at is not None else 0.0
-        return (row.retired_at is not None, -retired, -row.created_at.timestamp())
+_STATE_ORDER: Final = {"active": 0, "next": 1, "retired": 2, "expired": 3, "revoked": 4}
 
-    return sorted(rows, key=order)
+
+def _newest_first(
+    rows: Iterable[SigningKey], settings: Settings, now: datetime
+) -> list[tuple[SigningKey, str]]:
+    """Each row and its state: active first, then next, then the others by retirement
+    (or revocation), most recent first (creation times may tie)."""
+
+    def order(item: tuple[SigningKey, str]) -> tuple[int, float, float, float]:
+        row, state = item
+        ended = row.revoked_at or row.retired_at
+        return (
+            _STATE_ORDER[state], -(ended.timestamp() if ended is not None else 0.0),
+            -_activates(row).timestamp(), -row.created_at.timestamp(),
+        )
+
+    return sorted(((row, key_state(row, settings, now)) for row in rows), key=order)
 
 
 def list_keys(db: Session, settings: Settings, now: datetime) -> list[KeyInfo]:
-    """Every stored key: the active one, then the retired ones, latest first."""
+    """Every stored key: the active one, the next one, then the others, latest first."""
     rows = db.execute(select(SigningKey)).scalars()
-    return [_info(row, settings, now) for row in _newest_first(rows)]
+    return [_info(row, settings, now) for row, _ in _newest_first(rows, settings, now)]
 
 
 class KeyCache:
@@ -441,15 +632,17 @@ class KeyCache:
         return PublishedKey(row.kid, row.alg, parsed[0], parsed[1], until)
 
 
-def _live_rows(db: Session, settings: Settings, now: datetime) -> list[SigningKey]:
-    cutoff = now - retention(settings)
-    return _newest_first(
-        db.execute(
-            select(SigningKey).where(
-                or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > cutoff)
-            )
-        ).scalars()
-    )
+def _live_rows(
+    db: Session, settings: Settings, now: datetime
+) -> list[tuple[SigningKey, str]]:
+    """The published keys (active, next, retired) and their states at ``now``."""
+    rows = db.execute(
+        select(SigningKey).where(
+            SigningKey.revoked_at.is_(None),
+            or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now - retention(settings)),
+        )
+    ).scalars()
+    return [item for item in _newest_first(rows, settings, now) if item[1] != "expired"]
 
 
 def load_published(
@@ -457,7 +650,7 @@ def load_published(
 ) -> dict[str, PublishedKey]:
     """Every key still published, by ``kid``: with HS256 recorded, the keys that
     ``keys switch-alg HS256`` retired, until their retention ends."""
-    return {row.kid: cache.public(row, settings) for row in _live_rows(db, settings, now)}
+    return {row.kid: cache.public(row, settings) for row, _ in _live_rows(db, settings, now)}
 
 
 class NoActiveKey(RuntimeError):
@@ -467,18 +660,29 @@ class NoActiveKey(RuntimeError):
 def load_snapshot(
     db: Session, settings: Settings, cache: KeyCache, now: datetime
 ) -> KeySnapshot:
-    """The active key and every published one, as they are in the database now.
+    """The active key, the next one and every published one, as they are in the database.
 
     Raises :class:`NoActiveKey` when no key is active, :class:`SettingsError` when the
-    active key does not decrypt.
+    active or the next key does not decrypt.
     """
     rows = _live_rows(db, settings, now)
-    if not rows or rows[0].retired_at is not None:
+    waiting = sorted((row for row, state in rows if state == "next"), key=_activates)
+    if rows and rows[0][1] == "active":
+        signing = rows[0][0]
+    elif waiting:
+        # Nothing active by this instance's clock, which runs behind the one of a
+        # `--now` rotation or revocation: the key made to sign at once signs.
+        signing = waiting.pop(0)
+    else:
         raise NoActiveKey("no active signing key in the database")
-    signing = rows[0]
+    successor = None
+    if waiting:
+        row = waiting[0]
+        successor = Successor(row.kid, row.alg, cache.private(row), _activates(row).timestamp())
     return KeySnapshot(
         signing_kid=signing.kid,
         signing_alg=signing.alg,
         signing_key=cache.private(signing),
-        published={row.kid: cache.public(row, settings) for row in rows},
+        published={row.kid: cache.public(row, settings) for row, _ in rows},
+        successor=successor,
     )

@@ -14,6 +14,7 @@ import hashlib
 import math
 from typing import Final
 
+from .. import metrics
 from ..context import ServerContext
 from ..errors import ApiError
 from .ratelimit import client_key
@@ -60,6 +61,7 @@ def throttle(
             wait = max(wait, oldest + MAIL_WINDOW - now)
     if wait > 0:
         seconds = min(math.ceil(MAIL_WINDOW), max(1, math.ceil(wait)))
+        metrics.rate_limited("mail")
         raise ApiError(429, TOO_MANY_MAILS, headers={"Retry-After": str(seconds)})
     for key, limit in keys:
         store.add(key, MAIL_WINDOW, now, keep=limit)

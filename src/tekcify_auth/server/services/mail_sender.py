@@ -55,6 +55,7 @@ import anyio.to_thread
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
+from .. import metrics
 from ..db.engine import Database
 from ..db.security import MailMessage
 from ..settings import Settings
@@ -601,6 +602,7 @@ class MailSender:
         attempts = row.attempts + 1
         report.errors[row.id] = failure.reason
         gave_up = not failure.permanent and now - row.created_at >= self.retry.give_up
+        metrics.mail_failed(final=failure.permanent or gave_up)
         if failure.permanent or gave_up:
             why = (
                 "permanent failure" if failure.permanent

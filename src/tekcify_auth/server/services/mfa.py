@@ -284,7 +284,7 @@ def require_code(
     ctx: ServerContext, db: Session, user_id: str, mfa_code: str | None, client: Client
 ) -> None:
     """In an action's write transaction: while MFA is on, ``mfa_code`` must be given and
-    right (400 when missing). A wrong one raises the 401 after its failure is recorded,
+    right (400 when missing). A wrong one raises the 403 after its failure is recorded,
     which the caller's rollback cannot undo (the failure has its own transaction).
 
     Call :func:`throttle` before opening the transaction.
@@ -296,7 +296,7 @@ def require_code(
     if accept_code(db, ctx, user_id, ctx.clock(), client, code=mfa_code) is None:
         db.rollback()
         record_failure(ctx, user_id, client, during="action")
-        raise ApiError(401, WRONG_CODE)
+        raise ApiError(403, WRONG_CODE)
 
 
 def verify_setup(ctx: ServerContext, user_id: str, code: str, client: Client) -> None:
@@ -323,16 +323,16 @@ def verify_setup(ctx: ServerContext, user_id: str, code: str, client: Client) ->
         raise ApiError(400, WRONG_CODE) from None
 
 
-def _confirmed_with_code(
+def _confirmed(
     ctx: ServerContext,
     user_id: str,
     *,
     actions: frozenset[str],
     password: str | None,
     sensitive_action_token: str | None,
-    mfa_code: str,
     client: Client,
 ) -> reauth.Confirmed:
+    """The identity check of disable and regenerate, once the wrong-code limit allows."""
     throttle(ctx, user_id)
     return reauth.confirm_identity(
         ctx, user_id, actions=actions, password=password,
@@ -351,9 +351,9 @@ def disable(
 ) -> None:
     """Turn MFA off: the password (or a token of :data:`DISABLE_ACTIONS`) and a right code
     (TOTP or backup code). The factor and the backup codes are deleted."""
-    confirmed = _confirmed_with_code(
+    confirmed = _confirmed(
         ctx, user_id, actions=DISABLE_ACTIONS, password=password,
-        sensitive_action_token=sensitive_action_token, mfa_code=mfa_code, client=client,
+        sensitive_action_token=sensitive_action_token, client=client,
     )
     try:
         with ctx.db.write() as db:
@@ -370,7 +370,7 @@ def disable(
             )
     except _Refused:
         record_failure(ctx, user_id, client, during="disable")
-        raise ApiError(401, WRONG_CODE) from None
+        raise ApiError(403, WRONG_CODE) from None
 
 
 def regenerate_backup_codes(
@@ -384,9 +384,9 @@ def regenerate_backup_codes(
 ) -> list[str]:
     """Ten new backup codes (the old ones stop working), with the same proofs as
     :func:`disable` (a token of :data:`REGENERATE_ACTIONS`)."""
-    confirmed = _confirmed_with_code(
+    confirmed = _confirmed(
         ctx, user_id, actions=REGENERATE_ACTIONS, password=password,
-        sensitive_action_token=sensitive_action_token, mfa_code=mfa_code, client=client,
+        sensitive_action_token=sensitive_action_token, client=client,
     )
     try:
         with ctx.db.write() as db:
@@ -404,7 +404,7 @@ def regenerate_backup_codes(
             return codes
     except _Refused:
         record_failure(ctx, user_id, client, during="regenerate_backup_codes")
-        raise ApiError(401, WRONG_CODE) from None
+        raise ApiError(403, WRONG_CODE) from None
 
 
 def _remove(db: Session, user_id: str) -> None:

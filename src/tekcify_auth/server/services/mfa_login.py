@@ -28,6 +28,7 @@ from typing import Final, TypeVar
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..context import ServerContext
 from ..db.mfa import MfaChallenge
 from ..db.models import User
@@ -196,28 +197,46 @@ def complete(
             if method is None:
                 raise _Wrong()
             spend_challenge(db, found[0].jti, now)  # a concurrent completion may have won
-            return open_session(db, fresh)
+            opened = open_session(db, fresh)
     except _Wrong:
         ctx.limiter.failed(user.email, client.address)
         mfa.record_failure(ctx, user.id, client, during="login")
+        metrics.sign_in("failure", _factor(code))
         raise ApiError(401, mfa.WRONG_CODE) from None
+    metrics.sign_in("success", _factor(code))
+    return opened
+
+
+def _factor(code: str | None) -> str:
+    """The metrics factor of a second step: ``otp``, or ``recovery_code`` (a backup code)."""
+    return "otp" if code is not None else "recovery_code"
 
 
 def login(
     ctx: ServerContext, *, email: str, password: str, client: Client
 ) -> TokenPair | Challenge:
-    """``POST /api/auth/login``: the token pair, or a :class:`Challenge` with MFA on."""
+    """``POST /api/auth/login``: the token pair, or a :class:`Challenge` with MFA on.
+
+    Raises what :func:`.accounts.check_credentials` raises (429, 401, 403); a login that
+    waits for its second factor records no ``login_success`` until it completes.
+    """
     user = check_credentials(ctx, email=email, password=password, client=client)
     with ctx.db.write() as db:
         fresh = lock_signed_in_user(db, user.id, user.password_hash)
         if mfa.is_enabled(db, fresh.id):
-            return start_challenge(db, ctx, fresh)
-        pair = start_session(
-            db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
-            user_agent=client.user_agent, ip_address=client.address,
-        )
-        record_login(db, ctx, fresh.id, client, success=True)
-        return pair
+            challenge = start_challenge(db, ctx, fresh)
+        else:
+            challenge = None
+            pair = start_session(
+                db, ctx, fresh, scopes=list(DEFAULT_FIRST_PARTY_SCOPES),
+                user_agent=client.user_agent, ip_address=client.address,
+            )
+            record_login(db, ctx, fresh.id, client, success=True)
+    if challenge is not None:
+        metrics.sign_in("challenge", "password")
+        return challenge
+    metrics.token_issued("password")
+    return pair
 
 
 def complete_login(
@@ -239,7 +258,9 @@ def complete_login(
         record_login(db, ctx, user.id, client, success=True)
         return pair
 
-    return complete(
+    pair = complete(
         ctx, token, code=code, backup_code=backup_code, client=client,
         open_session=open_session,
     )
+    metrics.token_issued("password")
+    return pair

@@ -388,7 +388,7 @@ def delete_account(
     Nothing is deleted on a refusal. Raises 404 when the account is already gone, 409
     when its password changed while this request checked the old one. While MFA is on,
     ``mfa_code`` (TOTP or backup code) is required too (``mfa.require_code``: 400
-    without it, 401 when wrong).
+    without it, 403 when wrong).
     """
     mfa.throttle(ctx, user_id)
     confirmed = reauth.confirm_identity(

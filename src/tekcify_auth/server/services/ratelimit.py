@@ -42,17 +42,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from .. import metrics
 from ..db.sqlite_threads import ThreadConnections
-from ..errors import ApiError
+from ..errors import ApiError, OAuthError
 
 __all__ = [
-    "LimitStore", "LoginLimiter", "MemoryLimitStore", "RedisLimitStore", "SqliteLimitStore",
-    "client_key",
+    "ClientAuthLimiter", "EventLimiter", "LimitStore", "LoginLimiter", "MemoryLimitStore",
+    "RedisLimitStore", "SqliteLimitStore", "client_key", "network_key",
 ]
 
 TRUSTED_FOR: Final = 30 * 86_400.0
 TOO_MANY: Final = "Too many failed login attempts; try again later"
 TOO_MANY_LOGINS: Final = "Too many logins to this account; try again later"
+TOO_MANY_CLIENT_FAILURES: Final = (
+    "Too many failed client authentications from this address or for this client"
+)
 
 
 class LimitStore(Protocol):
@@ -152,6 +156,25 @@ class RedisLimitStore:
     def clear(self, key: str) -> None:
         self._redis.delete(self._prefix + key)
 
+    def snapshot(
+        self, keys: list[str], mark: str, window: float, now: float
+    ) -> tuple[list[tuple[int, float | None]], bool]:
+        """:meth:`recent` of every key and :meth:`marked` of ``mark``, in one round trip."""
+        pipe = self._redis.pipeline()
+        for key in keys:
+            name = self._prefix + key
+            pipe.zremrangebyscore(name, "-inf", now - window)
+            pipe.zcard(name)
+            pipe.zrange(name, 0, 0, withscores=True)
+        pipe.exists(self._prefix + "mark:" + mark)
+        answers = pipe.execute()
+        counts = [
+            (int(answers[3 * i + 1]),
+             float(answers[3 * i + 2][0][1]) if answers[3 * i + 2] else None)
+            for i in range(len(keys))
+        ]
+        return counts, bool(answers[-1])
+
     def mark(self, key: str, ttl: float, now: float) -> None:
         self._redis.set(self._prefix + "mark:" + key, "1", ex=math.ceil(ttl))
 
@@ -171,7 +194,9 @@ class SqliteLimitStore:
     write drops what has expired.
     """
 
-    def __init__(self, path: Path, timeout: float = 5.0) -> None:
+    def __init__(self, path: Path, timeout: float = 5.0, keep_for: float = 0.0) -> None:
+        #: The longest window any limiter counts in: events younger stay for every key.
+        self._keep_for = keep_for
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._connections = ThreadConnections(
             path, timeout=timeout, pragmas=["PRAGMA synchronous = NORMAL"]
@@ -204,8 +229,11 @@ class SqliteLimitStore:
                 "DELETE FROM events WHERE key = ? AND rowid NOT IN (SELECT rowid FROM events "
                 "WHERE key = ? ORDER BY at DESC LIMIT ?)", (key, key, keep),
             )
-            # The window is the same for every key: whatever left it, of any key, goes.
-            connection.execute("DELETE FROM events WHERE at <= ?", (now - window,))
+            # Whatever left the longest window (``keep_for``), of any key, goes: the
+            # registration window is longer than the login one.
+            connection.execute(
+                "DELETE FROM events WHERE at <= ?", (now - max(window, self._keep_for),)
+            )
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
@@ -252,6 +280,73 @@ def client_key(address: str | None, ipv6_prefix: int = 64) -> str:
         network = ipaddress.IPv6Network((int(ip), ipv6_prefix), strict=False)
         return str(network)
     return str(ip)
+
+
+def network_key(address: str | None, ipv4_prefix: int = 24, ipv6_prefix: int = 56) -> str:
+    """The network ``address`` belongs to: ``/24`` for IPv4, ``/56`` for IPv6 by default.
+
+    A /24 is the smallest network routed on the Internet, and a /56 what an ISP commonly
+    gives one customer (RIPE-690): one network of either size is usually one operator.
+    An IPv4-mapped IPv6 address counts as its IPv4; ``-`` without an address; anything
+    that is not an address is kept as it is.
+    """
+    if not address:
+        return "-"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = ipv4_prefix if isinstance(ip, ipaddress.IPv4Address) else ipv6_prefix
+    return str(ipaddress.ip_network((int(ip), prefix), strict=False))
+
+
+class EventLimiter:
+    """Events counted under keys in one sliding window of a :class:`LimitStore`.
+
+    The registration and client-authentication limits: :meth:`wait` says how long until
+    every counter of ``keys`` (``(key, limit)`` pairs) has room, :meth:`refuse` is the
+    429 :class:`ApiError` with ``Retry-After`` (at most one window), :meth:`add` counts
+    one event on each.
+    """
+
+    def __init__(self, store: LimitStore, *, window: float, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.window = window
+        self.clock = clock
+
+    def wait(self, keys: list[tuple[str, int]]) -> float:
+        """Seconds until every counter of ``keys`` has room; 0 when all do now."""
+        now = self.clock()
+        wait = 0.0
+        for key, limit in keys:
+            count, oldest = self.store.recent(key, self.window, now)
+            if count >= limit and oldest is not None:
+                wait = max(wait, oldest + self.window - now)
+        return wait
+
+    def retry_after(self, wait: float) -> int:
+        """The ``Retry-After`` seconds of a refusal that must wait ``wait`` seconds."""
+        return min(math.ceil(self.window), max(1, math.ceil(wait)))
+
+    def check(self, keys: list[tuple[str, int]], message: str) -> None:
+        """Raise the 429 :class:`ApiError` (``message``, ``Retry-After``) when any is full."""
+        wait = self.wait(keys)
+        if wait > 0:
+            raise ApiError(
+                429, message, headers={"Retry-After": str(self.retry_after(wait))}
+            )
+
+    def add(self, keys: list[tuple[str, int]]) -> None:
+        """Count one event on every counter of ``keys``."""
+        now = self.clock()
+        for key, limit in keys:
+            self.store.add(key, self.window, now, keep=limit)
+
+
+#: The lockout metric's scope of each counter's key prefix.
+_LOCKOUT_SCOPES: Final = {"aa": "account_address", "ad": "address", "ac": "account"}
 
 
 class LoginLimiter:
@@ -314,17 +409,24 @@ class LoginLimiter:
         now = self.clock()
         wait = self._wait(self._keys(email, address), now)
         if wait > 0:
+            metrics.rate_limited("login")
             raise self._refuse(wait, TOO_MANY)
         if login and self.per_account_successes is not None:
             wait = self._wait([(f"ok:{_account(email)}", self.per_account_successes)], now)
             if wait > 0:
+                metrics.rate_limited("login_successes")
                 raise self._refuse(wait, TOO_MANY_LOGINS)
 
     def failed(self, email: str, address: str | None) -> None:
         """Count a failed attempt on every counter that applies."""
         now = self.clock()
-        for key, limit in self._keys(email, address):
+        keys = self._keys(email, address)
+        for key, limit in keys:
             self.store.add(key, self.window, now, keep=limit)
+        if metrics.active():  # a read per counter: only when someone is counting
+            for key, limit in keys:
+                if self.store.recent(key, self.window, now)[0] == limit:  # this one filled it
+                    metrics.lockout(_LOCKOUT_SCOPES[key.split(":", 1)[0]])
 
     def succeeded(self, email: str, address: str | None) -> None:
         """Count a successful login; clear its account + address counter, trust the address."""
@@ -335,3 +437,96 @@ class LoginLimiter:
             self.store.add(f"ok:{account}", self.window, now, keep=self.per_account_successes)
         self.store.clear(f"aa:{account}:{where}")
         self.store.mark(f"trusted:{account}:{where}", TRUSTED_FOR, now)
+
+
+class ClientAuthLimiter:
+    """Failed client authentications (token, introspection and revocation endpoints).
+
+    Two counters of failures over one window, in the login limits' store:
+
+    * per client address (``TEKCIFY_CLIENT_AUTH_MAX_FAILURES``): one place guessing
+      secrets, of one client or many;
+    * per ``client_id`` (``..._PER_CLIENT``), from every address: many places guessing
+      one client's secret.
+
+    While a counter is full every authentication it covers is refused, the right secret
+    too, until the failures that filled it leave the window: nobody can keep guessing by
+    slipping the right secret in. A client_id is public (it travels in authorization
+    URLs), so anyone could fill its counter: as the login limiter does for accounts, an
+    address this client authenticated from before (remembered 30 days) is not held by the
+    per-client counter, so a client's own servers keep working through such an attack.
+    Client ids are kept hashed.
+    """
+
+    def __init__(
+        self,
+        store: LimitStore,
+        *,
+        window: float,
+        per_address: int,
+        per_client: int,
+        clock: Callable[[], float],
+        ipv6_prefix: int = 64,
+    ) -> None:
+        self.store = store
+        self.window = window
+        self.per_address = per_address
+        self.per_client = per_client
+        self.clock = clock
+        self.ipv6_prefix = ipv6_prefix
+
+    def _where(self, address: str | None) -> str:
+        return client_key(address, self.ipv6_prefix)
+
+    @staticmethod
+    def _client(client_id: str) -> str:
+        return f"ca:id:{_account(client_id)}"
+
+    def _snapshot(
+        self, keys: list[str], mark: str, now: float
+    ) -> tuple[list[tuple[int, float | None]], bool]:
+        snapshot = getattr(self.store, "snapshot", None)
+        if snapshot is not None:  # Redis: one round trip, on every authenticated request
+            counts, marked = snapshot(keys, mark, self.window, now)
+            return list(counts), bool(marked)
+        counts = [self.store.recent(key, self.window, now) for key in keys]
+        return counts, self.store.marked(mark, now)
+
+    def check(self, client_id: str, address: str | None) -> bool:
+        """Raise the 429 ``invalid_client`` :class:`OAuthError` when a counter is full;
+        else whether the address is one the client authenticated from before (for
+        :meth:`succeeded`)."""
+        now = self.clock()
+        where, by_client = self._where(address), self._client(client_id)
+        (
+            (at_address, oldest_at_address), (of_client, oldest_of_client)
+        ), trusted = self._snapshot(
+            [f"ca:ad:{where}", by_client], f"ca:trusted:{by_client}:{where}", now
+        )
+        wait = 0.0
+        if at_address >= self.per_address and oldest_at_address is not None:
+            wait = oldest_at_address + self.window - now
+        if of_client >= self.per_client and oldest_of_client is not None and not trusted:
+            wait = max(wait, oldest_of_client + self.window - now)
+        if wait > 0:
+            metrics.rate_limited("client_auth")
+            seconds = min(math.ceil(self.window), max(1, math.ceil(wait)))
+            raise OAuthError(
+                "invalid_client", f"{TOO_MANY_CLIENT_FAILURES}; try again in {seconds} seconds",
+                status_code=429, headers={"Retry-After": str(seconds)},
+            )
+        return trusted
+
+    def failed(self, client_id: str | None, address: str | None) -> None:
+        """Count a failure on the address's counter, and the client's when it named one."""
+        now = self.clock()
+        self.store.add(f"ca:ad:{self._where(address)}", self.window, now, keep=self.per_address)
+        if client_id is not None:
+            self.store.add(self._client(client_id), self.window, now, keep=self.per_client)
+
+    def succeeded(self, client_id: str, address: str | None, *, trusted: bool) -> None:
+        """Remember the address as the client's own, unless :meth:`check` found it was
+        (``trusted``): a write once a month per client and address, no read."""
+        if not trusted:
+            mark = f"ca:trusted:{self._client(client_id)}:{self._where(address)}"
+            self.store.mark(mark, TRUSTED_FOR, self.clock())

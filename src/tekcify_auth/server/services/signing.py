@@ -11,8 +11,12 @@ halves in :meth:`KeyRingSigner.jwks`.
 The ring holds a snapshot of the keys table (``services/keys.py`` loads it) and
 re-reads it every ``TEKCIFY_KEY_RELOAD_INTERVAL`` seconds, and at once (at most once a
 second) when a token names a ``kid`` it does not know: that is how every instance
-sharing the database starts signing with a key that ``tekcify-auth keys rotate`` added,
-and accepts tokens another instance signed with it.
+sharing the database learns of a key that ``tekcify-auth keys rotate`` added, and
+accepts tokens another instance signed with it. The snapshot holds the next key and
+when it takes over (:class:`Successor`), so each instance switches at that moment by
+itself. A reload that finds a key withdrawn (``keys revoke``) empties the verifiers'
+caches of verified tokens, and the verifiers check that a reload is due before
+answering from that cache, so a revoked key's tokens are refused within the interval.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ __all__ = [
     "KeySnapshot",
     "PublishedKey",
     "Signer",
+    "Successor",
+    "token_kid",
 ]
 
 logger = logging.getLogger("tekcify_auth.server")
@@ -130,17 +136,36 @@ class PublishedKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Successor:
+    """The next key: it signs from ``at`` (seconds since the epoch)."""
+
+    kid: str
+    alg: str
+    key: Key
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class KeySnapshot:
     """The keys as one read of the database found them.
 
     ``signing_key`` is the private key of the active key ``signing_kid``; ``published``
-    holds, by ``kid``, every key whose tokens may still be live (the active one first).
+    holds, by ``kid``, every key whose tokens may still be live (the active one first);
+    ``successor`` the next key, published already, which signs from its ``at``.
     """
 
     signing_kid: str
     signing_alg: str
     signing_key: Key
     published: Mapping[str, PublishedKey]
+    successor: Successor | None = None
+
+    def signing_at(self, now: float) -> tuple[str, str, Key]:
+        """The ``kid``, ``alg`` and private key that sign at ``now``."""
+        nxt = self.successor
+        if nxt is not None and now >= nxt.at:
+            return nxt.kid, nxt.alg, nxt.key
+        return self.signing_kid, self.signing_alg, self.signing_key
 
 
 class KeyRing:
@@ -162,9 +187,18 @@ class KeyRing:
         self._lock = threading.Lock()
         self._snapshot = loader()
         self._loaded_at = self._attempted_at = clock()
+        self._withdrawn: list[Callable[[], None]] = []
 
     def _due(self, now: float) -> bool:
         return not 0 <= now - self._loaded_at < self.interval
+
+    def due(self) -> bool:
+        """Whether the next :meth:`current` re-reads the keys."""
+        return self._due(self.clock())
+
+    def on_withdrawn(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after a reload in which a published key disappeared."""
+        self._withdrawn.append(callback)
 
     def current(self) -> KeySnapshot:
         """The snapshot, reloaded first when the interval has passed."""
@@ -211,9 +245,12 @@ class KeyRing:
                 )
                 self._loaded_at = now
                 return
-            self._snapshot, self._loaded_at = snapshot, now
+            old, self._snapshot, self._loaded_at = self._snapshot, snapshot, now
         finally:
             self._lock.release()
+        if not old.published.keys() <= snapshot.published.keys():
+            for callback in self._withdrawn:  # a revoked key: forget what it verified
+                callback()
 
 
 def _registry(alg: str) -> SignatureRegistry:
@@ -232,21 +269,20 @@ class KeyRingSigner:
     @property
     def algorithm(self) -> str:
         """The ``alg`` of the active key."""
-        return self.ring.current().signing_alg
+        return self.ring.current().signing_at(self.ring.clock())[1]
 
     @property
     def kid(self) -> str:
         """The ``kid`` new tokens carry."""
-        return self.ring.current().signing_kid
+        return self.ring.current().signing_at(self.ring.clock())[0]
 
     def sign(self, claims: Mapping[str, Any]) -> str:
-        """The JWS of ``claims`` under the active key (``{"alg", "typ": "JWT", "kid"}``)."""
-        snapshot = self.ring.current()
-        alg = snapshot.signing_alg
+        """The JWS of ``claims`` under the active key (``{"alg", "typ": "JWT", "kid"}``);
+        from the moment the next key takes over, under that one."""
+        kid, alg, key = self.ring.current().signing_at(self.ring.clock())
         payload = json.dumps(dict(claims), separators=(",", ":"))
         return jws.serialize_compact(
-            {"alg": alg, "typ": "JWT", "kid": snapshot.signing_kid}, payload,
-            snapshot.signing_key, registry=_REGISTRIES[alg],
+            {"alg": alg, "typ": "JWT", "kid": kid}, payload, key, registry=_REGISTRIES[alg],
         )
 
     def verifier(
@@ -282,11 +318,19 @@ class KeyRingVerifier(BaseVerifier):
             leeway=0, clock=clock, cache=True, cache_size=DEFAULT_CACHE_SIZE,
         )
         self.ring = ring
+        ring.on_withdrawn(self.clear_cache)
 
-    # verify() is BaseVerifier's: the token cache first, then _conclude below.
+    def verify(self, token: str | bytes) -> VerifiedToken:
+        """BaseVerifier's (the token cache, then :meth:`_conclude`), after a reload of
+        the keys when one is due, so the cache never outlives a revoked key's reload."""
+        if self.ring.due():
+            self.ring.current()
+        return super().verify(token)
 
     async def averify(self, token: str | bytes) -> VerifiedToken:
         """The coroutine twin of :meth:`verify`; a key reload runs in a worker thread."""
+        if self.ring.due():
+            await anyio.to_thread.run_sync(self.ring.current)
         pending = self._begin(token)
         if isinstance(pending, VerifiedToken):
             return pending
@@ -301,8 +345,8 @@ class KeyRingVerifier(BaseVerifier):
         return self._finish(pending, None if entry is None else entry.key)
 
 
-def _header_alg(token: str | bytes) -> object:
-    """The ``alg`` a compact JWS header names (``None`` when it cannot be read)."""
+def _header(token: str | bytes) -> dict[str, Any] | None:
+    """The header of a compact JWS (``None`` when it cannot be read)."""
     try:
         text = token.decode("ascii") if isinstance(token, bytes) else token
         head = text.split(".", 1)[0]
@@ -311,7 +355,20 @@ def _header_alg(token: str | bytes) -> object:
         header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
     except (UnicodeDecodeError, binascii.Error, ValueError):
         return None
-    return header.get("alg") if isinstance(header, dict) else None
+    return header if isinstance(header, dict) else None
+
+
+def _header_alg(token: str | bytes) -> object:
+    """The ``alg`` a compact JWS header names (``None`` when it cannot be read)."""
+    header = _header(token)
+    return None if header is None else header.get("alg")
+
+
+def token_kid(token: str) -> str | None:
+    """The ``kid`` in the header of a token this server signed (``None``: HS256)."""
+    header = _header(token)
+    kid = None if header is None else header.get("kid")
+    return kid if isinstance(kid, str) else None
 
 
 class _ByAlgorithm:

@@ -44,11 +44,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..context import ServerContext
 from ..db.models import RefreshToken, User, UserSession
 from ..db.types import new_id
 from . import activity
 from .sessions import limit_sessions
+from .signing import token_kid
 from .userinfo import email_granted
 
 __all__ = [
@@ -148,7 +150,11 @@ def access_claims(
 
 
 def _sign_access(ctx: ServerContext, user: User, session: UserSession, now: datetime) -> str:
-    return ctx.signer.sign(access_claims(ctx, user, session, now))
+    """The session's access token; the session records the ``kid`` that signed it
+    (``keys revoke --revoke-sessions``), before its row is written."""
+    token = ctx.signer.sign(access_claims(ctx, user, session, now))
+    session.signing_kid = token_kid(token)
+    return token
 
 
 def _add_refresh_token(
@@ -186,16 +192,13 @@ def start_session(
     are revoked (:func:`.sessions.limit_sessions`).
     """
     now = ctx.clock()
-    session = _open_session(
-        db, user, scopes, client_id, user_agent, ip_address, now, None, amr
+    session, access = _open_session(
+        db, ctx, user, scopes, client_id, user_agent, ip_address, now, None, amr
     )
     refresh = _add_refresh_token(db, ctx, session.id, now)
     db.flush()
     limit_sessions(db, user.id, session.id, ctx.settings.max_sessions_per_account, now)
-    return TokenPair(
-        _sign_access(ctx, user, session, now), refresh, ctx.settings.access_token_ttl,
-        session.scopes, session.id,
-    )
+    return TokenPair(access, refresh, ctx.settings.access_token_ttl, session.scopes, session.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,16 +230,16 @@ def start_access_session(
     """
     now = ctx.clock()
     ends = now + timedelta(seconds=ctx.settings.access_token_ttl)
-    session = _open_session(db, user, scopes, client_id, user_agent, ip_address, now, ends, amr)
-    limit_sessions(db, user.id, session.id, ctx.settings.max_sessions_per_account, now)
-    return AccessGrant(
-        _sign_access(ctx, user, session, now), ctx.settings.access_token_ttl, session.scopes,
-        session.id,
+    session, access = _open_session(
+        db, ctx, user, scopes, client_id, user_agent, ip_address, now, ends, amr
     )
+    limit_sessions(db, user.id, session.id, ctx.settings.max_sessions_per_account, now)
+    return AccessGrant(access, ctx.settings.access_token_ttl, session.scopes, session.id)
 
 
 def _open_session(
     db: Session,
+    ctx: ServerContext,
     user: User,
     scopes: list[str],
     client_id: str | None,
@@ -245,15 +248,17 @@ def _open_session(
     now: datetime,
     expires_at: datetime | None,
     amr: list[str] | None = None,
-) -> UserSession:
+) -> tuple[UserSession, str]:
+    """The new session and its first access token."""
     session = UserSession(
         id=new_id(), user_id=user.id, client_id=client_id, scopes=" ".join(scopes),
         user_agent=user_agent, ip_address=ip_address, created_at=now, last_used_at=now,
         expires_at=expires_at, amr=" ".join(amr) if amr else DEFAULT_AMR,
     )
+    access = _sign_access(ctx, user, session, now)
     db.add(session)
     db.flush()  # the session row first: refresh_tokens refers to it
-    return session
+    return session, access
 
 
 def _retry_key(presented: str) -> bytes:
@@ -309,7 +314,7 @@ _ADD_TOKEN = insert(RefreshToken)
 _TOUCH_SESSION = (
     update(UserSession)
     .where(UserSession.id == bindparam("session_id"))
-    .values(last_used_at=bindparam("now"))
+    .values(last_used_at=bindparam("now"), signing_kid=bindparam("kid"))
 )
 
 
@@ -365,10 +370,8 @@ def _rotate(
     successor_id = new_id()
     refresh = new_refresh_token()
     claims = access_claims(ctx, user, session, now)
-    pair = TokenPair(
-        ctx.signer.sign(claims), refresh, ctx.settings.access_token_ttl, session.scopes,
-        session.id,
-    )
+    access = ctx.signer.sign(claims)
+    pair = TokenPair(access, refresh, ctx.settings.access_token_ttl, session.scopes, session.id)
     blob = None
     if ctx.settings.refresh_retry_grace > 0:
         blob = _seal(presented, token.id, pair, claims["exp"])
@@ -387,7 +390,9 @@ def _rotate(
             "expires_at": now + timedelta(seconds=ctx.settings.refresh_token_ttl),
         },
     )
-    connection.execute(_TOUCH_SESSION, {"session_id": session.id, "now": now})
+    connection.execute(
+        _TOUCH_SESSION, {"session_id": session.id, "now": now, "kid": token_kid(access)}
+    )
     return pair
 
 
@@ -421,4 +426,5 @@ def _retry_or_reuse(
         address=client[0], user_agent=client[1], metadata={"sessionId": session.id},
     )
     db.commit()
+    metrics.refresh_reuse()
     raise RefreshRefused("reused")
