@@ -26,6 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -543,6 +545,18 @@ def _open(db: Session, ctx: ServerContext, verified: _Verified) -> User:
     return user
 
 
+@contextmanager
+def _counted() -> Iterator[None]:
+    """Count a passkey sign-in in the metrics: ``success``, ``failure`` (400/401: a bad
+    challenge or assertion) or ``refused`` (limited, disabled, unverified)."""
+    try:
+        yield
+    except ApiError as exc:
+        metrics.sign_in("failure" if exc.status_code in (400, 401) else "refused", "passkey")
+        raise
+    metrics.sign_in("success", "passkey")
+
+
 def login(
     ctx: ServerContext,
     *,
@@ -560,7 +574,7 @@ def login(
     spent in the transaction that opens the session, and ``amr`` is ``["pwd", "hwk",
     "user"]``.
     """
-    try:
+    with _counted():
         verified = _verify(
             ctx, credential=credential, challenge=challenge, rp=rp, client=client,
             mfa_token=mfa_token,
@@ -573,10 +587,6 @@ def login(
                 amr=list(verified.amr),
             )
             record_login(db, ctx, user.id, client, success=True)
-    except ApiError as exc:
-        metrics.sign_in("failure" if exc.status_code in (400, 401) else "refused", "passkey")
-        raise
-    metrics.sign_in("success", "passkey")
     metrics.token_issued("password")
     return pair
 
@@ -596,15 +606,16 @@ def page_sign_in(
 
     ``replacing`` is the browser's previous sign-in, revoked here.
     """
-    verified = _verify(
-        ctx, credential=credential, challenge=challenge, rp=rp, client=client,
-        mfa_token=mfa_token,
-    )
-    with ctx.db.write() as db:
-        user = _open(db, ctx, verified)
-        cookie, _row = start_login_session(
-            db, ctx, user.id, password_hash=user.password_hash, replacing=replacing,
-            user_agent=client.user_agent, ip_address=client.address,
-            amr=" ".join(verified.amr),
+    with _counted():
+        verified = _verify(
+            ctx, credential=credential, challenge=challenge, rp=rp, client=client,
+            mfa_token=mfa_token,
         )
-        return cookie
+        with ctx.db.write() as db:
+            user = _open(db, ctx, verified)
+            cookie, _row = start_login_session(
+                db, ctx, user.id, password_hash=user.password_hash, replacing=replacing,
+                user_agent=client.user_agent, ip_address=client.address,
+                amr=" ".join(verified.amr),
+            )
+    return cookie
