@@ -1162,7 +1162,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except CommandError as exc:
-        print(f"tekcify-auth: {exc}", file=sys.stderr)
+        if handler is _serve and os.environ.get("TEKCIFY_LOG_FORMAT", "").strip().lower() == "json":
+            from .server.logs import json_line  # a log shipper reads why it did not start
+
+            print(json_line("tekcify_auth.cli", "ERROR", str(exc)), file=sys.stderr)
+        else:
+            print(f"tekcify-auth: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -96,6 +96,13 @@ def test_a_json_record_is_one_line_with_the_request_id_and_the_traceback() -> No
     assert "request_id" not in json.loads(JsonFormatter().format(record))
 
 
+def test_a_record_whose_arguments_do_not_fit_is_still_one_json_line() -> None:
+    record = logging.LogRecord("x", logging.INFO, "p", 1, "%d items", ("secret-arg",), None)
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "%d items (its arguments did not fit the format)"
+    assert "secret-arg" not in json.dumps(entry)
+
+
 def test_json_captures_warnings_and_uncaught_exceptions(tmp_path: Path) -> None:
     # The machinery serve installs, in a process of its own: nothing reaches stderr raw.
     script = textwrap.dedent("""
@@ -285,3 +292,17 @@ async def _raw_request(app: FastAPI, peer: str, headers: list[tuple[bytes, bytes
     values = [v.decode() for k, v in start["headers"] if k.lower() == b"x-request-id"]
     assert len(values) == 1
     return values[0]
+
+
+def test_serve_refusing_to_start_says_why_in_json(tmp_path: Path) -> None:
+    env = {**_clean_env(), "TEKCIFY_DATA_DIR": str(tmp_path / "data"),
+           "TEKCIFY_LOG_FORMAT": "json", "TEKCIFY_LOG_LEVEL": "LOUD"}
+    done = subprocess.run(
+        [sys.executable, "-m", "tekcify_auth.cli", "serve", "--port", "0"], env=env,
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    (entry,) = _json_lines(done.stderr, "stderr")
+    assert entry["level"] == "ERROR"
+    assert "TEKCIFY_LOG_LEVEL" in entry["message"]

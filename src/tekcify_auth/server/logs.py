@@ -25,7 +25,9 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Literal
 
-__all__ = ["JsonFormatter", "capture_stray_output", "log_config", "request_id"]
+__all__ = [
+    "JsonFormatter", "capture_stray_output", "json_line", "log_config", "request_id",
+]
 
 LogFormat = Literal["json", "text"]
 
@@ -46,7 +48,7 @@ class JsonFormatter(logging.Formatter):
             ).replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
-            "message": getattr(record, "summary", None) or record.getMessage(),
+            "message": getattr(record, "summary", None) or _message(record),
         }
         current = request_id.get()
         if current is not None:
@@ -62,6 +64,24 @@ class JsonFormatter(logging.Formatter):
             for key, value in fields.items():
                 entry.setdefault(str(key), value)
         return json.dumps(entry, separators=(",", ":"), default=str, ensure_ascii=True)
+
+
+def _message(record: logging.LogRecord) -> str:
+    # A record whose arguments do not fit its format would otherwise end in logging's
+    # "--- Logging error ---" lines on stderr: the format alone, never the arguments.
+    try:
+        return record.getMessage()
+    except Exception:
+        return f"{record.msg} (its arguments did not fit the format)"
+
+
+def json_line(logger: str, level: str, message: str) -> str:
+    """``message`` as the JSON line of a record of ``logger`` at ``level`` (for what is
+    written before logging is set up: ``serve`` refusing to start)."""
+    record = logging.LogRecord(
+        logger, logging.getLevelNamesMapping()[level], __file__, 0, message, (), None
+    )
+    return JsonFormatter().format(record)
 
 
 def log_config(level: str, fmt: LogFormat) -> dict[str, Any]:
