@@ -78,33 +78,23 @@ def _started_context(settings: Settings) -> ServerContext:
 # -- serve ---------------------------------------------------------------------------
 
 
-def _log_config(level: str) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {
-            "plain": {"format": "%(message)s"},
-            "default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        },
-        "handlers": {
-            "access": {
-                "class": "logging.StreamHandler", "formatter": "plain",
-                "stream": "ext://sys.stdout",
-            },
-            "default": {
-                "class": "logging.StreamHandler", "formatter": "default",
-                "stream": "ext://sys.stderr",
-            },
-        },
-        "loggers": {
-            # The access lines are INFO records: TEKCIFY_LOG_LEVEL=WARNING turns them off.
-            "tekcify_auth.server.access": {
-                "handlers": ["access"], "level": level, "propagate": False,
-            },
-            "tekcify_auth": {"handlers": ["default"], "level": level, "propagate": False},
-            "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
-        },
-    }
+def _log_config(settings: Settings) -> dict[str, Any]:
+    from .server.logs import log_config
+
+    return log_config(settings.log_level, settings.log_format)
+
+
+def _say(settings: Settings, text: str) -> None:
+    """Print ``text`` (the banner); with ``TEKCIFY_LOG_FORMAT=json``, log each of its lines
+    instead, so every line the server writes is a JSON object."""
+    if settings.log_format != "json":
+        print(text, flush=True)
+        return
+    import logging
+
+    logger = logging.getLogger("tekcify_auth.cli")  # standard output, at any level
+    for line in text.splitlines():
+        logger.info(line.strip())
 
 
 def _banner(
@@ -325,12 +315,18 @@ def _run_server(args: argparse.Namespace, settings: Settings, port: int) -> int:
     # AUTH_SERVER_URL default says, or the --host given when it names one address.
     canonical = serve_url(host, port)
     base_url = settings.public_url or canonical
-    print(
+    import logging.config
+
+    from .server.logs import capture_stray_output
+
+    logging.config.dictConfig(_log_config(settings))  # for the banner; uvicorn's is the same
+    capture_stray_output(settings.log_format)
+    _say(
+        settings,
         _banner(
             settings, ctx, base_url, every_interface=every_interface(host),
             workers=args.workers,
         ),
-        flush=True,
     )
     # Read again by every worker's app_factory.
     os.environ["TEKCIFY_CANONICAL_URL"] = canonical
@@ -359,7 +355,7 @@ def _run_server(args: argparse.Namespace, settings: Settings, port: int) -> int:
             host=host,
             port=port,
             workers=args.workers,
-            log_config=_log_config(settings.log_level),
+            log_config=_log_config(settings),
             access_log=False,  # the server logs its own structured line per request
             # The app reads X-Forwarded-* itself, from TEKCIFY_TRUSTED_PROXIES only:
             # uvicorn would otherwise believe them from 127.0.0.1 (FORWARDED_ALLOW_IPS).
@@ -400,11 +396,9 @@ def _metrics_for(settings: Settings, host: str, workers: int) -> Iterator[None]:
                     f"cannot serve metrics on {host}:{settings.metrics_port} "
                     f"(TEKCIFY_METRICS_PORT): {exc.strerror}"
                 ) from None
-            print(
-                f"  metrics:  http://{host}:{settings.metrics_port}/metrics", flush=True
-            )
+            _say(settings, f"  metrics:  http://{host}:{settings.metrics_port}/metrics")
         else:
-            print("  metrics:  /metrics (TEKCIFY_METRICS_TOKEN)", flush=True)
+            _say(settings, "  metrics:  /metrics (TEKCIFY_METRICS_TOKEN)")
         yield
 
 
@@ -1208,7 +1202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except CommandError as exc:
-        print(f"tekcify-auth: {exc}", file=sys.stderr)
+        if handler is _serve and os.environ.get("TEKCIFY_LOG_FORMAT", "").strip().lower() == "json":
+            from .server.logs import json_line  # a log shipper reads why it did not start
+
+            print(json_line("tekcify_auth.cli", "ERROR", str(exc)), file=sys.stderr)
+        else:
+            print(f"tekcify-auth: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

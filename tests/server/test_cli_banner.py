@@ -45,9 +45,10 @@ def test_a_generated_secret_on_a_shared_database_asks_for_one_secret(tmp_path: P
 
 def test_the_log_level_governs_the_access_log() -> None:
     # TEKCIFY_LOG_LEVEL=WARNING must silence the per-request INFO lines, as the README says.
-    from tekcify_auth.cli import _log_config
+    from tekcify_auth.server.logs import log_config
 
-    assert _log_config("WARNING")["loggers"]["tekcify_auth.server.access"]["level"] == "WARNING"
-    assert _log_config("INFO")["loggers"]["tekcify_auth.server.access"]["level"] == "INFO"
+    access = "tekcify_auth.server.access"
+    assert log_config("WARNING", "text")["loggers"][access]["level"] == "WARNING"
+    assert log_config("INFO", "json")["loggers"][access]["level"] == "INFO"
     # uvicorn keeps saying where it listens whatever the level.
-    assert _log_config("ERROR")["loggers"]["uvicorn"]["level"] == "INFO"
+    assert log_config("ERROR", "text")["loggers"]["uvicorn"]["level"] == "INFO"

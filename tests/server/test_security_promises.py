@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,27 @@ import pytest
 from fastapi import FastAPI
 
 from tekcify_auth import TokenVerifier
+from tekcify_auth.server.logs import JsonFormatter
 from tekcify_auth.testing import mint_access_token
 
-from .conftest import PASSWORD, allow_client_credentials, asgi_client, bearer, login, register
+from .conftest import (
+    PASSWORD,
+    FakeClock,
+    allow_client_credentials,
+    asgi_client,
+    bearer,
+    login,
+    make_settings,
+    register,
+    running,
+)
+from .mfa_helpers import code_at, enable_mfa, finish_login, next_step, start_login
+from .recovery_helpers import last_mail
 from .test_authorize import Browser, authorization, get_code, hidden_fields, make_client, redeem
+from .test_passkeys import BASE as PASSKEYS
+from .test_passkeys import ORIGIN
+from .test_registration_policy import _invite
+from .webauthn_soft import SoftAuthenticator
 
 TOKEN = "/api/oauth/token"
 APPLICATION = {
@@ -256,3 +274,157 @@ def test_database_errors_never_carry_their_parameters(tmp_path: Path) -> None:
         db.engine.dispose()
     assert "ada@example.com" not in str(caught.value)
     assert "hidden" in str(caught.value)
+
+
+#: The attributes every LogRecord has; anything else on a record came as ``extra``.
+_STANDARD = frozenset(vars(logging.LogRecord("n", 0, "p", 0, "m", (), None))) | {
+    "message", "asctime",
+}
+
+
+def _record_texts(records: list[logging.LogRecord]) -> list[str]:
+    """Everything a handler could write of ``records``: the message, the arguments, the
+    extra fields, the traceback, and the JSON line of ``TEKCIFY_LOG_FORMAT=json``."""
+    texts: list[str] = []
+    formatter = JsonFormatter()
+    for record in records:
+        texts += [record.getMessage(), repr(record.args), formatter.format(record)]
+        texts += [repr(value) for key, value in vars(record).items() if key not in _STANDARD]
+    return texts
+
+
+def _leaked(texts: list[str], secrets_used: dict[str, str]) -> list[str]:
+    """The names of the secrets found in ``texts``; a 6-digit code only as a word of its
+    own (digits run through timestamps and durations)."""
+    found = []
+    for name, value in secrets_used.items():
+        pattern = re.compile(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])")
+        if any((pattern.search(text) if value.isdigit() else value in text) for text in texts):
+            found.append(name)
+    return found
+
+
+def test_the_log_check_finds_a_secret_in_a_message_its_args_or_extra_fields() -> None:
+    def record(msg: str, args: tuple[Any, ...] = (), **extra: Any) -> logging.LogRecord:
+        made = logging.LogRecord("tekcify_auth.x", logging.DEBUG, "p", 1, msg, args, None)
+        made.__dict__.update(extra)
+        return made
+
+    secret = {"code": "123456", "token": "tok-abc"}
+    assert _leaked(_record_texts([record("code %s", ("123456",))]), secret) == ["code"]
+    assert _leaked(_record_texts([record("x", body={"t": "tok-abc"})]), secret) == ["token"]
+    assert _leaked(_record_texts([record("took 0.1234567 s at 21:12:34")]), secret) == []
+
+
+async def test_no_secret_of_mfa_passkeys_invites_resets_or_clients_reaches_the_logs(
+    clean_db: str, tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="tekcify_auth")
+    settings = make_settings(
+        database_url=clean_db, data_dir=tmp_path / "data", registration="invite",
+        client_auth_max_failures=2,
+    )
+    used: dict[str, str] = {"password": PASSWORD}
+    async with running(settings, clock) as (app, client):
+        # Registration with an invite code.
+        _id, invite = _invite(app)
+        used["invite code"] = invite
+        wrong_invite = "not-an-invite-code-0123456789"
+        used["wrong invite code"] = wrong_invite
+        refused = await client.post("/api/auth/register", json={
+            "email": "eve@example.com", "password": PASSWORD, "inviteCode": wrong_invite,
+        })
+        assert refused.status_code in (400, 403)
+        created = await client.post("/api/auth/register", json={
+            "email": "ada@example.com", "password": PASSWORD, "inviteCode": invite,
+        })
+        assert created.status_code == 201, created.text
+        pair = await login(client)
+        used |= {"access token": pair["accessToken"], "refresh token": pair["refreshToken"]}
+
+        # MFA: setup and verify, then sign-ins with a code, a backup code and a wrong code.
+        setup = await enable_mfa(client, pair["accessToken"], clock)
+        used["TOTP secret"] = setup["secret"]
+        used["setup code"] = code_at(setup["secret"], clock, -1)
+        used |= {f"backup code {n}": code for n, code in enumerate(setup["backupCodes"])}
+        used["QR code URL"] = setup["qrCodeUrl"]
+        for second in ("code", "backupCode", "wrong"):
+            challenge = await start_login(client)
+            used[f"mfaToken ({second})"] = challenge["mfaToken"]
+            if second == "code":
+                factor = {"code": code_at(setup["secret"], clock)}
+                used["sign-in code"] = factor["code"]
+            elif second == "backupCode":
+                factor = {"backupCode": setup["backupCodes"][0]}
+            else:
+                factor = {"code": code_at(setup["secret"], clock, 5)}
+                used["wrong code"] = factor["code"]
+            answer = await finish_login(client, challenge["mfaToken"], **factor)
+            if second == "wrong":
+                assert answer.status_code in (400, 401), answer.text
+            else:
+                assert answer.status_code == 200, answer.text
+                used[f"access token ({second})"] = answer.json()["accessToken"]
+                used[f"refresh token ({second})"] = answer.json()["refreshToken"]
+            next_step(clock)
+        token = used["access token (code)"]
+
+        # Passkeys: registration and a sign-in; both challenges.
+        key = SoftAuthenticator()
+        options = (await client.post(f"{PASSKEYS}/register/options", headers=bearer(token))
+                   ).json()
+        used["registration challenge"] = options["challenge"]
+        used["registration options challenge"] = options["options"]["challenge"]
+        registered = await client.post(f"{PASSKEYS}/register", headers=bearer(token), json={
+            "credential": key.register(options["options"], origin=ORIGIN),
+            "challenge": options["challenge"],
+        })
+        assert registered.status_code == 200, registered.text
+        options = (await client.post(f"{PASSKEYS}/login/options")).json()
+        used["sign-in challenge"] = options["challenge"]
+        used["sign-in options challenge"] = options["options"]["challenge"]
+        signed_in = await client.post(f"{PASSKEYS}/login", json={
+            "credential": key.get(options["options"], origin=ORIGIN),
+            "challenge": options["challenge"],
+        })
+        assert signed_in.status_code == 200, signed_in.text
+        used["passkey access token"] = signed_in.json()["accessToken"]
+        used["passkey refresh token"] = signed_in.json()["refreshToken"]
+
+        # A password reset.
+        forgot = await client.post("/api/auth/password/forgot", json={"email": "ada@example.com"})
+        assert forgot.status_code == 202
+        reset_token = last_mail(app, "password_reset").token
+        used["reset token"] = reset_token
+        used["new password"] = "a brand new passphrase"
+        reset = await client.post("/api/auth/password/reset", json={
+            "token": reset_token, "newPassword": used["new password"],
+        })
+        assert reset.status_code == 200, reset.text
+
+        # Failed client authentication, up to the limit, then the right secret refused too.
+        challenge = await start_login(client, password=used["new password"])
+        next_step(clock)
+        used["last mfaToken"] = challenge["mfaToken"]
+        used["last code"] = code_at(setup["secret"], clock)
+        fresh = await finish_login(client, challenge["mfaToken"], code=used["last code"])
+        assert fresh.status_code == 200, fresh.text
+        used["last access token"] = fresh.json()["accessToken"]
+        application = await _new_application(client, used["last access token"])
+        client_id, secret = application["clientId"], application["clientSecret"]
+        used |= {"client secret": secret, "wrong client secret": "w" * len(secret)}
+        allow_client_credentials(app, client_id)
+        form = {"grant_type": "client_credentials"}
+        statuses = [
+            (await client.post(TOKEN, data=form, headers=_basic(client_id, attempt))).status_code
+            for attempt in (used["wrong client secret"],) * 2 + (secret,)
+        ]
+        assert statuses == [401, 401, 429]
+
+    records = caplog.records
+    assert any(r.name == "tekcify_auth.server.access" for r in records)
+    texts = _record_texts(records)
+    assert _leaked(texts, used) == []
+    for name, value in used.items():  # a token's signature alone is as bad as the token
+        if "token" in name and value.count(".") == 2:
+            assert _leaked(texts, {name: value.rsplit(".", 1)[1]}) == []

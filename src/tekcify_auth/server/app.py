@@ -35,6 +35,7 @@ from .context import Clock, ServerContext
 from .db.engine import UNAVAILABLE_ERRORS
 from .errors import install_error_handlers, install_fallback_handler, install_redis_handler
 from .hosts import AllowedHosts
+from .logs import capture_stray_output
 from .middleware import Front
 from .openapi import install_openapi
 from .proxies import TrustedProxies
@@ -265,6 +266,7 @@ def app_factory() -> FastAPI:
     settings = load_settings()
     if settings.workers > 1:
         _stop_with_parent()
+    capture_stray_output(settings.log_format)  # each worker process, as serve's own
     return create_app(settings)
 
 

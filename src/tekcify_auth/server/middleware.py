@@ -7,7 +7,9 @@ Every HTTP request passes through it once, and it does, in this order:
 2. **Access log and request id**: one JSON line per request (method, path, status,
    duration, request id, client), never the query string, headers or body, where
    tokens, codes and passwords travel; ``X-Request-ID`` on every answer, reusing the
-   caller's when it is short and plain.
+   one a trusted proxy sent when it is short and plain (letters, digits, ``._-``, up to
+   128), else a new one. A client's own is never believed: it could forge another
+   request's id, or write into the logs. The id is in ``logs.request_id`` meanwhile.
 3. **Body limit**: 413 for a body over ``TEKCIFY_MAX_BODY_BYTES`` (uploads have their
    own), by ``Content-Length`` and by counting the stream, so a chunked body or a lying
    header cannot get more through; whatever the app would have answered is dropped.
@@ -40,7 +42,7 @@ from typing import Any, Final
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import metrics
+from . import logs, metrics
 from .context import ServerContext
 from .cors import CORS_PATHS, any_application_allows, origin_headers, preflight_headers
 from .fastlane import FastLane
@@ -142,14 +144,18 @@ class Front:
             await self.app(scope, receive, send)
             return
         headers = _Headers.read(scope)
+        request_id: str | None = None
         if self.proxies is not None and scope.get("client"):
+            if headers.request_id is not None and self.proxies.trusts_peer(scope["client"][0]):
+                request_id = headers.request_id
             scope = behind_proxies(
                 self.proxies, scope, headers.forwarded_for, headers.forwarded_proto
             )
         started = self.clock()
-        request_id = headers.request_id or uuid.uuid4().hex
+        request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         answer = _Answer(send, request_id.encode())
+        current = logs.request_id.set(request_id)
         try:
             await self._serve(scope, receive, answer, headers)
         finally:
@@ -167,7 +173,14 @@ class Front:
                     "request_id": request_id,
                     "client": client[0] if client else None,
                 }
-                access_logger.info(json.dumps(line, separators=(",", ":")))
+                access_logger.info(
+                    json.dumps(line, separators=(",", ":")),
+                    extra={
+                        "fields": line,
+                        "summary": f"{line['method']} {line['path']} {line['status']}",
+                    },
+                )
+            logs.request_id.reset(current)
 
     async def _serve(
         self, scope: Scope, receive: Receive, answer: _Answer, headers: _Headers

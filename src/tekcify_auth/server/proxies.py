@@ -104,6 +104,11 @@ class TrustedProxies:
         """Whether ``address`` is one of the trusted proxies."""
         return any(address in network for network in self.networks)
 
+    def trusts_peer(self, peer: str) -> bool:
+        """Whether the socket's peer ``peer`` (as the ASGI scope gives it) is trusted."""
+        known = _address(peer)
+        return known is not None and self.trusts(known)
+
     def client(
         self, peer: str, forwarded_for: Sequence[str], forwarded_proto: Sequence[str] = ()
     ) -> tuple[str, str | None]:

@@ -450,6 +450,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _env(
         "TEKCIFY_LOG_LEVEL", "one of DEBUG, INFO, WARNING, ERROR", default="INFO"
     )
+    log_format: Literal["json", "text"] = _env(
+        "TEKCIFY_LOG_FORMAT",
+        "json or text: json writes every log record as one JSON object per line",
+        default="text",
+    )
     metrics_port: int | None = _env(
         "TEKCIFY_METRICS_PORT",
         "a port from 1 to 65535: serve /metrics there, on the listen host, instead of the "
@@ -660,6 +665,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def effective_database_url(self) -> str:
