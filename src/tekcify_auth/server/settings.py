@@ -209,7 +209,8 @@ class Settings(BaseSettings):
         "TEKCIFY_JWKS_MAX_AGE",
         "a whole number of seconds from 0 to 86400: how long resource servers may cache the "
         "JWKS (its Cache-Control max-age); `keys rotate` publishes the next key this long "
-        "(plus the reload interval and 10 s) before it signs",
+        "(plus the reload interval and 10 s) before it signs; keep it at least the resource "
+        "servers' JWKS refetch cooldown (30 s by default)",
         default=300, ge=0, le=86_400,
     )
     public_url: str | None = _env(
