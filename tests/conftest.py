@@ -6,12 +6,19 @@ test is not run: its outcome is *left out*, counted apart from ordinary skips in
 last line (``2807 passed, 40 left out (no Redis, Chromium)``), and the run ends with one
 line naming what was left out and how to install it. On CI (``CI=true``) any left-out test
 fails the run: CI installs every service, so a test left out there is a broken install.
+
+Under pytest-xdist (``make pytest`` runs ``-n 2``) the workers collect and run the tests
+while the controller reports: each worker hands its count to the controller when it ends
+(``workeroutput``), each left-out test's report names its missing services
+(``user_properties``), and the controller prints the one summary line and fails a CI run,
+exactly as a run without workers does.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -22,6 +29,10 @@ _LEFT_OUT = pytest.StashKey[Counter[str]]()
 _WHY = pytest.StashKey[dict[str, str]]()
 #: The keyword a left-out test's reports carry (report.keywords holds the item's markers).
 _KEYWORD = "left_out_for_missing_service"
+#: The user property naming a left-out test's missing services (reaches xdist's controller).
+_PROPERTY = "left out for lack of"
+#: What a worker hands the controller (``config.workeroutput``) when it ends.
+_OUTPUT = "tekcify_left_out"
 
 
 def _on_ci() -> bool:
@@ -53,6 +64,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             labels.setdefault(SERVICES[name].label, name)
             why.setdefault(SERVICES[name].label, name)
         left_out.update(list(labels))
+        item.user_properties.append((_PROPERTY, ", ".join(sorted(labels))))
 
 
 def _labels(names: list[str]) -> str:
@@ -62,10 +74,34 @@ def _labels(names: list[str]) -> str:
 def pytest_report_teststatus(
     report: pytest.TestReport, config: pytest.Config
 ) -> tuple[str, str, str] | None:
-    """Count a left-out test as "left out (no X)", not as one more ordinary skip."""
+    """Count a left-out test as "left out (no X)", not as one more ordinary skip.
+
+    xdist's controller has collected nothing, so it names the services of this report;
+    :func:`pytest_terminal_summary` then counts the reports under one name.
+    """
     if report.skipped and _KEYWORD in report.keywords:
-        return f"left out (no {', '.join(sorted(config.stash[_LEFT_OUT]))})", "L", "LEFT OUT"
+        labels = ", ".join(sorted(config.stash[_LEFT_OUT])) or dict(
+            report.user_properties
+        ).get(_PROPERTY, "?")
+        return f"left out (no {labels})", "L", "LEFT OUT"
     return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: a worker ended; take its count of the tests left out.
+
+    Every worker collects every test, so each one's count is the whole run's: the
+    controller keeps the largest per service (a worker that crashed early may have none).
+    """
+    output = getattr(node, "workeroutput", {}).get(_OUTPUT)
+    if not output:
+        return
+    left_out, why = node.config.stash[_LEFT_OUT], node.config.stash[_WHY]
+    for label, count in output["counts"].items():
+        left_out[label] = max(left_out[label], count)
+    for label, name in output["why"].items():
+        why.setdefault(label, name)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -79,6 +115,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     left_out = terminalreporter.config.stash[_LEFT_OUT]
     if not left_out:
         return
+    # One count in pytest's last line, named after every missing service (under xdist the
+    # reports came in under the names of their own services).
+    stats = terminalreporter.stats
+    reports = [
+        report for key in [key for key in stats if key.startswith("left out (no ")]
+        for report in stats.pop(key)
+    ]
+    if reports:
+        stats[f"left out (no {', '.join(sorted(left_out))})"] = reports
     why = terminalreporter.config.stash[_WHY]
     parts = [
         f"{label} ({count} tests; {missing(why[label])}; install: "
@@ -94,5 +139,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports (testnodedown)
+        workeroutput[_OUTPUT] = {
+            "counts": dict(session.config.stash[_LEFT_OUT]),
+            "why": dict(session.config.stash[_WHY]),
+        }
+        return
     if _on_ci() and session.config.stash[_LEFT_OUT] and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -16,6 +16,10 @@ from typing import Any
 
 import redis
 
+#: How often a test's HTTP server (``serve_forever``) looks for a ``shutdown()``: with
+#: the standard library's half second, each ``stop()`` waited up to that long.
+SHUTDOWN_POLL = 0.02
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
@@ -76,7 +80,9 @@ class KeyServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL}, daemon=True
+        )
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 

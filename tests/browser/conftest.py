@@ -34,6 +34,7 @@ import httpx
 import pytest
 
 import needs
+from services import SHUTDOWN_POLL
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Expect, Page, Playwright
@@ -209,7 +210,9 @@ def catcher() -> Iterator[RedirectCatcher]:
             pass  # keep the test output clean; ``received`` is the record
 
     httpd.RequestHandlerClass = Handler
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL}, daemon=True
+    )
     thread.start()
     try:
         yield result

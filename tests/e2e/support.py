@@ -11,6 +11,8 @@ the server: every call crosses a real socket.
 from __future__ import annotations
 
 import collections
+import contextlib
+import io
 import os
 import re
 import secrets
@@ -27,8 +29,9 @@ from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
+import pytest
 
-from tekcify_auth import TokenSet, UserProfile
+from tekcify_auth import TokenSet, UserProfile, cli
 
 PASSWORD = "correct horse battery staple"
 #: How long the server may take to start before the session fails.
@@ -130,13 +133,25 @@ class ServerProcess:
 
     def admin(self, *args: str) -> str:
         """Run ``tekcify-auth ARGS`` against this server's storage, as its operator would;
-        returns what it printed (asserts it succeeded)."""
-        done = subprocess.run(
-            [sys.executable, "-m", "tekcify_auth.cli", *args], cwd=self.data_dir, env=self.env,
-            capture_output=True, text=True, timeout=120, check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        returns what it printed (asserts it succeeded).
+
+        The command line's own ``main`` runs in this process, in the server's folder and
+        with its environment only, as ``python -m tekcify_auth.cli ARGS`` there would: a
+        new interpreter importing the server cost a second or more per call (the README
+        suite makes one call per example).
+        """
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.MonkeyPatch.context() as patch:
+            for name in os.environ:
+                if name not in self.env:
+                    patch.delenv(name)
+            for name, value in self.env.items():
+                patch.setenv(name, value)
+            patch.chdir(self.data_dir)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                status = cli.main(list(args))
+        assert status == 0, err.getvalue()
+        return out.getvalue()
 
     def allow_client_credentials(self, client_id: str, scopes: Iterable[str]) -> None:
         """Let ``client_id`` use ``client_credentials`` for ``scopes`` (an admin's leave)."""

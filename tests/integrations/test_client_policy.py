@@ -49,12 +49,15 @@ APP_A, APP_B = "app-a-client-id", "app-b-client-id"
 
 #: The tokens a backend may be shown: first-party, app A's and app B's users', and the
 #: two applications' own client_credentials tokens.
+#: Minted at import, which is at the start of the run (every pytest-xdist worker collects
+#: every file first): valid for a day, not the default 15 minutes a long run outlives.
+_DAY = 24 * 3600
 TOKENS = {
-    "first_party": mint_access_token("user-1", secret=SECRET),
-    "app_a_user": mint_access_token("user-1", secret=SECRET, client_id=APP_A),
-    "app_b_user": mint_access_token("user-1", secret=SECRET, client_id=APP_B),
-    "app_a_client": mint_access_token(APP_A, secret=SECRET, client_id=APP_A),
-    "app_b_client": mint_access_token(APP_B, secret=SECRET, client_id=APP_B),
+    "first_party": mint_access_token("user-1", secret=SECRET, expires_in=_DAY),
+    "app_a_user": mint_access_token("user-1", secret=SECRET, client_id=APP_A, expires_in=_DAY),
+    "app_b_user": mint_access_token("user-1", secret=SECRET, client_id=APP_B, expires_in=_DAY),
+    "app_a_client": mint_access_token(APP_A, secret=SECRET, client_id=APP_A, expires_in=_DAY),
+    "app_b_client": mint_access_token(APP_B, secret=SECRET, client_id=APP_B, expires_in=_DAY),
 }
 
 #: Policy -> the tokens it accepts (every other one is refused with 401).
@@ -180,7 +183,11 @@ FRAMEWORKS = {
 
 
 @pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
-@pytest.mark.parametrize(("policy", "accepted"), CASES, ids=lambda x: repr(x)[:60])
+@pytest.mark.parametrize(
+    ("policy", "accepted"), CASES,
+    # A set's repr follows the hash seed: the same ids in every pytest-xdist worker.
+    ids=lambda x: repr(sorted(x) if isinstance(x, set) else x)[:60],
+)
 async def test_the_guard_accepts_exactly_the_tokens_its_policy_allows(
     framework: str, policy: dict[str, Any], accepted: set[str]
 ) -> None:

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket
 
+from services import SHUTDOWN_POLL
 from tekcify_auth import ConfigurationError, JwksVerifier, UserPayload
 from tekcify_auth.fastapi import CurrentUser, JwksAuthGuard, JwtAuthGuard, require_scopes
 from tekcify_auth.testing import SigningKey, mint_access_token, override_guard
@@ -529,7 +530,10 @@ class JwksServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL},
+            daemon=True,
+        )
 
     def __enter__(self) -> Self:
         self.thread.start()

@@ -53,7 +53,9 @@ def _json_fields() -> list[tuple[str, str, str]]:
                 continue
             schema = _resolve(document, content["application/json"]["schema"])
             found += [(method, path, field) for field in schema.get("properties", {})]
-    return found
+    # Sorted: some bodies' field order follows the hash seed, and every pytest-xdist
+    # worker must collect the same tests in the same order.
+    return sorted(found)
 
 
 JSON_FIELDS: Final = _json_fields()

@@ -56,16 +56,17 @@ def _path_without(names: set[str], bin_dir: Path) -> str:
     return str(bin_dir)
 
 
-def _run(hidden: set[str], tmp_path: Path, *, through_script: bool, ci: bool = False
-         ) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """Run the selection with ``hidden`` services hidden: (the run, the services left out)."""
+def _run(hidden: set[str], tmp_path: Path, *, through_script: bool, ci: bool = False,
+         workers: int = 0) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run the selection with ``hidden`` services hidden: (the run, the services left out);
+    with ``workers``, in that many pytest-xdist workers (``make pytest`` runs two)."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_OF_SERVICES}
     names = set().union(*(HIDDEN[name] for name in hidden))
-    env["PATH"] = _path_without(names, tmp_path / "bin")
+    env["PATH"] = _path_without(names, tmp_path / f"bin{workers}")
     # What this machine lacks is left out of the child's run too.
     expected = set(hidden) | {name for name in HIDDEN if missing(name) is not None}
     if "postgres" in expected:
-        empty = tmp_path / "no-postgres"
+        empty = tmp_path / f"no-postgres{workers}"
         empty.mkdir()
         env["PG_BIN"] = str(empty)
     else:
@@ -73,7 +74,7 @@ def _run(hidden: set[str], tmp_path: Path, *, through_script: bool, ci: bool = F
     if ci:
         env["CI"] = "true"
     command = [sys.executable, "-m", "pytest", *SELECTION, "-m", "needs", "--setup-plan",
-               "-p", "no:cacheprovider", "-q"]
+               "-p", "no:cacheprovider", "-q", *(["-n", str(workers), "-v"] if workers else [])]
     if through_script:
         command = [str(WITH_SERVICES), *command]
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
@@ -125,4 +126,30 @@ def test_a_plain_pytest_leaves_out_the_same(tmp_path: Path) -> None:
 def test_on_ci_a_left_out_test_fails_the_run(tmp_path: Path) -> None:
     run, _ = _run({"redis"}, tmp_path, through_script=True, ci=True)
     assert run.returncode == 1, run.stdout + run.stderr
+    assert "FAILS on CI (CI=true)" in run.stdout
+
+
+def _summary(run: subprocess.CompletedProcess[str]) -> tuple[str, str]:
+    """The run's "N left out (no ...)" count and its "!!! LEFT OUT" line."""
+    out = run.stdout
+    count = re.search(r"\d+ left out \(no [^)]*\)", out.strip().splitlines()[-1])
+    assert count is not None, out
+    return count.group(0), next(line for line in out.splitlines() if line.startswith("!!! LEFT"))
+
+
+def test_under_xdist_the_controller_reports_what_the_workers_left_out(tmp_path: Path) -> None:
+    hidden = {"postgres", "redis", "chromium"}
+    run, expected = _run(hidden, tmp_path, through_script=False, workers=2)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "created: 2/2 workers" in run.stdout, run.stdout
+    _check_left_out(run, expected)
+    # The same count and the same line as a run without workers: counted once, not per worker.
+    alone, _ = _run(hidden, tmp_path, through_script=False)
+    assert _summary(run) == _summary(alone)
+
+
+def test_under_xdist_on_ci_a_left_out_test_fails_the_run(tmp_path: Path) -> None:
+    run, _ = _run({"redis"}, tmp_path, through_script=True, ci=True, workers=2)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "created: 2/2 workers" in run.stdout, run.stdout
     assert "FAILS on CI (CI=true)" in run.stdout
