@@ -116,3 +116,17 @@ async def test_the_consent_page_says_the_files_words(
         page = await browser.follow(await browser.sign_in(page))
         assert ">Allow</button>" in page.text, page.text
         assert "Read your orders, invoices included" in page.text
+
+
+def test_a_long_path_is_named_whole_and_a_longer_value_is_cut_visibly(tmp_path: Path) -> None:
+    deep = tmp_path / ("a-folder-with-a-rather-long-name-" * 3) / "scopes.toml"
+    deep.parent.mkdir()
+    deep.write_text("not toml at all [", encoding="utf-8")
+    assert len(str(deep)) > 100
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"TEKCIFY_SCOPES_FILE": str(deep)})
+    assert refused.value.problems[0].startswith(f"TEKCIFY_SCOPES_FILE={deep} is not valid (")
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"TEKCIFY_SCOPES_FILE": "/x" * 400})
+    shown = refused.value.problems[0].split(" is not valid")[0]
+    assert shown.endswith("…") and len(shown) < 300

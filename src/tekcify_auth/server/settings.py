@@ -729,6 +729,10 @@ class Settings(BaseSettings):
 _EXPLAINED: Final = frozenset({"extra_scopes", "scopes_file", "smtp_url", "metrics"})
 
 
+#: The longest setting value a start-up error repeats (a file path fits).
+_SHOWN_MAX: Final = 240
+
+
 def _describe(errors: list[Any], env: Mapping[str, str] | None) -> list[str]:
     by_alias = {
         (f.json_schema_extra or {}).get("env"): (name, f)  # type: ignore[union-attr]
@@ -752,7 +756,10 @@ def _describe(errors: list[Any], env: Mapping[str, str] | None) -> list[str]:
         ):
             shown = ""
         else:  # never echo a password that sits in a URL
-            shown = "=" + re.sub(r"//[^/@]*@", "//***@", f"{value!s:.80}")
+            # Long enough for a file path; a longer value is cut visibly, not silently.
+            raw = str(value)
+            clipped = raw if len(raw) <= _SHOWN_MAX else raw[: _SHOWN_MAX - 1] + "…"
+            shown = "=" + re.sub(r"//[^/@]*@", "//***@", clipped)
         reason = ""
         if name in _EXPLAINED and isinstance((error.get("ctx") or {}).get("error"), ValueError):
             reason = f" ({error['ctx']['error']})"
