@@ -129,4 +129,5 @@ def test_a_long_path_is_named_whole_and_a_longer_value_is_cut_visibly(tmp_path: 
     with pytest.raises(SettingsError) as refused:
         load_settings({"TEKCIFY_SCOPES_FILE": "/x" * 400})
     shown = refused.value.problems[0].split(" is not valid")[0]
-    assert shown.endswith("…") and len(shown) < 300
+    assert shown.endswith("…")
+    assert len(shown) < 300
