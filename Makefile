@@ -40,10 +40,9 @@ lint: venv
 
 test: lint pytest
 
-# PYTEST_WORKERS=2: two pytest-xdist workers, one per core; a test file stays on one worker
-# (--dist loadfile), so a module's server starts once. 0 (the default for now): no workers,
-# until a full run with two is green (test_scopes_file and the Node suite's RS256 server).
-PYTEST_WORKERS ?= 0
+# Two pytest-xdist workers, one per core; a test file stays on one worker (--dist loadfile),
+# so a module's server starts once. PYTEST_WORKERS=0: one process, no workers.
+PYTEST_WORKERS ?= 2
 
 pytest: venv
 	scripts/with-services.sh $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
