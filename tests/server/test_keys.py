@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -516,7 +517,9 @@ def test_switch_alg_with_another_key_encryption_secret_changes_nothing(
     try:
         with database.read() as db:
             assert keystore.recorded_signing_alg(db) == "ES256"
-            keys = keystore.list_keys(db, key_settings(clean_db, tmp_path), FakeClock()())
+            # A second on: FakeClock drops the microseconds the key was made with.
+            later = FakeClock()() + timedelta(seconds=1)
+            keys = keystore.list_keys(db, key_settings(clean_db, tmp_path), later)
     finally:
         database.dispose()
     assert [(k.alg, k.state) for k in keys] == [("ES256", "active")]
