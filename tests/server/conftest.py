@@ -13,7 +13,7 @@ import base64
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -193,6 +193,22 @@ async def running(
     application = create_app(settings, clock=clock)
     async with application.router.lifespan_context(application), asgi_client(application) as c:
         yield application, c
+
+Server = Callable[..., AbstractAsyncContextManager[tuple[FastAPI, httpx.AsyncClient]]]
+
+
+@pytest.fixture
+def server(clean_db: str, tmp_path: Path, clock: FakeClock) -> Server:
+    """``server(**settings)``: a running app on the test database, and a client."""
+
+    @asynccontextmanager
+    async def start(**overrides: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+        settings = make_settings(database_url=clean_db, data_dir=tmp_path / "data", **overrides)
+        async with running(settings, clock) as started:
+            yield started
+
+    return start
+
 
 
 @pytest.fixture

@@ -5,10 +5,7 @@ with ``Retry-After`` past a limit, the right secret too, until the window has pa
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +18,7 @@ from tekcify_auth.server.services.ratelimit import ClientAuthLimiter, LimitStore
 from .conftest import (
     FakeClock,
     OAuthApp,
+    Server,
     allow_client_credentials,
     asgi_client,
     create_oauth_app,
@@ -33,21 +31,6 @@ TOKEN = "/api/oauth/token"
 INTROSPECT = "/api/oauth/token/introspect"
 REVOKE = "/api/oauth/revoke"
 WINDOW = 900
-
-Server = Callable[..., AbstractAsyncContextManager[tuple[FastAPI, httpx.AsyncClient]]]
-
-
-@pytest.fixture
-def server(clean_db: str, tmp_path: Path, clock: FakeClock) -> Server:
-    """``server(**settings)``: a running app on the test database, and a client."""
-
-    @asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-        settings = make_settings(database_url=clean_db, data_dir=tmp_path / "data", **overrides)
-        async with running(settings, clock) as started:
-            yield started
-
-    return start
 
 
 def _made(app: FastAPI) -> OAuthApp:

@@ -4,11 +4,8 @@ invite codes, and hiding existing accounts (issue 17, item 4)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -19,27 +16,12 @@ from fastapi import FastAPI
 from tekcify_auth.server.services import invites
 from tekcify_auth.server.services.ratelimit import network_key
 
-from .conftest import PASSWORD, FakeClock, asgi_client, make_settings, register, running
+from .conftest import PASSWORD, FakeClock, Server, asgi_client, make_settings, register, running
 from .recovery_helpers import mails
 from .test_authorize import Browser, alert_text, authorization, hidden_fields, make_client
 from .test_ratelimit import redis_url  # noqa: F401  (the fixture)
 
 REGISTER = "/api/auth/register"
-
-Server = Callable[..., AbstractAsyncContextManager[tuple[FastAPI, httpx.AsyncClient]]]
-
-
-@pytest.fixture
-def server(clean_db: str, tmp_path: Path, clock: FakeClock) -> Server:
-    """``server(**settings)``: a running app on the test database, and a client."""
-
-    @asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-        settings = make_settings(database_url=clean_db, data_dir=tmp_path / "data", **overrides)
-        async with running(settings, clock) as started:
-            yield started
-
-    return start
 
 
 def _body(email: str, **more: str) -> dict[str, str]:
