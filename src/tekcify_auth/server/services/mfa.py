@@ -26,9 +26,10 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, TypeVar
 
 import pyotp
 import segno
@@ -73,6 +74,8 @@ DISABLE_ACTIONS: Final = frozenset({"mfa_disable", "disable_mfa", "mfa:disable",
 REGENERATE_ACTIONS: Final = frozenset({
     "regenerate_backup_codes", "mfa_backup_codes", "mfa:regenerate-backup-codes", "mfa",
 })
+
+T = TypeVar("T")
 
 WRONG_CODE: Final = "The two-factor code is incorrect or was already used"
 CODE_REQUIRED: Final = "mfaCode is required while two-factor sign-in is on"
@@ -323,21 +326,38 @@ def verify_setup(ctx: ServerContext, user_id: str, code: str, client: Client) ->
         raise ApiError(400, WRONG_CODE) from None
 
 
-def _confirmed(
+def _with_proofs(
     ctx: ServerContext,
     user_id: str,
     *,
     actions: frozenset[str],
     password: str | None,
     sensitive_action_token: str | None,
+    mfa_code: str,
     client: Client,
-) -> reauth.Confirmed:
-    """The identity check of disable and regenerate, once the wrong-code limit allows."""
+    during: str,
+    then: Callable[[Session, datetime], T],
+) -> T:
+    """What disable and regenerate share: once the wrong-code limit allows, the identity
+    check (password or a token of ``actions``), then in one transaction MFA on and a right
+    code, then ``then(db, now)``. A wrong code is recorded (``during``) and is 403."""
     throttle(ctx, user_id)
-    return reauth.confirm_identity(
+    confirmed = reauth.confirm_identity(
         ctx, user_id, actions=actions, password=password,
         sensitive_action_token=sensitive_action_token, client=client,
     )
+    try:
+        with ctx.db.write() as db:
+            now = ctx.clock()
+            confirmed.settle(db, now)
+            if not is_enabled(db, user_id):
+                raise ApiError(400, "Two-factor sign-in is not on")
+            if accept_code(db, ctx, user_id, now, client, code=mfa_code) is None:
+                raise _Refused()
+            return then(db, now)
+    except _Refused:
+        record_failure(ctx, user_id, client, during=during)
+        raise ApiError(403, WRONG_CODE) from None
 
 
 def disable(
@@ -351,26 +371,18 @@ def disable(
 ) -> None:
     """Turn MFA off: the password (or a token of :data:`DISABLE_ACTIONS`) and a right code
     (TOTP or backup code). The factor and the backup codes are deleted."""
-    confirmed = _confirmed(
+    def turn_off(db: Session, now: datetime) -> None:
+        _remove(db, user_id)
+        activity.record(
+            db, now, user_id=user_id, activity_type="mfa_disabled",
+            address=client.address, user_agent=client.user_agent,
+        )
+
+    _with_proofs(
         ctx, user_id, actions=DISABLE_ACTIONS, password=password,
-        sensitive_action_token=sensitive_action_token, client=client,
+        sensitive_action_token=sensitive_action_token, mfa_code=mfa_code, client=client,
+        during="disable", then=turn_off,
     )
-    try:
-        with ctx.db.write() as db:
-            now = ctx.clock()
-            confirmed.settle(db, now)
-            if not is_enabled(db, user_id):
-                raise ApiError(400, "Two-factor sign-in is not on")
-            if accept_code(db, ctx, user_id, now, client, code=mfa_code) is None:
-                raise _Refused()
-            _remove(db, user_id)
-            activity.record(
-                db, now, user_id=user_id, activity_type="mfa_disabled",
-                address=client.address, user_agent=client.user_agent,
-            )
-    except _Refused:
-        record_failure(ctx, user_id, client, during="disable")
-        raise ApiError(403, WRONG_CODE) from None
 
 
 def regenerate_backup_codes(
@@ -384,27 +396,19 @@ def regenerate_backup_codes(
 ) -> list[str]:
     """Ten new backup codes (the old ones stop working), with the same proofs as
     :func:`disable` (a token of :data:`REGENERATE_ACTIONS`)."""
-    confirmed = _confirmed(
+    def renew(db: Session, now: datetime) -> list[str]:
+        codes = _new_backup_codes(db, user_id, now)
+        activity.record(
+            db, now, user_id=user_id, activity_type="mfa_backup_codes_regenerated",
+            address=client.address, user_agent=client.user_agent,
+        )
+        return codes
+
+    return _with_proofs(
         ctx, user_id, actions=REGENERATE_ACTIONS, password=password,
-        sensitive_action_token=sensitive_action_token, client=client,
+        sensitive_action_token=sensitive_action_token, mfa_code=mfa_code, client=client,
+        during="regenerate_backup_codes", then=renew,
     )
-    try:
-        with ctx.db.write() as db:
-            now = ctx.clock()
-            confirmed.settle(db, now)
-            if not is_enabled(db, user_id):
-                raise ApiError(400, "Two-factor sign-in is not on")
-            if accept_code(db, ctx, user_id, now, client, code=mfa_code) is None:
-                raise _Refused()
-            codes = _new_backup_codes(db, user_id, now)
-            activity.record(
-                db, now, user_id=user_id, activity_type="mfa_backup_codes_regenerated",
-                address=client.address, user_agent=client.user_agent,
-            )
-            return codes
-    except _Refused:
-        record_failure(ctx, user_id, client, during="regenerate_backup_codes")
-        raise ApiError(403, WRONG_CODE) from None
 
 
 def _remove(db: Session, user_id: str) -> None:
