@@ -54,11 +54,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from tekcify_auth._keys import load_public_key
 
+from ..db import locks
 from ..db.models import ServerState, SigningKey, UserSession
 from ..settings import Settings, SettingsError
 from .signing import KeySnapshot, PublishedKey, Successor
@@ -100,7 +101,6 @@ SESSION_REVOKED_REASON: Final = "signing_key_revoked"
 #: RSA modulus size of generated RS256 keys.
 RSA_KEY_SIZE: Final = 2048
 
-_LOCK_ID: Final = 0x7E6C1F2  # any constant shared by every server process and the CLI
 #: The ``server_state`` row holding the recorded signing algorithm.
 SIGNING_ALG_STATE: Final = "signing_alg"
 _SEAL_VERSION: Final = b"\x01"
@@ -258,7 +258,7 @@ def _info(row: SigningKey, settings: Settings, now: datetime) -> KeyInfo:
 def _lock(db: Session) -> None:
     # SQLite: the write transaction began IMMEDIATE and already excludes other writers.
     if db.get_bind().dialect.name == "postgresql":
-        db.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+        locks.xact_lock(db, locks.KEYSTORE)
 
 
 def _unretired(at: datetime) -> Any:

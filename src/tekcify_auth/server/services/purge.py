@@ -64,11 +64,12 @@ from functools import partial
 from typing import Any, Final
 
 import anyio.to_thread
-from sqlalchemy import and_, delete, exists, not_, or_, select, text, update
+from sqlalchemy import and_, delete, exists, not_, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..context import ServerContext
+from ..db import locks
 from ..db.engine import Database
 from ..db.models import RefreshToken, ServerState, UserSession
 from ..db.oauth import AuthorizationCode, RevokedClientToken
@@ -84,8 +85,6 @@ logger = logging.getLogger("tekcify_auth.server.purge")
 
 #: Rows deleted per write transaction.
 BATCH: Final = 500
-# Any constant shared by every server process and the CLI (not the keystore's).
-_LOCK_ID: Final = 0x7E6C1F3
 #: SQLite: how long a purge's lease lasts without renewal (it is renewed every batch,
 #: and a batch waits at most the database timeout for the write lock).
 LEASE: Final = timedelta(minutes=2)
@@ -236,16 +235,13 @@ def purge_lock(database: Database, now: datetime) -> Iterator[PurgeLock]:
                 lock.release()
         return
     with database.engine.connect() as conn:
-        lock.held = bool(
-            conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": _LOCK_ID})
-            .scalar_one()
-        )
+        lock.held = locks.try_lock(conn, locks.PURGE)
         conn.commit()
         try:
             yield lock
         finally:
             if lock.held:
-                conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _LOCK_ID})
+                locks.unlock(conn, locks.PURGE)
                 conn.commit()
                 lock.held = False
 
