@@ -68,9 +68,11 @@ def test_a_lock_is_per_schema(database_url: str, empty_database: Database, job: 
         # ...while this schema's next taker waits, and gives up at its lock_timeout.
         same = Database(database_url, timeout=0.2)
         try:
-            with pytest.raises(OperationalError, match="lock timeout"):
-                with same.write_connection() as conn:
-                    locks.xact_lock(conn, job)
+            with (
+                pytest.raises(OperationalError, match="lock timeout"),
+                same.write_connection() as conn,
+            ):
+                locks.xact_lock(conn, job)
         finally:
             same.dispose()
 
