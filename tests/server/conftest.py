@@ -113,6 +113,7 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         upgrade(db)
         db.dispose()
         yield url
+        _forget_cleaner(url)
         return
     root = Database(postgres_root_url())
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -125,6 +126,7 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     try:
         yield url
     finally:
+        _forget_cleaner(url)
         with root.write_connection() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         root.dispose()
@@ -153,15 +155,30 @@ def empty_database(backend: str, tmp_path: Path) -> Iterator[Database]:
         root.dispose()
 
 
+#: One engine per test database for :func:`empty_tables`: a new engine (and, on
+#: PostgreSQL, a new connection) and a statement per table cost 25 ms after every test;
+#: a pooled connection and one batch of statements, about 1 ms.
+_CLEANERS: dict[str, Database] = {}
+
+
 def empty_tables(url: str) -> None:
     """Delete every row of every table (children first)."""
-    db = Database(url)
-    try:
-        with db.write_connection() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
+    db = _CLEANERS.get(url)
+    if db is None:
+        db = _CLEANERS[url] = Database(url)
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with db.write_connection() as conn:
+        if db.is_sqlite:  # sqlite3 runs one statement per call
+            for table in tables:
                 conn.execute(table.delete())
-    finally:
-        db.dispose()
+        else:
+            conn.exec_driver_sql("; ".join(f'DELETE FROM "{t.name}"' for t in tables))
+
+
+def _forget_cleaner(url: str) -> None:
+    cleaner = _CLEANERS.pop(url, None)
+    if cleaner is not None:
+        cleaner.dispose()
 
 
 @pytest.fixture
