@@ -15,9 +15,11 @@ from typing import Any, Final
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from tekcify_auth.server import create_app
+from tekcify_auth.server.app import add_routes
+from tekcify_auth.server.routers.text import server_router
 from tekcify_auth.server.services.applications import hash_client_secret
 from tekcify_auth.server.services.tokens import hash_token
 from tekcify_auth.server.settings import load_settings
@@ -193,3 +195,17 @@ def test_hashes_of_text_that_is_not_unicode_match_nothing_and_never_raise() -> N
     assert len(hash_token("\ud800")) == 64
     assert hash_token("\ud800") != hash_token("\udc00")
     assert len(hash_client_secret("x\udfffy")) == 64
+
+
+def test_a_router_without_the_check_is_refused_at_start_up() -> None:
+    """The server's routes are added as they are (``add_routes``), not included, so the
+    app's dependencies do not reach them: each router must bring the check itself."""
+    plain = APIRouter()
+    plain.add_api_route("/api/unchecked", lambda: None, methods=["POST"])
+    with pytest.raises(RuntimeError, match="/api/unchecked: its router does not refuse"):
+        add_routes(FastAPI(), plain)
+    checked = server_router()
+    checked.add_api_route("/api/checked", lambda: None, methods=["POST"])
+    app = FastAPI()
+    add_routes(app, checked)
+    assert "/api/checked" in {getattr(route, "path", None) for route in app.routes}

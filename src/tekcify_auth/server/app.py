@@ -24,7 +24,8 @@ from functools import partial
 from typing import Any, Final
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from .._version import __version__
@@ -168,26 +169,29 @@ def create_app(
     app.state.image_processor = image_processor
     install_error_handlers(app)
     install_fallback_handler(app)
-    # The protocol endpoints first: FastAPI walks the routers in order on every request,
+    # The protocol endpoints first: FastAPI walks the routes in order on every request,
     # and these are the ones resource servers call all day (no two routers share a path).
-    app.include_router(oauth.router)
-    app.include_router(well_known.router)
-    app.include_router(health.router)
-    app.include_router(auth.router)
-    app.include_router(mfa.router)
-    app.include_router(recovery.auth_router)
-    app.include_router(recovery.user_router)
-    app.include_router(authorize.router)
-    app.include_router(recovery_pages.router)
-    app.include_router(passkey_pages.router)
-    app.include_router(connected_apps.router)
-    app.include_router(user_routes.router)
-    app.include_router(image_routes.router)
-    app.include_router(application_routes.router)
-    app.include_router(account_security.router)
-    app.include_router(account_security.activity_router)
-    app.include_router(passkeys.router)
-    app.include_router(admin_routes.router)
+    add_routes(
+        app,
+        oauth.router,
+        well_known.router,
+        health.router,
+        auth.router,
+        mfa.router,
+        recovery.auth_router,
+        recovery.user_router,
+        authorize.router,
+        recovery_pages.router,
+        passkey_pages.router,
+        connected_apps.router,
+        user_routes.router,
+        image_routes.router,
+        application_routes.router,
+        account_security.router,
+        account_security.activity_router,
+        passkeys.router,
+        admin_routes.router,
+    )
     if settings.redis_url is not None:
         install_redis_handler(app)
     # /openapi.json documents the 400s (not FastAPI's 422s) and the other errors.
@@ -281,3 +285,24 @@ def _stop_with_parent() -> None:
         return
     if os.getppid() == 1:  # the supervisor died before the request took effect
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def add_routes(app: FastAPI, *routers: APIRouter) -> None:
+    """Add the routes of ``routers`` (made by ``server_router``) to ``app`` as they are.
+
+    Not ``include_router``: FastAPI rebuilds an included route's handler for every app
+    at its first request, 0.27 s for the server's routes and paid by every test that
+    starts an app; these routes are built once, when their module is imported. Each
+    must carry :func:`refuse_lone_surrogates` itself (the app's dependencies do not
+    reach a route added so): one without it is refused here, at start-up.
+    """
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and not any(
+                dependency.dependency is refuse_lone_surrogates for dependency in route.dependencies
+            ):
+                raise RuntimeError(
+                    f"{route.path}: its router does not refuse lone surrogates; make it "
+                    "with routers.text.server_router"
+                )
+            app.router.routes.append(route)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from ..errors import ApiError
 from ..schemas.account_security import (
@@ -26,9 +26,10 @@ from ..services import activity, reauth
 from ..services.accounts import Client
 from .deps import Ctx, FirstParty, client_address, user_agent
 from .images import BaseUrl
+from .text import server_router
 
-router = APIRouter(prefix="/api/auth/account", tags=["account security"])
-activity_router = APIRouter(prefix="/api/security", tags=["account security"])
+router = server_router(prefix="/api/auth/account", tags=["account security"])
+activity_router = server_router(prefix="/api/security", tags=["account security"])
 
 _NO_STORE: Final = {"Cache-Control": "no-store"}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from ..db.models import User
 from ..errors import ApiError
@@ -37,8 +37,9 @@ from ..schemas.base import Message
 from ..services import accounts, activity, admin, applications, mfa, password_reset
 from ..services.admin import AppSummary
 from .deps import Admin, Ctx
+from .text import server_router
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = server_router(prefix="/api/admin", tags=["admin"])
 
 _NO_STORE: Final = {"Cache-Control": "no-store"}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Final
 
 import anyio.to_thread
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from ..db.applications import Application
 from ..errors import ApiError
@@ -34,8 +34,9 @@ from ..services import applications
 from ..services.image_store import image_url
 from .deps import Ctx, FirstParty, client_address, user_agent
 from .images import UPLOAD_OPENAPI, BaseUrl, Processor, read_upload
+from .text import server_router
 
-router = APIRouter(prefix="/api/applications", tags=["applications"])
+router = server_router(prefix="/api/applications", tags=["applications"])
 
 MAX_LIMIT: Final = 100
 DEFAULT_LIMIT: Final = 20

@@ -7,7 +7,7 @@ issued to an application gets 403 ``insufficient_scope`` whatever its scopes
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from tekcify_auth._models import UserPayload
 
@@ -30,8 +30,9 @@ from ..services import accounts, mfa_login, registration, sessions, tokens
 from ..services.image_store import image_url
 from .deps import Ctx, FirstParty, client_address, user_agent
 from .images import BaseUrl
+from .text import server_router
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = server_router(prefix="/api/auth", tags=["auth"])
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 #: The ``applicationName`` of a first-party session: this server's own.

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
@@ -61,8 +61,9 @@ from ..services.password_reset import FORGOT_PAGE
 from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from .deps import Ctx, client_address, user_agent
 from .images import BaseUrl, get_canonical
+from .text import server_router
 
-router = APIRouter(prefix="/api/oauth", tags=["oauth"])
+router = server_router(prefix="/api/oauth", tags=["oauth"])
 
 LOGIN_PATH: Final = "/api/oauth/login"
 #: The second step of a sign-in with MFA on: the code (or a backup code).

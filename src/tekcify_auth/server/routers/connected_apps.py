@@ -7,15 +7,16 @@ application can see or withdraw the others.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from ..schemas.connected_apps import ConnectedApp, ConnectedApps, Withdrawn
 from ..services import consent
 from ..services.image_store import image_url
 from .deps import Ctx, FirstParty, client_address, user_agent
 from .images import BaseUrl
+from .text import server_router
 
-router = APIRouter(prefix="/api/oauth/connected-apps", tags=["oauth"])
+router = server_router(prefix="/api/oauth/connected-apps", tags=["oauth"])
 
 _NO_STORE = {"Cache-Control": "no-store"}
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from ..db.engine import DatabaseUnavailable
 from ..errors import DATABASE_UNAVAILABLE
 from .deps import Ctx
+from .text import server_router
 
-router = APIRouter(tags=["health"])
+router = server_router(tags=["health"])
 
 _STATUS: Final = {"type": "string"}
 _ANSWERS: Final[dict[int | str, dict[str, Any]]] = {

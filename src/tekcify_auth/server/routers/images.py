@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from starlette.datastructures import UploadFile
 
 from ..canonical import Canonical
@@ -30,13 +30,14 @@ from ..services.image_store import (
 )
 from ..services.images import ImageProcessor
 from .deps import Ctx
+from .text import server_router
 
 __all__ = [
     "BaseUrl", "Processor", "Upload", "get_base_url", "get_canonical", "get_processor",
     "none_match", "read_upload", "router",
 ]
 
-router = APIRouter(prefix=IMAGE_PATH, tags=["images"])
+router = server_router(prefix=IMAGE_PATH, tags=["images"])
 
 # A day, not a year: a deleted image (account deleted, avatar replaced) should leave
 # shared caches soon; after that, revalidation is a cheap 304 that reads no bytes.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from ..schemas.base import Message
 from ..schemas.mfa import (
@@ -22,8 +22,9 @@ from ..schemas.mfa import (
 from ..services import mfa
 from ..services.accounts import Client
 from .deps import Ctx, FirstParty, client_address, user_agent
+from .text import server_router
 
-router = APIRouter(prefix="/api/auth/mfa", tags=["account security"])
+router = server_router(prefix="/api/auth/mfa", tags=["account security"])
 
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..cors import allow_client_origins
@@ -24,8 +24,9 @@ from ..services.client_auth import authenticate_client, parse_params, read_clien
 from ..services.userinfo import userinfo_claims
 from .deps import CallerWithUser, Ctx, client_address, user_agent
 from .images import BaseUrl
+from .text import server_router
 
-router = APIRouter(prefix="/api/oauth", tags=["oauth"], route_class=OAuthRoute)
+router = server_router(prefix="/api/oauth", tags=["oauth"], route_class=OAuthRoute)
 
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

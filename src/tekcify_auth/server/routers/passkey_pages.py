@@ -21,7 +21,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Body, Form, Request
+from fastapi import Body, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ..context import ServerContext
@@ -46,8 +46,9 @@ from .authorize import (
 )
 from .deps import Ctx, client_address, user_agent
 from .images import BaseUrl
+from .text import server_router
 
-router = APIRouter(include_in_schema=False)
+router = server_router(include_in_schema=False)
 
 ACCOUNT_PASSKEYS: Final = "/account/passkeys"
 ACCOUNT_OPTIONS: Final = "/account/passkeys/options"

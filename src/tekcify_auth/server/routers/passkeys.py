@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from ..db.passkeys import Passkey
 from ..schemas.auth import TokenResponse
@@ -26,8 +26,9 @@ from ..services import passkeys
 from ..services.accounts import Client
 from .deps import Ctx, FirstParty, client_address, user_agent
 from .images import BaseUrl
+from .text import server_router
 
-router = APIRouter(prefix="/api/auth/passkey", tags=["passkeys"])
+router = server_router(prefix="/api/auth/passkey", tags=["passkeys"])
 
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

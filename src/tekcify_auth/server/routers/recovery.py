@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 import anyio.to_thread
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import BackgroundTasks, Request
 
 from ..schemas.base import Message
 from ..schemas.recovery import (
@@ -26,9 +26,10 @@ from ..services import email_change, password_reset, verification
 from ..services.accounts import Client
 from .deps import Ctx, FirstParty, client_address, first_party_or, user_agent
 from .images import BaseUrl
+from .text import server_router
 
-auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
-user_router = APIRouter(prefix="/api/user", tags=["user"])
+auth_router = server_router(prefix="/api/auth", tags=["auth"])
+user_router = server_router(prefix="/api/user", tags=["user"])
 
 _first_party: Final = first_party_or()
 VERIFIED: Final = "Your email address is verified"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Final
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..context import ServerContext
@@ -33,8 +33,9 @@ from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from .authorize import _NEXT_FORBIDDEN, LOGIN_PATH, _Browser, _elsewhere, _page
 from .deps import Ctx, client_address, user_agent
 from .images import BaseUrl
+from .text import server_router
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = server_router(tags=["pages"], include_in_schema=False)
 
 VERIFY_PAGE: Final = verification.VERIFY_PAGE
 RESEND_PAGE: Final = verification.RESEND_PAGE

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from ..schemas.auth import UserProfile
@@ -24,8 +24,9 @@ from ..services.image_store import image_url
 from .auth import profile as user_profile
 from .deps import Ctx, FirstParty, ProfileReader, ProfileWriter, client_address, user_agent
 from .images import UPLOAD_OPENAPI, BaseUrl, Processor, read_upload
+from .text import server_router
 
-router = APIRouter(prefix="/api/user", tags=["user"])
+router = server_router(prefix="/api/user", tags=["user"])
 
 _NO_STORE: Final = {"Cache-Control": "no-store"}
 _COLUMNS: Final = {"firstName": "first_name", "lastName": "last_name"}

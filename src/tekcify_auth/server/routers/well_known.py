@@ -13,13 +13,14 @@ import json
 from collections.abc import Callable, Hashable
 from typing import Any, Final
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from ..services.discovery import metadata
 from .deps import Ctx
 from .images import BaseUrl, none_match
+from .text import server_router
 
-router = APIRouter(tags=["discovery"])
+router = server_router(tags=["discovery"])
 
 # TEKCIFY_JWKS_MAX_AGE: seconds clients may cache the JWKS; `keys rotate` publishes the
 # next key that long (plus the reload interval) before it signs.
