@@ -420,3 +420,25 @@ async def test_users_disable_and_enable_are_in_the_users_activity(
     events = [(e["activityType"], e["metadata"]) for e in mine.json()["activities"]
               if e["activityType"].startswith("account_")]
     assert events == [("account_enabled", {"by": "admin"}), ("account_disabled", {"by": "admin"})]
+
+
+async def test_apps_create_public_makes_a_client_without_a_secret(
+    admin_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _create_user(capsys, monkeypatch)
+    code, out, err = cli([
+        "apps", "create", "--owner", "ada@example.com", "--name", "Mobile", "--public",
+        "--redirect-uri", "com.example.mobile:/callback", "--scopes", "openid profile",
+    ], capsys, monkeypatch)
+    assert code == 0, err
+    assert "created the public application 'Mobile'" in out
+    assert "client secret" not in out
+    client_id = out.split("client id:", 1)[1].split()[0]
+    code, out, _ = cli(["apps", "show", client_id, "--json"], capsys, monkeypatch)
+    assert json.loads(out)["type"] == "public"
+    code, out, err = cli([
+        "apps", "create", "--owner", "ada@example.com", "--name", "Desktop", "--public",
+        "--redirect-uri", "http://127.0.0.1/callback", "--scopes", "openid", "--json",
+    ], capsys, monkeypatch)
+    assert code == 0, err
+    assert set(json.loads(out)) == {"clientId", "type"}

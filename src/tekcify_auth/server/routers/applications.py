@@ -58,6 +58,9 @@ def _fields(application: Application, base_url: str) -> dict[str, Any]:
         "redirectUris": application.redirect_uris,
         "authorizedOrigins": application.authorized_origins, "scopes": application.scopes,
         "primaryColor": application.primary_color,
+        "tokenEndpointAuthMethod": (
+            "none" if application.client_secret_hash is None else "client_secret_basic"
+        ),
     }
 
 
@@ -115,8 +118,12 @@ def list_applications(
 def create_application(
     body: CreateApplicationRequest, request: Request, response: Response, caller: FirstParty,
     ctx: Ctx, base: BaseUrl,
-) -> CreatedApplication:
-    """Register an application; its ``clientSecret`` is in this answer and never again."""
+) -> CreatedApplication | ApplicationResponse:
+    """Register an application; its ``clientSecret`` is in this answer and never again.
+
+    ``tokenEndpointAuthMethod: "none"`` registers a public client: no secret, so the
+    answer has no ``clientSecret``.
+    """
     owner_id = caller.user_id
     scopes = applications.check_scopes(body.scopes, ctx.settings.scopes)
     with ctx.db.write() as db:
@@ -124,11 +131,13 @@ def create_application(
             db, owner_id=owner_id, name=body.name, description=body.description,
             redirect_uris=body.redirectUris, authorized_origins=body.authorizedOrigins or [],
             scopes=scopes, now=ctx.clock(), primary_color=body.primaryColor,
-            address=client_address(request), user_agent=user_agent(request),
+            confidential=body.confidential, address=client_address(request),
+            user_agent=user_agent(request),
         )
         created = _owned(application, base)
-    assert secret is not None  # made confidential
     response.headers.update(_NO_STORE)
+    if secret is None:
+        return created
     return CreatedApplication(**created.model_dump(), clientSecret=secret)
 
 

@@ -7,7 +7,7 @@ against the server's list by the router, which has the settings.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
@@ -56,13 +56,21 @@ Origins = Annotated[list[Origin], Field(max_length=MAX_ORIGINS), AfterValidator(
 Scopes = Annotated[
     list[Scope], Field(min_length=1, max_length=MAX_SCOPES), AfterValidator(check_unique)
 ]
+#: How the client authenticates at the token endpoint (OpenID Connect Dynamic Client
+#: Registration's ``token_endpoint_auth_method``). ``none`` makes a public client;
+#: ``client_secret_basic`` and ``client_secret_post`` both make a confidential one,
+#: which may use either.
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
 
 
 class CreateApplicationRequest(RequestModel):
-    """``{name, description?, redirectUris, authorizedOrigins?, scopes, primaryColor?}``.
+    """``{name, description?, redirectUris, authorizedOrigins?, scopes, primaryColor?,
+    tokenEndpointAuthMethod?}``.
 
     ``description`` empty or ``null`` is no description; ``authorizedOrigins`` ``null``
-    is none; ``primaryColor`` is ``#rrggbb`` (2.2.12).
+    is none; ``primaryColor`` is ``#rrggbb`` (2.2.12). ``tokenEndpointAuthMethod``
+    (this server's extension, issue 15) is ``client_secret_basic`` by default;
+    ``"none"`` registers a public client, which gets no secret.
     """
 
     name: Name
@@ -71,6 +79,12 @@ class CreateApplicationRequest(RequestModel):
     authorizedOrigins: Origins | None = None
     scopes: Scopes
     primaryColor: PrimaryColor = None
+    tokenEndpointAuthMethod: AuthMethod = "client_secret_basic"
+
+    @property
+    def confidential(self) -> bool:
+        """Whether the application gets a secret (everything but ``none``)."""
+        return self.tokenEndpointAuthMethod != "none"
 
 
 class UpdateApplicationRequest(RequestModel):
@@ -111,6 +125,9 @@ class ApplicationFields(ResponseModel):
     authorizedOrigins: list[str]
     scopes: list[str]
     primaryColor: str | None
+    #: ``none`` for a public client; ``client_secret_basic`` for a confidential one
+    #: (which may use ``client_secret_post`` too).
+    tokenEndpointAuthMethod: Literal["client_secret_basic", "none"]
 
 
 class PublicApplication(ApplicationFields):
@@ -160,7 +177,10 @@ class ApplicationList(ResponseModel):
 
 
 class CreatedApplication(ApplicationResponse):
-    """The ``Application`` plus its ``clientSecret``, shown this once."""
+    """The ``Application`` plus its ``clientSecret``, shown this once.
+
+    A public client has no secret: its answer is the :class:`ApplicationResponse` alone.
+    """
 
     clientSecret: str
 
