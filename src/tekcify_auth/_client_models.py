@@ -270,6 +270,10 @@ class Session(WireModel):
     expires_at: datetime | None = None
     #: Whether this is the session of the access token that asked.
     current: bool = False
+    #: ``"browser"`` (a sign-in on the server's sign-in pages), ``"first_party"`` (a
+    #: login of the user's own) or ``"application"``; ``None`` from a server that does
+    #: not say.
+    kind: str | None = None
 
 
 class ConnectedApp(WireModel):

@@ -41,8 +41,11 @@ from .conftest import (
 APPLICATION_KEYS = {
     "clientId", "name", "description", "logoUrl", "redirectUris", "authorizedOrigins",
     "scopes", "primaryColor", "isActive", "createdAt", "updatedAt", "tokenEndpointAuthMethod",
+    "postLogoutRedirectUris",
 }
-PUBLIC_KEYS = APPLICATION_KEYS - {"createdAt", "updatedAt", "isActive"} | {"clientIdObfuscated"}
+PUBLIC_KEYS = APPLICATION_KEYS - {
+    "createdAt", "updatedAt", "isActive", "postLogoutRedirectUris"
+} | {"clientIdObfuscated"}
 NOT_FOUND = {"statusCode": 404, "error": "Not Found", "message": "Application not found"}
 
 

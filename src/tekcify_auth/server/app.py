@@ -45,6 +45,7 @@ from .routers import (
     authorize,
     connected_apps,
     health,
+    logout_pages,
     mfa,
     oauth,
     passkey_pages,
@@ -180,6 +181,7 @@ def create_app(
     app.include_router(authorize.router)
     app.include_router(recovery_pages.router)
     app.include_router(passkey_pages.router)
+    app.include_router(logout_pages.router)
     app.include_router(connected_apps.router)
     app.include_router(user_routes.router)
     app.include_router(image_routes.router)

@@ -214,6 +214,7 @@ def create_application(
             redirect_uris=body.redirectUris, authorized_origins=body.authorizedOrigins or [],
             scopes=scopes, now=ctx.clock(), primary_color=body.primaryColor,
             confidential=body.confidential,
+            post_logout_redirect_uris=body.postLogoutRedirectUris or [],
         )
         summary = admin.application_summary(db, application.client_id)
     response.headers.update(_NO_STORE)

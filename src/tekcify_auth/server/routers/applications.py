@@ -47,6 +47,7 @@ _FIELDS: Final = {
     "name": "name", "description": "description", "redirectUris": "redirect_uris",
     "authorizedOrigins": "authorized_origins", "scopes": "scopes",
     "primaryColor": "primary_color", "isActive": "is_active",
+    "postLogoutRedirectUris": "post_logout_redirect_uris",
 }
 
 
@@ -76,6 +77,7 @@ def _owned(application: Application, base_url: str) -> ApplicationResponse:
         **_fields(application, base_url),
         isActive=application.is_active,
         createdAt=application.created_at, updatedAt=application.updated_at,
+        postLogoutRedirectUris=application.post_logout_redirect_uris,
     )
 
 
@@ -131,7 +133,9 @@ def create_application(
             db, owner_id=owner_id, name=body.name, description=body.description,
             redirect_uris=body.redirectUris, authorized_origins=body.authorizedOrigins or [],
             scopes=scopes, now=ctx.clock(), primary_color=body.primaryColor,
-            confidential=body.confidential, address=client_address(request),
+            confidential=body.confidential,
+            post_logout_redirect_uris=body.postLogoutRedirectUris or [],
+            address=client_address(request),
             user_agent=user_agent(request),
         )
         created = _owned(application, base)
@@ -166,6 +170,7 @@ def update_application(
         redirect_uris=body.redirectUris or (), authorized_origins=body.authorizedOrigins or (),
         scopes=body.scopes or (), primary_color=body.primaryColor,
         is_active=body.isActive if body.isActive is not None else True,
+        post_logout_redirect_uris=body.postLogoutRedirectUris or (),
     )
     with ctx.db.write() as db:
         applications.update_application(db, owner_id, client_id, changes, ctx.clock())

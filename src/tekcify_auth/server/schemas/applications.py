@@ -52,6 +52,10 @@ RedirectUris = Annotated[
     Field(min_length=1, max_length=MAX_REDIRECT_URIS),
     AfterValidator(check_unique),
 ]
+#: RP-initiated logout's return addresses: the rules of redirect URIs; none is fine.
+PostLogoutRedirectUris = Annotated[
+    list[RedirectUri], Field(max_length=MAX_REDIRECT_URIS), AfterValidator(check_unique)
+]
 Origins = Annotated[list[Origin], Field(max_length=MAX_ORIGINS), AfterValidator(check_unique)]
 Scopes = Annotated[
     list[Scope], Field(min_length=1, max_length=MAX_SCOPES), AfterValidator(check_unique)
@@ -71,6 +75,8 @@ class CreateApplicationRequest(RequestModel):
     is none; ``primaryColor`` is ``#rrggbb`` (2.2.12). ``tokenEndpointAuthMethod``
     (this server's extension, issue 15) is ``client_secret_basic`` by default;
     ``"none"`` registers a public client, which gets no secret.
+    ``postLogoutRedirectUris`` (issue 15) are where RP-initiated logout may send the
+    browser back, matched exactly; the rules of ``redirectUris``, and none by default.
     """
 
     name: Name
@@ -80,6 +86,7 @@ class CreateApplicationRequest(RequestModel):
     scopes: Scopes
     primaryColor: PrimaryColor = None
     tokenEndpointAuthMethod: AuthMethod = "client_secret_basic"
+    postLogoutRedirectUris: PostLogoutRedirectUris | None = None
 
     @property
     def confidential(self) -> bool:
@@ -91,7 +98,8 @@ class UpdateApplicationRequest(RequestModel):
     """Any subset of the create fields; those left out stay as they are.
 
     ``description``, ``authorizedOrigins`` and ``primaryColor`` may be ``null`` (clears
-    them); ``name``, ``redirectUris``, ``scopes`` and ``isActive`` may not. ``isActive``
+    them); ``name``, ``redirectUris``, ``scopes``, ``isActive`` and
+    ``postLogoutRedirectUris`` (``[]`` clears it) may not. ``isActive``
     (a boolean) is this server's extension: ``false`` makes the application unusable
     until it is set ``true`` again.
     """
@@ -103,8 +111,9 @@ class UpdateApplicationRequest(RequestModel):
     scopes: Scopes | None = None
     primaryColor: PrimaryColor = None
     isActive: bool | None = None
+    postLogoutRedirectUris: PostLogoutRedirectUris | None = None
 
-    @field_validator("name", "redirectUris", "scopes", "isActive")
+    @field_validator("name", "redirectUris", "scopes", "isActive", "postLogoutRedirectUris")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # Only runs for fields that were sent: null there would mean "remove", which
@@ -143,11 +152,12 @@ class PublicApplication(ApplicationFields):
 class ApplicationResponse(ApplicationFields):
     """``Application {clientId, name, description, logoUrl, redirectUris,
     authorizedOrigins, scopes, primaryColor, isActive, createdAt, updatedAt}``, as its
-    owner sees it."""
+    owner sees it, plus ``tokenEndpointAuthMethod`` and ``postLogoutRedirectUris``."""
 
     isActive: bool
     createdAt: IsoDateTime
     updatedAt: IsoDateTime
+    postLogoutRedirectUris: list[str]
 
 
 class ApplicationStats(ResponseModel):

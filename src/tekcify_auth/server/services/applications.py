@@ -531,6 +531,7 @@ def create_application(
     authorized_origins: Sequence[str] = (),
     confidential: bool = True,
     primary_color: str | None = None,
+    post_logout_redirect_uris: Sequence[str] = (),
     address: str | None = None,
     user_agent: str | None = None,
 ) -> tuple[Application, str | None]:
@@ -544,7 +545,7 @@ def create_application(
     application = Application(
         client_id=new_client_id(), owner_id=owner_id, name=name, description=description,
         redirect_uris=list(redirect_uris), authorized_origins=list(authorized_origins),
-        scopes=list(scopes),
+        scopes=list(scopes), post_logout_redirect_uris=list(post_logout_redirect_uris),
         client_secret_hash=hash_client_secret(secret) if secret is not None else None,
         logo_url=None, is_active=True, primary_color=primary_color, created_at=now,
         updated_at=now,
@@ -577,6 +578,7 @@ class Changes:
     scopes: Sequence[str] = ()
     primary_color: str | None = None
     is_active: bool = True
+    post_logout_redirect_uris: Sequence[str] = ()
 
 
 def update_application(
@@ -591,7 +593,7 @@ def update_application(
     before = (
         application.name, application.description, application.redirect_uris,
         application.authorized_origins, application.scopes, application.primary_color,
-        application.is_active,
+        application.is_active, application.post_logout_redirect_uris,
     )
     if "name" in changes.fields and changes.name is not None:
         application.name = changes.name
@@ -610,10 +612,12 @@ def update_application(
         application.primary_color = changes.primary_color
     if "is_active" in changes.fields:
         application.is_active = changes.is_active
+    if "post_logout_redirect_uris" in changes.fields:
+        application.post_logout_redirect_uris = list(changes.post_logout_redirect_uris)
     after = (
         application.name, application.description, application.redirect_uris,
         application.authorized_origins, application.scopes, application.primary_color,
-        application.is_active,
+        application.is_active, application.post_logout_redirect_uris,
     )
     if after != before:
         application.updated_at = now
