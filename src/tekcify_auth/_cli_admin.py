@@ -375,6 +375,11 @@ def add_app_actions(actions: Any) -> None:
     create.add_argument("--description", help="what the application does")
     create.add_argument("--json", action="store_true", help="print JSON")
     create.add_argument(
+        "--post-logout-redirect-uri", action="append", default=[], dest="logout_uris",
+        metavar="URI", help="where signing out (end_session_endpoint) may send the browser "
+        "back (repeat for more)",
+    )
+    create.add_argument(
         "--public", action="store_true",
         help="a public client (single-page or native app): no secret, PKCE only, no "
         "client_credentials or introspection",
@@ -487,11 +492,12 @@ def _apps_create(args: argparse.Namespace) -> int:
             name=args.name, description=args.description, redirectUris=args.redirect_uris,
             authorizedOrigins=args.origins or None, scopes=args.scopes.split(),
             tokenEndpointAuthMethod="none" if args.public else "client_secret_basic",
+            postLogoutRedirectUris=args.logout_uris or None,
         )
     except ValidationError as exc:
         raise CommandError(
             f"{validation_message(exc.errors())} (the options are --name, --description, "
-            "--redirect-uri, --origin and --scopes)"
+            "--redirect-uri, --origin, --post-logout-redirect-uri and --scopes)"
         ) from None
     settings = _settings()
     ctx = _started_context(settings)
@@ -505,6 +511,7 @@ def _apps_create(args: argparse.Namespace) -> int:
                     redirect_uris=body.redirectUris,
                     authorized_origins=body.authorizedOrigins or [], scopes=scopes,
                     now=ctx.clock(), confidential=body.confidential,
+                    post_logout_redirect_uris=body.postLogoutRedirectUris or [],
                 )
                 client_id = application.client_id
         except ApiError as exc:
