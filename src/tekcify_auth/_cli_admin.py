@@ -355,7 +355,8 @@ def add_app_actions(actions: Any) -> None:
     show.set_defaults(handler=_apps_show)
     create = actions.add_parser(
         "create",
-        help="register a confidential application for an owner; prints its secret once",
+        help="register an application for an owner; prints its secret once (none with "
+        "--public)",
     )
     create.add_argument("--owner", required=True, help="the owning account's email")
     create.add_argument("--name", required=True, help="the name the consent page shows")
@@ -373,8 +374,16 @@ def add_app_actions(actions: Any) -> None:
     )
     create.add_argument("--description", help="what the application does")
     create.add_argument("--json", action="store_true", help="print JSON")
-    # Public clients (no secret, PKCE only) come with issue 15: then a --public flag here
-    # passes confidential=False to applications.create_application, and prints no secret.
+    create.add_argument(
+        "--post-logout-redirect-uri", action="append", default=[], dest="logout_uris",
+        metavar="URI", help="where signing out (end_session_endpoint) may send the browser "
+        "back (repeat for more)",
+    )
+    create.add_argument(
+        "--public", action="store_true",
+        help="a public client (single-page or native app): no secret, PKCE only, no "
+        "client_credentials or introspection",
+    )
     create.set_defaults(handler=_apps_create)
     for name, helptext, handler in (
         ("deactivate", "set an application inactive: refused everywhere until activated "
@@ -482,11 +491,13 @@ def _apps_create(args: argparse.Namespace) -> int:
         body = CreateApplicationRequest(
             name=args.name, description=args.description, redirectUris=args.redirect_uris,
             authorizedOrigins=args.origins or None, scopes=args.scopes.split(),
+            tokenEndpointAuthMethod="none" if args.public else "client_secret_basic",
+            postLogoutRedirectUris=args.logout_uris or None,
         )
     except ValidationError as exc:
         raise CommandError(
             f"{validation_message(exc.errors())} (the options are --name, --description, "
-            "--redirect-uri, --origin and --scopes)"
+            "--redirect-uri, --origin, --post-logout-redirect-uri and --scopes)"
         ) from None
     settings = _settings()
     ctx = _started_context(settings)
@@ -499,7 +510,8 @@ def _apps_create(args: argparse.Namespace) -> int:
                     db, owner_id=owner.id, name=body.name, description=body.description,
                     redirect_uris=body.redirectUris,
                     authorized_origins=body.authorizedOrigins or [], scopes=scopes,
-                    now=ctx.clock(), confidential=True,
+                    now=ctx.clock(), confidential=body.confidential,
+                    post_logout_redirect_uris=body.postLogoutRedirectUris or [],
                 )
                 client_id = application.client_id
         except ApiError as exc:
@@ -510,13 +522,19 @@ def _apps_create(args: argparse.Namespace) -> int:
             raise CommandError(f"{exc.message}{hint}") from None
     finally:
         ctx.stop()
-    assert secret is not None
     if args.json:
-        _print_json({"clientId": client_id, "clientSecret": secret})
+        _print_json(
+            {"clientId": client_id, "type": "public"} if secret is None
+            else {"clientId": client_id, "clientSecret": secret}
+        )
         return 0
-    print(f"created the confidential application {body.name!r} of {owner_email}")
+    kind = "confidential" if secret is not None else "public"
+    print(f"created the {kind} application {body.name!r} of {owner_email}")
     print(f"client id:     {client_id}")
-    _secret_warning(secret)
+    if secret is None:
+        print("  no secret: it names itself with its client id and must use PKCE")
+    else:
+        _secret_warning(secret)
     return 0
 
 

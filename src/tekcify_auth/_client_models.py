@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -216,6 +216,9 @@ class Application(WireModel):
     is_active: bool | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: ``"none"`` for a public client (no secret, PKCE only), ``"client_secret_basic"``
+    #: for a confidential one (``None`` from a server that does not say).
+    token_endpoint_auth_method: str | None = None
 
 
 class ApplicationStats(WireModel):
@@ -227,9 +230,12 @@ class ApplicationStats(WireModel):
 
 
 class CreateApplicationResponse(Application):
-    """``POST /api/applications``: the application and its secret, shown this once."""
+    """``POST /api/applications``: the application and its secret, shown this once.
 
-    client_secret: str = Field(repr=False)
+    ``client_secret`` is ``None`` for a public client, which has none.
+    """
+
+    client_secret: str | None = Field(default=None, repr=False)
 
 
 class RegenerateSecretResponse(WireModel):
@@ -264,6 +270,10 @@ class Session(WireModel):
     expires_at: datetime | None = None
     #: Whether this is the session of the access token that asked.
     current: bool = False
+    #: ``"browser"`` (a sign-in on the server's sign-in pages), ``"first_party"`` (a
+    #: login of the user's own) or ``"application"``; ``None`` from a server that does
+    #: not say.
+    kind: str | None = None
 
 
 class ConnectedApp(WireModel):
@@ -316,6 +326,10 @@ class UpdateProfileData(WireModel):
     last_name: str | None = None
 
 
+#: How a client authenticates at the token endpoint; ``none`` is a public client.
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
+
+
 class CreateApplicationData(WireModel):
     """The body of ``POST /api/applications``."""
 
@@ -326,6 +340,10 @@ class CreateApplicationData(WireModel):
     scopes: list[str]
     #: ``#rrggbb``.
     primary_color: str | None = None
+    #: ``"none"`` registers a public client (a single-page or native app: no secret,
+    #: PKCE only); ``"client_secret_basic"`` (the default) or ``"client_secret_post"``
+    #: a confidential one.
+    token_endpoint_auth_method: AuthMethod | None = None
 
 
 class UpdateApplicationData(WireModel):

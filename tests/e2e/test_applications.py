@@ -50,6 +50,17 @@ async def test_create_application_from_the_model(api: Api, account: Account) -> 
     assert (created.primary_color, created.is_active) == ("#3366ff", True)
 
 
+async def test_create_a_public_client_without_a_secret(api: Api, account: Account) -> None:
+    data = CreateApplicationData(
+        name="Phone App", redirect_uris=["com.example.phone:/callback"], scopes=["openid"],
+        token_endpoint_auth_method="none",
+    )
+    created = await api.create_application(account.access_token, data)
+    assert created.client_secret is None
+    assert created.token_endpoint_auth_method == "none"
+    assert created.redirect_uris == ["com.example.phone:/callback"]
+
+
 async def test_create_application_refusals(api: Api, account: Account) -> None:
     with pytest.raises(AuthServerError) as caught:
         await api.create_application(

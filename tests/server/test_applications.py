@@ -40,9 +40,12 @@ from .conftest import (
 
 APPLICATION_KEYS = {
     "clientId", "name", "description", "logoUrl", "redirectUris", "authorizedOrigins",
-    "scopes", "primaryColor", "isActive", "createdAt", "updatedAt",
+    "scopes", "primaryColor", "isActive", "createdAt", "updatedAt", "tokenEndpointAuthMethod",
+    "postLogoutRedirectUris",
 }
-PUBLIC_KEYS = APPLICATION_KEYS - {"createdAt", "updatedAt", "isActive"} | {"clientIdObfuscated"}
+PUBLIC_KEYS = APPLICATION_KEYS - {
+    "createdAt", "updatedAt", "isActive", "postLogoutRedirectUris"
+} | {"clientIdObfuscated"}
 NOT_FOUND = {"statusCode": 404, "error": "Not Found", "message": "Application not found"}
 
 
@@ -248,11 +251,12 @@ BAD_CREATES = [
      "Invalid field redirectUris.0: must not contain user information (user:password@)"),
     ({"redirectUris": ["ftp://app.example.com/cb"]},
      "Invalid field redirectUris.0: must use https (or http for a loopback host), "
-     "in lower case"),
+     "in lower case, or a native app's private-use scheme such as com.example.app:/callback"),
     ({"redirectUris": ["javascript://app.example.com/%0Aalert(1)"]},
      "Invalid field redirectUris.0: must use https (or http for a loopback host), "
-     "in lower case"),
-    ({"redirectUris": ["com.example.app:/callback"]},
+     "in lower case, or a native app's private-use scheme such as com.example.app:/callback"),
+    # A private-use scheme (RFC 8252 §7.1) is followed by a path.
+    ({"redirectUris": ["com.example.app:callback"]},
      "Invalid field redirectUris.0: must be absolute, such as "
      "https://app.example.com/callback"),
     ({"redirectUris": ["https:///callback"]}, "Invalid field redirectUris.0: has no host"),
@@ -306,7 +310,8 @@ BAD_CREATES = [
      "offline_access read:profile write:profile" + operator_hint("admin")),
     ({"scopes": "openid"}, "Invalid field scopes: Input should be a valid list"),
     ({"isActive": False}, "Unknown field: isActive"),
-    ({"tokenEndpointAuthMethod": "none"}, "Unknown field: tokenEndpointAuthMethod"),
+    # One wire field makes a public client (tokenEndpointAuthMethod: "none"), not two.
+    ({"public": True}, "Unknown field: public"),
     ({"clientSecret": "chosen-by-me"}, "Unknown field: clientSecret"),
 ]
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tekcify_auth.cli import main
+from tekcify_auth.server.services.applications import find_application
 from tekcify_auth.server.settings import load_settings
 
 from .conftest import PASSWORD, running
@@ -420,3 +421,37 @@ async def test_users_disable_and_enable_are_in_the_users_activity(
     events = [(e["activityType"], e["metadata"]) for e in mine.json()["activities"]
               if e["activityType"].startswith("account_")]
     assert events == [("account_enabled", {"by": "admin"}), ("account_disabled", {"by": "admin"})]
+
+
+async def test_apps_create_public_makes_a_client_without_a_secret(
+    admin_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _create_user(capsys, monkeypatch)
+    code, out, err = cli([
+        "apps", "create", "--owner", "ada@example.com", "--name", "Mobile", "--public",
+        "--redirect-uri", "com.example.mobile:/callback", "--scopes", "openid profile",
+        "--post-logout-redirect-uri", "com.example.mobile:/signed-out",
+    ], capsys, monkeypatch)
+    assert code == 0, err
+    assert "created the public application 'Mobile'" in out
+    assert "client secret" not in out
+    client_id = out.split("client id:", 1)[1].split()[0]
+    code, out, _ = cli(["apps", "show", client_id, "--json"], capsys, monkeypatch)
+    assert json.loads(out)["type"] == "public"
+    async with running(load_settings()) as (app, _client):
+        with app.state.ctx.db.read() as db:
+            made = find_application(db, client_id)
+            assert made is not None
+            assert made.post_logout_redirect_uris == ["com.example.mobile:/signed-out"]
+    code, _, err = cli([
+        "apps", "create", "--owner", "ada@example.com", "--name", "Bad", "--scopes", "openid",
+        "--redirect-uri", "https://a.example/cb", "--post-logout-redirect-uri", "http://a.example/",
+    ], capsys, monkeypatch)
+    assert code == 1
+    assert "postLogoutRedirectUris.0" in err
+    code, out, err = cli([
+        "apps", "create", "--owner", "ada@example.com", "--name", "Desktop", "--public",
+        "--redirect-uri", "http://127.0.0.1/callback", "--scopes", "openid", "--json",
+    ], capsys, monkeypatch)
+    assert code == 0, err
+    assert set(json.loads(out)) == {"clientId", "type"}

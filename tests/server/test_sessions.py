@@ -25,7 +25,7 @@ from .conftest import (
 
 SESSION_KEYS = {
     "id", "applicationName", "applicationLogo", "ipAddress", "userAgent", "scopes",
-    "createdAt", "lastUsedAt", "expiresAt", "current",
+    "createdAt", "lastUsedAt", "expiresAt", "current", "kind",
 }
 
 

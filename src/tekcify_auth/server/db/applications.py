@@ -21,7 +21,8 @@ __all__ = ["Application"]
 class Application(Base):
     """An OAuth client. ``client_secret_hash`` is the SHA-256 (hex) of the secret.
 
-    ``redirect_uris``, ``authorized_origins`` and ``scopes`` are JSON lists of strings;
+    ``redirect_uris``, ``post_logout_redirect_uris``, ``authorized_origins`` and
+    ``scopes`` are JSON lists of strings;
     ``logo_url`` refers to the uploaded logo, when there is one. Deleting the owner
     deletes the application. An inactive application (``is_active`` false, set by its
     owner) cannot be used: every protocol lookup treats it as unknown.
@@ -35,6 +36,10 @@ class Application(Base):
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(String(1000))
     redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    # Where RP-initiated logout may send the browser back (matched exactly); old rows: [].
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
     authorized_origins: Mapped[list[str]] = mapped_column(JSON)
     scopes: Mapped[list[str]] = mapped_column(JSON)
     client_secret_hash: Mapped[str | None] = mapped_column(String(64))

@@ -203,9 +203,10 @@ def show_application(client_id: ClientId, caller: Admin, ctx: Ctx) -> AdminAppli
 @router.post("/applications", status_code=201)
 def create_application(
     body: AdminCreateApplicationRequest, caller: Admin, ctx: Ctx, response: Response
-) -> AdminCreatedApplication:
-    """Register a confidential application for ``ownerId``; its ``clientSecret`` is in
-    this answer and never again."""
+) -> AdminCreatedApplication | AdminApplication:
+    """Register an application for ``ownerId``; its ``clientSecret`` is in this answer
+    and never again. ``tokenEndpointAuthMethod: "none"`` makes a public client, which
+    has no secret (``type: "public"``, no ``clientSecret``)."""
     scopes = applications.check_scopes(body.scopes, ctx.settings.scopes)
     with activity.by_admin(caller.user_id), ctx.db.write() as db:
         owner = admin.owner_of(db, admin.email_of(db, body.ownerId))
@@ -213,11 +214,13 @@ def create_application(
             db, owner_id=owner.id, name=body.name, description=body.description,
             redirect_uris=body.redirectUris, authorized_origins=body.authorizedOrigins or [],
             scopes=scopes, now=ctx.clock(), primary_color=body.primaryColor,
-            confidential=True,
+            confidential=body.confidential,
+            post_logout_redirect_uris=body.postLogoutRedirectUris or [],
         )
         summary = admin.application_summary(db, application.client_id)
-    assert secret is not None  # made confidential
     response.headers.update(_NO_STORE)
+    if secret is None:
+        return _application(summary)
     return AdminCreatedApplication(
         **_application(summary).model_dump(), clientSecret=secret
     )

@@ -48,6 +48,7 @@ _FIELDS: Final = {
     "name": "name", "description": "description", "redirectUris": "redirect_uris",
     "authorizedOrigins": "authorized_origins", "scopes": "scopes",
     "primaryColor": "primary_color", "isActive": "is_active",
+    "postLogoutRedirectUris": "post_logout_redirect_uris",
 }
 
 
@@ -59,6 +60,9 @@ def _fields(application: Application, base_url: str) -> dict[str, Any]:
         "redirectUris": application.redirect_uris,
         "authorizedOrigins": application.authorized_origins, "scopes": application.scopes,
         "primaryColor": application.primary_color,
+        "tokenEndpointAuthMethod": (
+            "none" if application.client_secret_hash is None else "client_secret_basic"
+        ),
     }
 
 
@@ -74,6 +78,7 @@ def _owned(application: Application, base_url: str) -> ApplicationResponse:
         **_fields(application, base_url),
         isActive=application.is_active,
         createdAt=application.created_at, updatedAt=application.updated_at,
+        postLogoutRedirectUris=application.post_logout_redirect_uris,
     )
 
 
@@ -116,8 +121,12 @@ def list_applications(
 def create_application(
     body: CreateApplicationRequest, request: Request, response: Response, caller: FirstParty,
     ctx: Ctx, base: BaseUrl,
-) -> CreatedApplication:
-    """Register an application; its ``clientSecret`` is in this answer and never again."""
+) -> CreatedApplication | ApplicationResponse:
+    """Register an application; its ``clientSecret`` is in this answer and never again.
+
+    ``tokenEndpointAuthMethod: "none"`` registers a public client: no secret, so the
+    answer has no ``clientSecret``.
+    """
     owner_id = caller.user_id
     scopes = applications.check_scopes(body.scopes, ctx.settings.scopes)
     with ctx.db.write() as db:
@@ -125,11 +134,15 @@ def create_application(
             db, owner_id=owner_id, name=body.name, description=body.description,
             redirect_uris=body.redirectUris, authorized_origins=body.authorizedOrigins or [],
             scopes=scopes, now=ctx.clock(), primary_color=body.primaryColor,
-            address=client_address(request), user_agent=user_agent(request),
+            confidential=body.confidential,
+            post_logout_redirect_uris=body.postLogoutRedirectUris or [],
+            address=client_address(request),
+            user_agent=user_agent(request),
         )
         created = _owned(application, base)
-    assert secret is not None  # made confidential
     response.headers.update(_NO_STORE)
+    if secret is None:
+        return created
     return CreatedApplication(**created.model_dump(), clientSecret=secret)
 
 
@@ -158,6 +171,7 @@ def update_application(
         redirect_uris=body.redirectUris or (), authorized_origins=body.authorizedOrigins or (),
         scopes=body.scopes or (), primary_color=body.primaryColor,
         is_active=body.isActive if body.isActive is not None else True,
+        post_logout_redirect_uris=body.postLogoutRedirectUris or (),
     )
     with ctx.db.write() as db:
         applications.update_application(db, owner_id, client_id, changes, ctx.clock())

@@ -150,6 +150,9 @@ def list_sessions(caller: FirstParty, ctx: Ctx, base: BaseUrl) -> SessionList:
             userAgent=s.user_agent, scopes=s.scopes, createdAt=s.created_at,
             lastUsedAt=s.last_used_at, expiresAt=s.expires_at,
             current=s.id == caller.session_id,
+            kind="browser" if s.browser else (
+                "application" if s.client_id is not None else "first_party"
+            ),
         )
         for s in rows
     ])

@@ -7,7 +7,7 @@ against the server's list by the router, which has the settings.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
@@ -52,17 +52,31 @@ RedirectUris = Annotated[
     Field(min_length=1, max_length=MAX_REDIRECT_URIS),
     AfterValidator(check_unique),
 ]
+#: RP-initiated logout's return addresses: the rules of redirect URIs; none is fine.
+PostLogoutRedirectUris = Annotated[
+    list[RedirectUri], Field(max_length=MAX_REDIRECT_URIS), AfterValidator(check_unique)
+]
 Origins = Annotated[list[Origin], Field(max_length=MAX_ORIGINS), AfterValidator(check_unique)]
 Scopes = Annotated[
     list[Scope], Field(min_length=1, max_length=MAX_SCOPES), AfterValidator(check_unique)
 ]
+#: How the client authenticates at the token endpoint (OpenID Connect Dynamic Client
+#: Registration's ``token_endpoint_auth_method``). ``none`` makes a public client;
+#: ``client_secret_basic`` and ``client_secret_post`` both make a confidential one,
+#: which may use either.
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
 
 
 class CreateApplicationRequest(RequestModel):
-    """``{name, description?, redirectUris, authorizedOrigins?, scopes, primaryColor?}``.
+    """``{name, description?, redirectUris, authorizedOrigins?, scopes, primaryColor?,
+    tokenEndpointAuthMethod?}``.
 
     ``description`` empty or ``null`` is no description; ``authorizedOrigins`` ``null``
-    is none; ``primaryColor`` is ``#rrggbb`` (2.2.12).
+    is none; ``primaryColor`` is ``#rrggbb`` (2.2.12). ``tokenEndpointAuthMethod``
+    (this server's extension, issue 15) is ``client_secret_basic`` by default;
+    ``"none"`` registers a public client, which gets no secret.
+    ``postLogoutRedirectUris`` (issue 15) are where RP-initiated logout may send the
+    browser back, matched exactly; the rules of ``redirectUris``, and none by default.
     """
 
     name: Name
@@ -71,13 +85,21 @@ class CreateApplicationRequest(RequestModel):
     authorizedOrigins: Origins | None = None
     scopes: Scopes
     primaryColor: PrimaryColor = None
+    tokenEndpointAuthMethod: AuthMethod = "client_secret_basic"
+    postLogoutRedirectUris: PostLogoutRedirectUris | None = None
+
+    @property
+    def confidential(self) -> bool:
+        """Whether the application gets a secret (everything but ``none``)."""
+        return self.tokenEndpointAuthMethod != "none"
 
 
 class UpdateApplicationRequest(RequestModel):
     """Any subset of the create fields; those left out stay as they are.
 
     ``description``, ``authorizedOrigins`` and ``primaryColor`` may be ``null`` (clears
-    them); ``name``, ``redirectUris``, ``scopes`` and ``isActive`` may not. ``isActive``
+    them); ``name``, ``redirectUris``, ``scopes``, ``isActive`` and
+    ``postLogoutRedirectUris`` (``[]`` clears it) may not. ``isActive``
     (a boolean) is this server's extension: ``false`` makes the application unusable
     until it is set ``true`` again.
     """
@@ -89,8 +111,9 @@ class UpdateApplicationRequest(RequestModel):
     scopes: Scopes | None = None
     primaryColor: PrimaryColor = None
     isActive: bool | None = None
+    postLogoutRedirectUris: PostLogoutRedirectUris | None = None
 
-    @field_validator("name", "redirectUris", "scopes", "isActive")
+    @field_validator("name", "redirectUris", "scopes", "isActive", "postLogoutRedirectUris")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # Only runs for fields that were sent: null there would mean "remove", which
@@ -111,6 +134,9 @@ class ApplicationFields(ResponseModel):
     authorizedOrigins: list[str]
     scopes: list[str]
     primaryColor: str | None
+    #: ``none`` for a public client; ``client_secret_basic`` for a confidential one
+    #: (which may use ``client_secret_post`` too).
+    tokenEndpointAuthMethod: Literal["client_secret_basic", "none"]
 
 
 class PublicApplication(ApplicationFields):
@@ -126,11 +152,12 @@ class PublicApplication(ApplicationFields):
 class ApplicationResponse(ApplicationFields):
     """``Application {clientId, name, description, logoUrl, redirectUris,
     authorizedOrigins, scopes, primaryColor, isActive, createdAt, updatedAt}``, as its
-    owner sees it."""
+    owner sees it, plus ``tokenEndpointAuthMethod`` and ``postLogoutRedirectUris``."""
 
     isActive: bool
     createdAt: IsoDateTime
     updatedAt: IsoDateTime
+    postLogoutRedirectUris: list[str]
 
 
 class ApplicationStats(ResponseModel):
@@ -160,7 +187,10 @@ class ApplicationList(ResponseModel):
 
 
 class CreatedApplication(ApplicationResponse):
-    """The ``Application`` plus its ``clientSecret``, shown this once."""
+    """The ``Application`` plus its ``clientSecret``, shown this once.
+
+    A public client has no secret: its answer is the :class:`ApplicationResponse` alone.
+    """
 
     clientSecret: str
 

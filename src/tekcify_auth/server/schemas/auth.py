@@ -114,6 +114,10 @@ class SessionInfo(ResponseModel):
     lastUsedAt: IsoDateTime
     expiresAt: IsoDateTime
     current: bool
+    #: This server's extension (issue 15): ``browser`` for a sign-in on the sign-in pages
+    #: (ending it signs the browser out of them), ``first_party`` for a login of the
+    #: user's own through the API, ``application`` for an OAuth application's session.
+    kind: Literal["browser", "first_party", "application"]
 
 
 class SessionList(ResponseModel):

@@ -8,16 +8,23 @@ The hash is compared in constant time all the same. A secret is returned once, w
 is made (creation, regeneration); the database keeps only its hash, so regenerating
 replaces the hash and the old secret stops working when that transaction commits.
 
-**Confidential only.** Every application made through the API is confidential (it has a
-secret): ``http-api.md`` has no field to ask for a public client, and unknown fields are
-refused. Public clients (no ``client_secret_hash``) exist only when made otherwise
-(:func:`create_application` with ``confidential=False``), and cannot be given a secret.
+**Confidential or public** (issue 15). An application is confidential (it has a
+secret) unless it is created with ``tokenEndpointAuthMethod: "none"``: then it is a
+public client (RFC 6749 §2.1: a single-page or native app, which cannot keep a secret),
+``client_secret_hash`` is ``NULL``, and it names itself with its ``client_id`` alone.
+The type is fixed when the application is made: a public client cannot be given a
+secret later, nor a confidential one lose it. Public clients must use PKCE (as every
+client must here), cannot use ``client_credentials`` or introspection, and a secret
+they send is refused (``services/client_auth.py``).
 
 **Validation** (``http-api.md``, Applications). Redirect URIs are absolute, ``https``,
 or ``http`` only for the loopback hosts ``127.0.0.1``, ``[::1]`` and ``localhost`` (RFC
-8252 §7.3, §8.3); no fragment (RFC 6749 §3.1.2), no user information, no wildcard. They
+8252 §7.3, §8.3), or a native app's private-use scheme named by reverse domain (RFC
+8252 §7.1: ``com.example.app:/callback``, a lower-case scheme with a dot in it, then a
+path); no fragment (RFC 6749 §3.1.2), no user information, no wildcard. They
 are stored exactly as given: the authorization endpoint compares them character for
-character. Authorized origins are ``scheme://host[:port]`` written as browsers send them
+character, except the port of a loopback URI (RFC 8252 §7.3). Authorized origins are
+``scheme://host[:port]`` written as browsers send them
 in ``Origin`` (RFC 6454 §6.2: lower-case host, no default port), with the same scheme
 rules. Scopes must be ones the server knows (``Settings.scopes``). The checks of single
 values raise ``ValueError`` (the request schemas turn it into a 400 naming the field);
@@ -120,6 +127,10 @@ _LOOPBACK_RULE: Final = (
     "http is allowed only for the loopback hosts 127.0.0.1, [::1] and localhost; use https"
 )
 _PRIMARY_COLOR: Final = re.compile(r"#[0-9a-fA-F]{6}")
+# RFC 8252 §7.1: a private-use scheme is a reverse domain name the app's vendor controls,
+# so it has a dot (which no scheme a browser runs, javascript: data: file:, has), and is
+# followed by a path.
+_PRIVATE_USE: Final = re.compile(r"(?P<scheme>[a-z][a-z0-9+\-]*(?:\.[a-z0-9+\-]+)+):(?P<rest>/.*)")
 _REVOKED_DELETED: Final = "application_deleted"
 _REVOKED_SCOPES: Final = "application_scopes_reduced"
 
@@ -221,8 +232,7 @@ def _is_loopback(host: str) -> bool:
     return host.lower() in LOOPBACK_HOSTS
 
 
-def _split(value: str, example: str) -> _Parts:
-    """The checks redirect URIs and origins share; ``ValueError`` saying what is wrong."""
+def _check_characters(value: str) -> None:
     if "*" in value:
         raise ValueError("must not contain wildcards (*)")
     if not _URI_CHARACTERS.fullmatch(value):
@@ -232,12 +242,21 @@ def _split(value: str, example: str) -> _Parts:
         )
     if _BAD_PERCENT.search(value):
         raise ValueError("has a % that does not start a percent-encoded byte (%XX)")
+
+
+def _split(value: str, example: str) -> _Parts:
+    """The checks redirect URIs and origins share; ``ValueError`` saying what is wrong."""
+    _check_characters(value)
     scheme = _SCHEME.match(value)
     if scheme is None or not value[scheme.end():].startswith("//"):
         raise ValueError(f"must be absolute, such as {example}")
     name = scheme.group(1)
     if name not in _DEFAULT_PORTS:
-        raise ValueError("must use https (or http for a loopback host), in lower case")
+        raise ValueError(
+            "must use https (or http for a loopback host), in lower case"
+            + (", or a native app's private-use scheme such as com.example.app:/callback"
+               if example.endswith("/callback") else "")
+        )
     after = value[scheme.end() + 2:]
     cut = min((i for i in (after.find("/"), after.find("?"), after.find("#")) if i >= 0),
               default=len(after))
@@ -276,6 +295,12 @@ def check_redirect_uri(value: str) -> str:
         raise ValueError(f"must be at most {MAX_URI_LENGTH} characters")
     if "#" in value:
         raise ValueError("must not have a fragment (#), RFC 6749 §3.1.2")
+    private = _PRIVATE_USE.fullmatch(value)
+    if private is not None and private.group("scheme") not in _DEFAULT_PORTS:
+        _check_characters(value)
+        if private.group("rest").startswith("//") and "@" in private.group("rest"):
+            raise ValueError("must not contain user information (user:password@)")
+        return value
     _split(value, "https://app.example.com/callback")
     return value
 
@@ -506,6 +531,7 @@ def create_application(
     authorized_origins: Sequence[str] = (),
     confidential: bool = True,
     primary_color: str | None = None,
+    post_logout_redirect_uris: Sequence[str] = (),
     address: str | None = None,
     user_agent: str | None = None,
 ) -> tuple[Application, str | None]:
@@ -519,7 +545,7 @@ def create_application(
     application = Application(
         client_id=new_client_id(), owner_id=owner_id, name=name, description=description,
         redirect_uris=list(redirect_uris), authorized_origins=list(authorized_origins),
-        scopes=list(scopes),
+        scopes=list(scopes), post_logout_redirect_uris=list(post_logout_redirect_uris),
         client_secret_hash=hash_client_secret(secret) if secret is not None else None,
         logo_url=None, is_active=True, primary_color=primary_color, created_at=now,
         updated_at=now,
@@ -552,6 +578,7 @@ class Changes:
     scopes: Sequence[str] = ()
     primary_color: str | None = None
     is_active: bool = True
+    post_logout_redirect_uris: Sequence[str] = ()
 
 
 def update_application(
@@ -566,7 +593,7 @@ def update_application(
     before = (
         application.name, application.description, application.redirect_uris,
         application.authorized_origins, application.scopes, application.primary_color,
-        application.is_active,
+        application.is_active, application.post_logout_redirect_uris,
     )
     if "name" in changes.fields and changes.name is not None:
         application.name = changes.name
@@ -585,10 +612,12 @@ def update_application(
         application.primary_color = changes.primary_color
     if "is_active" in changes.fields:
         application.is_active = changes.is_active
+    if "post_logout_redirect_uris" in changes.fields:
+        application.post_logout_redirect_uris = list(changes.post_logout_redirect_uris)
     after = (
         application.name, application.description, application.redirect_uris,
         application.authorized_origins, application.scopes, application.primary_color,
-        application.is_active,
+        application.is_active, application.post_logout_redirect_uris,
     )
     if after != before:
         application.updated_at = now

@@ -29,6 +29,8 @@ PATHS: Final = {
     "revocation_endpoint": "/api/oauth/revoke",
     "userinfo_endpoint": "/api/oauth/userinfo",
     "jwks_uri": "/api/.well-known/jwks.json",
+    # RP-initiated logout 1.0 (services/end_session.py).
+    "end_session_endpoint": "/api/oauth/logout",
 }
 
 
@@ -49,6 +51,7 @@ def metadata(settings: Settings, base_url: str) -> dict[str, Any]:
             "revocation_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
             "userinfo_endpoint": base + PATHS["userinfo_endpoint"],
             "jwks_uri": base + PATHS["jwks_uri"],
+            "end_session_endpoint": base + PATHS["end_session_endpoint"],
             "grant_types_supported": list(GRANTS),
             "response_types_supported": ["code"] if with_code else [],
             "scopes_supported": list(settings.scopes),

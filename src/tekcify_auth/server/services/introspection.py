@@ -3,10 +3,11 @@
 **Access tokens** are checked as the server's own Bearer guard checks them: the
 library verifier of the :class:`~.signing.Signer` (signature, ``exp``, ``iss``,
 ``aud``, ``type``), then the session named by ``sid`` must be live and the account not
-disabled, so a revoked session introspects inactive at once. Any caller may introspect
-an access token: resource servers do, and the answer tells nothing its holder could
-not decode from the token itself. ``username`` (the email) is given for an application's
-token only when ``email`` or ``read:profile`` was granted (``userinfo.email_granted``).
+disabled, so a revoked session introspects inactive at once. Any caller but a public
+client may introspect an access token: resource servers do, and the answer tells
+nothing its holder could not decode from the token itself. ``username`` (the email) is
+given for an application's token only when ``email`` or ``read:profile`` was granted
+(``userinfo.email_granted``).
 
 **Refresh tokens** are looked up by their hash. A refresh token belongs to the client
 it was issued to, as in rotation (``services/tokens.py``): only that client sees it
@@ -41,6 +42,7 @@ from ..db.models import RefreshToken, User, UserSession
 from ..errors import ApiError
 from . import client_credentials, sessions, tokens
 from .applications import ClientFacts
+from .client_auth import invalid_client
 from .userinfo import email_granted
 
 __all__ = ["INACTIVE", "JSON_FIELDS", "TokenFacts", "find_token", "introspect", "revoke"]
@@ -183,8 +185,13 @@ def introspect(
 ) -> dict[str, Any]:
     """The RFC 7662 answer for ``token`` asked by ``client`` (``None``: no client).
 
-    It only reads: async routes run it with ``Database.run_read``.
+    A public client is refused (``invalid_client``): introspection is for resource
+    servers and confidential clients (RFC 7662 §2.1), and a client anyone can name has
+    nothing to prove who is asking. It only reads: async routes run it with
+    ``Database.run_read``.
     """
+    if client is not None and client.client_secret_hash is None:
+        raise invalid_client("A public client cannot introspect tokens")
     facts = find_token(ctx, token, hint, client)
     return dict(INACTIVE) if facts is None else facts.body()
 

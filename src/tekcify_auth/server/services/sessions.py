@@ -22,6 +22,7 @@ from tekcify_auth._models import UserPayload
 from ..db.applications import Application
 from ..db.lookups import Lookup, Lookups
 from ..db.models import RefreshToken, User, UserSession
+from ..db.oauth import LoginSession
 from ..errors import ApiError
 from . import activity
 
@@ -170,6 +171,8 @@ class SessionEntry:
     created_at: datetime
     last_used_at: datetime
     expires_at: datetime
+    #: Whether it is a sign-in on the pages (a browser), not a token holder's session.
+    browser: bool = False
 
 
 def list_sessions(db: Session, user_id: str, now: datetime, refresh_ttl: int) -> list[SessionEntry]:
@@ -180,8 +183,13 @@ def list_sessions(db: Session, user_id: str, now: datetime, refresh_ttl: int) ->
         .correlate(UserSession)
         .scalar_subquery()
     )
-    query = select(UserSession, Application.name, Application.logo_url, live_refresh).outerjoin(
-        Application, Application.client_id == UserSession.client_id
+    query = (
+        select(
+            UserSession, Application.name, Application.logo_url, live_refresh,
+            LoginSession.id.is_not(None),
+        )
+        .outerjoin(Application, Application.client_id == UserSession.client_id)
+        .outerjoin(LoginSession, LoginSession.session_id == UserSession.id)
     )
     rows = db.execute(_live(query, user_id, now, refresh_ttl)).all()
     return [
@@ -192,8 +200,9 @@ def list_sessions(db: Session, user_id: str, now: datetime, refresh_ttl: int) ->
             expires_at=s.expires_at or refresh_end or s.last_used_at + timedelta(
                 seconds=refresh_ttl
             ),
+            browser=bool(browser),
         )
-        for s, name, logo, refresh_end in rows
+        for s, name, logo, refresh_end, browser in rows
     ]
 
 
