@@ -33,6 +33,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .hosts import parse_hosts, split_host
 from .proxies import parse_networks
 from .smtp_url import SmtpTarget, parse_smtp_url
+from .social_providers import Provider, parse_providers_file
 
 __all__ = [
     "DEFAULT_SCOPES", "SIGNING_ALGORITHMS", "Settings", "SettingsError", "load_settings",
@@ -502,6 +503,16 @@ class Settings(BaseSettings):
     )
     _file_scopes: dict[str, str] = PrivateAttr(default_factory=dict)
 
+    social_providers_file: Path | None = _env(
+        "TEKCIFY_SOCIAL_PROVIDERS_FILE",
+        "the path of a TOML file (UTF-8) of [providers.NAME] tables, one per upstream "
+        "provider people may sign in with: google, microsoft (tenant) and github presets, or "
+        "any OpenID Connect provider by discovery_url; each with client_id and client_secret "
+        "(or client_secret_env); see README, \"Social sign-in\"",
+        default=None,
+    )
+    _social: tuple[Provider, ...] = PrivateAttr(default=())
+
     @field_validator("jwt_access_secret")
     @classmethod
     def _secret_usable(cls, value: SecretStr | None) -> SecretStr | None:
@@ -662,6 +673,29 @@ class Settings(BaseSettings):
             self._file_scopes = parse_scopes_file(self.scopes_file)
         return self
 
+    @field_validator("social_providers_file", mode="before")
+    @classmethod
+    def _no_social_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("social_providers_file")
+    @classmethod
+    def _social_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            parse_providers_file(value)  # refused here, naming the variable and the problem
+        return value
+
+    @model_validator(mode="after")
+    def _read_social_file(self) -> Settings:
+        if self.social_providers_file is not None:
+            self._social = parse_providers_file(self.social_providers_file)
+        return self
+
+    @property
+    def social_providers(self) -> tuple[Provider, ...]:
+        """The upstream providers of ``TEKCIFY_SOCIAL_PROVIDERS_FILE`` (none without it)."""
+        return self._social
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -726,7 +760,9 @@ class Settings(BaseSettings):
 
 
 #: Settings whose refusals say what is wrong, besides what they accept.
-_EXPLAINED: Final = frozenset({"extra_scopes", "scopes_file", "smtp_url", "metrics"})
+_EXPLAINED: Final = frozenset({
+    "extra_scopes", "scopes_file", "smtp_url", "metrics", "social_providers_file",
+})
 
 
 #: The longest setting value a start-up error repeats (a file path fits).
