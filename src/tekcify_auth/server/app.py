@@ -51,6 +51,7 @@ from .routers import (
     passkeys,
     recovery,
     recovery_pages,
+    social,
     well_known,
 )
 from .routers import admin as admin_routes
@@ -180,6 +181,8 @@ def create_app(
     app.include_router(authorize.router)
     app.include_router(recovery_pages.router)
     app.include_router(passkey_pages.router)
+    app.include_router(social.router)
+    app.include_router(social.account_router)
     app.include_router(connected_apps.router)
     app.include_router(user_routes.router)
     app.include_router(image_routes.router)
