@@ -118,13 +118,13 @@ def oidc_upstream(
 
 
 def follow(browser: httpx.Client, response: httpx.Response) -> httpx.Response:
-    """Follow redirects between our server and the upstream (both on 127.0.0.1), up to a
-    page or a redirect elsewhere (the application's redirect URI)."""
+    """Follow redirects between our server and the upstream (both on this machine), up to
+    a page or a redirect elsewhere (the application's redirect URI)."""
     for _ in range(20):
         if response.status_code not in (302, 303):
             return response
         location = urljoin(str(response.url), response.headers["location"])
-        if urlsplit(location).hostname != "127.0.0.1":
+        if urlsplit(location).hostname not in ("127.0.0.1", "localhost"):
             return response
         response = browser.get(location)
     raise AssertionError("too many redirects")
