@@ -12,6 +12,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
+from contextvars import ContextVar
 from email.utils import parseaddr
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -133,6 +134,9 @@ def parse_scopes_file(path: Path) -> dict[str, str]:
     return described
 
 _MIB: Final = 1024 * 1024
+#: The environment :func:`load_settings` was given, for settings that name other variables
+#: (``client_secret_env`` in ``TEKCIFY_SOCIAL_PROVIDERS_FILE``); unset: the process's.
+_GIVEN_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("given_env", default=None)
 
 
 def _env(name: str, accepts: str, **kwargs: Any) -> Any:
@@ -681,14 +685,15 @@ class Settings(BaseSettings):
     @field_validator("social_providers_file")
     @classmethod
     def _social_file(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            parse_providers_file(value)  # refused here, naming the variable and the problem
+        if value is not None:  # refused here, naming the variable and the problem
+            parse_providers_file(value, _GIVEN_ENV.get())
         return value
 
     @model_validator(mode="after")
     def _read_social_file(self) -> Settings:
+        # client_secret_env reads the environment load_settings was given (the process's).
         if self.social_providers_file is not None:
-            self._social = parse_providers_file(self.social_providers_file)
+            self._social = parse_providers_file(self.social_providers_file, _GIVEN_ENV.get())
         return self
 
     @property
@@ -812,6 +817,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         if env is None:
             return Settings(**overrides)
         given = {key.upper(): value for key, value in env.items()}
-        return Settings.model_validate({**given, **overrides})
+        token = _GIVEN_ENV.set(given)
+        try:
+            return Settings.model_validate({**given, **overrides})
+        finally:
+            _GIVEN_ENV.reset(token)
     except ValidationError as exc:
         raise SettingsError(_describe(exc.errors(), env)) from None
