@@ -290,6 +290,26 @@ def test_registration_by_invite_refuses_a_new_account_through_a_provider(
         assert site.user("fresh@example.com") is None
 
 
+def test_sign_ups_through_a_provider_count_on_the_registration_limits(
+    start_site: StartSite,
+) -> None:
+    with start_site(registration_max_per_address=1) as site:
+        with httpx.Client() as browser:
+            assert fake_sign_in(site, browser)[1].status_code == 303
+        site.fake.id_token = lambda nonce: site.fake.sign(
+            site.fake.claims(nonce, sub="fake-subject-2", email="second@example.com")
+        )
+        with httpx.Client() as browser:
+            _sent, back = fake_sign_in(site, browser)
+            assert back.status_code == 429
+            assert back.headers["Retry-After"]
+        assert site.user("second@example.com") is None
+        # A returning identity is no registration: it still signs in.
+        site.fake.id_token = None
+        with httpx.Client() as browser:
+            assert fake_sign_in(site, browser)[1].status_code == 303
+
+
 def test_a_verified_upstream_email_does_not_link_an_unverified_account(site: Site) -> None:
     # Pre-account hijacking: someone registered the address with a password of theirs.
     site.add_user("fresh@example.com", verified=False)
