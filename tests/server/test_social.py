@@ -251,6 +251,20 @@ def test_an_upstream_id_token_for_another_client_or_issuer_is_refused(site: Site
         assert back.status_code == 400, changes
 
 
+def test_an_authorization_response_from_another_issuer_is_refused(site: Site) -> None:
+    # RFC 9207: a mix-up, the code of another provider sent back to this callback.
+    with httpx.Client() as browser:
+        start = site.base + social_button(site.login_page(browser), "fake")
+        sent = site.fake.started_flow(browser, start)
+        url = site.base + CALLBACK.format(name="fake")
+        back = browser.get(url, params={
+            "state": sent["state"], "code": "c0de", "iss": "https://evil.example.com",
+        })
+        assert back.status_code == 400
+        assert "did not come from the provider" in alert_text(back)
+    assert site.fake.requests == []
+
+
 # -- accounts ----------------------------------------------------------------------------
 
 

@@ -139,7 +139,7 @@ def reauth_start(
 @router.get(SOCIAL_PATH + "/{name}/callback", response_class=HTMLResponse)
 def callback(
     request: Request, ctx: Ctx, base: BaseUrl, name: str, state: str = "", code: str = "",
-    error: str = "",
+    error: str = "", iss: str | None = None,
 ) -> Response:
     """The provider's answer: check it, then sign in, sign up, link, or confirm an action."""
     if (moved := _elsewhere(request, ctx)) is not None:
@@ -178,6 +178,7 @@ def callback(
         who = identity(
             upstream, code=code[:2048], code_verifier=flow.code_verifier or "",
             nonce=flow.nonce or "", redirect_uri=_callback_url(base, upstream.name),
+            iss=None if iss is None else iss[:2048],
         )
     except UpstreamError as exc:
         logger.warning("social sign-in at %s refused: %s", upstream.name, exc.reason)

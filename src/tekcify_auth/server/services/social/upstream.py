@@ -271,15 +271,30 @@ def _github_identity(client: Any) -> Identity:
     return Identity(subject, email, verified, first, last)
 
 
+def _check_response_issuer(provider: Provider, metadata: dict[str, Any], iss: str | None) -> None:
+    # RFC 9207 §2.4: the authorization response's iss must be the provider's issuer, and
+    # must be there when its metadata says it sends one (a mix-up attack otherwise).
+    if provider.kind != "oidc" or provider.multi_tenant:
+        return
+    promised = metadata.get("authorization_response_iss_parameter_supported") is True
+    if (iss is None and promised) or (iss is not None and iss != metadata["issuer"]):
+        raise UpstreamError(
+            "The sign-in answer did not come from the provider it was sent to", "mix_up"
+        )
+
+
 def identity(
-    provider: Provider, *, code: str, code_verifier: str, nonce: str, redirect_uri: str
+    provider: Provider, *, code: str, code_verifier: str, nonce: str, redirect_uri: str,
+    iss: str | None = None,
 ) -> Identity:
     """Exchange ``code`` (with the PKCE verifier) and say who signed in.
 
-    Raises :class:`UpstreamError` when the provider refuses the code, cannot be reached,
-    or its id token fails a check.
+    ``iss`` is the authorization response's ``iss`` parameter (RFC 9207), if any. Raises
+    :class:`UpstreamError` when it names another issuer, when the provider refuses the
+    code or cannot be reached, or when its id token fails a check.
     """
     metadata = _metadata(provider)
+    _check_response_issuer(provider, metadata, iss)
     from authlib.integrations.base_client import OAuthError
 
     with _client(provider, metadata, redirect_uri) as client:
