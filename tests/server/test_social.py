@@ -393,6 +393,41 @@ def test_list_and_disconnect_refuse_to_remove_the_last_way_to_sign_in(site: Site
     assert ("social_account_unlinked", {"provider": "fake"}) in site.activity("fresh@example.com")
 
 
+def test_the_export_holds_the_connected_accounts_and_deletion_erases_them(site: Site) -> None:
+    with httpx.Client() as browser:
+        fake_sign_in(site, browser)
+    site.add_user("other@example.com", verified=True)
+    token = first_party_token(site.app, "fresh@example.com")
+    with httpx.Client(base_url=site.base, headers={"Authorization": f"Bearer {token}"}) as api:
+        [exported] = api.get("/api/user/export-data").json()["socialProviders"]
+        assert exported["provider"] == "fake"
+        assert exported["email"] == "fresh@example.com"
+        assert exported["providerUserId"] == "fake-subject-1"
+        initiated = api.post(
+            "/api/auth/account/sensitive-action/initiate", json={"action": "delete_account"}
+        ).json()
+    [method] = initiated["verificationMethods"]["oauthProviders"]
+    with httpx.Client() as browser:
+        sent = site.fake.started_flow(browser, method["reauthUrl"])
+        done = fake_callback(site, browser, sent["state"])
+        code = re.search(r"<strong>(\d{6})</strong>", done.text)
+    assert code
+    with httpx.Client(base_url=site.base, headers={"Authorization": f"Bearer {token}"}) as api:
+        action_token = api.post(
+            "/api/auth/account/sensitive-action/verify-code",
+            json={"action": "delete_account", "code": code.group(1)},
+        ).json()["token"]
+        deleted = api.request("DELETE", "/api/user/account",
+                              json={"sensitiveActionToken": action_token})
+        assert deleted.status_code == 200, deleted.text
+    with site.app.state.ctx.db.read() as db:
+        assert db.execute(select(SocialAccount)).scalars().all() == []
+    # The identity is nobody's now: signing in with it again makes a new account.
+    with httpx.Client() as browser:
+        assert fake_sign_in(site, browser)[1].status_code == 303
+    assert site.user("fresh@example.com") is not None
+
+
 def test_a_social_only_user_confirms_a_sensitive_action_at_the_provider(site: Site) -> None:
     with httpx.Client() as browser:
         fake_sign_in(site, browser)
