@@ -617,7 +617,7 @@ def link_at_provider(server: ServerProcess, fake: FakeUpstream, user: User) -> N
     fake.id_token = lambda nonce: fake.sign(
         fake.claims(nonce, sub="node-subject", email=user.email, email_verified=False)
     )
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         page = browser.get(server.url + authorization(app, scope="openid").url)
         sent = fake.started_flow(browser, server.url + social_button(page, "fake"))
         back = browser.get(server.url + CALLBACK.format(name="fake"),

@@ -137,6 +137,12 @@ def site(start_site: StartSite) -> Iterator[Site]:
         yield started
 
 
+def api_client(site: Site, token: str) -> httpx.Client:
+    """A client of our API with ``token``."""
+    auth = {"Authorization": f"Bearer {token}"}
+    return httpx.Client(timeout=30, base_url=site.base, headers=auth)
+
+
 def fake_callback(
     site: Site, browser: httpx.Client, state: str, code: str = "c0de"
 ) -> httpx.Response:
@@ -166,7 +172,7 @@ def signed_in_as(site: Site, browser: httpx.Client) -> str | None:
 
 def test_the_login_page_shows_one_button_per_provider(start_site: StartSite) -> None:
     corp = {"corp": "https://sso.example.com/.well-known/openid-configuration"}
-    with start_site(upstreams=corp) as site, httpx.Client() as browser:
+    with start_site(upstreams=corp) as site, httpx.Client(timeout=30) as browser:
         page = site.login_page(browser)
         assert "Continue with Fake" in page.text
         assert "Continue with Corp" in page.text
@@ -174,7 +180,7 @@ def test_the_login_page_shows_one_button_per_provider(start_site: StartSite) -> 
 
 
 def test_the_upstream_gets_state_nonce_and_pkce_s256(site: Site) -> None:
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         sent, back = fake_sign_in(site, browser)
         assert sent["response_type"] == "code"
         assert sent["client_id"] == CLIENT_ID
@@ -192,14 +198,14 @@ def test_the_upstream_gets_state_nonce_and_pkce_s256(site: Site) -> None:
 
 
 def test_an_upstream_state_that_does_not_match_is_refused(site: Site) -> None:
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         start = site.base + social_button(site.login_page(browser), "fake")
         sent = site.fake.started_flow(browser, start)
         wrong = fake_callback(site, browser, sent["state"][:-2] + "xx")
         assert wrong.status_code == 400
         assert "did not start in this browser" in alert_text(wrong)
         # The right state, in a browser that did not start the flow.
-        with httpx.Client() as other:
+        with httpx.Client(timeout=30) as other:
             other.get(site.base + authorization(site.client).url)  # its own CSRF cookie
             assert fake_callback(site, other, sent["state"]).status_code == 400
         assert site.fake.requests == []  # no code was exchanged
@@ -211,7 +217,7 @@ def test_an_upstream_state_that_does_not_match_is_refused(site: Site) -> None:
 
 def forged(site: Site, make: Callable[[str], str]) -> httpx.Response:
     site.fake.id_token = make
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         _sent, back = fake_sign_in(site, browser)
         assert signed_in_as(site, browser) is None
     assert site.user("fresh@example.com") is None
@@ -253,7 +259,7 @@ def test_an_upstream_id_token_for_another_client_or_issuer_is_refused(site: Site
 
 def test_an_authorization_response_from_another_issuer_is_refused(site: Site) -> None:
     # RFC 9207: a mix-up, the code of another provider sent back to this callback.
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         start = site.base + social_button(site.login_page(browser), "fake")
         sent = site.fake.started_flow(browser, start)
         url = site.base + CALLBACK.format(name="fake")
@@ -269,7 +275,7 @@ def test_an_authorization_response_from_another_issuer_is_refused(site: Site) ->
 
 
 def test_a_new_user_signs_up_through_a_provider_without_a_password(site: Site) -> None:
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         _sent, back = fake_sign_in(site, browser)
         assert back.status_code == 303
         assert signed_in_as(site, browser) == "fresh@example.com"
@@ -287,7 +293,7 @@ def test_a_new_user_signs_up_through_a_provider_without_a_password(site: Site) -
 def test_registration_closed_refuses_a_new_account_through_a_provider(
     start_site: StartSite,
 ) -> None:
-    with start_site(registration="closed") as site, httpx.Client() as browser:
+    with start_site(registration="closed") as site, httpx.Client(timeout=30) as browser:
         _sent, back = fake_sign_in(site, browser)
         assert back.status_code == 403
         assert "Registration is closed" in alert_text(back)
@@ -297,7 +303,7 @@ def test_registration_closed_refuses_a_new_account_through_a_provider(
 def test_registration_by_invite_refuses_a_new_account_through_a_provider(
     start_site: StartSite,
 ) -> None:
-    with start_site(registration="invite") as site, httpx.Client() as browser:
+    with start_site(registration="invite") as site, httpx.Client(timeout=30) as browser:
         _sent, back = fake_sign_in(site, browser)
         assert back.status_code == 403
         assert "invite" in alert_text(back)
@@ -308,26 +314,26 @@ def test_sign_ups_through_a_provider_count_on_the_registration_limits(
     start_site: StartSite,
 ) -> None:
     with start_site(registration_max_per_address=1) as site:
-        with httpx.Client() as browser:
+        with httpx.Client(timeout=30) as browser:
             assert fake_sign_in(site, browser)[1].status_code == 303
         site.fake.id_token = lambda nonce: site.fake.sign(
             site.fake.claims(nonce, sub="fake-subject-2", email="second@example.com")
         )
-        with httpx.Client() as browser:
+        with httpx.Client(timeout=30) as browser:
             _sent, back = fake_sign_in(site, browser)
             assert back.status_code == 429
             assert back.headers["Retry-After"]
         assert site.user("second@example.com") is None
         # A returning identity is no registration: it still signs in.
         site.fake.id_token = None
-        with httpx.Client() as browser:
+        with httpx.Client(timeout=30) as browser:
             assert fake_sign_in(site, browser)[1].status_code == 303
 
 
 def test_a_verified_upstream_email_does_not_link_an_unverified_account(site: Site) -> None:
     # Pre-account hijacking: someone registered the address with a password of theirs.
     site.add_user("fresh@example.com", verified=False)
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         _sent, back = fake_sign_in(site, browser)
         assert back.status_code == 200
         assert "Sign in to your account first" in back.text
@@ -343,7 +349,7 @@ def test_with_mfa_on_a_provider_sign_in_still_asks_for_the_code(site: Site) -> N
     setup = mfa.setup(ctx, user.id, password=PASSWORD, sensitive_action_token=None,
                       client=accounts.Client())
     mfa.verify_setup(ctx, user.id, pyotp.TOTP(setup.secret).now(), accounts.Client())
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         _sent, back = fake_sign_in(site, browser)  # links: both emails are verified
         assert back.status_code == 200
         assert 'name="mfa_token"' in back.text
@@ -366,10 +372,10 @@ def backup(setup: mfa.Setup) -> str:
 
 
 def test_list_and_disconnect_refuse_to_remove_the_last_way_to_sign_in(site: Site) -> None:
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         fake_sign_in(site, browser)
     token = first_party_token(site.app, "fresh@example.com")
-    with httpx.Client(base_url=site.base, headers={"Authorization": f"Bearer {token}"}) as api:
+    with api_client(site, token) as api:
         listed = api.get("/api/auth/account/social")
         assert listed.status_code == 200
         [item] = listed.json()
@@ -387,18 +393,18 @@ def test_list_and_disconnect_refuse_to_remove_the_last_way_to_sign_in(site: Site
         assert user is not None
         user.password_hash = ctx.passwords.hash(PASSWORD)
     token = first_party_token(site.app, "fresh@example.com")
-    with httpx.Client(base_url=site.base, headers={"Authorization": f"Bearer {token}"}) as api:
+    with api_client(site, token) as api:
         assert api.delete("/api/auth/account/social/fake").status_code == 200
         assert api.get("/api/auth/account/social").json() == []
     assert ("social_account_unlinked", {"provider": "fake"}) in site.activity("fresh@example.com")
 
 
 def test_the_export_holds_the_connected_accounts_and_deletion_erases_them(site: Site) -> None:
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         fake_sign_in(site, browser)
     site.add_user("other@example.com", verified=True)
     token = first_party_token(site.app, "fresh@example.com")
-    with httpx.Client(base_url=site.base, headers={"Authorization": f"Bearer {token}"}) as api:
+    with api_client(site, token) as api:
         [exported] = api.get("/api/user/export-data").json()["socialProviders"]
         assert exported["provider"] == "fake"
         assert exported["email"] == "fresh@example.com"
@@ -407,12 +413,12 @@ def test_the_export_holds_the_connected_accounts_and_deletion_erases_them(site: 
             "/api/auth/account/sensitive-action/initiate", json={"action": "delete_account"}
         ).json()
     [method] = initiated["verificationMethods"]["oauthProviders"]
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         sent = site.fake.started_flow(browser, method["reauthUrl"])
         done = fake_callback(site, browser, sent["state"])
         code = re.search(r"<strong>(\d{6})</strong>", done.text)
     assert code
-    with httpx.Client(base_url=site.base, headers={"Authorization": f"Bearer {token}"}) as api:
+    with api_client(site, token) as api:
         action_token = api.post(
             "/api/auth/account/sensitive-action/verify-code",
             json={"action": "delete_account", "code": code.group(1)},
@@ -423,22 +429,22 @@ def test_the_export_holds_the_connected_accounts_and_deletion_erases_them(site: 
     with site.app.state.ctx.db.read() as db:
         assert db.execute(select(SocialAccount)).scalars().all() == []
     # The identity is nobody's now: signing in with it again makes a new account.
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         assert fake_sign_in(site, browser)[1].status_code == 303
     assert site.user("fresh@example.com") is not None
 
 
 def test_a_social_only_user_confirms_a_sensitive_action_at_the_provider(site: Site) -> None:
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         fake_sign_in(site, browser)
     token = first_party_token(site.app, "fresh@example.com")
-    with httpx.Client(base_url=site.base, headers={"Authorization": f"Bearer {token}"}) as api:
+    with api_client(site, token) as api:
         initiated = api.post(
             "/api/auth/account/sensitive-action/initiate", json={"action": "set_password"}
         ).json()
         [method] = initiated["verificationMethods"]["oauthProviders"]
         assert method["provider"] == "fake"
-        with httpx.Client() as browser:
+        with httpx.Client(timeout=30) as browser:
             sent = site.fake.started_flow(browser, method["reauthUrl"])
             assert sent["prompt"] == "login"
             assert sent["max_age"] == "0"
@@ -462,16 +468,16 @@ def test_a_social_only_user_confirms_a_sensitive_action_at_the_provider(site: Si
 
 
 def test_a_reauth_at_the_provider_as_someone_else_confirms_nothing(site: Site) -> None:
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         fake_sign_in(site, browser)
     token = first_party_token(site.app, "fresh@example.com")
-    with httpx.Client(base_url=site.base, headers={"Authorization": f"Bearer {token}"}) as api:
+    with api_client(site, token) as api:
         initiated = api.post(
             "/api/auth/account/sensitive-action/initiate", json={"action": "delete_account"}
         ).json()
     [method] = initiated["verificationMethods"]["oauthProviders"]
     site.fake.id_token = lambda nonce: site.fake.sign(site.fake.claims(nonce, sub="someone-else"))
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         sent = site.fake.started_flow(browser, method["reauthUrl"])
         refused = fake_callback(site, browser, sent["state"])
         assert refused.status_code == 403
@@ -504,7 +510,7 @@ def upstream_sign_in(site: Site, browser: httpx.Client, account: str) -> httpx.R
 
 @pytest.mark.needs("node")
 def test_oidc_provider_signs_a_new_user_up(real: Site) -> None:
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         page = upstream_sign_in(real, browser, "newcomer")
         assert page.status_code == 200, page.text
         assert signed_in_as(real, browser) == "newcomer@example.com"
@@ -518,7 +524,7 @@ def test_oidc_provider_signs_a_new_user_up(real: Site) -> None:
 @pytest.mark.needs("node")
 def test_oidc_provider_links_an_existing_account_on_a_verified_email(real: Site) -> None:
     real.add_user("ada@example.com", verified=True)
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         upstream_sign_in(real, browser, "ada-at-upstream")
         assert signed_in_as(real, browser) == "ada@example.com"
     [link] = real.links("ada@example.com")
@@ -530,7 +536,7 @@ def test_oidc_provider_asserting_someone_elses_email_unverified_is_not_linked(
     real: Site,
 ) -> None:
     real.add_user("ada@example.com", verified=True)
-    with httpx.Client() as mallory:
+    with httpx.Client(timeout=30) as mallory:
         page = upstream_sign_in(real, mallory, "mallory")
         assert page.status_code == 200
         assert "Sign in to your account first" in page.text
@@ -548,7 +554,7 @@ def test_oidc_provider_asserting_someone_elses_email_unverified_is_not_linked(
 @pytest.mark.needs("node")
 def test_oidc_provider_identity_is_linked_after_signing_in_to_the_account(real: Site) -> None:
     real.add_user("ada@example.com", verified=True)
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         page = upstream_sign_in(real, browser, "mallory")  # an unverified assertion
         assert "Sign in to your account first" in page.text
         assert real.links("ada@example.com") == []
@@ -561,6 +567,6 @@ def test_oidc_provider_identity_is_linked_after_signing_in_to_the_account(real: 
     [link] = real.links("ada@example.com")
     assert (link.provider, link.subject) == ("upstream", "mallory")
     # From now on the identity signs in to ada's account directly.
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         upstream_sign_in(real, browser, "mallory")
         assert signed_in_as(real, browser) == "ada@example.com"
