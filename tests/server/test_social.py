@@ -290,6 +290,19 @@ def test_a_new_user_signs_up_through_a_provider_without_a_password(site: Site) -
     assert ("login_success", {"via": "social:fake"}) in events
 
 
+def test_a_disabled_account_cannot_sign_in_through_a_provider(site: Site) -> None:
+    with httpx.Client(timeout=30) as browser:
+        fake_sign_in(site, browser)
+    ctx = site.app.state.ctx
+    with ctx.db.write() as db:
+        accounts.disable_user(db, ctx, "fresh@example.com")
+    with httpx.Client(timeout=30) as browser:
+        _sent, back = fake_sign_in(site, browser)
+        assert back.status_code == 403
+        assert "disabled" in alert_text(back)
+        assert signed_in_as(site, browser) is None
+
+
 def test_registration_closed_refuses_a_new_account_through_a_provider(
     start_site: StartSite,
 ) -> None:

@@ -59,6 +59,7 @@ logger = logging.getLogger("tekcify_auth.server.social")
 
 #: The ``amr`` of a page sign-in at an upstream provider (a federated assertion).
 FEDERATED_AMR: Final = "fed"
+DISABLED: Final = "This account is disabled"
 STATE_MISMATCH: Final = (
     "This sign-in did not start in this browser, has already been used or has expired. "
     "Go back to the application and sign in again."
@@ -200,12 +201,15 @@ def callback(
     if resolved.user is None:
         return _sign_in_first(browser, ctx, asked, upstream.display_name,
                               resolved.pending_email or "")
+    if resolved.user.disabled_at is not None:
+        return _login_page(browser, ctx, asked, status=403, error=DISABLED)
     if _unverified(ctx, resolved.user):
         return _verify_first(browser, ctx, asked, resolved.user)
     try:
         return _signed_in(browser, ctx, asked, resolved.user, client)
-    except ApiError as exc:  # disabled meanwhile
-        return _login_page(browser, ctx, asked, status=exc.status_code, error=exc.message)
+    except ApiError:  # disabled, or its password changed, in the instant since
+        return _login_page(browser, ctx, asked, status=401,
+                           error="Your sign-in could not be completed; sign in again.")
 
 
 def _signed_in(
@@ -216,8 +220,6 @@ def _signed_in(
     with MFA on, the second step still comes first."""
     with ctx.db.write() as db:
         fresh = accounts.lock_signed_in_user(db, user.id, user.password_hash)
-        if fresh.disabled_at is not None:
-            raise ApiError(403, "This account is disabled")
         if mfa.is_enabled(db, fresh.id):
             challenge = mfa_login.start_challenge(db, ctx, fresh)
             return _login_page(
