@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import selectors
 import socket
 import subprocess
@@ -172,7 +173,11 @@ class FakeUpstream:
     token endpoint's id token, ``requests`` keeps the token requests' forms."""
 
     base: str = ""
-    key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, {"kid": "good"}))
+    # A kid of its own: our server caches JWKS by URL, and a later test's provider may get
+    # this one's port.
+    key: RSAKey = field(
+        default_factory=lambda: RSAKey.generate_key(2048, {"kid": secrets.token_hex(8)})
+    )
     id_token: Callable[[str], str] | None = None
     nonces: list[str] = field(default_factory=list)
     requests: list[dict[str, list[str]]] = field(default_factory=list)

@@ -243,7 +243,7 @@ def test_an_upstream_id_token_with_alg_none_is_refused(site: Site) -> None:
 
 
 def test_an_upstream_id_token_signed_by_another_key_is_refused(site: Site) -> None:
-    other = RSAKey.generate_key(2048, {"kid": "good"})  # even under the right kid
+    other = RSAKey.generate_key(2048, {"kid": site.fake.key.kid})  # even under the right kid
     back = forged(site, lambda nonce: site.fake.sign(site.fake.claims(nonce), other))
     assert back.status_code == 400
     stranger = RSAKey.generate_key(2048, {"kid": "unknown"})

@@ -10,16 +10,17 @@
 //
 // The account id typed into the login form picks the claims of ACCOUNTS. One JSON line
 // goes to stdout when the server listens: {"ready": true}.
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 
 const { default: Provider } = await import(pathToFileURL(process.env.OIDC_PROVIDER).href);
 const port = Number(process.env.PORT);
 const accounts = JSON.parse(process.env.ACCOUNTS);
 
-// An RS256 key of its own (not oidc-provider's development keys).
+// An RS256 key of its own (not oidc-provider's development keys), under a kid of its own:
+// our server caches JWKS by URL, and a later test's provider may get this one's port.
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'upstream', alg: 'RS256', use: 'sig' };
+const jwk = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'RS256', use: 'sig' };
 
 const provider = new Provider(`http://127.0.0.1:${port}`, {
   clients: [{
