@@ -209,7 +209,21 @@ class FakeUpstream:
     def good(self, nonce: str) -> str:
         return self.sign(self.claims(nonce))
 
-    def _answer(self, path: str, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+    def _answer(self, path: str, form: dict[str, list[str]]) -> tuple[int, Any]:
+        # GitHub (Enterprise Server) endpoints: OAuth 2, then its user API.
+        if path == "/login/oauth/access_token":
+            self.requests.append(form)
+            return 200, {"access_token": "gho_upstream", "token_type": "bearer",
+                         "scope": "read:user,user:email"}
+        if path in ("/api/v3/user", "/api/v3/user/emails"):
+            if form.get("authorization") != ["Bearer gho_upstream"]:
+                return 401, {"message": "Bad credentials"}
+            if path.endswith("/emails"):
+                return 200, [
+                    {"email": "octo-old@example.com", "primary": False, "verified": True},
+                    {"email": "octo@example.com", "primary": True, "verified": True},
+                ]
+            return 200, {"id": 4242, "login": "octo", "name": "Octo Cat"}
         if path == "/.well-known/openid-configuration":
             return 200, {
                 "issuer": self.base, "authorization_endpoint": f"{self.base}/authorize",
@@ -242,7 +256,7 @@ class FakeUpstream:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
-                self._send({})
+                self._send({"authorization": [self.headers.get("Authorization") or ""]})
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -270,7 +284,8 @@ class FakeUpstream:
         sent = browser.get(start_url)
         assert sent.status_code == 302, sent.text
         location = sent.headers["location"]
-        assert location.startswith(f"{self.base}/authorize?"), location
+        assert location.startswith((f"{self.base}/authorize?",
+                                    f"{self.base}/login/oauth/authorize?")), location
         params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
         self.nonces.append(params.get("nonce", ""))
         return params

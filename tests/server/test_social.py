@@ -117,13 +117,17 @@ def start_site(database_url: str, clean_db: str, tmp_path: Path) -> StartSite:
     provider ``fake`` (plus ``upstreams``: more ``name=discovery URL``)."""
 
     @contextmanager
-    def start(upstreams: dict[str, str] | None = None, **settings: Any) -> Iterator[Site]:
+    def start(
+        upstreams: dict[str, str] | None = None, more_toml: str = "", **settings: Any
+    ) -> Iterator[Site]:
         with FakeUpstream().running() as fake:
             discovery = {"fake": f"{fake.base}/.well-known/openid-configuration",
                          **(upstreams or {})}
+            path = providers_file(tmp_path, **discovery)
+            path.write_text(path.read_text() + more_toml.format(fake=fake.base))
             app = create_app(make_settings(
                 database_url=database_url, data_dir=tmp_path / "data",
-                social_providers_file=providers_file(tmp_path, **discovery), **settings,
+                social_providers_file=path, **settings,
             ))
             with serve(app) as base:
                 yield Site(base, app, make_client(app), fake)
@@ -269,6 +273,35 @@ def test_an_authorization_response_from_another_issuer_is_refused(site: Site) ->
         assert back.status_code == 400
         assert "did not come from the provider" in alert_text(back)
     assert site.fake.requests == []
+
+
+def test_the_github_preset_signs_up_with_the_verified_primary_email(
+    start_site: StartSite,
+) -> None:
+    # A GitHub Enterprise Server at the fake's address: OAuth 2, then /user and /user/emails.
+    github = (
+        '[providers.github]\ngithub_url = "{fake}"\nclient_id = "gh-client"\n'
+        'client_secret = "gh-secret"\n'
+    )
+    with start_site(more_toml=github) as site, httpx.Client(timeout=30) as browser:
+        page = site.login_page(browser)
+        assert "Continue with GitHub" in page.text
+        sent = site.fake.started_flow(browser, site.base + social_button(page, "github"))
+        assert sent["scope"] == "read:user user:email"
+        assert sent["code_challenge_method"] == "S256"
+        assert "nonce" not in sent  # OAuth 2 only: no id token to carry one
+        back = browser.get(site.base + CALLBACK.format(name="github"),
+                           params={"state": sent["state"], "code": "gh-code"})
+        assert back.status_code == 303, back.text
+        assert signed_in_as(site, browser) == "octo@example.com"
+    [token_request] = site.fake.requests
+    assert token_request["client_secret"] == ["gh-secret"]  # client_secret_post
+    assert token_request["code_verifier"]
+    user = site.user("octo@example.com")
+    assert user is not None
+    assert (user.first_name, user.last_name, user.email_verified) == ("Octo", "Cat", True)
+    [link] = site.links("octo@example.com")
+    assert (link.provider, link.subject) == ("github", "4242")
 
 
 # -- accounts ----------------------------------------------------------------------------

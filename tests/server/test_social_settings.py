@@ -69,6 +69,8 @@ def test_without_the_file_there_is_no_provider() -> None:
     ('[providers."Bad Name"]\nclient_id = "x"\nclient_secret = "y"\n', "a provider's name"),
     ('[providers.google]\nclient_id = "x"\nclient_secret = "y"\ntenant = "t"\n',
      "tenant is for the microsoft preset only"),
+    ('[providers.github]\nclient_id = "x"\nclient_secret = "y"\n'
+     'github_url = "http://github.example.com"\n', "github_url must be an https:// URL"),
     ("[scopes]\n", "the file holds [providers.NAME] tables"),
     ("[providers\n", "not valid TOML"),
 ])

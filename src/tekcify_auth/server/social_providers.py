@@ -17,6 +17,7 @@ provider's name in URLs and on the wire (``SocialProvider.provider``):
     [providers.github]            # preset: GitHub OAuth 2 and its user API
     client_id = "..."
     client_secret = "..."
+    # github_url = "https://github.example.com"   # GitHub Enterprise Server
 
     [providers.corp]              # any OpenID Connect provider, by its discovery URL
     discovery_url = "https://sso.example.com/.well-known/openid-configuration"
@@ -42,14 +43,14 @@ from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-__all__ = ["GITHUB", "PRESETS", "Provider", "parse_providers_file"]
+__all__ = ["GITHUB", "PRESETS", "Provider", "github_endpoints", "parse_providers_file"]
 
 _NAME: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _TENANT: Final = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 _KEYS: Final = frozenset({
     "preset", "display_name", "discovery_url", "client_id", "client_secret",
-    "client_secret_env", "scopes", "tenant",
+    "client_secret_env", "scopes", "tenant", "github_url",
 })
 _MAX_PROVIDERS: Final = 20
 
@@ -60,6 +61,19 @@ GITHUB: Final = {
     "user_endpoint": "https://api.github.com/user",
     "emails_endpoint": "https://api.github.com/user/emails",
 }
+
+
+def github_endpoints(github_url: str) -> dict[str, str]:
+    """The endpoints of GitHub (``https://github.com``) or of a GitHub Enterprise Server
+    at ``github_url`` (its REST API under ``/api/v3``)."""
+    if github_url == "https://github.com":
+        return dict(GITHUB)
+    return {
+        "authorization_endpoint": f"{github_url}/login/oauth/authorize",
+        "token_endpoint": f"{github_url}/login/oauth/access_token",
+        "user_endpoint": f"{github_url}/api/v3/user",
+        "emails_endpoint": f"{github_url}/api/v3/user/emails",
+    }
 
 #: The presets: (display name, kind, discovery URL template, default scopes).
 PRESETS: Final[dict[str, tuple[str, Literal["oidc", "github"], str, tuple[str, ...]]]] = {
@@ -80,9 +94,11 @@ PRESETS: Final[dict[str, tuple[str, Literal["oidc", "github"], str, tuple[str, .
 class Provider:
     """One upstream provider: ``kind`` ``oidc`` (by ``discovery_url``) or ``github``.
 
-    ``multi_tenant`` is Microsoft's ``common``/``organizations``/``consumers``, whose
-    discovery names the issuer ``https://login.microsoftonline.com/{tenantid}/v2.0``:
-    the id token's ``tid`` fills it in.
+    For ``github``, ``discovery_url`` is the GitHub (Enterprise Server) URL, by default
+    ``https://github.com``. ``multi_tenant`` is Microsoft's ``common``,
+    ``organizations`` or ``consumers``, whose discovery names the issuer
+    ``https://login.microsoftonline.com/{tenantid}/v2.0``: the id token's ``tid`` fills
+    it in.
     """
 
     name: str
@@ -105,14 +121,16 @@ def _text(table: Mapping[str, Any], where: str, key: str, default: str | None = 
     return value.strip()
 
 
-def _discovery_url(where: str, value: str) -> str:
+def _discovery_url(where: str, value: str, key: str = "discovery_url") -> str:
     parts = urlsplit(value)
     if parts.scheme == "https" and parts.hostname:
         return value
     # Plain http only to this machine (a provider started by a test or a local one).
     if parts.scheme == "http" and parts.hostname in _LOOPBACK:
         return value
-    raise ValueError(f"{where}: discovery_url must be an https:// URL (http:// only on 127.0.0.1)")
+    raise ValueError(
+        f"{where}: {key} must be an https:// URL (http:// only on 127.0.0.1)"
+    )
 
 
 def _provider(name: str, table: Any, env: Mapping[str, str]) -> Provider:
@@ -160,9 +178,16 @@ def _provider(name: str, table: Any, env: Mapping[str, str]) -> Provider:
                                  "or a tenant id")
         elif "tenant" in table:
             raise ValueError(f"{where}: tenant is for the microsoft preset only")
+        if "github_url" in table and preset_name != "github":
+            raise ValueError(f"{where}: github_url is for the github preset only")
+        discovery = template.format(tenant=tenant)
+        if preset_name == "github":
+            discovery = _discovery_url(
+                where, _text(table, where, "github_url", "https://github.com"), "github_url"
+            ).rstrip("/")
         return Provider(
             name=name, display_name=_text(table, where, "display_name", display), kind=kind,
-            discovery_url=template.format(tenant=tenant), client_id=client_id,
+            discovery_url=discovery, client_id=client_id,
             client_secret=secret, scopes=tuple(scopes_given or scopes),
             multi_tenant=tenant in {"common", "organizations", "consumers"},
         )

@@ -28,7 +28,7 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from ...social_providers import GITHUB, Provider
+from ...social_providers import Provider, github_endpoints
 
 __all__ = [
     "CACHE_SECONDS", "Authorization", "Identity", "UpstreamError", "authorization", "identity",
@@ -121,7 +121,7 @@ _cache: Final = _Cache()
 
 def _metadata(provider: Provider) -> dict[str, Any]:
     if provider.kind == "github":
-        return dict(GITHUB)
+        return dict(github_endpoints(provider.discovery_url))
     metadata = _cache.get(provider.discovery_url)
     for key in ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not isinstance(metadata.get(key), str):
@@ -132,7 +132,10 @@ def _metadata(provider: Provider) -> dict[str, Any]:
 def _client(provider: Provider, metadata: dict[str, Any], redirect_uri: str) -> Any:
     methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
     method = "client_secret_basic"
-    if "client_secret_basic" not in methods and "client_secret_post" in methods:
+    # GitHub documents the secret in the form (client_secret_post).
+    if provider.kind == "github" or (
+        "client_secret_basic" not in methods and "client_secret_post" in methods
+    ):
         method = "client_secret_post"
     return _client_module().OAuth2Client(
         client_id=provider.client_id, client_secret=provider.client_secret,
@@ -252,10 +255,10 @@ def _oidc_identity(
     )
 
 
-def _github_identity(client: Any) -> Identity:
+def _github_identity(client: Any, metadata: dict[str, Any]) -> Identity:
     headers = {"Accept": "application/vnd.github+json"}
-    user = client.get(GITHUB["user_endpoint"], headers=headers)
-    emails = client.get(GITHUB["emails_endpoint"], headers=headers)
+    user = client.get(metadata["user_endpoint"], headers=headers)
+    emails = client.get(metadata["emails_endpoint"], headers=headers)
     if user.status_code != 200:
         raise UpstreamError("GitHub did not say who signed in", "github_user")
     profile = user.json()
@@ -315,7 +318,7 @@ def identity(
         token = dict(token)
         try:
             if provider.kind == "github":
-                return _github_identity(client)
+                return _github_identity(client, metadata)
             return _oidc_identity(provider, metadata, client, token, nonce)
         except (httpx.HTTPError, ValueError) as exc:
             raise UpstreamError(
