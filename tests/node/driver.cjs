@@ -296,6 +296,16 @@ const scenarios = {
   async getAuthMethods(c) {
     return { methods: await pkg.getAuthMethods(c.token) };
   },
+  // The user linked an identity at the provider c.provider through the pages first.
+  async socialProviders(c) {
+    return {
+      listed: await pkg.listSocialProviders(c.token),
+      methods: await pkg.getAuthMethods(c.token),
+      unknown: await outcome(pkg.disconnectSocialProvider(c.token, 'nowhere')),
+      disconnected: voidResult(await pkg.disconnectSocialProvider(c.token, c.provider)),
+      after: await pkg.listSocialProviders(c.token),
+    };
+  },
   async setOrChangePassword(c) {
     return {
       wrongCurrent: await outcome(pkg.setOrChangePassword(c.token, { currentPassword: `${c.password}-not`, newPassword: c.newPassword })),

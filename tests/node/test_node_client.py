@@ -9,14 +9,14 @@ The server signs HS256 and runs on SQLite and on PostgreSQL in turn; the JWKS ex
 one that signs RS256.
 
 ``COVERED`` is the set of exports these tests prove (each test says which with ``@proves``);
-``NOT_YET`` the ones whose endpoints come with issues 14 (MFA) and 15 (social accounts).
+``NOT_YET`` the ones whose endpoints come with later issues (none now).
 The README's "N of M exports work against this server" is checked against both.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +26,9 @@ import httpx
 import pytest
 
 from e2e.support import ServerProcess
+from server.social_support import CALLBACK, FakeUpstream, follow, providers_file, social_button
+from server.test_authorize import Client as AuthorizeClient
+from server.test_authorize import authorization, parse_page
 from server.webauthn_soft import SoftAuthenticator
 
 from .support import (
@@ -53,10 +56,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NEW_PASSWORD = "another correct horse battery"
 
 #: The exports whose endpoints come with later issues: not claimed to work here.
-NOT_YET = frozenset({
-    # issue 15: social accounts
-    "listSocialProviders", "disconnectSocialProvider",
-})
+NOT_YET: frozenset[str] = frozenset()
 #: The exports the tests below prove against this server (filled by ``@proves``).
 COVERED: set[str] = set()
 
@@ -197,6 +197,7 @@ LIST_CONNECTED_APPS_RESPONSE = {"success": bool, "data": [CONNECTED_APP]}
 REVOKED_CONNECTED_APP = {"success": bool, "message": str}
 # security.d.ts
 AUTH_METHODS_RESPONSE = {"hasPassword": bool, "oauthProviders": [str]}
+SOCIAL_PROVIDER = {"id": str, "provider": str, "providerUserId": str, "connectedAt": ISO}
 SESSION = {"id": str, "applicationName": str, "applicationLogo": S_NULL, "ipAddress": str,
            "userAgent": str, "scopes": [str], "createdAt": ISO, "lastUsedAt": ISO,
            "expiresAt": ISO}
@@ -590,6 +591,60 @@ def test_get_auth_methods(node: Node, hs_server: ServerProcess, user: User) -> N
     methods = node("getAuthMethods", hs_server, token=user.access_token)["methods"]
     conforms(methods, AUTH_METHODS_RESPONSE)
     assert methods == {"hasPassword": True, "oauthProviders": []}
+
+
+@pytest.fixture(scope="module")
+def social_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ServerProcess, FakeUpstream]]:
+    """Our server with the test's fake OpenID provider as provider ``fake``."""
+    with FakeUpstream().running() as fake:
+        folder = tmp_path_factory.mktemp("node-social")
+        providers = providers_file(folder, fake=f"{fake.base}/.well-known/openid-configuration")
+        server = ServerProcess(folder, {"TEKCIFY_SOCIAL_PROVIDERS_FILE": str(providers)})
+        try:
+            yield server, fake
+        finally:
+            server.stop()
+
+
+def link_at_provider(server: ServerProcess, fake: FakeUpstream, user: User) -> None:
+    """``user`` links an identity at ``fake`` on the pages: the provider asserts their
+    address unverified, so they sign in with their password, and it is linked then."""
+    made = create_application(server, user)
+    app = AuthorizeClient(made["clientId"], made.get("clientSecret"),
+                          tuple(made["redirectUris"]), ("openid",), made["name"])
+    fake.id_token = lambda nonce: fake.sign(
+        fake.claims(nonce, sub="node-subject", email=user.email, email_verified=False)
+    )
+    with httpx.Client(timeout=30) as browser:
+        page = browser.get(server.url + authorization(app, scope="openid").url)
+        sent = fake.started_flow(browser, server.url + social_button(page, "fake"))
+        back = browser.get(server.url + CALLBACK.format(name="fake"),
+                           params={"state": sent["state"], "code": "c0de"})
+        assert "Sign in to your account first" in back.text, back.text
+        page = browser.get(server.url + authorization(app, scope="openid").url)
+        [form] = [f for f in parse_page(page.text).forms if f["action"] == "/api/oauth/login"]
+        follow(browser, browser.post(server.url + form["action"], data={
+            **form["fields"], "email": user.email, "password": user.password,
+        }))
+
+
+@proves("listSocialProviders", "disconnectSocialProvider")
+def test_social_providers(
+    node: Node, social_server: tuple[ServerProcess, FakeUpstream]
+) -> None:
+    server, fake = social_server
+    user = sign_up(server)
+    link_at_provider(server, fake, user)
+    result = node("socialProviders", server, token=user.access_token, provider="fake")
+    [item] = result["listed"]
+    conforms(item, SOCIAL_PROVIDER)
+    assert (item["provider"], item["providerUserId"]) == ("fake", "node-subject")
+    assert result["methods"] == {"hasPassword": True, "oauthProviders": ["fake"]}
+    refused(result["unknown"])
+    assert result["disconnected"] == VOID
+    assert result["after"] == []
 
 
 @proves("setOrChangePassword")

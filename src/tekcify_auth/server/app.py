@@ -53,6 +53,7 @@ from .routers import (
     passkeys,
     recovery,
     recovery_pages,
+    social,
     well_known,
 )
 from .routers import admin as admin_routes
@@ -184,6 +185,8 @@ def create_app(
         authorize.router,
         recovery_pages.router,
         passkey_pages.router,
+        social.router,
+        social.account_router,
         logout_pages.router,
         connected_apps.router,
         user_routes.router,

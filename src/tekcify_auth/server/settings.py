@@ -12,6 +12,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
+from contextvars import ContextVar
 from email.utils import parseaddr
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -33,6 +34,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .hosts import parse_hosts, split_host
 from .proxies import parse_networks
 from .smtp_url import SmtpTarget, parse_smtp_url
+from .social_providers import Provider, parse_providers_file
 
 __all__ = [
     "DEFAULT_SCOPES", "SIGNING_ALGORITHMS", "Settings", "SettingsError", "load_settings",
@@ -132,6 +134,9 @@ def parse_scopes_file(path: Path) -> dict[str, str]:
     return described
 
 _MIB: Final = 1024 * 1024
+#: The environment :func:`load_settings` was given, for settings that name other variables
+#: (``client_secret_env`` in ``TEKCIFY_SOCIAL_PROVIDERS_FILE``); unset: the process's.
+_GIVEN_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("given_env", default=None)
 
 
 def _env(name: str, accepts: str, **kwargs: Any) -> Any:
@@ -502,6 +507,16 @@ class Settings(BaseSettings):
     )
     _file_scopes: dict[str, str] = PrivateAttr(default_factory=dict)
 
+    social_providers_file: Path | None = _env(
+        "TEKCIFY_SOCIAL_PROVIDERS_FILE",
+        "the path of a TOML file (UTF-8) of [providers.NAME] tables, one per upstream "
+        "provider people may sign in with: google, microsoft (tenant) and github presets, or "
+        "any OpenID Connect provider by discovery_url; each with client_id and client_secret "
+        "(or client_secret_env); see README, \"Social sign-in\"",
+        default=None,
+    )
+    _social: tuple[Provider, ...] = PrivateAttr(default=())
+
     @field_validator("jwt_access_secret")
     @classmethod
     def _secret_usable(cls, value: SecretStr | None) -> SecretStr | None:
@@ -662,6 +677,30 @@ class Settings(BaseSettings):
             self._file_scopes = parse_scopes_file(self.scopes_file)
         return self
 
+    @field_validator("social_providers_file", mode="before")
+    @classmethod
+    def _no_social_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("social_providers_file")
+    @classmethod
+    def _social_file(cls, value: Path | None) -> Path | None:
+        if value is not None:  # refused here, naming the variable and the problem
+            parse_providers_file(value, _GIVEN_ENV.get())
+        return value
+
+    @model_validator(mode="after")
+    def _read_social_file(self) -> Settings:
+        # client_secret_env reads the environment load_settings was given (the process's).
+        if self.social_providers_file is not None:
+            self._social = parse_providers_file(self.social_providers_file, _GIVEN_ENV.get())
+        return self
+
+    @property
+    def social_providers(self) -> tuple[Provider, ...]:
+        """The upstream providers of ``TEKCIFY_SOCIAL_PROVIDERS_FILE`` (none without it)."""
+        return self._social
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -726,7 +765,9 @@ class Settings(BaseSettings):
 
 
 #: Settings whose refusals say what is wrong, besides what they accept.
-_EXPLAINED: Final = frozenset({"extra_scopes", "scopes_file", "smtp_url", "metrics"})
+_EXPLAINED: Final = frozenset({
+    "extra_scopes", "scopes_file", "smtp_url", "metrics", "social_providers_file",
+})
 
 
 #: The longest setting value a start-up error repeats (a file path fits).
@@ -776,6 +817,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         if env is None:
             return Settings(**overrides)
         given = {key.upper(): value for key, value in env.items()}
-        return Settings.model_validate({**given, **overrides})
+        token = _GIVEN_ENV.set(given)
+        try:
+            return Settings.model_validate({**given, **overrides})
+        finally:
+            _GIVEN_ENV.reset(token)
     except ValidationError as exc:
         raise SettingsError(_describe(exc.errors(), env)) from None

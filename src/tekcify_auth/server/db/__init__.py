@@ -15,6 +15,7 @@ from .oauth import (
 )
 from .passkeys import Passkey, WebAuthnChallenge
 from .security import AccountCode, MailMessage, SecurityActivity
+from .social import SocialAccount, SocialFlow
 
 __all__ = [
     "AccountCode",
@@ -36,6 +37,8 @@ __all__ = [
     "SecurityActivity",
     "ServerState",
     "SigningKey",
+    "SocialAccount",
+    "SocialFlow",
     "StoredImage",
     "TotpFactor",
     "User",

@@ -24,8 +24,10 @@ from ..schemas.account_security import (
 from ..schemas.base import Message
 from ..services import activity, reauth
 from ..services.accounts import Client
+from ..services.social import links
 from .deps import Ctx, FirstParty, client_address, user_agent
 from .images import BaseUrl
+from .social import reauth_urls
 from .text import server_router
 
 router = server_router(prefix="/api/auth/account", tags=["account security"])
@@ -39,9 +41,13 @@ def _client(request: Request) -> Client:
 
 
 @router.post("/sensitive-action/initiate")
-def initiate(body: SensitiveActionRequest, caller: FirstParty, ctx: Ctx) -> InitiateResponse:
-    """How the caller can prove themselves before ``action``: password, mailed code."""
+def initiate(
+    body: SensitiveActionRequest, caller: FirstParty, ctx: Ctx, base: BaseUrl
+) -> InitiateResponse:
+    """How the caller can prove themselves before ``action``: password, mailed code, or
+    signing in again at a connected provider (``oauthProviders[].reauthUrl``)."""
     methods = reauth.methods(ctx, caller.user_id)
+    methods["oauthProviders"] = reauth_urls(ctx, caller.user_id, body.action, base)
     return InitiateResponse.model_validate(
         {"requiresVerification": True, "verificationMethods": methods}
     )
@@ -72,7 +78,9 @@ def verify_code(
 def auth_methods(caller: FirstParty, ctx: Ctx) -> AuthMethods:
     """Whether the account has a password, and the other providers it signs in with."""
     methods = reauth.methods(ctx, caller.user_id)
-    return AuthMethods(hasPassword=bool(methods["password"]), oauthProviders=[])
+    with ctx.db.read() as db:
+        providers = dict.fromkeys(row.provider for row in links.list_links(db, caller.user_id))
+    return AuthMethods(hasPassword=bool(methods["password"]), oauthProviders=list(providers))
 
 
 @router.post("/password/set-or-change")

@@ -59,6 +59,8 @@ from ..services.authorize import (
 from ..services.emails import InvalidEmail, normalise_email
 from ..services.password_reset import FORGOT_PAGE
 from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from ..services.social import flows as social_flows
+from ..services.social import links as social_links
 from .deps import Ctx, client_address, user_agent
 from .images import BaseUrl, get_canonical
 from .text import server_router
@@ -75,6 +77,10 @@ PASSKEY_SCRIPT_PATH: Final = "/api/oauth/static/passkey.js"
 REGISTER_PATH: Final = "/api/oauth/register"
 CONSENT_PATH: Final = "/api/oauth/consent"
 STYLESHEET_PATH: Final = "/api/oauth/static/pages.css"
+#: Sign-in with upstream providers (``routers/social.py``).
+SOCIAL_PATH: Final = "/api/oauth/social"
+#: A cookie saying an identity at a provider waits for this browser's sign-in.
+SOCIAL_PENDING_COOKIE: Final = "tekcify_social_link"
 
 _SERVER_DIR: Final = Path(__file__).resolve().parent.parent
 _templates: Final = Environment(
@@ -254,6 +260,11 @@ def _login_page(
         restart_url=f"{LOGIN_PATH}?next={back}", scripts=True,
         passkey_action=LOGIN_PASSKEY_PATH, passkey_csrf=browser.token("login-passkey"),
         passkey_options=PASSKEY_OPTIONS_PATH, passkey_script=PASSKEY_SCRIPT_PATH,
+        social=[
+            {"label": f"Continue with {p.display_name}",
+             "url": f"{SOCIAL_PATH}/{p.name}/start?next={back}"}
+            for p in ctx.settings.social_providers
+        ],
     )
 
 
@@ -482,6 +493,15 @@ def authorize(request: Request, ctx: Ctx) -> Response:
     if found is None or asked.prompt & _LOGIN_PROMPTS:
         return _login_page(browser, ctx, asked)
     login, user = found
+    if request.cookies.get(_cookie_name(SOCIAL_PENDING_COOKIE, browser.secure)):
+        # Signed in after a provider's identity was left waiting for this account.
+        social_links.link_pending(
+            ctx, browser=social_flows.binding(browser.csrf_secret), user_id=user.id,
+            signed_in_at=login.created_at,
+            client=accounts.Client(
+                address=client_address(request), user_agent=user_agent(request), via="page"
+            ),
+        )
     if _unverified(ctx, user):
         return _verify_first(browser, ctx, asked, user, status=200)
     if ask_consent:

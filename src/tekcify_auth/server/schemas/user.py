@@ -20,6 +20,7 @@ __all__ = [
     "ExportedPasskey",
     "ExportedProfile",
     "ExportedSession",
+    "ExportedSocialProvider",
     "ProfileUpdate",
     "dump",
     "iso_time",
@@ -116,6 +117,18 @@ class ExportedPasskey(ResponseModel):
     name: str | None
     deviceType: str | None
     createdAt: IsoDateTime
+    lastUsedAt: IsoDateTime | None
+
+
+class ExportedSocialProvider(ResponseModel):
+    """One connected upstream account, in a data export: 2.2.12 ``{provider, email,
+    connectedAt}`` (the email the provider gave, "" if none), plus ``providerUserId`` and
+    ``lastUsedAt``."""
+
+    provider: str
+    email: str
+    connectedAt: IsoDateTime
+    providerUserId: str
     lastUsedAt: IsoDateTime | None
 
 

@@ -39,6 +39,7 @@ TYPES: Final = frozenset({
     "mfa_failed",
     "passkey_added", "passkey_renamed", "passkey_removed", "passkey_used",
     "passkey_sign_count_regression",
+    "social_account_linked", "social_account_unlinked",  # sign-in: login_success, via social:*
     "role_changed",  # by an administrator (tekcify-auth users set-role)
     "account_disabled", "account_enabled",  # by an administrator
 })

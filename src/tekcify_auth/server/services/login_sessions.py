@@ -81,6 +81,7 @@ def start_login_session(
     user_agent: str | None = None,
     ip_address: str | None = None,
     amr: str = DEFAULT_AMR,
+    via: str = "page",
 ) -> tuple[str, LoginSession]:
     """Sign ``user_id`` in; returns the cookie token and the row (and opens its session).
 
@@ -90,7 +91,8 @@ def start_login_session(
     sign-in with the old password cannot outlive the change. ``replacing`` is the
     browser's previous token, whose session is revoked here. Expired sign-ins are
     deleted on the way, with their sessions. ``amr`` is how the user signed in
-    (``pwd``, ``pwd otp``): the codes this sign-in issues carry it.
+    (``pwd``, ``pwd otp``): the codes this sign-in issues carry it. ``via`` goes into the
+    ``login_success`` event (``social:google`` for a sign-in at a provider).
     """
     now = ctx.clock()
     user = lock_signed_in_user(db, user_id, password_hash)
@@ -128,7 +130,7 @@ def start_login_session(
     db.add(row)
     db.flush()
     record_login(
-        db, ctx, user.id, Client(address=ip_address, user_agent=user_agent, via="page"),
+        db, ctx, user.id, Client(address=ip_address, user_agent=user_agent, via=via),
         success=True,
     )
     return token, row

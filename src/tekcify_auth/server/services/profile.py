@@ -3,12 +3,12 @@
 **Export.** :func:`export_data` gathers every record the server holds on a user, one
 section per kind of record (:data:`EXPORT_SECTIONS`), in the layout of 2.2.12's
 ``ExportedUserData``: the ``profile``, ``connectedApps`` (the consents they gave
-applications), ``socialProviders`` (none yet), ``passkeys`` (never a key), ``securityActivity``
-(their activity log) and ``exportedAt``; then what this server holds besides: the
-``sessions`` (never a token or its hash), the ``applications`` they own (never a
-secret's hash) and the stored ``images`` (their metadata; the URLs are in the profile
-and the applications). A feature that stores more about users adds its section there
-and its rows to :data:`ERASE_STEPS`.
+applications), ``socialProviders`` (connected upstream accounts), ``passkeys`` (never a
+key), ``securityActivity`` (their activity log) and ``exportedAt``; then what this
+server holds besides: the ``sessions`` (never a token or its hash), the ``applications``
+they own (never a secret's hash) and the stored ``images`` (their metadata; the URLs are
+in the profile and the applications). A feature that stores more about users adds its
+section there and its rows to :data:`ERASE_STEPS`.
 
 **Deletion.** :func:`delete_account` checks the password (or a sensitive-action token,
 ``services/reauth.py``) outside any transaction (argon2 is slow on purpose; see
@@ -38,6 +38,7 @@ from ..db.models import RefreshToken, User, UserSession
 from ..db.oauth import AuthorizationCode, Consent, LoginSession, RevokedClientToken
 from ..db.passkeys import Passkey, WebAuthnChallenge
 from ..db.security import AccountCode, MailMessage, SecurityActivity
+from ..db.social import SocialAccount, SocialFlow
 from ..errors import ApiError
 from ..schemas.user import (
     ExportedActivity,
@@ -47,6 +48,7 @@ from ..schemas.user import (
     ExportedPasskey,
     ExportedProfile,
     ExportedSession,
+    ExportedSocialProvider,
     dump,
     iso_time,
 )
@@ -188,9 +190,20 @@ def _connected_apps(db: Session, user_id: str) -> Any:
     ]
 
 
-def _none_yet(_db: Session, _user_id: str) -> Any:
-    # Social sign-in and passkeys are not built yet: nothing is held.
-    return []
+def _social_providers(db: Session, user_id: str) -> Any:
+    rows = db.execute(
+        select(SocialAccount).where(SocialAccount.user_id == user_id)
+        .order_by(SocialAccount.linked_at, SocialAccount.id)
+    ).scalars()
+    return [
+        dump(
+            ExportedSocialProvider(
+                provider=a.provider, email=a.email or "", connectedAt=a.linked_at,
+                providerUserId=a.subject, lastUsedAt=a.last_used_at,
+            )
+        )
+        for a in rows
+    ]
 
 
 def _passkeys(db: Session, user_id: str) -> Any:
@@ -250,7 +263,7 @@ def _images(db: Session, user_id: str) -> Any:
 EXPORT_SECTIONS: Final[tuple[tuple[str, Callable[[Session, str], Any]], ...]] = (
     ("profile", _profile),
     ("connectedApps", _connected_apps),
-    ("socialProviders", _none_yet),
+    ("socialProviders", _social_providers),
     ("passkeys", _passkeys),
     ("securityActivity", _security_activity),
     ("sessions", _sessions),
@@ -345,6 +358,12 @@ def _delete_passkeys(db: Session, user_id: str, _now: datetime) -> None:
     db.execute(delete(Passkey).where(Passkey.user_id == user_id))
 
 
+def _delete_social(db: Session, user_id: str, _now: datetime) -> None:
+    # Connected upstream accounts, and sign-ins at a provider waiting for this account.
+    db.execute(delete(SocialFlow).where(SocialFlow.user_id == user_id))
+    db.execute(delete(SocialAccount).where(SocialAccount.user_id == user_id))
+
+
 def _delete_user(db: Session, user_id: str, _now: datetime) -> None:
     db.execute(delete(User).where(User.id == user_id))
 
@@ -361,6 +380,7 @@ ERASE_STEPS: Final[tuple[Callable[[Session, str, datetime], None], ...]] = (
     _delete_security_records,
     _delete_mfa_records,
     _delete_passkeys,
+    _delete_social,
     _delete_user,
 )
 

@@ -37,8 +37,8 @@ from .accounts import Client
 
 __all__ = [
     "CODE_PURPOSE", "CODE_TTL", "DELETE_ACCOUNT", "SENDS_PER_WINDOW", "SET_PASSWORD",
-    "TOKEN_PURPOSE", "TOKEN_TTL", "Confirmed", "confirm_identity", "methods", "send_code",
-    "set_or_change_password", "verify_code",
+    "TOKEN_PURPOSE", "TOKEN_TTL", "Confirmed", "confirm_identity", "issue_code", "methods",
+    "send_code", "set_or_change_password", "verify_code",
 ]
 
 CODE_PURPOSE: Final = "sensitive_action_code"
@@ -66,7 +66,7 @@ def methods(ctx: ServerContext, user_id: str) -> dict[str, object]:
         user = _user(db, user_id)
     return {
         "password": bool(user.password_hash),
-        # Filled once sign-in with other providers exists (issue 13 leaves it out).
+        # The reauthUrls need the action: routers/social.py's reauth_urls fills them in.
         "oauthProviders": [],
         "email": {"available": True},
     }
@@ -106,6 +106,13 @@ def send_code(ctx: ServerContext, user_id: str, action: str, *, base_url: str) -
                 "minutes": int(CODE_TTL.total_seconds() // 60),
             },
         )
+
+
+def issue_code(db: Session, now: datetime, user_id: str, action: str) -> str:
+    """A new code for ``action``, as :func:`send_code` mails, in ``db``'s transaction: what
+    the page shows after the user confirmed themselves at an upstream provider
+    (``oauthProviders[].reauthUrl``); :func:`verify_code` trades it for the token."""
+    return codes.issue_code(db, user_id, CODE_PURPOSE, ttl=CODE_TTL, now=now, target=action)
 
 
 def verify_code(

@@ -32,7 +32,7 @@ from . import accounts, invites, mail, verification
 from .password_reset import FORGOT_PAGE
 from .ratelimit import client_key, network_key
 
-__all__ = ["CLOSED", "TOO_MANY_REGISTRATIONS", "SignUp", "sign_up"]
+__all__ = ["CLOSED", "TOO_MANY_REGISTRATIONS", "SignUp", "sign_up", "throttle"]
 
 CLOSED: Final = (
     "Registration is closed on this server; ask its administrator for an account"
@@ -68,6 +68,21 @@ def _stand_in(ctx: ServerContext, email: str, first: str | None, last: str | Non
     )
 
 
+def throttle(ctx: ServerContext, address: str | None) -> None:
+    """Count a registration attempt from ``address``; 429 (``Retry-After``) past the limits.
+
+    Every way to create an account counts here: the API, the page, a first sign-in with
+    an upstream provider (``services/social/links.py``).
+    """
+    keys = _limit_keys(ctx, address)
+    try:
+        ctx.registrations.check(keys, TOO_MANY_REGISTRATIONS)
+    except ApiError:
+        metrics.rate_limited("registration")
+        raise
+    ctx.registrations.add(keys)
+
+
 def sign_up(
     ctx: ServerContext,
     *,
@@ -87,13 +102,7 @@ def sign_up(
     settings = ctx.settings
     if settings.registration == "closed":
         raise ApiError(403, CLOSED)
-    keys = _limit_keys(ctx, address)
-    try:
-        ctx.registrations.check(keys, TOO_MANY_REGISTRATIONS)
-    except ApiError:
-        metrics.rate_limited("registration")
-        raise
-    ctx.registrations.add(keys)
+    throttle(ctx, address)
     password_hash = ctx.passwords.hash(password)
     hide = settings.hide_existing_accounts
     try:
