@@ -48,10 +48,11 @@ TOKEN = "bench-scraper-token-0123456789"
 TARGET = 1.03
 
 
-async def _child(n: int) -> None:
+async def _child(n: int, only: str | None = None) -> None:
     """Serve rounds on request: each line on stdin runs one round (every endpoint in a
     slice of ``n`` requests per mode, in a random order), and prints one JSON line of µs
-    per request by ``endpoint:mode`` (and the recording's µs and the scrape's ms)."""
+    per request by ``endpoint:mode`` (and the recording's µs and the scrape's ms).
+    ``only`` (``on`` or ``off``) serves that mode alone: what ``--profile`` records."""
     import httpx
     from hotpaths import _call, _requests
 
@@ -80,22 +81,31 @@ async def _child(n: int) -> None:
                 for scope, body in requests.values():  # warm up
                     for _ in range(min(200, n)):
                         await _call(app, scope, body, extra)
+                metrics.flush()
                 print("ready", flush=True)
                 for _line in sys.stdin:
                     figures: dict[str, float] = {}
                     for name, (scope, body) in requests.items():
-                        order = list(MODES)
+                        order = list(MODES) if only is None else [only]
                         random.shuffle(order)
                         for mode in order:
                             switch(mode == "on")
                             started = time.perf_counter()
                             for _ in range(n):
                                 await _call(app, scope, body, extra)
+                            if mode == "on":
+                                # What a worker writes out once a second (the slice
+                                # never yields to the event loop, where the sampler
+                                # would): the slice's requests pay for it here.
+                                metrics.flush()
                             figures[f"{name}:{mode}"] = (
                                 (time.perf_counter() - started) / n * 1e6
                             )
                     switch(True)
-                    figures["record_us"] = _recording(requests["userinfo"][0])
+                    if only is not None:  # a profile: the requests alone
+                        print(json.dumps(figures), flush=True)
+                        continue
+                    figures["record_us"] = _recording(requests["client_credentials"][0], n)
                     started = time.perf_counter()
                     scraped = await c.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
                     figures["scrape_ms"] = (time.perf_counter() - started) * 1e3
@@ -104,27 +114,35 @@ async def _child(n: int) -> None:
                     print(json.dumps(figures), flush=True)
 
 
-def _recording(scope: dict[str, Any], n: int = 20_000) -> float:
-    """µs per request of what the front adds with metrics on, timed alone: the request's
-    counter and histogram (the hot paths record nothing else but a token's grant)."""
+def _recording(scope: dict[str, Any], batch: int, n: int = 20_000) -> float:
+    """µs per request of what metrics add to a token request, timed alone: its counter
+    and histogram, the token's grant, and its share of the writing out (a flush every
+    ``batch`` requests, as after each slice)."""
     from tekcify_auth.server import metrics
 
     recorder = metrics._active
     assert recorder is not None
     scope = {**scope, "tekcify.route": scope["path"]}
     started = time.perf_counter()
-    for _ in range(n):
+    for index in range(1, n + 1):
         recorder.request(scope, 200, 0.0004)
+        metrics.token_issued("client_credentials")
+        if index % batch == 0:
+            recorder.flush()
+    recorder.flush()
     return (time.perf_counter() - started) / n * 1e6
 
 
-def _start(runner: str, n: int, folder: str) -> subprocess.Popen[str]:
+def _start(
+    runner: str, n: int, folder: str, only: str | None = None
+) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TEKCIFY_", "PROMETHEUS_"))}
     if runner == "multiprocess":
         env["PROMETHEUS_MULTIPROC_DIR"] = folder
     child = subprocess.Popen(
-        [sys.executable, __file__, "--child", "--requests", str(n)],
+        [sys.executable, __file__, "--child", "--requests", str(n),
+         *(["--only", only] if only else [])],
         cwd=Path(__file__).parent, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         text=True,
     )
@@ -158,51 +176,64 @@ def run(n: int, rounds: int) -> int:
                 child.stdin.close()
                 child.wait(timeout=60)
 
-    def best(runner: str, key: str) -> float:
-        return min(figures[key] for figures in results[runner])
+    def median(runner: str, key: str) -> float:
+        return statistics.median(figures[key] for figures in results[runner])
 
-    def ratio(runner: str, name: str, mode: str) -> float:
-        return best(runner, f"{name}:{mode}") / best(runner, f"{name}:off")
+    def ratios(runner: str, name: str, mode: str) -> list[float]:
+        """This mode's slice ÷ the off slice of the same round, round by round."""
+        return sorted(f[f"{name}:{mode}"] / f[f"{name}:off"] for f in results[runner])
+
+    def middle(values: list[float]) -> str:
+        """The middle half of the rounds' ratios (the quartiles)."""
+        low, _, high = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+        return f"{low:.3f} to {high:.3f}"
 
     rows: list[list[str]] = []
     worst = 0.0
+    spread = 0.0
     for runner in RUNNERS:
         for name in ENDPOINTS:
-            on = ratio(runner, name, "on")
+            on = statistics.median(ratios(runner, name, "on"))
+            control = statistics.median(ratios(runner, name, "control"))
             worst = max(worst, on)
+            spread = max(spread, abs(control - 1))
             rows.append([
-                runner, name, f"{best(runner, f'{name}:off'):.1f}",
-                f"{best(runner, f'{name}:on'):.1f}", f"**{on:.3f}**",
-                f"{ratio(runner, name, 'control'):.3f}", f"≤ {TARGET:.2f}",
+                runner, name, f"{median(runner, f'{name}:off'):.1f}",
+                f"{median(runner, f'{name}:on'):.1f}", f"**{on:.3f}**", f"{control:.3f}",
+                middle(ratios(runner, name, "on")), middle(ratios(runner, name, "control")),
+                f"≤ {TARGET:.2f}",
             ])
     print(machine_line("fastapi", "starlette", "sqlalchemy", "prometheus-client"))
-    print(f"In-process, SQLite, HS256; best of {rounds} alternating slices of {n} requests "
-          "per endpoint and mode.\n")
+    print(f"In-process, SQLite, HS256; {rounds} rounds, each one slice of {n} requests per "
+          "endpoint and mode in a random order; µs are the rounds' medians, ratios the "
+          "median of each round's slice ÷ that round's off slice (the middle half of "
+          "the rounds beside it). An on slice includes writing out what it recorded.\n")
     print(markdown_table(
-        ["runner", "endpoint", "off µs", "on µs", "on ÷ off", "control ÷ off", "target"], rows,
+        ["runner", "endpoint", "off µs", "on µs", "on ÷ off", "control ÷ off",
+         "on ÷ off, middle half", "control ÷ off, middle half", "target"], rows,
     ))
-    fastest = min(best(r, f"{name}:off") for r in RUNNERS for name in ENDPOINTS)
+    fastest = min(median(r, f"{name}:off") for r in RUNNERS for name in ENDPOINTS)
     share = 0.0
     for runner in RUNNERS:
-        cost = statistics.median(figures["record_us"] for figures in results[runner])
+        cost = median(runner, "record_us")
         share = max(share, cost / fastest)
-        print(f"\nRecording one request ({runner}), timed alone: {cost:.2f} µs, "
+        print(f"\nRecording one token request ({runner}), timed alone: {cost:.2f} µs, "
               f"{cost / fastest:.1%} of the fastest endpoint above.", end="")
     print()
     print("\nOne scrape of /metrics: "
-          + ", ".join(f"{statistics.median(f['scrape_ms'] for f in results[r]):.1f} ms ({r})"
-                      for r in RUNNERS) + ".")
-    spread = max(abs(ratio(r, name, "control") - 1) for r in RUNNERS for name in ENDPOINTS)
-    if spread <= TARGET - 1:
-        print(f"Worst on ÷ off {worst:.3f}: {'met' if worst <= TARGET else 'NOT met'} "
-              f"(target ≤ {TARGET:.2f}).")
+          + ", ".join(f"{median(r, 'scrape_ms'):.1f} ms ({r})" for r in RUNNERS) + ".")
+    if spread <= (TARGET - 1) / 2:
+        print(f"Worst median on ÷ off {worst:.3f}: {'met' if worst <= TARGET else 'NOT met'} "
+              f"(target ≤ {TARGET:.2f}; the control, identical to off, is within "
+              f"{spread:.1%} of it).")
     else:
-        # Two identical slices differ by more than the target: the end-to-end ratios
+        # Two identical slices differ by more than half the target: the end-to-end ratios
         # cannot resolve it on this machine now; the recording timed alone still can.
-        print(f"The control differs from off by up to {spread:.0%}: too busy a machine for "
-              f"end-to-end ratios to resolve {TARGET - 1:.0%}. Judged by the recording "
-              f"timed alone: {share:.1%} of the fastest endpoint, "
-              f"{'met' if share <= TARGET - 1 else 'NOT met'} (target ≤ {TARGET - 1:.0%}).")
+        print(f"The control's median differs from off by {spread:.1%}: too busy a machine "
+              f"for end-to-end ratios to resolve {TARGET - 1:.0%} (worst median on ÷ off "
+              f"{worst:.3f}). Judged by the recording timed alone: {share:.1%} of the "
+              f"fastest endpoint, {'met' if share <= TARGET - 1 else 'NOT met'} "
+              f"(target ≤ {TARGET - 1:.0%}).")
     return 0
 
 
@@ -280,9 +311,10 @@ def main() -> int:
     parser.add_argument("--profile", type=int, metavar="SECONDS",
                         help="record the multiprocess runner with py-spy instead")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=("on", "off"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        asyncio.run(_child(args.requests))
+        asyncio.run(_child(args.requests, args.only))
         return 0
     if args.profile:
         return profile(args.profile, args.requests)
