@@ -16,9 +16,11 @@ so is one scrape of ``/metrics`` (every endpoint's metrics plus the database's c
 which a scraper asks for every 15 s or so.
 
 ``--profile SECONDS`` instead records the multiprocess runner with py-spy (``pip install
-py-spy``) while it serves rounds, and writes the share of its samples spent in the
-metrics code (``server/metrics.py`` and prometheus-client) with those stacks to
-``benchmarks/profiles/metrics-multiprocess.txt``: the proof behind the figures.
+py-spy``) for that long serving with metrics on, then off, keeps both profiles
+(``benchmarks/profiles/metrics-multiprocess-{on,off}.speedscope.json``) and writes the
+share of the samples spent in the metrics code (``server/metrics.py`` and
+prometheus-client), with those stacks, to ``benchmarks/profiles/metrics-multiprocess.txt``:
+the proof behind the figures (``benchmarks/profiles/README.md``).
 
     python benchmarks/metrics.py [--requests N] [--rounds N] [--profile SECONDS]
 """
@@ -239,23 +241,22 @@ def run(n: int, rounds: int) -> int:
 
 PROFILES = Path(__file__).parent / "profiles"
 _METRICS_FRAMES = ("tekcify_auth/server/metrics.py", "prometheus_client/")
+_PROFILE_RATE = 100
 
 
-def profile(seconds: int, n: int) -> int:
-    """Record the multiprocess runner with py-spy; write what the metrics code took."""
+def _spy(seconds: int, n: int, runner: str, mode: str, out: Path) -> int:
+    """Record ``runner`` serving ``mode`` alone with py-spy into ``out`` (speedscope);
+    returns the requests it served meanwhile."""
     import shutil
-    from collections import Counter
 
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
-        print("py-spy is not installed: pip install py-spy", file=sys.stderr)
-        return 2
+        raise RuntimeError("py-spy is not installed: pip install py-spy")
     with tempfile.TemporaryDirectory(prefix="tekcify-metrics-mp-") as folder:
-        child = _start("multiprocess", n, folder)
-        raw = Path(folder) / "stacks.txt"
+        child = _start(runner, n, folder, only=mode)
         recorder = subprocess.Popen(
-            [spy, "record", "--pid", str(child.pid), "--duration", str(seconds), "--rate", "200",
-             "--format", "raw", "--output", str(raw), "--nonblocking"],
+            [spy, "record", "--pid", str(child.pid), "--duration", str(seconds),
+             "--rate", str(_PROFILE_RATE), "--format", "speedscope", "--output", str(out)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         rounds = 0
@@ -265,42 +266,95 @@ def profile(seconds: int, n: int) -> int:
         assert child.stdin is not None
         child.stdin.close()
         child.wait(timeout=60)
-        if recorder.returncode != 0 or not raw.exists():
+        if recorder.returncode != 0 or not out.exists():
             assert recorder.stderr is not None
-            print(f"py-spy failed: {recorder.stderr.read()[-2000:]}", file=sys.stderr)
-            return 1
-        stacks: Counter[str] = Counter()
-        for line in raw.read_text().splitlines():
-            stack, _, count = line.rpartition(" ")
-            if stack and count.isdigit():
-                stacks[stack] += int(count)
-    total = sum(stacks.values())
-    # The benchmark's own timing of the recording alone is not the server's work.
-    served = {s: c for s, c in stacks.items() if "_recording" not in s}
-    in_metrics = {s: c for s, c in served.items() if any(f in s for f in _METRICS_FRAMES)}
-    hot = {s: c for s, c in in_metrics.items() if "render" not in s and "flush" not in s}
-    share = sum(in_metrics.values()) / max(1, sum(served.values()))
-    hot_share = sum(hot.values()) / max(1, sum(served.values()))
+            raise RuntimeError(f"py-spy failed: {recorder.stderr.read()[-2000:]}")
+    _compact(out)
+    return rounds * n * len(ENDPOINTS)
+
+
+def _compact(path: Path) -> None:
+    """Merge a speedscope file's identical stacks, one sample each weighing their sum
+    (the flame graph and "left heavy" views are the same; the file is a tenth)."""
+    data = json.loads(path.read_text())
+    for thread in data["profiles"]:
+        merged: dict[tuple[int, ...], float] = {}
+        for sample, weight in zip(thread["samples"], thread["weights"], strict=True):
+            merged[tuple(sample)] = merged.get(tuple(sample), 0.0) + weight
+        thread["samples"] = [list(stack) for stack in merged]
+        thread["weights"] = [round(weight, 4) for weight in merged.values()]
+    path.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+
+
+def _stacks(path: Path) -> dict[tuple[str, ...], int]:
+    """The samples of a speedscope file by stack (outermost frame first)."""
+    from collections import Counter
+
+    data = json.loads(path.read_text())
+
+    def where(file: str) -> str:
+        for root, kept in (("site-packages/", ""), ("/src/", ""), ("/benchmarks/", "benchmarks/")):
+            if root in file:
+                return kept + file.rpartition(root)[2]
+        return file.rpartition("/")[2]  # the standard library's
+
+    frames = [f"{frame['name']} ({where(frame.get('file', ''))}:{frame.get('line', 0)})"
+              for frame in data["shared"]["frames"]]
+    stacks: Counter[tuple[str, ...]] = Counter()
+    for thread in data["profiles"]:
+        for sample, weight in zip(thread["samples"], thread["weights"], strict=True):
+            # Seconds: a sample every 1 / _PROFILE_RATE of them.
+            stacks[tuple(frames[index] for index in sample)] += round(weight * _PROFILE_RATE)
+    return stacks
+
+
+def profile(seconds: int, n: int) -> int:
+    """Record the multiprocess runner with py-spy, metrics on and then off; keep both
+    profiles (speedscope) and write what the metrics code took."""
     PROFILES.mkdir(exist_ok=True)
-    out = PROFILES / "metrics-multiprocess.txt"
     lines = [
-        "py-spy record of benchmarks/metrics.py's multiprocess runner (metrics on, "
-        "PROMETHEUS_MULTIPROC_DIR set) serving rounds of client_credentials, "
-        f"introspection and userinfo, {n} requests each, and one scrape per round.",
+        "py-spy records (speedscope: open them at https://www.speedscope.app) of "
+        "benchmarks/metrics.py's multiprocess runner (PROMETHEUS_MULTIPROC_DIR set) "
+        f"serving client_credentials, introspection and userinfo in turn, {n} requests "
+        "each, metrics on (each slice writing out what it recorded) and then off.",
         machine_line("fastapi", "starlette", "sqlalchemy", "prometheus-client"),
-        f"{seconds} s at 200 Hz, {rounds} rounds; {total} samples, {sum(served.values())} "
-        "serving requests and scrapes.",
-        f"In the metrics code (server/metrics.py, prometheus-client): {share:.2%} of them; "
-        f"per request (not the once-a-second flush nor the scrape): {hot_share:.2%}.",
+        f"{seconds} s each at {_PROFILE_RATE} Hz.",
         "",
-        "The stacks through the metrics code, most sampled first (count, innermost frames):",
     ]
-    for stack, count in sorted(in_metrics.items(), key=lambda item: -item[1])[:25]:
-        frames = stack.split(";")
-        lines.append(f"{count:6d}  " + " <- ".join(reversed(frames[-4:])))
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines[:4]))
-    print(f"written to {out.relative_to(Path(__file__).parent.parent)}")
+    found: dict[str, dict[tuple[str, ...], int]] = {}
+    for mode in ("on", "off"):
+        out = PROFILES / f"metrics-multiprocess-{mode}.speedscope.json"
+        try:
+            served = _spy(seconds, n, "multiprocess", mode, out)
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        stacks = found[mode] = _stacks(out)
+        total = sum(stacks.values())
+        in_metrics = sum(c for s, c in stacks.items()
+                         if any(f in frame for frame in s for f in _METRICS_FRAMES))
+        lines.append(
+            f"Metrics {mode}: {served} requests, {total} samples "
+            f"({total / _PROFILE_RATE / served * 1e6:.0f} µs sampled per request, py-spy "
+            f"pausing the process included); in server/metrics.py and prometheus-client: "
+            f"{in_metrics / max(1, total):.2%} of them "
+            f"({out.relative_to(PROFILES.parent.parent)})."
+        )
+    lines += ["", "With metrics on, the stacks through the metrics code, most sampled first "
+              "(samples, innermost frames):"]
+    through: dict[tuple[str, ...], int] = {}
+    for stack, count in found["on"].items():
+        inner = next((i for i, frame in enumerate(stack)
+                      if any(f in frame for f in _METRICS_FRAMES)), None)
+        if inner is not None:
+            key = stack[max(0, inner - 1):][:4]
+            through[key] = through.get(key, 0) + count
+    for stack, count in sorted(through.items(), key=lambda item: -item[1])[:25]:
+        lines.append(f"{count:6d}  " + " <- ".join(reversed(stack)))
+    text = PROFILES / "metrics-multiprocess.txt"
+    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines[:7]))
+    print(f"written to {text.relative_to(PROFILES.parent.parent)}")
     return 0
 
 
