@@ -5,11 +5,11 @@ recording function below is one ``None`` check.
 
 **What is recorded.** The front layer (``middleware.py``) records each request by route
 *template* (``/api/applications/{client_id}``, never the raw path), method and status,
-with its latency, the fast lane's requests included (summed in plain numbers and written
-out every :data:`FLUSH_INTERVAL` seconds, and before this worker answers a scrape). Other
-code calls the small
-functions below: :func:`sign_in`, :func:`refresh_reuse`, :func:`rate_limited`,
-:func:`lockout`, :func:`token_issued` and :func:`mail_failed`. Every label value is one
+with its latency, the fast lane's requests included (each latency noted in a plain list,
+counted and written out every :data:`FLUSH_INTERVAL` seconds, and before this worker
+answers a scrape). Other code calls the small functions below: :func:`sign_in`,
+:func:`refresh_reuse`, :func:`rate_limited`, :func:`lockout`, :func:`token_issued` and
+:func:`mail_failed`. Every label value is one
 of a fixed set (anything else is recorded as ``other``), so no request can add a series.
 At scrape time, cheaply (three counts and one small table read): the mail queue's depth
 and failures, and the signing keys' ages; each worker samples its database pools every
