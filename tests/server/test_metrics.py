@@ -351,3 +351,21 @@ def test_a_flush_records_what_observe_and_inc_would() -> None:
     }
     for key in sums:
         assert got[key] == pytest.approx(expected[key])
+
+
+def test_noted_latencies_stay_bounded_when_no_flush_comes() -> None:
+    """A blocked event loop delays the once-a-second flush: a route's list of latencies is
+    written out by its own request at PENDING_LIMIT, so memory stays bounded."""
+    from tekcify_auth.server import metrics
+
+    recorder = metrics._Metrics(multiprocess=False)
+    scope = {"method": "GET", "tekcify.route": "/api/oauth/userinfo"}
+    for _ in range(metrics.PENDING_LIMIT * 2 + 10):
+        recorder.request(scope, 200, 0.001)
+    assert sum(len(latencies) for latencies in recorder._pending.values()) == 10
+    assert recorder.registry is not None
+    written = recorder.registry.get_sample_value(
+        "tekcify_http_requests_total",
+        {"route": "/api/oauth/userinfo", "method": "GET", "status": "200"},
+    )
+    assert written == metrics.PENDING_LIMIT * 2

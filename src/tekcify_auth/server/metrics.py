@@ -58,6 +58,7 @@ __all__ = [
     "LIMITS",
     "LOCKOUTS",
     "MULTIPROC_ENV",
+    "PENDING_LIMIT",
     "POOL_SAMPLE_INTERVAL",
     "SIGN_IN_RESULTS",
     "MetricsEndpoint",
@@ -83,6 +84,9 @@ POOL_SAMPLE_INTERVAL: Final = 5.0
 #: Seconds a worker's request counts may wait before they are written (a scrape of the
 #: worker itself writes its own first).
 FLUSH_INTERVAL: Final = 1.0
+#: Latencies a route may hold before its request writes them out itself (the memory of
+#: the noted latencies stays bounded if the once-a-second flush is late).
+PENDING_LIMIT: Final = 50_000
 
 #: The label values; anything else is recorded as ``other``.
 SIGN_IN_RESULTS: Final = frozenset({"success", "failure", "challenge", "refused"})
@@ -208,6 +212,8 @@ class _Metrics:
         if latencies is None:
             latencies = self._pending[key] = []
         latencies.append(seconds)
+        if len(latencies) >= PENDING_LIMIT:  # the sampler is late (a blocked event loop)
+            self.flush()
 
     def flush(self) -> None:
         """Write the requests and tokens noted since the last flush (event loop)."""
