@@ -293,3 +293,79 @@ async def test_second_factors_and_key_states_are_counted(
     assert value(after, "tekcify_signing_keys", state="next") == 1
     assert value(after, "tekcify_signing_keys", state="active") == 1
     assert value(after, "tekcify_signing_keys", state="revoked") == 0
+
+
+def test_a_flush_records_what_observe_and_inc_would() -> None:
+    """The front notes latencies and a flush writes them in a batch (no locked write per
+    request): the counts, sums and buckets are prometheus-client's own, bounds included
+    (a latency equal to a bound is in that bucket), and so are the tokens by grant."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    from tekcify_auth.server import metrics
+
+    recorder = metrics._Metrics(multiprocess=False)
+    reference = CollectorRegistry()
+    requests = Counter("tekcify_http_requests", "", ["route", "method", "status"],
+                       registry=reference)
+    duration = Histogram("tekcify_http_request_duration_seconds", "", ["route", "method"],
+                         registry=reference, buckets=metrics._BUCKETS)
+    tokens = Counter("tekcify_tokens_issued", "", ["grant"], registry=reference)
+    latencies = [0.0, 0.0004, 0.001, 0.0010001, 0.005, 0.2, 0.25, 9.99, 10.0, 10.5, 60.0]
+    calls = [
+        ({"method": "GET", "tekcify.route": "/api/oauth/userinfo"}, 200, latencies),
+        ({"method": "POST", "tekcify.route": "/api/oauth/token"}, 400, latencies[::3]),
+        ({"method": "BREW", "path": "/nowhere"}, 404, [0.002]),
+    ]
+    for scope, status, seconds in calls:
+        for latency in seconds:
+            recorder.request(scope, status, latency)
+            route = scope.get("tekcify.route", metrics.UNMATCHED)
+            method = scope["method"] if scope["method"] in metrics._METHODS else "other"
+            requests.labels(route, method, str(status)).inc()
+            duration.labels(route, method).observe(latency)
+    for grant in ["client_credentials", "password", "client_credentials", "nonsense"]:
+        metrics._active, saved = recorder, metrics._active
+        try:
+            metrics.token_issued(grant)
+        finally:
+            metrics._active = saved
+        tokens.labels(grant if grant in metrics.GRANTS else "other").inc()
+    recorder.flush()
+    recorder.flush()  # nothing new: nothing counted twice
+    assert recorder.registry is not None
+
+    def samples(registry: CollectorRegistry) -> Samples:
+        return {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in registry.collect()
+            if family.name in ("tekcify_http_requests", "tekcify_tokens_issued",
+                               "tekcify_http_request_duration_seconds")
+            for sample in family.samples
+            if not sample.name.endswith("_created") and sample.value
+        }
+
+    got, expected = samples(recorder.registry), samples(reference)
+    sums = {key for key in expected if key[0].endswith("_sum")}
+    assert {k: v for k, v in got.items() if k not in sums} == {
+        k: v for k, v in expected.items() if k not in sums
+    }
+    for key in sums:
+        assert got[key] == pytest.approx(expected[key])
+
+
+def test_noted_latencies_stay_bounded_when_no_flush_comes() -> None:
+    """A blocked event loop delays the once-a-second flush: a route's list of latencies is
+    written out by its own request at PENDING_LIMIT, so memory stays bounded."""
+    from tekcify_auth.server import metrics
+
+    recorder = metrics._Metrics(multiprocess=False)
+    scope = {"method": "GET", "tekcify.route": "/api/oauth/userinfo"}
+    for _ in range(metrics.PENDING_LIMIT * 2 + 10):
+        recorder.request(scope, 200, 0.001)
+    assert sum(len(latencies) for latencies in recorder._pending.values()) == 10
+    assert recorder.registry is not None
+    written = recorder.registry.get_sample_value(
+        "tekcify_http_requests_total",
+        {"route": "/api/oauth/userinfo", "method": "GET", "status": "200"},
+    )
+    assert written == metrics.PENDING_LIMIT * 2

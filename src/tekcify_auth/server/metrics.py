@@ -5,11 +5,11 @@ recording function below is one ``None`` check.
 
 **What is recorded.** The front layer (``middleware.py``) records each request by route
 *template* (``/api/applications/{client_id}``, never the raw path), method and status,
-with its latency, the fast lane's requests included (summed in plain numbers and written
-out every :data:`FLUSH_INTERVAL` seconds, and before this worker answers a scrape). Other
-code calls the small
-functions below: :func:`sign_in`, :func:`refresh_reuse`, :func:`rate_limited`,
-:func:`lockout`, :func:`token_issued` and :func:`mail_failed`. Every label value is one
+with its latency, the fast lane's requests included (each latency noted in a plain list,
+counted and written out every :data:`FLUSH_INTERVAL` seconds, and before this worker
+answers a scrape). Other code calls the small functions below: :func:`sign_in`,
+:func:`refresh_reuse`, :func:`rate_limited`, :func:`lockout`, :func:`token_issued` and
+:func:`mail_failed`. Every label value is one
 of a fixed set (anything else is recorded as ``other``), so no request can add a series.
 At scrape time, cheaply (three counts and one small table read): the mail queue's depth
 and failures, and the signing keys' ages; each worker samples its database pools every
@@ -35,7 +35,7 @@ import hmac
 import logging
 import os
 import threading
-from bisect import bisect_left
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import suppress
@@ -58,6 +58,7 @@ __all__ = [
     "LIMITS",
     "LOCKOUTS",
     "MULTIPROC_ENV",
+    "PENDING_LIMIT",
     "POOL_SAMPLE_INTERVAL",
     "SIGN_IN_RESULTS",
     "MetricsEndpoint",
@@ -83,6 +84,9 @@ POOL_SAMPLE_INTERVAL: Final = 5.0
 #: Seconds a worker's request counts may wait before they are written (a scrape of the
 #: worker itself writes its own first).
 FLUSH_INTERVAL: Final = 1.0
+#: Latencies a route may hold before its request writes them out itself (the memory of
+#: the noted latencies stays bounded if the once-a-second flush is late).
+PENDING_LIMIT: Final = 50_000
 
 #: The label values; anything else is recorded as ``other``.
 SIGN_IN_RESULTS: Final = frozenset({"success", "failure", "challenge", "refused"})
@@ -183,34 +187,38 @@ class _Metrics:
             self.mail_failures.labels(final)
         # (route, method, status) -> the request counter's and histogram's children.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        # Requests since the last flush, by the same key: [count, seconds, per bucket].
-        self._pending: dict[tuple[str, str, int], list[Any]] = {}
-        # Tokens issued since the last flush (appended from any thread; drained by flush).
+        # The latencies of the requests since the last flush, by the same key.
+        self._pending: dict[tuple[str, str, int], list[float]] = {}
+        # Tokens issued since the last flush (appended from any thread; drained by flush),
+        # and each grant's counter child (labels() is a locked lookup: bound once).
         self._issued: deque[str] = deque()
+        self._grants = {grant: self.tokens.labels(grant) for grant in (*GRANTS, _OTHER)}
 
     def request(self, scope: Scope, status: int, seconds: float) -> None:
-        """Count a request (on the event loop; :meth:`flush` writes it out).
+        """Note a request's latency (on the event loop; :meth:`flush` counts them).
 
         prometheus-client's own ``inc`` and ``observe`` take a lock and, in multiprocess
-        mode, write a memory-mapped file, three times per request: summed here in plain
-        numbers and written once a second, the hot paths pay a dictionary update.
+        mode, write a memory-mapped file, three times per request. The profile in
+        ``benchmarks/profiles/`` found even counting here (three additions and the
+        bucket's bisection per request) the most of what remained: the hot paths append
+        one number to a list, and a flush sorts each list once to fill the buckets.
         """
-        template = route_template(scope)
+        template = scope.get("tekcify.route") or route_template(scope)
         method = scope.get("method", "")
         if method not in _METHODS:
             method = _OTHER
         key = (template, method, status)
-        pending = self._pending.get(key)
-        if pending is None:
-            pending = self._pending[key] = [0, 0.0, [0] * (len(_BUCKETS) + 1)]
-        pending[0] += 1
-        pending[1] += seconds
-        pending[2][bisect_left(_BUCKETS, seconds)] += 1
+        latencies = self._pending.get(key)
+        if latencies is None:
+            latencies = self._pending[key] = []
+        latencies.append(seconds)
+        if len(latencies) >= PENDING_LIMIT:  # the sampler is late (a blocked event loop)
+            self.flush()
 
     def flush(self) -> None:
-        """Write the requests and tokens counted since the last flush (event loop)."""
+        """Write the requests and tokens noted since the last flush (event loop)."""
         pending, self._pending = self._pending, {}
-        for key, (count, seconds, buckets) in pending.items():
+        for key, latencies in pending.items():
             children = self._children.get(key)
             if children is None:
                 # Bounded: templates are the app's routes, methods and statuses fixed sets.
@@ -221,15 +229,26 @@ class _Metrics:
                 )
                 self._children[key] = children
             counter, histogram = children
-            counter.inc(count)
+            counter.inc(len(latencies))
             # Histogram.observe() takes one value; its sum and buckets take the batch.
-            histogram._sum.inc(seconds)
-            for index, hits in enumerate(buckets):
-                if hits:
-                    histogram._buckets[index].inc(hits)
+            histogram._sum.inc(sum(latencies))
+            latencies.sort()
+            below = 0  # latencies in the buckets so far (each bucket: up to its bound)
+            for index, bound in enumerate(_BUCKETS):
+                upto = bisect_right(latencies, bound, below)
+                if upto > below:
+                    histogram._buckets[index].inc(upto - below)
+                below = upto
+            if below < len(latencies):
+                histogram._buckets[len(_BUCKETS)].inc(len(latencies) - below)  # +Inf
         issued = self._issued
-        while issued:
-            self.tokens.labels(issued.popleft()).inc()
+        if issued:
+            grants: dict[str, int] = {}
+            for _ in range(len(issued)):  # not past what is there now: threads append
+                grant = issued.popleft()
+                grants[grant] = grants.get(grant, 0) + 1
+            for grant, count in grants.items():
+                self._grants[grant].inc(count)
 
 
 def route_template(scope: Scope) -> str:
@@ -337,7 +356,8 @@ def token_issued(grant: str) -> None:
     """An access token issued by ``grant`` (in :data:`GRANTS`)."""
     metrics = _active
     if metrics is not None:
-        metrics._issued.append(_bounded(grant, GRANTS))  # a hot path: counted at flush
+        # A hot path: counted at flush.
+        metrics._issued.append(grant if grant in GRANTS else _OTHER)
 
 
 def mail_failed(*, final: bool) -> None:

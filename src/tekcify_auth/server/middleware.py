@@ -160,16 +160,19 @@ class Front:
             await self._serve(scope, receive, answer, headers)
         finally:
             recorder = metrics._active if self.record else None
+            logged = access_logger.isEnabledFor(logging.INFO)
+            # One reading of the clock for the metrics and the access log.
+            elapsed = self.clock() - started if recorder is not None or logged else 0.0
             if recorder is not None:
-                recorder.request(scope, answer.status, self.clock() - started)
-            if access_logger.isEnabledFor(logging.INFO):
+                recorder.request(scope, answer.status, elapsed)
+            if logged:
                 client = scope.get("client")
                 line = {
                     "event": "request",
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": answer.status,
-                    "duration_ms": round((self.clock() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                     "request_id": request_id,
                     "client": client[0] if client else None,
                 }
