@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from tekcify_auth import (
@@ -95,13 +96,16 @@ def sign_in(
 
 
 async def test_the_authorization_code_flow(
-    oauth: Api, browser: Browser, registered: Registered, client: AuthClient
+    oauth: Api, browser: Browser, registered: Registered, client: AuthClient, server_url: str
 ) -> None:
     owner = registered.owner
     callback, state, verifier = sign_in(oauth, browser, owner)
     assert browser.pages == ["login", "consent"]
     assert callback["state"] == state
-    assert callback["iss"] == "tekcify-auth"  # RFC 9207
+    # RFC 9207: the OpenID Connect issuer, discovery's (the server's canonical URL).
+    async with httpx.AsyncClient(timeout=10) as http:
+        discovered = await http.get(f"{server_url}/.well-known/openid-configuration")
+    assert callback["iss"] == discovered.json()["issuer"]
 
     before = int(time.time())
     tokens = await oauth.exchange_code(callback["code"], verifier)

@@ -43,7 +43,8 @@ AUTHORIZE = "/api/oauth/authorize"
 TOKEN = "/api/oauth/token"
 REDIRECT_URI = "https://app.example.com/callback"
 LOOPBACK_URI = "http://127.0.0.1/callback"
-ISSUER = "tekcify-auth"
+#: The OIDC issuer and RFC 9207 ``iss``: the base URL the tests reach the server at.
+ISSUER = "http://tekcify.test"
 #: What the tests' requests ask for by default: offline_access too, so a refresh token comes.
 SCOPES = ("openid", "profile", "email", "offline_access")
 

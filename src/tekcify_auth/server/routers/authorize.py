@@ -60,7 +60,7 @@ from ..services.emails import InvalidEmail, normalise_email
 from ..services.password_reset import FORGOT_PAGE
 from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from .deps import Ctx, client_address, user_agent
-from .images import BaseUrl, get_canonical
+from .images import BaseUrl, base_url_of, get_canonical
 
 router = APIRouter(prefix="/api/oauth", tags=["oauth"])
 
@@ -354,7 +354,8 @@ def _grant(
         login_sessions.touch_login_session(db, login, ctx.clock())
         code = issue_code(db, ctx, request, login.user_id, login.amr)
     location = response_location(
-        request.redirect_uri, {"code": code}, state=request.state, issuer=ctx.settings.issuer
+        request.redirect_uri, {"code": code}, state=request.state,
+        issuer=base_url_of(browser.request),
     )
     return _redirect(browser, ctx, location, status)
 
@@ -362,7 +363,7 @@ def _grant(
 def _send_error(
     browser: _Browser, ctx: ServerContext, error: RedirectError, status: int
 ) -> Response:
-    return _redirect(browser, ctx, error.location(ctx.settings.issuer), status)
+    return _redirect(browser, ctx, error.location(base_url_of(browser.request)), status)
 
 
 def _refuse(

@@ -36,7 +36,9 @@ def metadata(settings: Settings, base_url: str) -> dict[str, Any]:
     """The metadata document, its endpoints under ``base_url``."""
     base = base_url.rstrip("/")
     with_code = any(grant.uses_authorization_endpoint for grant in GRANTS.values())
-    document: dict[str, Any] = {"issuer": settings.issuer}
+    # OIDC Discovery §3: the issuer is the URL the document is under (the access tokens'
+    # ``iss``, TEKCIFY_ACCESS_TOKEN_ISSUER, is another thing: README, OpenID Connect).
+    document: dict[str, Any] = {"issuer": base}
     if with_code:
         document["authorization_endpoint"] = base + PATHS["authorization_endpoint"]
     document.update(
