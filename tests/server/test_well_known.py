@@ -24,10 +24,16 @@ ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 
-async def test_the_jwks_is_empty_with_a_shared_secret(client: httpx.AsyncClient) -> None:
+async def test_the_jwks_holds_only_the_id_token_key_with_a_shared_secret(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     response = await client.get(JWKS)
     assert response.status_code == 200
-    assert response.json() == {"keys": []}
+    # The shared secret is never published; the id tokens' RS256 key is (issue 15).
+    [jwk] = response.json()["keys"]
+    assert (jwk["alg"], jwk["kty"], jwk["use"]) == ("RS256", "RSA", "sig")
+    assert jwk["kid"] == app.state.ctx.id_token_signer.kid
+    assert not PRIVATE_MEMBERS & set(jwk)
     assert response.headers["cache-control"] == "public, max-age=300"
 
 
