@@ -197,6 +197,19 @@ async def test_a_refresh_gives_a_new_id_token_of_the_same_sign_in(
     assert again["at_hash"] == half_hash(refreshed["access_token"])
 
 
+async def test_an_id_token_is_no_access_token(
+    client: httpx.AsyncClient, browser: Browser, oauth_client: Client, ada: dict[str, Any]
+) -> None:
+    body, _ = await code_tokens(client, browser, oauth_client)
+    refused = await client.get(
+        "/api/oauth/userinfo", headers={"Authorization": f"Bearer {body['id_token']}"}
+    )
+    assert refused.status_code == 401
+    assert (await client.get("/api/user/profile", headers={
+        "Authorization": f"Bearer {body['id_token']}"
+    })).status_code == 401
+
+
 @pytest.mark.parametrize(("alg", "hasher"), [("ES256", hashlib.sha256), ("EdDSA", hashlib.sha512)])
 async def test_with_asymmetric_access_tokens_their_key_signs_the_id_tokens(
     alg: str, hasher: Any, server: Any
