@@ -335,6 +335,19 @@ async def test_request_objects_are_refused_at_the_redirect_uri(
     assert (answer["error"], answer["iss"]) == (error, ISSUER)
 
 
+@pytest.mark.parametrize("mode", ["fragment", "form_post", "jwt"])
+async def test_a_response_mode_other_than_query_is_invalid_request(
+    browser: Browser, oauth_client: Client, ada: dict[str, Any], mode: str
+) -> None:
+    await get_code(browser, oauth_client)
+    response = await browser.get(authorization(oauth_client, response_mode=mode).url)
+    answer = redirect_query(response, REDIRECT_URI)  # in the query: the one mode we have
+    assert answer["error"] == "invalid_request"
+    assert "response_mode" in answer["error_description"]
+    query = await browser.get(authorization(oauth_client, response_mode="query").url)
+    assert "code" in redirect_query(query, REDIRECT_URI)
+
+
 # -- id_token_hint ----------------------------------------------------------------------------
 
 

@@ -333,6 +333,10 @@ def _oidc_parameters(
         raise fail("request_not_supported", "Request objects (request) are not supported")
     if "request_uri" in params:
         raise fail("request_uri_not_supported", "request_uri is not supported")
+    if _single(params, "response_mode") not in (None, "query"):
+        # Discovery lists query alone; another mode would answer where the client is
+        # not listening (OAuth 2.0 Multiple Response Types §2.1).
+        raise fail("invalid_request", "Only response_mode=query is supported")
     nonce = _single(params, "nonce")
     if nonce is not None and not 0 < len(nonce) <= MAX_NONCE_LENGTH:
         raise fail("invalid_request", f"nonce must be 1 to {MAX_NONCE_LENGTH} characters")
