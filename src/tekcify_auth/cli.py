@@ -778,7 +778,8 @@ def _add_key_commands(commands: Any) -> None:
         "rotate",
         help="publish the next signing key now; it signs once every resource server can "
         "have fetched it (the JWKS max-age plus TEKCIFY_KEY_RELOAD_INTERVAL), and the old "
-        "one stays published until its tokens expire",
+        "one stays published until its tokens expire (with HS256 access tokens: the id "
+        "tokens' RS256 key)",
     )
     rotate.add_argument(
         "--now", action="store_true",
