@@ -107,6 +107,7 @@ from ._errors import (
     AuthServerInvalidResponse,
     AuthServerUnavailable,
     ConfigurationError,
+    IdTokenError,
     JwksError,
     TekcifyAuthError,
 )
@@ -142,6 +143,7 @@ __all__ = [
     "ExportedSecurityActivity",
     "ExportedSocialProvider",
     "ExportedUserData",
+    "IdTokenError",
     "InitiateSensitiveActionResponse",
     "IntrospectResult",
     "IntrospectionVerifier",

@@ -149,6 +149,9 @@ class TokenSet(_RfcModel):
     scope: str | None = None
     id_token: str | None = Field(None, repr=False)
     expires_at: int | None = None
+    #: The id token's claims once the OAuth client validated it (OpenID Connect mode:
+    #: ``exchange_code(..., nonce=...)`` and ``refresh``); ``None`` without one.
+    id_token_claims: dict[str, Any] | None = Field(None, repr=False)
 
     @property
     def scopes(self) -> tuple[str, ...]:

@@ -4,6 +4,7 @@
 TekcifyAuthError                 anything this package raises on purpose
 ├── ConfigurationError           a verifier, guard or client was set up wrongly
 ├── JwksError                    the JWKS could not be fetched or parsed
+├── IdTokenError                 an OpenID Connect id token failed validation
 ├── AuthenticationError          a guard refused a request (renders its own 401/403)
 ├── AuthServerError              the auth server answered with a non-2xx status
 ├── AuthServerInvalidResponse    a 2xx answer that is not the documented shape, or too big
@@ -22,6 +23,7 @@ __all__ = [
     "AuthServerUnavailable",
     "AuthenticationError",
     "ConfigurationError",
+    "IdTokenError",
     "JwksError",
     "TekcifyAuthError",
 ]
@@ -45,6 +47,20 @@ class JwksError(TekcifyAuthError):
     The verifier keeps serving the last good key set when a refresh fails, so this is
     seen only when no key set was ever loaded.
     """
+
+
+class IdTokenError(TekcifyAuthError):
+    """Raised by the OAuth client when an id token fails validation (OIDC Core §3.1.3.7).
+
+    ``reason`` names the check: ``missing`` (a nonce was sent, no id token came),
+    ``malformed``, ``algorithm``, ``unknown_key``,
+    ``signature``, ``issuer``, ``audience``, ``azp``, ``expired``,
+    ``issued_in_the_future``, ``nonce`` or ``at_hash``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the id token is not valid: {reason}")
+        self.reason = reason
 
 
 class AuthServerError(TekcifyAuthError):

@@ -604,6 +604,16 @@ def regenerate_application_secret(
 # -- /api/oauth ---------------------------------------------------------------------------------
 
 
+def openid_configuration() -> ApiRequest[dict[str, Any]]:
+    """``GET /.well-known/openid-configuration`` (OIDC Discovery 1.0 §4)."""
+    return _request("GET", "/.well-known/openid-configuration", _json_object)
+
+
+def fetch_jwks(path: str) -> ApiRequest[dict[str, Any]]:
+    """``GET`` the server's JWKS at ``path`` (the discovery document's ``jwks_uri``)."""
+    return _request("GET", path, _json_object)
+
+
 def fetch_user_info(access_token: str) -> ApiRequest[UserInfo]:
     """``GET /api/oauth/userinfo``.
 

@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .server.context import ServerContext
     from .server.db.models import User
     from .server.settings import Settings
@@ -776,7 +778,8 @@ def _add_key_commands(commands: Any) -> None:
         "rotate",
         help="publish the next signing key now; it signs once every resource server can "
         "have fetched it (the JWKS max-age plus TEKCIFY_KEY_RELOAD_INTERVAL), and the old "
-        "one stays published until its tokens expire",
+        "one stays published until its tokens expire (with HS256 access tokens: the id "
+        "tokens' RS256 key)",
     )
     rotate.add_argument(
         "--now", action="store_true",
@@ -852,7 +855,7 @@ def _keys_list(args: argparse.Namespace) -> int:
 
         print(json.dumps([
             {
-                "kid": key.kid, "alg": key.alg, "state": key.state,
+                "kid": key.kid, "alg": key.alg, "state": key.state, "purpose": key.purpose,
                 "ageSeconds": int(key.age(now).total_seconds()),
                 "createdAt": _when(key.created_at),
                 "activatesAt": _iso_or_none(key.activates_at),
@@ -864,7 +867,10 @@ def _keys_list(args: argparse.Namespace) -> int:
         ], indent=2))
         return 0
     if ctx.signing_alg == "HS256":
-        print("the server signs HS256: tokens are signed with the shared secret, not these keys")
+        print(
+            "the server signs HS256: access tokens are signed with the shared secret, not "
+            "these keys"
+        )
     print(
         f"{'KID':43}  {'ALG':5}  {'STATE':7}  {'AGE':7}  {'CREATED':20}  {'SIGNS FROM':20}  "
         f"{'RETIRED':20}  {'PUBLISHED UNTIL':20}  REVOKED"
@@ -876,6 +882,9 @@ def _keys_list(args: argparse.Namespace) -> int:
             f"{_when(key.retired_at):20}  {_when(key.published_until):20}  "
             f"{_when(key.revoked_at)}"
         )
+    for key in keys:
+        if key.purpose == keystore.ID_TOKEN:
+            print(f"{key.kid} signs id tokens only (access tokens are HS256)")
     for key in keys:
         if key.state == "next":
             print(f"signing switches to {key.kid} at {_clock_time(key.activates_at)}")
@@ -895,16 +904,16 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     settings = _settings()
     ctx = _started_context(settings)
     now = ctx.clock()
+    # The access key, or with HS256 the id tokens' own RS256 key (services/keystore.py).
+    purposes = [keystore.ACCESS if ctx.signing_alg != "HS256" else keystore.ID_TOKEN]
+    rotations: list[tuple[str, keystore.Rotation]] = []
     try:
-        if ctx.signing_alg == "HS256":
-            raise CommandError(
-                "keys rotate needs TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA; with HS256 the "
-                "shared secret (JWT_ACCESS_SECRET) is the key (to sign with keys instead: "
-                "tekcify-auth keys switch-alg RS256)"
-            )
         cipher, _where = key_cipher(settings)
-        with ctx.db.write() as db:
-            rotation = keystore.rotate_key(db, settings, cipher, now, immediate=args.now)
+        for purpose in purposes:
+            with ctx.db.write() as db:
+                rotations.append((purpose, keystore.rotate_key(
+                    db, settings, cipher, now, immediate=args.now, purpose=purpose
+                )))
     except keystore.KeyPending as exc:
         raise CommandError(
             f"key {exc.pending.kid} is already next: signing switches to it at "
@@ -913,9 +922,25 @@ def _keys_rotate(args: argparse.Namespace) -> int:
         ) from None
     finally:
         ctx.stop()
+    if ctx.signing_alg == "HS256":
+        print(
+            "access tokens are HS256: the shared secret (JWT_ACCESS_SECRET) is their key; "
+            "rotated the id tokens' key only"
+        )
+    for purpose, rotation in rotations:
+        _print_rotation(args, settings, now, rotation, purpose == keystore.ID_TOKEN)
+    return 0
+
+
+def _print_rotation(
+    args: argparse.Namespace, settings: Settings, now: datetime, rotation: Any, id_token: bool
+) -> None:
+    from .server.services import keystore
+
     new = rotation.active
+    what = "id token signing key" if id_token else "signing key"
     if args.now:
-        print(f"new signing key {new.kid} ({new.alg}), signing now")
+        print(f"new {what} {new.kid} ({new.alg}), signing now")
         if rotation.retired:
             until = _when(now + keystore.retention(settings))
             print(f"retired {', '.join(rotation.retired)}: published until {until}")
@@ -928,7 +953,7 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     else:
         assert rotation.switch_at is not None
         delay = keystore.publication_delay(settings).total_seconds()
-        print(f"next signing key {new.kid} ({new.alg}), published in the JWKS now")
+        print(f"next {what} {new.kid} ({new.alg}), published in the JWKS now")
         print(f"signing switches to {new.kid} at {_clock_time(rotation.switch_at)}")
         print(
             f"in {delay:g} seconds: the JWKS max-age ({settings.jwks_max_age}), the reload "
@@ -943,7 +968,6 @@ def _keys_rotate(args: argparse.Namespace) -> int:
             )
     if rotation.deleted:
         print(f"deleted {len(rotation.deleted)} expired key(s): {', '.join(rotation.deleted)}")
-    return 0
 
 
 def _keys_revoke(args: argparse.Namespace) -> int:

@@ -6,6 +6,14 @@ of ``_requests.py``, sending through an :class:`~tekcify_auth.AuthClient` (or it
 twin), so timeouts, retries and errors are the same as for every other call. PKCE is
 ``S256`` only (RFC 7636 §4.2, as the server requires): ``plain`` is refused.
 
+**OpenID Connect.** With the ``openid`` scope the server answers an id token; the
+clients validate every one they receive (``exchange_code`` with the ``nonce`` the
+authorization URL carried, ``refresh`` without one) against the discovery document's
+issuer and the JWKS (``_oidc.py``: signature, ``iss``, ``aud``, ``azp``, expiry,
+``nonce``, ``at_hash``), and expose its claims as ``TokenSet.id_token_claims``. A token
+that fails raises :class:`~tekcify_auth.IdTokenError`. Discovery is read once per client,
+the JWKS again when an id token names a key it does not hold.
+
 >>> verifier = generate_code_verifier()
 >>> challenge = generate_code_challenge(verifier)
 >>> client = OAuthClient("my-app", redirect_uri="https://app.example.com/callback",
@@ -24,8 +32,8 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Final, Literal
-from urllib.parse import quote, urlencode
+from typing import Any, Final, Literal
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
@@ -38,7 +46,8 @@ from ._client import (
     check_base_url,
 )
 from ._client_models import TokenSet
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, IdTokenError
+from ._oidc import validate_id_token
 from ._requests import ApiRequest, ClientAuth
 from ._retry import RetryPolicy
 
@@ -125,6 +134,9 @@ class _OAuthBase:
         self.scopes = _scope_tuple(scopes)
         self._auth = ClientAuth(client_id, client_secret, token_endpoint_auth_method)
         self.base_url = ""
+        #: OpenID Connect: the discovery document and the JWKS, once fetched.
+        self._discovery: dict[str, Any] | None = None
+        self._jwks: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.client_id!r}, base_url={self.base_url!r})"
@@ -140,6 +152,7 @@ class _OAuthBase:
         state: str,
         code_challenge: str,
         code_challenge_method: str = "S256",
+        nonce: str | None = None,
         *,
         scopes: Iterable[str] | str | None = None,
         redirect_uri: str | None = None,
@@ -148,6 +161,7 @@ class _OAuthBase:
         """The URL to send the user's browser to (RFC 6749 §4.1.1, RFC 7636 §4.3).
 
         ``state`` is the value to check on return (against CSRF, §10.12);
+        ``nonce`` (OpenID Connect) a random value to pass to :meth:`exchange_code` too;
         ``scopes`` and ``redirect_uri`` default to the client's. Raises
         :class:`~tekcify_auth.ConfigurationError` for a method other than ``S256``.
         """
@@ -164,6 +178,7 @@ class _OAuthBase:
             "state": state,
             "code_challenge": code_challenge,
             "code_challenge_method": code_challenge_method,
+            **({"nonce": nonce} if nonce else {}),
             **(extra_params or {}),
         }
         if not params["scope"]:
@@ -203,6 +218,34 @@ class _OAuthBase:
         if wanted:
             grant["scope"] = " ".join(wanted)
         return _requests.oauth_token(grant, self._auth, clock)
+
+
+    def _jwks_path(self) -> str:
+        """The path of the discovery document's ``jwks_uri`` (requests go to our base URL)."""
+        assert self._discovery is not None
+        uri = self._discovery.get("jwks_uri")
+        path = urlsplit(uri).path if isinstance(uri, str) else ""
+        return path or "/api/.well-known/jwks.json"
+
+    def _claims(self, tokens: TokenSet, nonce: str | None, now: float) -> TokenSet:
+        """``tokens`` with their id token's validated claims (see the module docstring)."""
+        assert tokens.id_token is not None
+        assert self._discovery is not None
+        assert self._jwks is not None
+        claims = validate_id_token(
+            tokens.id_token, jwks=self._jwks, issuer=str(self._discovery.get("issuer")),
+            client_id=self.client_id, now=now, nonce=nonce, access_token=tokens.access_token,
+        )
+        return tokens.model_copy(update={"id_token_claims": claims})
+
+
+def _without_id_token(tokens: TokenSet, nonce: str | None) -> TokenSet | None:
+    """``tokens`` when there is no id token to validate; raises when one was expected."""
+    if tokens.id_token is not None:
+        return None
+    if nonce is not None:
+        raise IdTokenError("missing")
+    return tokens
 
 
 def _transport_options(
@@ -285,21 +328,48 @@ class OAuthClient(_OAuthBase):
         self.close()
 
     def exchange_code(
-        self, code: str, code_verifier: str, *, redirect_uri: str | None = None
+        self, code: str, code_verifier: str, *, redirect_uri: str | None = None,
+        nonce: str | None = None,
     ) -> TokenSet:
-        """Exchange an authorization code and its PKCE verifier for tokens (§4.1.3)."""
+        """Exchange an authorization code and its PKCE verifier for tokens (§4.1.3).
+
+        An id token in the answer is validated (``nonce``: the authorization URL's) and
+        its claims set on ``id_token_claims``; raises
+        :class:`~tekcify_auth.IdTokenError` when it fails, or is missing though a
+        ``nonce`` was given.
+        """
         clock = self.auth_client.clock
-        return self.auth_client._send(
+        tokens = self.auth_client._send(
             self._code_request(code, code_verifier, redirect_uri, clock)
         )
+        return self._openid(tokens, nonce)
 
     def refresh(
         self, refresh_token: str, *, scopes: Iterable[str] | str | None = None
     ) -> TokenSet:
         """New tokens for a refresh token (§6); it keeps the old refresh token when the
-        server sends no new one."""
+        server sends no new one. A new id token is validated as in :meth:`exchange_code`
+        (without a nonce)."""
         clock = self.auth_client.clock
-        return self.auth_client._send(self._refresh_request(refresh_token, scopes, clock))
+        tokens = self.auth_client._send(self._refresh_request(refresh_token, scopes, clock))
+        return self._openid(tokens, None)
+
+    def _openid(self, tokens: TokenSet, nonce: str | None) -> TokenSet:
+        plain = _without_id_token(tokens, nonce)
+        if plain is not None:
+            return plain
+        if self._discovery is None:
+            self._discovery = self.auth_client._send(_requests.openid_configuration())
+        if self._jwks is None:
+            self._jwks = self.auth_client._send(_requests.fetch_jwks(self._jwks_path()))
+        try:
+            return self._claims(tokens, nonce, self.auth_client.clock())
+        except IdTokenError as exc:
+            if exc.reason != "unknown_key":
+                raise
+        # A key rotated since the JWKS was read: read it again, once.
+        self._jwks = self.auth_client._send(_requests.fetch_jwks(self._jwks_path()))
+        return self._claims(tokens, nonce, self.auth_client.clock())
 
     def client_credentials(self, scopes: Iterable[str] | str | None = None) -> TokenSet:
         """A token for the application itself (§4.4); needs the client secret."""
@@ -363,20 +433,41 @@ class AsyncOAuthClient(_OAuthBase):
         await self.aclose()
 
     async def exchange_code(
-        self, code: str, code_verifier: str, *, redirect_uri: str | None = None
+        self, code: str, code_verifier: str, *, redirect_uri: str | None = None,
+        nonce: str | None = None,
     ) -> TokenSet:
         """The coroutine twin of :meth:`OAuthClient.exchange_code`."""
         clock = self.auth_client.clock
-        return await self.auth_client._send(
+        tokens = await self.auth_client._send(
             self._code_request(code, code_verifier, redirect_uri, clock)
         )
+        return await self._openid(tokens, nonce)
 
     async def refresh(
         self, refresh_token: str, *, scopes: Iterable[str] | str | None = None
     ) -> TokenSet:
         """The coroutine twin of :meth:`OAuthClient.refresh`."""
         clock = self.auth_client.clock
-        return await self.auth_client._send(self._refresh_request(refresh_token, scopes, clock))
+        tokens = await self.auth_client._send(
+            self._refresh_request(refresh_token, scopes, clock)
+        )
+        return await self._openid(tokens, None)
+
+    async def _openid(self, tokens: TokenSet, nonce: str | None) -> TokenSet:
+        plain = _without_id_token(tokens, nonce)
+        if plain is not None:
+            return plain
+        if self._discovery is None:
+            self._discovery = await self.auth_client._send(_requests.openid_configuration())
+        if self._jwks is None:
+            self._jwks = await self.auth_client._send(_requests.fetch_jwks(self._jwks_path()))
+        try:
+            return self._claims(tokens, nonce, self.auth_client.clock())
+        except IdTokenError as exc:
+            if exc.reason != "unknown_key":
+                raise
+        self._jwks = await self.auth_client._send(_requests.fetch_jwks(self._jwks_path()))
+        return self._claims(tokens, nonce, self.auth_client.clock())
 
     async def client_credentials(self, scopes: Iterable[str] | str | None = None) -> TokenSet:
         """The coroutine twin of :meth:`OAuthClient.client_credentials`."""

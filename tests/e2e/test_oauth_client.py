@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from tekcify_auth import (
@@ -18,6 +19,7 @@ from tekcify_auth import (
     AuthServerError,
     ConnectedApp,
     CreateApplicationResponse,
+    IdTokenError,
     TokenSet,
 )
 from tekcify_auth.oauth import (
@@ -94,14 +96,41 @@ def sign_in(
     return browser.authorize(url, owner.email, owner.password, decision), state, verifier
 
 
+async def test_openid_connect_mode_validates_the_id_token(
+    oauth: Api, browser: Browser, registered: Registered
+) -> None:
+    # Issue 15, item 6: the id token is checked against the JWKS, nonce, at_hash and azp,
+    # and its claims exposed; a refresh validates the new one.
+    nonce = secrets.token_urlsafe(16)
+    callback, _state, verifier = sign_in(oauth, browser, registered.owner, nonce=nonce)
+    tokens = await oauth.exchange_code(callback["code"], verifier, nonce=nonce)
+    claims = tokens.id_token_claims
+    assert claims is not None
+    assert claims["nonce"] == nonce
+    assert claims["aud"] == claims["azp"] == registered.app.client_id
+    assert claims["email"] == registered.owner.email
+    refreshed = await oauth.refresh(tokens.refresh_token)
+    assert refreshed.id_token_claims is not None
+    assert refreshed.id_token_claims["sub"] == claims["sub"]
+    assert "nonce" not in refreshed.id_token_claims
+    # The nonce this application kept is not the one that came back: refused.
+    callback, _state, verifier = sign_in(oauth, browser, registered.owner, nonce="sent")
+    with pytest.raises(IdTokenError) as refused:
+        await oauth.exchange_code(callback["code"], verifier, nonce="expected")
+    assert refused.value.reason == "nonce"
+
+
 async def test_the_authorization_code_flow(
-    oauth: Api, browser: Browser, registered: Registered, client: AuthClient
+    oauth: Api, browser: Browser, registered: Registered, client: AuthClient, server_url: str
 ) -> None:
     owner = registered.owner
     callback, state, verifier = sign_in(oauth, browser, owner)
     assert browser.pages == ["login", "consent"]
     assert callback["state"] == state
-    assert callback["iss"] == "tekcify-auth"  # RFC 9207
+    # RFC 9207: the OpenID Connect issuer, discovery's (the server's canonical URL).
+    async with httpx.AsyncClient(timeout=10) as http:
+        discovered = await http.get(f"{server_url}/.well-known/openid-configuration")
+    assert callback["iss"] == discovered.json()["issuer"]
 
     before = int(time.time())
     tokens = await oauth.exchange_code(callback["code"], verifier)

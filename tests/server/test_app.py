@@ -231,6 +231,21 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.audience == "tekcify-api"
 
 
+def test_the_access_token_issuer_has_a_new_name_and_keeps_the_old_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 15: TEKCIFY_ACCESS_TOKEN_ISSUER; TEKCIFY_ISSUER is its deprecated name.
+    assert load_settings({"TEKCIFY_ISSUER": "old-name"}).issuer == "old-name"
+    assert load_settings({"TEKCIFY_ACCESS_TOKEN_ISSUER": "new-name"}).issuer == "new-name"
+    both = {"TEKCIFY_ISSUER": "old-name", "TEKCIFY_ACCESS_TOKEN_ISSUER": "new-name"}
+    assert load_settings(both).issuer == "new-name"
+    monkeypatch.setenv("TEKCIFY_ISSUER", "from-the-environment")
+    assert load_settings().issuer == "from-the-environment"
+    with pytest.raises(SettingsError) as info:
+        load_settings({"TEKCIFY_ACCESS_TOKEN_ISSUER": ""})
+    assert "TEKCIFY_ACCESS_TOKEN_ISSUER" in str(info.value)
+
+
 async def test_the_openapi_document_shows_the_bearer_scheme(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
     schemes = document["components"]["securitySchemes"]

@@ -130,7 +130,7 @@ def test_authlib_completes_code_pkce_refresh_introspection_and_revocation(server
         assert location.startswith(REDIRECT_URI + "?")
         answer = parse_qs(urlsplit(location).query)
         assert answer["state"] == [state]
-        assert answer["iss"] == ["tekcify-auth"]
+        assert answer["iss"] == [server]  # RFC 9207: the OIDC issuer, the base URL
 
         # Authlib checks the state and sends the verifier with client_secret_basic.
         token = oauth.fetch_token(token_url, authorization_response=location,

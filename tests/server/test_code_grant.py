@@ -110,7 +110,7 @@ async def test_without_offline_access_an_application_gets_no_refresh_token(
     response = await redeem(client, oauth_client, code, request)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope", "id_token"}
     assert body["scope"] == "openid profile"
     claims = decode_token(body["access_token"])
     assert claims is not None

@@ -442,7 +442,8 @@ def test_keys_list_json_is_machine_readable_and_never_holds_key_material(
     assert [key["state"] for key in listed] == ["active", "next"]
     for key in listed:
         assert set(key) == {"kid", "alg", "state", "ageSeconds", "createdAt", "activatesAt",
-                            "retiredAt", "publishedUntil", "revokedAt"}
+                            "retiredAt", "publishedUntil", "revokedAt", "purpose"}
+        assert key["purpose"] == "access"  # ES256 signs id tokens too (no key of their own)
         assert key["alg"] == "ES256"
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", key["createdAt"])
     assert listed[1]["activatesAt"] == (

@@ -269,16 +269,20 @@ async def test_switching_to_hs256_keeps_the_retired_keys_until_their_tokens_expi
             body = (await client.get("/api/.well-known/jwks.json")).json()
             return [key["kid"] for key in body["keys"]]
 
-        # The retired key is published and its token good, as after a rotation...
-        assert await published() == [row.kid]
+        # The retired key is published and its token good, as after a rotation (with
+        # the id tokens' own RS256 key, issue 15)...
+        id_kid = ctx.id_token_signer.kid
+        assert await published() == [row.kid, id_kid]
         assert await active(old)
         assert await active(new)
         # ...and an HS256 token keyed with its public half is still refused.
         assert not await active(hs256_keyed_with(old, row))
         with ctx.db.read() as db:
-            assert [k.state for k in keystore.list_keys(db, settings, clock())] == ["retired"]
+            assert [k.state for k in keystore.list_keys(db, settings, clock())] == [
+                "active", "retired",
+            ]
         clock.advance(keystore.retention(settings).total_seconds())
-        assert await published() == []
+        assert await published() == [id_kid]
         assert not await active(old)
         assert await active((await client.post(
             "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
@@ -495,12 +499,21 @@ def test_keys_list_shows_each_key_and_its_state(
     assert lines[5].startswith(f"{rows[2][0]} leaves the JWKS at ")
 
 
-def test_keys_rotate_needs_an_asymmetric_algorithm(
+def test_keys_rotate_with_hs256_rotates_the_id_token_key_only(
     clean_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert run_cli(["keys", "rotate"], monkeypatch, cli_env(clean_db, tmp_path, "HS256")) == 1
-    assert "TEKCIFY_SIGNING_ALG=RS256, ES256 or EdDSA" in capsys.readouterr().err
+    # Issue 15: HS256 access tokens have no key, but id tokens have an RS256 one.
+    env = cli_env(clean_db, tmp_path, "HS256")
+    assert run_cli(["keys", "rotate"], monkeypatch, env) == 0
+    out = capsys.readouterr().out
+    assert "rotated the id tokens' key only" in out
+    assert "next id token signing key" in out
+    assert run_cli(["keys", "list", "--json"], monkeypatch, env) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(k["alg"], k["purpose"], k["state"]) for k in listed] == [
+        ("RS256", "id_token", "active"), ("RS256", "id_token", "next"),
+    ]
 
 
 def test_switch_alg_with_another_key_encryption_secret_changes_nothing(
@@ -535,8 +548,9 @@ def test_switch_alg_to_hs256_then_keys_rotate_refuses(
     assert "signing algorithm switched from nothing (a new database) to HS256" in out
     assert "now set TEKCIFY_SIGNING_ALG=HS256" in out
     unset = {k: v for k, v in env.items() if k != "TEKCIFY_SIGNING_ALG"}
-    assert run_cli(["keys", "rotate"], monkeypatch, unset) == 1
-    assert "keys switch-alg RS256" in capsys.readouterr().err
+    # Only the id tokens' own key rotates now (issue 15): access tokens have none.
+    assert run_cli(["keys", "rotate"], monkeypatch, unset) == 0
+    assert "rotated the id tokens' key only" in capsys.readouterr().out
     # The old value in the environment is now the mismatch.
     assert run_cli(["keys", "list"], monkeypatch, env) == 1
     assert "TEKCIFY_SIGNING_ALG=RS256, but this database signs with HS256" in (

@@ -463,3 +463,23 @@ async def test_sessions_say_which_are_browser_sign_ins_and_revoking_one_signs_ou
     revoked = await client.delete(f"/api/auth/sessions/{sign_in['id']}", headers=bearer(own))
     assert revoked.status_code == 200
     assert not await still_signed_in(browser, photo)
+
+
+async def test_an_id_token_of_a_default_server_is_a_hint_it_accepts(server: Server) -> None:
+    """HS256 access tokens (the default): the id token the code grant gave, signed by the
+    id tokens' own RS256 key, is accepted as ``id_token_hint`` (the JWKS names both)."""
+    async with server() as (application, http), asgi_client(application) as pages:
+        made = make_client(application)
+        assert (await set_back_addresses(http, made, [BACK])).status_code == 200
+        await register(http)
+        browser = Browser(pages)
+        code, request = await get_code(browser, made)
+        tokens = assert_token_answer(await redeem(http, made, code, request))
+        page = await browser.get(logout_url(
+            id_token_hint=tokens["id_token"], post_logout_redirect_uri=BACK, state="s",
+        ))
+        assert page.status_code == 200, page.text
+        assert "Sign out of Tekcify?" in page.text
+        done = await browser.submit(page, {})
+        assert done.status_code == 303
+        assert done.headers["location"] == BACK + "?state=s"

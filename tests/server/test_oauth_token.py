@@ -42,7 +42,11 @@ def assert_token_answer(response: httpx.Response) -> dict[str, Any]:
     """RFC 6749 §5.1: the token answer, never cached."""
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
+    assert set(body) - {"id_token"} == {
+        "access_token", "token_type", "expires_in", "refresh_token", "scope",
+    }
+    # An application's session opened with openid gets an id token too (test_id_tokens.py).
+    assert "id_token" not in body or "openid" in body["scope"].split()
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 900
     assert response.headers["cache-control"] == "no-store"

@@ -24,10 +24,16 @@ ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 
-async def test_the_jwks_is_empty_with_a_shared_secret(client: httpx.AsyncClient) -> None:
+async def test_the_jwks_holds_only_the_id_token_key_with_a_shared_secret(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     response = await client.get(JWKS)
     assert response.status_code == 200
-    assert response.json() == {"keys": []}
+    # The shared secret is never published; the id tokens' RS256 key is (issue 15).
+    [jwk] = response.json()["keys"]
+    assert (jwk["alg"], jwk["kty"], jwk["use"]) == ("RS256", "RSA", "sig")
+    assert jwk["kid"] == app.state.ctx.id_token_signer.kid
+    assert not PRIVATE_MEMBERS & set(jwk)
     assert response.headers["cache-control"] == "public, max-age=300"
 
 
@@ -67,7 +73,9 @@ async def discovery(client: httpx.AsyncClient) -> dict[str, Any]:
 async def test_discovery_describes_this_server(client: httpx.AsyncClient) -> None:
     doc = await discovery(client)
     base = "http://tekcify.test"
-    assert doc["issuer"] == "tekcify-auth"
+    # OIDC Discovery §3: the issuer is the base URL (no trailing slash), not the access
+    # tokens' iss.
+    assert doc["issuer"] == base
     assert doc["token_endpoint"] == f"{base}/api/oauth/token"
     assert doc["introspection_endpoint"] == f"{base}/api/oauth/token/introspect"
     assert doc["revocation_endpoint"] == f"{base}/api/oauth/revoke"
@@ -131,16 +139,16 @@ async def test_every_advertised_endpoint_is_served(
     assert jwks.status_code == 200
 
 
-async def test_the_public_url_and_issuer_come_from_the_settings(
+async def test_the_issuer_is_the_public_url_not_the_access_token_issuer(
     clean_db: str, tmp_path: Path
 ) -> None:
     settings = make_settings(
         database_url=clean_db, data_dir=tmp_path, public_url="https://auth.example.com/tekcify/",
-        issuer="https://auth.example.com",
+        issuer="tekcify-auth",
     )
     async with running(settings) as (_app, client):
         doc = await discovery(client)
-    assert doc["issuer"] == "https://auth.example.com"
+    assert doc["issuer"] == "https://auth.example.com/tekcify"
     assert doc["token_endpoint"] == "https://auth.example.com/tekcify/api/oauth/token"
     assert doc["jwks_uri"] == "https://auth.example.com/tekcify/api/.well-known/jwks.json"
 

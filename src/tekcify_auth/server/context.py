@@ -18,7 +18,7 @@ from tekcify_auth._guard import GuardCore
 
 from .db.engine import Database
 from .db.migrate import upgrade
-from .services.keys import build_signer, key_cipher
+from .services.keys import build_id_token_signer, build_signer, key_cipher
 from .services.keystore import KeyCipher
 from .services.passwords import Passwords
 from .services.ratelimit import (
@@ -30,7 +30,7 @@ from .services.ratelimit import (
     RedisLimitStore,
     SqliteLimitStore,
 )
-from .services.signing import Signer
+from .services.signing import KeyRingSigner, Signer
 from .settings import Settings, SettingsError
 
 __all__ = ["LIMITS_FILE", "Clock", "ServerContext", "utcnow"]
@@ -58,6 +58,7 @@ class ServerContext:
             settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.db = Database(settings.effective_database_url, timeout=settings.db_timeout)
         self._signer: Signer | None = None
+        self._id_signer: KeyRingSigner | None = None
         self._guard: GuardCore | None = None
         self._passwords: Passwords | None = None
         self._limiter: LoginLimiter | None = None
@@ -93,6 +94,7 @@ class ServerContext:
             ])
         self._signer, self.key_source = build_signer(self.settings, self.db, self.clock)
         self.signing_alg = self._signer.algorithm
+        self._id_signer = build_id_token_signer(self.settings, self.db, self.clock, self._signer)
         verifier = self._signer.verifier(
             issuer=self.settings.issuer, audience=self.settings.audience, clock=self.timestamp
         )
@@ -161,6 +163,20 @@ class ServerContext:
         if self._signer is None:
             raise RuntimeError("the server is not started (run the app's lifespan)")
         return self._signer
+
+    @property
+    def id_token_signer(self) -> KeyRingSigner:
+        """The RS256 signer of id tokens (available once started; ``services/keys.py``)."""
+        if self._id_signer is None:
+            raise RuntimeError("the server is not started (run the app's lifespan)")
+        return self._id_signer
+
+    def jwks(self) -> dict[str, Any]:
+        """The published keys: the access tokens' (none for HS256), then the id tokens'."""
+        keys = self.signer.jwks()["keys"]
+        seen = {entry.get("kid") for entry in keys}
+        extra = [e for e in self.id_token_signer.jwks()["keys"] if e.get("kid") not in seen]
+        return {"keys": [*keys, *extra]}
 
     @property
     def passwords(self) -> Passwords:

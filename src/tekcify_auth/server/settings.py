@@ -20,6 +20,7 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AliasChoices,
     Field,
     PrivateAttr,
     SecretStr,
@@ -186,7 +187,18 @@ class Settings(BaseSettings):
     data_dir: Path = _env(
         "TEKCIFY_DATA_DIR", "a directory path for the database and keys", default=Path(".tekcify")
     )
-    issuer: str = _env("TEKCIFY_ISSUER", "a non-empty string", default="tekcify-auth", min_length=1)
+    # The access tokens' ``iss`` (the Node verifier's contract), not the OIDC issuer: that
+    # one is the public URL (``routers/images.py`` ``BaseUrl``). TEKCIFY_ISSUER is the
+    # deprecated name of the variable; TEKCIFY_ACCESS_TOKEN_ISSUER wins when both are set.
+    issuer: str = Field(
+        validation_alias=AliasChoices("TEKCIFY_ACCESS_TOKEN_ISSUER", "TEKCIFY_ISSUER"),
+        json_schema_extra={
+            "env": "TEKCIFY_ACCESS_TOKEN_ISSUER",
+            "accepts": "a non-empty string: the iss of access tokens (TEKCIFY_ISSUER, its "
+            "deprecated name, is read too)",
+        },
+        default="tekcify-auth", min_length=1,
+    )
     audience: str = _env(
         "TEKCIFY_AUDIENCE", "a non-empty string", default="tekcify-api", min_length=1
     )

@@ -82,6 +82,10 @@ class UserSession(Base):
     amr: Mapped[str] = mapped_column(String(64), default="pwd", server_default="pwd")
     # The kid of the key that signed the latest access token (NULL: HS256, or older).
     signing_kid: Mapped[str | None] = mapped_column(String(64))
+    # OpenID Connect, from the code that opened the session: when the user signed in on
+    # the pages, and that sign-in's session (the id tokens' auth_time and sid).
+    auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    browser_session_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class RefreshToken(Base):
@@ -127,6 +131,9 @@ class SigningKey(Base):
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     activates_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # ``access`` (access tokens) or ``id_token`` (the RS256 key of id tokens when access
+    # tokens are signed otherwise; services/keystore.py).
+    purpose: Mapped[str] = mapped_column(String(16), default="access", server_default="access")
 
 
 class ServerState(Base):

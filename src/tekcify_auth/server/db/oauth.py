@@ -78,6 +78,11 @@ class AuthorizationCode(Base):
     )
     # The ``amr`` of the page sign-in that issued the code (its session gets it).
     amr: Mapped[str] = mapped_column(String(64), default="pwd", server_default="pwd")
+    # OpenID Connect: the request's nonce (NULL: none sent), when the user signed in on
+    # the pages, and that sign-in's session: the id token's nonce, auth_time and sid.
+    nonce: Mapped[str | None] = mapped_column(Text)
+    auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    browser_session_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class LoginSession(Base):

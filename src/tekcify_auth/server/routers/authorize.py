@@ -48,6 +48,7 @@ from ..services import (
 from ..services.authorize import (
     AUTHORIZE_PATH,
     OFFLINE_ACCESS,
+    OIDC_REDIRECTED,
     AuthorizationRequest,
     PageError,
     RedirectError,
@@ -57,12 +58,13 @@ from ..services.authorize import (
     validate_request,
 )
 from ..services.emails import InvalidEmail, normalise_email
+from ..services.oidc import id_tokens
 from ..services.password_reset import FORGOT_PAGE
 from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from ..services.social import flows as social_flows
 from ..services.social import links as social_links
 from .deps import Ctx, client_address, user_agent
-from .images import BaseUrl, get_canonical
+from .images import BaseUrl, base_url_of, get_canonical
 from .text import server_router
 
 router = server_router(prefix="/api/oauth", tags=["oauth"])
@@ -248,6 +250,8 @@ def _login_page(
 ) -> Response:
     next_path = request.path(without_prompts=_LOGIN_PROMPTS)
     back = quote(next_path, safe="")
+    # OIDC Core §3.1.2.1: login_hint fills in the address the application expects.
+    email = email or (request.login_hint or "")[:320]
     return _page(
         browser, ctx, "login.html", status=status, redirect_uri=request.redirect_uri,
         headers=headers, title="Sign in", application_name=request.client.name,
@@ -364,9 +368,13 @@ def _grant(
                 db, login.user_id, request.client.client_id, request.scopes, ctx.clock()
             )
         login_sessions.touch_login_session(db, login, ctx.clock())
-        code = issue_code(db, ctx, request, login.user_id, login.amr)
+        code = issue_code(
+            db, ctx, request, login.user_id, login.amr, auth_time=login.created_at,
+            browser_session_id=login.session_id,
+        )
     location = response_location(
-        request.redirect_uri, {"code": code}, state=request.state, issuer=ctx.settings.issuer
+        request.redirect_uri, {"code": code}, state=request.state,
+        issuer=base_url_of(browser.request),
     )
     return _redirect(browser, ctx, location, status)
 
@@ -374,7 +382,7 @@ def _grant(
 def _send_error(
     browser: _Browser, ctx: ServerContext, error: RedirectError, status: int
 ) -> Response:
-    return _redirect(browser, ctx, error.location(ctx.settings.issuer), status)
+    return _redirect(browser, ctx, error.location(base_url_of(browser.request)), status)
 
 
 def _refuse(
@@ -385,8 +393,12 @@ def _refuse(
     Anyone may register an application with any redirect URI, so a link to this server
     could otherwise send a stranger's browser on to any host. The error goes to the
     redirect URI only when this browser is signed in as a user who has consented to
-    the application before; everyone else sees it on an error page.
+    the application before; everyone else sees it on an error page. The OpenID Connect
+    answers of :data:`OIDC_REDIRECTED` (``login_required`` to a ``prompt=none``
+    request...) always go to the redirect URI: the protocol has no other way to answer.
     """
+    if error.error in OIDC_REDIRECTED:
+        return _send_error(browser, ctx, error, status)
     with ctx.db.read() as db:
         found = login_sessions.find_login_session(db, ctx, browser.login_token)
         known = found is not None and (
@@ -481,8 +493,24 @@ def authorize(request: Request, ctx: Ctx) -> Response:
         return _error_page(browser, ctx, exc.message, exc.status_code)
     except RedirectError as exc:
         return _refuse(browser, ctx, exc, 302)
+    try:
+        hinted = _hinted_user(request, ctx, asked)
+    except id_tokens.InvalidHint:
+        error = asked.error(
+            "invalid_request", "id_token_hint is not an id token this server issued to this "
+            "application",
+        )
+        return _refuse(browser, ctx, error, 302)
+    # OIDC Core §3.1.2.1: max_age (0: always) asks for a sign-in younger than it.
+    stale = found is not None and asked.max_age is not None and (
+        asked.max_age == 0
+        or (ctx.clock() - found[0].created_at).total_seconds() > asked.max_age
+    )
     if "none" in asked.prompt:
-        if found is None or _unverified(ctx, found[1]):
+        if (
+            found is None or _unverified(ctx, found[1]) or stale
+            or (hinted is not None and hinted != found[1].id)
+        ):
             return _refuse(
                 browser, ctx, asked.error("login_required", "The user is not signed in"), 302
             )
@@ -490,7 +518,7 @@ def authorize(request: Request, ctx: Ctx) -> Response:
             return _refuse(
                 browser, ctx, asked.error("consent_required", "The user has not consented"), 302
             )
-    if found is None or asked.prompt & _LOGIN_PROMPTS:
+    if found is None or asked.prompt & _LOGIN_PROMPTS or stale:
         return _login_page(browser, ctx, asked)
     login, user = found
     if request.cookies.get(_cookie_name(SOCIAL_PENDING_COOKIE, browser.secure)):
@@ -507,6 +535,21 @@ def authorize(request: Request, ctx: Ctx) -> Response:
     if ask_consent:
         return _consent_page(browser, ctx, asked, login.id, user)
     return _grant(browser, ctx, asked, login, 302, remember=False)
+
+
+def _hinted_user(
+    request: Request, ctx: ServerContext, asked: AuthorizationRequest
+) -> str | None:
+    """The user an ``id_token_hint`` names (``None``: no hint); raises
+    :class:`~..services.oidc.id_tokens.InvalidHint` for one this server did not issue to
+    this application (``alg: none``, another key, another issuer or audience)."""
+    if asked.id_token_hint is None:
+        return None
+    hint = id_tokens.read_id_token_hint(
+        ctx.id_token_signer, asked.id_token_hint, issuer=base_url_of(request),
+        client_id=asked.client.client_id,
+    )
+    return hint.sub
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)

@@ -33,8 +33,8 @@ from .deps import Ctx
 from .text import server_router
 
 __all__ = [
-    "BaseUrl", "Processor", "Upload", "get_base_url", "get_canonical", "get_processor",
-    "none_match", "read_upload", "router",
+    "BaseUrl", "Processor", "Upload", "base_url_of", "get_base_url", "get_canonical",
+    "get_processor", "none_match", "read_upload", "router",
 ]
 
 router = server_router(prefix=IMAGE_PATH, tags=["images"])
@@ -113,7 +113,14 @@ def get_canonical(request: Request) -> Canonical:
 # worker thread, a hop per request (UserInfo's) for an attribute lookup.
 async def get_base_url(request: Request) -> str:
     """The base of the URLs in this answer (image links, discovery): ``TEKCIFY_PUBLIC_URL``,
-    the canonical URL for its aliases, or the request's own base URL (``canonical.py``)."""
+    the canonical URL for its aliases, or the request's own base URL (``canonical.py``).
+    It is also the OpenID Connect issuer (discovery's ``issuer``, RFC 9207 ``iss``, the
+    id tokens' ``iss``)."""
+    return base_url_of(request)
+
+
+def base_url_of(request: Request) -> str:
+    """:func:`get_base_url` for code that has the request at hand."""
     return get_canonical(request).base_url(
         request.headers.get("host"), request.url.scheme, str(request.base_url)
     )

@@ -57,7 +57,7 @@ def _issuer(ctx: ServerContext, base: str) -> str:
 def _validate(
     ctx: ServerContext, base: str, pairs: list[tuple[str, str]], browser: _Browser
 ) -> tuple[LogoutRequest, tuple[LoginSession, User] | None]:
-    keys = ctx.signer.jwks().get("keys", [])
+    keys = ctx.jwks().get("keys", [])  # the access keys and the id tokens'
     with ctx.db.read() as db:
         asked = end_session.validate_logout(db, pairs, keys=keys, issuer=_issuer(ctx, base))
         found = login_sessions.find_login_session(db, ctx, browser.login_token)

@@ -23,7 +23,7 @@ from ..services.applications import ClientFacts
 from ..services.client_auth import authenticate_client, parse_params, read_client_credentials
 from ..services.userinfo import userinfo_claims
 from .deps import CallerWithUser, Ctx, client_address, user_agent
-from .images import BaseUrl
+from .images import BaseUrl, base_url_of
 from .text import server_router
 
 router = server_router(prefix="/api/oauth", tags=["oauth"], route_class=OAuthRoute)
@@ -95,7 +95,8 @@ def _exchange(ctx: Ctx, form: ProtocolRequest, request: Request) -> grants.Issue
     return grants.exchange(
         ctx,
         grants.TokenRequest(
-            grant_type, form.params, client, client_address(request), user_agent(request)
+            grant_type, form.params, client, client_address(request), user_agent(request),
+            issuer=base_url_of(request),
         ),
     )
 

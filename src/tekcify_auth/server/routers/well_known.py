@@ -74,16 +74,18 @@ def _answer(request: Request, document: tuple[bytes, str], max_age: int) -> Resp
 
 @router.get("/api/.well-known/jwks.json")
 async def jwks(request: Request, ctx: Ctx) -> Response:
-    """``{keys: [...]}``: the public keys whose tokens may be live (none with HS256)."""
-    document = ctx.signer.jwks()
+    """``{keys: [...]}``: the public keys whose tokens may be live (access tokens' and id
+    tokens')."""
+    document = ctx.jwks()
     key = tuple(str(entry.get("kid")) for entry in document["keys"])
     rendered = _documents(request, "rendered_jwks").get(key, lambda: document)
     return _answer(request, rendered, ctx.settings.jwks_max_age)
 
 
 def _metadata(request: Request, base: str, ctx: Ctx) -> Response:
+    alg = ctx.id_token_signer.algorithm
     document = _documents(request, "rendered_metadata").get(
-        base, lambda: metadata(ctx.settings, base)
+        (base, alg), lambda: metadata(ctx.settings, base, alg)
     )
     return _answer(request, document, METADATA_MAX_AGE)
 

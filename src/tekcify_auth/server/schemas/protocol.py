@@ -36,6 +36,7 @@ PROTOCOL_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         {
             "access_token": _STRING, "token_type": {"type": "string", "enum": ["Bearer"]},
             "expires_in": _INTEGER, "refresh_token": _STRING, "scope": _STRING,
+            "id_token": _STRING,
         },
     ),
     "Introspection": _object(
@@ -73,6 +74,14 @@ PROTOCOL_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
             "grant_types_supported": _STRINGS, "response_types_supported": _STRINGS,
             "scopes_supported": _STRINGS, "claims_supported": _STRINGS,
             "code_challenge_methods_supported": _STRINGS,
+            "subject_types_supported": _STRINGS,
+            "id_token_signing_alg_values_supported": _STRINGS,
+            "response_modes_supported": _STRINGS, "prompt_values_supported": _STRINGS,
+            "acr_values_supported": _STRINGS, "claim_types_supported": _STRINGS,
+            "request_parameter_supported": {"type": "boolean"},
+            "request_uri_parameter_supported": {"type": "boolean"},
+            "claims_parameter_supported": {"type": "boolean"},
+            "require_request_uri_registration": {"type": "boolean"},
         },
     ),
 }

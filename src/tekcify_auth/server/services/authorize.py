@@ -30,6 +30,13 @@ application's scopes are requested (RFC 6749 §3.3 allows such a default).
 session ends when that token expires. (First-party logins, ``/api/auth/login``,
 always get a refresh token: the Node contract.)
 
+**OpenID Connect** (``services/oidc/``): ``nonce`` is kept with the code and returned in
+the id token exactly; ``max_age``, ``login_hint`` and ``id_token_hint`` are read here and
+acted on by the pages. ``request`` and ``request_uri`` are not supported and answered
+``request_not_supported`` / ``request_uri_not_supported`` (OIDC Core §6). The errors of
+:data:`OIDC_REDIRECTED` go to the validated redirect URI whoever the browser is (OIDC
+Core §3.1.2.6: a ``prompt=none`` request must get its answer there).
+
 **Codes** are 256-bit random strings, stored as their SHA-256, living
 ``TEKCIFY_AUTHORIZATION_CODE_TTL`` seconds (60 at most), bound to the client, the exact
 redirect URI of the request and the challenge. :func:`redeem_code` spends a code with
@@ -49,10 +56,10 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import delete, select, update
@@ -75,6 +82,7 @@ from .tokens import (
 __all__ = [
     "AUTHORIZE_PATH",
     "OFFLINE_ACCESS",
+    "OIDC_REDIRECTED",
     "AuthorizationRequest",
     "CodeRefused",
     "PageError",
@@ -106,6 +114,14 @@ _LOOPBACK: Final = re.compile(
     r"(?P<rest>[/?][^#]*)?"
 )
 _PROMPTS: Final = frozenset({"none", "login", "consent", "select_account"})
+MAX_NONCE_LENGTH: Final = 2048
+MAX_HINT_LENGTH: Final = 8192
+#: Errors sent to the redirect URI even to a browser that never consented (OIDC Core
+#: §3.1.2.6, §6): the application asked a question only that answer settles.
+OIDC_REDIRECTED: Final = frozenset({
+    "login_required", "consent_required", "interaction_required",
+    "account_selection_required", "request_not_supported", "request_uri_not_supported",
+})
 _REVOKED_REUSE: Final = "authorization_code_reuse"
 
 
@@ -156,6 +172,10 @@ class AuthorizationRequest:
     code_challenge: str
     prompt: frozenset[str]
     query: tuple[tuple[str, str], ...]
+    nonce: str | None = None
+    max_age: int | None = None
+    login_hint: str | None = None
+    id_token_hint: str | None = None
 
     def error(self, error: str, description: str) -> RedirectError:
         """A :class:`RedirectError` to this request's redirect URI."""
@@ -168,10 +188,13 @@ class AuthorizationRequest:
         """This request as a path on this server (``/api/oauth/authorize?...``).
 
         ``without_prompts`` are dropped from ``prompt``, so a request asking for
-        ``prompt=login`` does not ask again once the user has signed in.
+        ``prompt=login`` does not ask again once the user has signed in; ``max_age``
+        goes with them, for the same reason (``max_age=0`` would ask for ever).
         """
         pairs: list[tuple[str, str]] = []
         for name, value in self.query:
+            if name == "max_age" and without_prompts:
+                continue
             if name == "prompt" and without_prompts:
                 value = " ".join(p for p in value.split() if p not in without_prompts)
                 if not value:
@@ -297,7 +320,37 @@ def validate_request(
     return AuthorizationRequest(
         client=client, redirect_uri=redirect_uri, scopes=scopes, state=state,
         code_challenge=challenge, prompt=prompt, query=tuple(pairs),
+        **_oidc_parameters(params, fail),
     )
+
+
+def _oidc_parameters(
+    params: Mapping[str, list[str]], fail: Callable[[str, str], RedirectError]
+) -> dict[str, Any]:
+    """``nonce``, ``max_age``, ``login_hint``, ``id_token_hint`` (OIDC Core §3.1.2.1);
+    ``request`` and ``request_uri`` refused (§6.1, §6.2)."""
+    if "request" in params:
+        raise fail("request_not_supported", "Request objects (request) are not supported")
+    if "request_uri" in params:
+        raise fail("request_uri_not_supported", "request_uri is not supported")
+    if _single(params, "response_mode") not in (None, "query"):
+        # Discovery lists query alone; another mode would answer where the client is
+        # not listening (OAuth 2.0 Multiple Response Types §2.1).
+        raise fail("invalid_request", "Only response_mode=query is supported")
+    nonce = _single(params, "nonce")
+    if nonce is not None and not 0 < len(nonce) <= MAX_NONCE_LENGTH:
+        raise fail("invalid_request", f"nonce must be 1 to {MAX_NONCE_LENGTH} characters")
+    raw_age = _single(params, "max_age")
+    max_age = None
+    if raw_age is not None:
+        if not raw_age.isascii() or not raw_age.isdigit() or len(raw_age) > 10:
+            raise fail("invalid_request", "max_age must be a whole number of seconds")
+        max_age = int(raw_age)
+    hints = {name: _single(params, name) or None for name in ("login_hint", "id_token_hint")}
+    for name, value in hints.items():
+        if value is not None and len(value) > MAX_HINT_LENGTH:
+            raise fail("invalid_request", f"{name} is too long")
+    return {"nonce": nonce, "max_age": max_age, **hints}
 
 
 def _requested_scopes(params: Mapping[str, list[str]], client: Application) -> tuple[str, ...]:
@@ -345,11 +398,16 @@ def issue_code(
     request: AuthorizationRequest,
     user_id: str,
     amr: str = DEFAULT_AMR,
+    *,
+    auth_time: datetime | None = None,
+    browser_session_id: str | None = None,
 ) -> str:
     """Store a new code for ``user_id`` bound to ``request``; returns the code itself.
 
     ``amr`` is how the user signed in on the pages (space-separated RFC 8176 values): the
-    session the code opens, and its access tokens, carry it.
+    session the code opens, and its access tokens, carry it. ``auth_time`` (when) and
+    ``browser_session_id`` (the sign-in's session) go to the id tokens, with the
+    request's ``nonce``.
     """
     now = ctx.clock()
     code = secrets.token_urlsafe(32)
@@ -360,6 +418,7 @@ def issue_code(
             redirect_uri=request.redirect_uri, code_challenge=request.code_challenge,
             scopes=" ".join(request.scopes), created_at=now,
             expires_at=now + timedelta(seconds=ctx.settings.authorization_code_ttl), amr=amr,
+            nonce=request.nonce, auth_time=auth_time, browser_session_id=browser_session_id,
         )
     )
     db.flush()
@@ -482,6 +541,14 @@ def redeem_code(
         update(AuthorizationCode)
         .where(AuthorizationCode.id == row.id)
         .values(session_id=pair.session_id)
+        .execution_options(synchronize_session=False)
+    )
+    # OpenID Connect: id tokens of this session, refreshed ones too, say when and in which
+    # sign-in the user authenticated (auth_time, sid).
+    db.execute(
+        update(UserSession)
+        .where(UserSession.id == pair.session_id)
+        .values(auth_time=row.auth_time, browser_session_id=row.browser_session_id)
         .execution_options(synchronize_session=False)
     )
     return pair

@@ -7,7 +7,8 @@ that request and its PKCE ``code_verifier``. A confidential client authenticates
 among concurrent redemptions) are :func:`~.authorize.redeem_code`'s. A request missing
 a parameter is ``invalid_request`` and does not spend the code: it is not a redemption.
 The answer has an access token for the session the code starts, and a refresh token
-only when the code's scopes include ``offline_access`` (OpenID Connect Core §11).
+only when the code's scopes include ``offline_access`` (OpenID Connect Core §11), and
+an id token when they include ``openid``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..errors import OAuthError
 from .authorize import CodeRefused, Redemption, redeem_code
 from .client_auth import invalid_client
 from .grants import Grant, IssuedTokens, TokenRequest, register_grant
+from .oidc import id_tokens
 from .tokens import TokenPair
 
 __all__: list[str] = []
@@ -36,10 +38,15 @@ def _authorization_code_grant(ctx: ServerContext, request: TokenRequest) -> Issu
     try:
         with ctx.db.write() as db:
             pair = redeem_code(db, ctx, asked)
+            # OpenID Connect: with openid granted, an id token (services/oidc/id_tokens.py).
+            id_token = id_tokens.id_token_for_session(
+                db, ctx, issuer=request.issuer, session_id=pair.session_id,
+                access_token=pair.access_token, with_nonce=True,
+            )
     except CodeRefused as exc:
         raise OAuthError("invalid_grant", exc.message) from None
     refresh = pair.refresh_token if isinstance(pair, TokenPair) else None
-    return IssuedTokens(pair.access_token, pair.expires_in, pair.scope, refresh)
+    return IssuedTokens(pair.access_token, pair.expires_in, pair.scope, refresh, id_token)
 
 
 register_grant(

@@ -23,6 +23,7 @@ from ..context import ServerContext
 from ..errors import OAuthError
 from . import tokens
 from .applications import ClientFacts
+from .oidc import id_tokens
 
 __all__ = [
     "COMMON_PARAMS",
@@ -52,6 +53,8 @@ class TokenRequest:
     client: ClientFacts | None
     address: str | None = None
     user_agent: str | None = None
+    #: The OpenID Connect issuer (the base URL the request came to): id tokens' ``iss``.
+    issuer: str = ""
 
     def require(self, name: str) -> str:
         """The parameter ``name``; raises ``invalid_request`` when it is missing."""
@@ -69,9 +72,10 @@ class IssuedTokens:
     expires_in: int
     scope: str
     refresh_token: str | None = None
+    id_token: str | None = None
 
     def body(self) -> dict[str, str | int]:
-        """``{access_token, token_type, expires_in, refresh_token?, scope}``."""
+        """``{access_token, token_type, expires_in, refresh_token?, scope, id_token?}``."""
         body: dict[str, str | int] = {
             "access_token": self.access_token,
             "token_type": "Bearer",
@@ -80,6 +84,8 @@ class IssuedTokens:
         if self.refresh_token is not None:
             body["refresh_token"] = self.refresh_token
         body["scope"] = self.scope
+        if self.id_token is not None:
+            body["id_token"] = self.id_token
         return body
 
 
@@ -152,9 +158,18 @@ def _refresh_token_grant(ctx: ServerContext, request: TokenRequest) -> IssuedTok
                     "invalid_scope",
                     "scope must be the scope granted to this refresh token (or be omitted)",
                 )
+            # OIDC Core §12.2: a session opened with openid gets a new id token.
+            id_token = None
+            if client_id is not None and id_tokens.OPENID in pair.scope.split():
+                id_token = id_tokens.id_token_for_session(
+                    db, ctx, issuer=request.issuer, session_id=pair.session_id,
+                    access_token=pair.access_token, with_nonce=False,
+                )
     except tokens.RefreshRefused as exc:
         raise OAuthError("invalid_grant", exc.message) from None
-    return IssuedTokens(pair.access_token, pair.expires_in, pair.scope, pair.refresh_token)
+    return IssuedTokens(
+        pair.access_token, pair.expires_in, pair.scope, pair.refresh_token, id_token
+    )
 
 
 register_grant(Grant("refresh_token", frozenset({"refresh_token"}), _refresh_token_grant))

@@ -12,6 +12,11 @@ or, unset, a secret generated in ``TEKCIFY_DATA_DIR/key_encryption_secret`` (mod
 A database dump or backup alone therefore holds no usable signing key. Instances on
 several hosts must share that secret (set the variable, or copy the file); an instance
 with another one refuses to start, naming the key it cannot decrypt.
+
+**ID tokens** are always signed asymmetrically (:func:`build_id_token_signer`): by the
+access key when there is one, else (HS256) by an RS256 key of their own in the same
+table, sealed with the same secret (so an HS256 server needs the key-encryption secret
+too, shared by its instances as it already is for the TOTP secrets).
 """
 
 from __future__ import annotations
@@ -28,7 +33,15 @@ from tekcify_auth._keys import load_hmac_key
 
 from ..db.engine import Database
 from ..settings import Settings
-from .keystore import KeyCache, KeyCipher, load_published, load_snapshot, settle_signing_alg
+from .keystore import (
+    ID_TOKEN,
+    KeyCache,
+    KeyCipher,
+    load_published,
+    load_snapshot,
+    settle_id_token_key,
+    settle_signing_alg,
+)
 from .signing import (
     HmacSigner,
     HmacTransitionSigner,
@@ -40,6 +53,7 @@ from .signing import (
 
 __all__ = [
     "KEK_FILE_NAME",
+    "build_id_token_signer",
     "build_signer",
     "key_cipher",
     "load_or_create_secret",
@@ -173,3 +187,28 @@ def build_signer(
         f"{snapshot.signing_alg}{adopted} with key {snapshot.signing_kid} from the database "
         f"(private keys encrypted with {where}; rotate with `tekcify-auth keys rotate`)"
     )
+
+
+def build_id_token_signer(
+    settings: Settings, db: Database, clock: Callable[[], datetime], access: Signer
+) -> KeyRingSigner:
+    """The signer of id tokens: ``access`` when it has keys (RS256, ES256, EdDSA), else
+    a ring over the ``id_token`` RS256 keys (:func:`~.keystore.settle_id_token_key`).
+
+    Raises :class:`~tekcify_auth.server.settings.SettingsError` when a stored key cannot
+    be decrypted with this server's key-encryption secret.
+    """
+    with db.write() as session:
+        own = settle_id_token_key(
+            session, access.algorithm, lambda: key_cipher(settings)[0], clock()
+        )
+    if not own and isinstance(access, KeyRingSigner):
+        return access
+    cache = KeyCache(key_cipher(settings)[0])
+
+    def load() -> KeySnapshot:
+        with db.read() as session:
+            return load_snapshot(session, settings, cache, clock(), ID_TOKEN)
+
+    ring = KeyRing(load, interval=settings.key_reload_interval, clock=lambda: clock().timestamp())
+    return KeyRingSigner(ring)

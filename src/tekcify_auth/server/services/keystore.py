@@ -38,6 +38,13 @@ and refuses a different one, explaining what resource servers would see, so a re
 with a forgotten or mistyped variable never changes what the tokens are signed with. An
 unset variable means the recorded algorithm. :func:`switch_signing_alg` (``tekcify-auth
 keys switch-alg``) changes it on purpose.
+
+**ID tokens** (OpenID Connect) are always signed asymmetrically. When access tokens
+are (RS256, ES256, EdDSA) the same key signs both; with HS256 a key of purpose
+``id_token``, RS256 (the algorithm every OIDC client accepts), does
+(:func:`settle_id_token_key`, made at start-up), with the same states, published in the
+same JWKS, rotated by the same ``keys rotate`` and revoked by ``keys revoke``. Every
+function here takes the ``purpose`` it acts on (``access`` unless said otherwise).
 """
 
 from __future__ import annotations
@@ -65,7 +72,10 @@ from ..settings import Settings, SettingsError
 from .signing import KeySnapshot, PublishedKey, Successor
 
 __all__ = [
+    "ACCESS",
     "ACTIVATION_MARGIN",
+    "ID_TOKEN",
+    "ID_TOKEN_ALG",
     "RETENTION_MARGIN",
     "KeyCache",
     "KeyCipher",
@@ -86,6 +96,7 @@ __all__ = [
     "retention",
     "revoke_key",
     "rotate_key",
+    "settle_id_token_key",
     "settle_signing_alg",
     "switch_signing_alg",
 ]
@@ -100,6 +111,13 @@ ACTIVATION_MARGIN: Final = 10
 SESSION_REVOKED_REASON: Final = "signing_key_revoked"
 #: RSA modulus size of generated RS256 keys.
 RSA_KEY_SIZE: Final = 2048
+
+#: The key purposes: access tokens, and id tokens when access tokens are not RS256.
+ACCESS: Final = "access"
+ID_TOKEN: Final = "id_token"
+#: The algorithm of the id tokens' own key, with HS256 access tokens (OIDC Discovery 1.0
+#: §3: RS256 must be supported).
+ID_TOKEN_ALG: Final = "RS256"
 
 #: The ``server_state`` row holding the recorded signing algorithm.
 SIGNING_ALG_STATE: Final = "signing_alg"
@@ -204,6 +222,7 @@ class KeyInfo:
     state: str
     activates_at: datetime | None = None
     revoked_at: datetime | None = None
+    purpose: str = ACCESS
 
     def age(self, now: datetime) -> timedelta:
         """Time since the key was made."""
@@ -251,7 +270,7 @@ def _info(row: SigningKey, settings: Settings, now: datetime) -> KeyInfo:
         until = row.retired_at + retention(settings)
     return KeyInfo(
         row.kid, row.alg, row.created_at, row.retired_at, until, state,
-        _activates(row), row.revoked_at,
+        _activates(row), row.revoked_at, row.purpose,
     )
 
 
@@ -261,23 +280,28 @@ def _lock(db: Session) -> None:
         locks.xact_lock(db, locks.KEYSTORE)
 
 
-def _unretired(at: datetime) -> Any:
-    """The SQL condition of keys not revoked and not retired at ``at`` (active or next)."""
-    return SigningKey.revoked_at.is_(None) & or_(
-        SigningKey.retired_at.is_(None), SigningKey.retired_at > at
+def _unretired(at: datetime, purpose: str = ACCESS) -> Any:
+    """The SQL condition of ``purpose``'s keys not revoked and not retired at ``at``
+    (active or next)."""
+    return (
+        (SigningKey.purpose == purpose)
+        & SigningKey.revoked_at.is_(None)
+        & or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > at)
     )
 
 
-def _active(db: Session, now: datetime) -> list[SigningKey]:
+def _active(db: Session, now: datetime, purpose: str = ACCESS) -> list[SigningKey]:
     """The keys that sign at ``now`` or will (active, next), latest activation first."""
-    rows = db.execute(select(SigningKey).where(_unretired(now))).scalars()
+    rows = db.execute(select(SigningKey).where(_unretired(now, purpose))).scalars()
     return sorted(rows, key=lambda row: (_activates(row), row.created_at), reverse=True)
 
 
 def _add_key(
-    db: Session, cipher: KeyCipher, alg: str, now: datetime, at: datetime | None = None
+    db: Session, cipher: KeyCipher, alg: str, now: datetime, at: datetime | None = None,
+    purpose: str = ACCESS,
 ) -> SigningKey:
-    """A new key that signs from ``at`` (``None``: now); every other one retires then."""
+    """A new key that signs from ``at`` (``None``: now); every other one of its
+    ``purpose`` retires then."""
     at = now if at is None else at
     key = generate_key(alg)
     kid = key.thumbprint()
@@ -285,10 +309,10 @@ def _add_key(
     row = SigningKey(
         kid=kid, alg=alg, public_jwk=json.dumps(public, sort_keys=True),
         private_key=cipher.seal(key.as_der(private=True), kid, alg),
-        created_at=now, activates_at=at, retired_at=None, revoked_at=None,
+        created_at=now, activates_at=at, retired_at=None, revoked_at=None, purpose=purpose,
     )
     # Retire first: the new row must be the only one left that signs after ``at``.
-    db.execute(update(SigningKey).where(_unretired(at)).values(retired_at=at))
+    db.execute(update(SigningKey).where(_unretired(at, purpose)).values(retired_at=at))
     db.add(row)
     db.flush()
     return row
@@ -311,7 +335,9 @@ def _delete_expired(db: Session, settings: Settings, now: datetime) -> tuple[str
     return expired
 
 
-def _rotatable_alg(db: Session, settings: Settings) -> str:
+def _rotatable_alg(db: Session, settings: Settings, purpose: str = ACCESS) -> str:
+    if purpose == ID_TOKEN:
+        return ID_TOKEN_ALG
     alg = recorded_signing_alg(db) or settings.signing_alg or "HS256"
     if alg not in _KEY_CLASSES:
         raise ValueError(f"the server signs with {alg}, which has no key to rotate")
@@ -319,25 +345,29 @@ def _rotatable_alg(db: Session, settings: Settings) -> str:
 
 
 def rotate_key(
-    db: Session, settings: Settings, cipher: KeyCipher, now: datetime, *, immediate: bool = False
+    db: Session, settings: Settings, cipher: KeyCipher, now: datetime, *, immediate: bool = False,
+    purpose: str = ACCESS,
 ) -> Rotation:
-    """Add the next key of the recorded algorithm; it signs :func:`publication_delay`
-    from ``now`` (``immediate``: at once), when the active key retires.
+    """Add the next key of the recorded algorithm (``id_token``: RS256); it signs
+    :func:`publication_delay` from ``now`` (``immediate``: at once), when the active key
+    of its ``purpose`` retires.
 
     ``db`` must be a write session. Keys whose retention has ended are deleted. Raises
-    :class:`ValueError` when the recorded algorithm is HS256 (no key to rotate), and
-    :class:`KeyPending` when a next key already waits (unless ``immediate``: then the
+    :class:`ValueError` when the recorded algorithm is HS256 (no access key to rotate),
+    and :class:`KeyPending` when a next key already waits (unless ``immediate``: then the
     waiting key retires unused with the active one).
     """
     _lock(db)
-    alg = _rotatable_alg(db, settings)
-    waiting = [row for row in _active(db, now) if key_state(row, settings, now) == "next"]
+    alg = _rotatable_alg(db, settings, purpose)
+    waiting = [
+        row for row in _active(db, now, purpose) if key_state(row, settings, now) == "next"
+    ]
     if waiting and not immediate:
         raise KeyPending(_info(waiting[0], settings, now))
-    retired = tuple(row.kid for row in _active(db, now))
+    retired = tuple(row.kid for row in _active(db, now, purpose))
     expired = _delete_expired(db, settings, now)
     at = now if immediate else now + publication_delay(settings)
-    row = _add_key(db, cipher, alg, now, at)
+    row = _add_key(db, cipher, alg, now, at, purpose)
     return Rotation(_info(row, settings, now), retired, expired, at)
 
 
@@ -386,11 +416,13 @@ def revoke_key(
     if state == "active":
         if not replace:
             raise RevokeRefused(kid)
-        replacement = _add_key(db, cipher(), _rotatable_alg(db, settings), now)
+        replacement = _add_key(
+            db, cipher(), _rotatable_alg(db, settings, row.purpose), now, purpose=row.purpose
+        )
     elif state == "next":
         # The active key was to retire when this one took over: it goes on signing.
         handing = [
-            other for other in _active(db, now)
+            other for other in _active(db, now, row.purpose)
             if other.kid != kid and other.retired_at is not None
         ]
         restored = tuple(other.kid for other in handing)
@@ -520,6 +552,27 @@ def settle_signing_alg(
     return alg
 
 
+def settle_id_token_key(
+    db: Session, access_alg: str, cipher: Callable[[], KeyCipher], now: datetime
+) -> bool:
+    """Whether id tokens have keys of their own (``access_alg`` is HS256).
+
+    Then an active ``id_token`` key is made when there is none (``cipher`` is called
+    only then); with asymmetric access tokens, the access key signs id tokens too and
+    any ``id_token`` key still signing retires (published until its tokens expire).
+    ``db`` must be a write session.
+    """
+    _lock(db)
+    if access_alg != "HS256":
+        db.execute(
+            update(SigningKey).where(_unretired(now, ID_TOKEN)).values(retired_at=now)
+        )
+        return False
+    if not _active(db, now, ID_TOKEN):
+        _add_key(db, cipher(), ID_TOKEN_ALG, now, purpose=ID_TOKEN)
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Switch:
     """The outcome of :func:`switch_signing_alg`.
@@ -629,11 +682,12 @@ class KeyCache:
 
 
 def _live_rows(
-    db: Session, settings: Settings, now: datetime
+    db: Session, settings: Settings, now: datetime, purpose: str = ACCESS
 ) -> list[tuple[SigningKey, str]]:
-    """The published keys (active, next, retired) and their states at ``now``."""
+    """The published keys of ``purpose`` (active, next, retired) and their states."""
     rows = db.execute(
         select(SigningKey).where(
+            SigningKey.purpose == purpose,
             SigningKey.revoked_at.is_(None),
             or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now - retention(settings)),
         )
@@ -654,14 +708,15 @@ class NoActiveKey(RuntimeError):
 
 
 def load_snapshot(
-    db: Session, settings: Settings, cache: KeyCache, now: datetime
+    db: Session, settings: Settings, cache: KeyCache, now: datetime, purpose: str = ACCESS
 ) -> KeySnapshot:
-    """The active key, the next one and every published one, as they are in the database.
+    """The active key, the next one and every published one of ``purpose``, as they are
+    in the database.
 
     Raises :class:`NoActiveKey` when no key is active, :class:`SettingsError` when the
     active or the next key does not decrypt.
     """
-    rows = _live_rows(db, settings, now)
+    rows = _live_rows(db, settings, now, purpose)
     waiting = sorted((row for row, state in rows if state == "next"), key=_activates)
     if rows and rows[0][1] == "active":
         signing = rows[0][0]

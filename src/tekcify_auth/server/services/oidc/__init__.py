@@ -1,0 +1,1 @@
+"""OpenID Connect: id tokens and their hints (``id_tokens.py``)."""
