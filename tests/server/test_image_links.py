@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import JSON, column, insert, select, table, text
 
 from tekcify_auth.server.db.applications import Application
 from tekcify_auth.server.db.engine import Database
@@ -72,7 +72,14 @@ def test_the_migration_strips_the_host_from_our_image_links(fresh_database: str)
                  "avatar_url": url, "created_at": now, "updated_at": now}
                 for name, url in stored.items()
             ])
-            session.execute(insert(Application).values(
+            # A lightweight table: the model's own insert adds later columns' defaults.
+            applications_0004 = table(
+                "applications", column("client_id"), column("owner_id"), column("name"),
+                column("redirect_uris", JSON), column("authorized_origins", JSON),
+                column("scopes", JSON), column("logo_url"), column("created_at"),
+                column("updated_at"),
+            )
+            session.execute(insert(applications_0004).values(
                 client_id="app", owner_id="evil", name="App", redirect_uris=[],
                 authorized_origins=[], scopes=[], logo_url="http://tracker.evil.example" + LOGO,
                 created_at=now, updated_at=now,

@@ -79,6 +79,7 @@ _SCHEMAS: Final[dict[str, dict[str, Any]]] = {
 }
 
 _PAGE: Final = {"text/html": {"schema": {"type": "string"}}}
+_TOO_LARGE_PAGE: Final = "The form is too large"
 
 #: The 429 of the endpoints that authenticate clients (``services/client_auth.py``).
 _CLIENT_AUTH_LIMITED: Final = (
@@ -207,6 +208,20 @@ ANSWERS: Final[Mapping[tuple[str, str], Mapping[int, str | dict[str, Any]]]] = {
         },
         400: {"description": "The request cannot be redirected: an error page",
               "content": _PAGE},
+    },
+    **{(method, "/api/oauth/logout"): {
+        303: {
+            "description": "Back to the registered post_logout_redirect_uri, with state",
+            "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+        },
+        400: {"description": "The request is not valid: an error page, no redirect",
+              "content": _PAGE},
+        413: {"description": _TOO_LARGE_PAGE, "content": _PAGE},
+    } for method in ("get", "post")},
+    ("get", "/api/auth/account/social"): {403: _FIRST_PARTY},
+    ("delete", "/api/auth/account/social/{provider}"): {
+        403: _FIRST_PARTY, 404: "No such provider is connected",
+        409: "It is the account's last way to sign in",
     },
     ("post", "/api/auth/email/verify"): {
         400: "The link or code is not valid, expired, used or locked",
