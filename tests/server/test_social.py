@@ -5,7 +5,8 @@ provider's. The upstream is the npm ``oidc-provider`` (OpenID Certified) where a
 provider's behaviour is the point (sign-up, linking), and a small provider of the test
 (:class:`~social_support.FakeUpstream`) where the answer must be one no certified
 provider sends: an id token with ``alg: none``, signed by another key, for another
-nonce or another client.
+nonce or another client. A second instance of our own server (``tekcify-auth serve``)
+is the upstream of the same sign-up and linking cases too.
 """
 
 from __future__ import annotations
