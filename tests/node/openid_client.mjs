@@ -10,7 +10,8 @@
 //
 // Steps:
 //   discover  the configuration openid-client read from /.well-known/openid-configuration;
-//   start     a new PKCE verifier, nonce and state, and the authorization URL carrying them;
+//   start     a new PKCE verifier, nonce and state, and the authorization URL carrying them
+//             ({withoutNonce}: all but the nonce);
 //   callback  {callbackUrl, verifier, nonce, state}: the code exchange, with the id token
 //             validated (signature, iss, aud, exp, nonce), then userinfo, a refresh (and its
 //             new id token), and the end-session URL openid-client builds with
@@ -65,7 +66,8 @@ const steps = {
       scope: c.scope,
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
-      nonce,
+      // {withoutNonce}: the request carries none (the test then expects one anyway).
+      ...(c.withoutNonce ? {} : { nonce }),
       state,
     });
     return { url: url.href, verifier, nonce, state };

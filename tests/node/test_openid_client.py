@@ -205,10 +205,10 @@ def test_openid_client_signs_in_refreshes_and_signs_out(
 
 
 def started_and_called_back(
-    rp: RelyingParty, server: ServerProcess
+    rp: RelyingParty, server: ServerProcess, **start: Any
 ) -> tuple[dict[str, Any], str]:
     """A new user through the pages: openid-client's start and the callback URL."""
-    started = rp.step("start")
+    started = rp.step("start", **start)
     user = sign_up(server)
     browser = Browser(server.url)
     try:
@@ -227,6 +227,18 @@ def test_openid_client_refuses_an_id_token_with_a_nonce_it_did_not_send(
     assert altered["ok"] is False
     assert altered["error"]["code"] == "OAUTH_JWT_CLAIM_COMPARISON_FAILED", altered["error"]
     assert '"nonce"' in altered["error"]["cause"], altered["error"]
+
+
+def test_openid_client_refuses_an_id_token_without_the_nonce_it_expects(
+    openid_client: Path, hs_server: ServerProcess, owner: User
+) -> None:
+    rp = RelyingParty(openid_client, hs_server, register(hs_server, owner, public=True))
+    started, callback = started_and_called_back(rp, hs_server, withoutNonce=True)
+    missing = rp.run("callback", callbackUrl=callback, verifier=started["verifier"],
+                     nonce=started["nonce"], state=started["state"], logoutState="s")
+    assert missing["ok"] is False
+    assert missing["error"]["code"] == "OAUTH_INVALID_RESPONSE", missing["error"]
+    assert '"nonce" (nonce) claim missing' in missing["error"]["cause"], missing["error"]
 
 
 def test_openid_client_refuses_a_callback_with_another_state(
