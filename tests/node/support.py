@@ -65,24 +65,44 @@ def installed(folder: Path) -> bool:
 def install(folder: Path, progress: IO[str]) -> None:
     """``npm install`` the exact version into ``folder`` unless it is there (one at a time);
     npm's progress (one line per download) goes to ``progress``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another test session may be installing it now
-        if installed(folder):
-            return
-        stand_in = folder / "stand-in-auth-core-client"
-        stand_in.mkdir(exist_ok=True)
-        (stand_in / "package.json").write_text(json.dumps({
+
+    def stand_in(folder: Path) -> dict[str, Any]:
+        made = folder / "stand-in-auth-core-client"
+        made.mkdir(exist_ok=True)
+        (made / "package.json").write_text(json.dumps({
             "name": MISSING_DEPENDENCY, "version": "2.0.0",
             "description": f"stand-in: not published, and never required by {PACKAGE} "
                            f"{VERSION}'s dist/",
         }, indent=2) + "\n", "utf-8")
+        return {"overrides": {MISSING_DEPENDENCY: f"file:./{made.name}"}}
+
+    npm_install(folder, {PACKAGE: VERSION}, lambda: installed(folder), progress,
+                prepare=stand_in)
+
+
+def npm_install(
+    folder: Path,
+    dependencies: dict[str, str],
+    ready: Callable[[], bool],
+    progress: IO[str],
+    prepare: Callable[[Path], dict[str, Any]] | None = None,
+) -> None:
+    """``npm install`` ``dependencies`` (name -> version range) into ``folder`` unless
+    ``ready()`` says they are there, one session at a time (a lock file in ``folder``);
+    ``prepare(folder)`` may add fields to the package.json written there (``overrides``).
+    npm's progress (one line per download) goes to ``progress``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another test session may be installing it now
+        if ready():
+            return
+        extra = prepare(folder) if prepare is not None else {}
         (folder / "package.json").write_text(json.dumps({
             "name": "tekcify-auth-node-suite", "private": True,
-            "dependencies": {PACKAGE: VERSION},
-            "overrides": {MISSING_DEPENDENCY: f"file:./{stand_in.name}"},
+            "dependencies": dependencies, **extra,
         }, indent=2) + "\n", "utf-8")
-        print(f"\ninstalling {PACKAGE}@{VERSION} with npm into {folder} (once per machine) ...",
+        names = " ".join(f"{name}@{version}" for name, version in dependencies.items())
+        print(f"\ninstalling {names} with npm into {folder} (once per machine) ...",
               file=progress, flush=True)
         done = subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts",
@@ -90,8 +110,8 @@ def install(folder: Path, progress: IO[str]) -> None:
             cwd=folder, stdout=progress, stderr=progress, stdin=subprocess.DEVNULL,
             timeout=600, check=False,
         )
-        if done.returncode != 0 or not installed(folder):
-            raise RuntimeError(f"npm install {PACKAGE}@{VERSION} failed ({done.returncode})")
+        if done.returncode != 0 or not ready():
+            raise RuntimeError(f"npm install {names} failed ({done.returncode})")
 
 
 @dataclass(frozen=True)

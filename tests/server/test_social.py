@@ -5,7 +5,8 @@ provider's. The upstream is the npm ``oidc-provider`` (OpenID Certified) where a
 provider's behaviour is the point (sign-up, linking), and a small provider of the test
 (:class:`~social_support.FakeUpstream`) where the answer must be one no certified
 provider sends: an id token with ``alg: none``, signed by another key, for another
-nonce or another client.
+nonce or another client. A second instance of our own server (``tekcify-auth serve``)
+is the upstream of the same sign-up and linking cases too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import pyotp
@@ -26,6 +28,8 @@ from fastapi import FastAPI
 from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
+from e2e.support import ServerProcess, forms_of
+from node.support import mail_to, six_digit_code
 from tekcify_auth.server import create_app
 from tekcify_auth.server.db.models import User
 from tekcify_auth.server.db.security import SecurityActivity
@@ -616,3 +620,146 @@ def test_oidc_provider_identity_is_linked_after_signing_in_to_the_account(real: 
     with httpx.Client(timeout=30) as browser:
         upstream_sign_in(real, browser, "mallory")
         assert signed_in_as(real, browser) == "ada@example.com"
+
+
+# -- with a second instance of our own server as the upstream -----------------------------
+
+
+@dataclass
+class OurUpstream:
+    """A second server of ours (``tekcify-auth serve``, SQLite) as provider ``ours``: its
+    application for our first server, registered by ``owner`` over its API."""
+
+    server: ServerProcess
+    owner_token: str
+    app: dict[str, Any]
+
+    def add_user(self, email: str, *, verified: bool) -> str:
+        """Register ``email`` on the upstream (verified with the mailed code); its id."""
+        with httpx.Client(base_url=self.server.url, timeout=30) as http:
+            made = http.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+            assert made.status_code == 201, made.text
+            if verified:
+                signed = http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+                assert signed.status_code == 200, signed.text
+                [mail] = mail_to(self.server, email)
+                done = http.post(
+                    "/api/auth/email/verify", json={"code": six_digit_code(mail)},
+                    headers={"Authorization": f"Bearer {signed.json()['accessToken']}"},
+                )
+                assert done.status_code == 200, done.text
+        user_id: str = made.json()["userId"]
+        return user_id
+
+    def redirect_to(self, callback: str) -> None:
+        """The application's redirect URI becomes our first server's callback."""
+        with httpx.Client(base_url=self.server.url, timeout=30) as http:
+            done = http.put(f"/api/applications/{self.app['clientId']}",
+                            json={"redirectUris": [callback]},
+                            headers={"Authorization": f"Bearer {self.owner_token}"})
+            assert done.status_code == 200, done.text
+
+
+@pytest.fixture
+def ours(start_site: StartSite, tmp_path: Path) -> Iterator[tuple[Site, OurUpstream]]:
+    """Our server with a second instance of our own server as provider ``ours``: a
+    generic provider on the upstream's discovery URL, scopes openid email profile."""
+    folder = tmp_path / "upstream"
+    folder.mkdir()
+    upstream_server = ServerProcess(folder)
+    try:
+        with httpx.Client(base_url=upstream_server.url, timeout=30) as http:
+            owner = {"email": "upstream-owner@example.com", "password": PASSWORD}
+            assert http.post("/api/auth/register", json=owner).status_code == 201
+            token = http.post("/api/auth/login", json=owner).json()["accessToken"]
+            made = http.post("/api/applications", headers={"Authorization": f"Bearer {token}"},
+                             json={"name": "First server", "scopes": ["openid", "email", "profile"],
+                                   "redirectUris": ["http://127.0.0.1:9/not-yet"]})
+            assert made.status_code == 201, made.text
+        upstream = OurUpstream(upstream_server, token, made.json())
+        more = (
+            '[providers.ours]\ndisplay_name = "Our Upstream"\n'
+            f'discovery_url = "{upstream_server.url}/.well-known/openid-configuration"\n'
+            f'client_id = "{upstream.app["clientId"]}"\n'
+            f'client_secret = "{upstream.app["clientSecret"]}"\n'
+        )
+        with start_site(more_toml=more) as site:
+            upstream.redirect_to(site.base + CALLBACK.format(name="ours"))
+            yield site, upstream
+    finally:
+        upstream_server.stop()
+
+
+def through_our_forms(
+    browser: httpx.Client, page: httpx.Response, upstream: str, email: str
+) -> httpx.Response:
+    """The upstream's (our own server's) login and consent pages, then on to the first
+    server, whose page it returns."""
+    for _ in range(3):
+        assert page.status_code == 200, page.text
+        if not str(page.url).startswith(upstream + "/"):
+            return page
+        forms = forms_of(page.text)
+        login = [f for f in forms if f.action.endswith("/api/oauth/login")]
+        consent = [f for f in forms if f.action.endswith("/consent")]
+        if login:
+            data = {**login[0].fields, "email": email, "password": PASSWORD}
+            target = login[0].action
+        elif consent:
+            data = {**consent[0].fields, "decision": "allow"}
+            target = consent[0].action
+        else:
+            return page
+        page = follow(browser, browser.post(urljoin(str(page.url), target), data=data))
+    return page
+
+
+def our_upstream_sign_in(
+    site: Site, upstream: OurUpstream, browser: httpx.Client, email: str
+) -> httpx.Response:
+    start = site.base + social_button(site.login_page(browser), "ours")
+    return through_our_forms(browser, follow(browser, browser.get(start)), upstream.server.url,
+                             email)
+
+
+def test_our_own_server_upstream_signs_a_new_user_up(
+    ours: tuple[Site, OurUpstream],
+) -> None:
+    site, upstream = ours
+    subject = upstream.add_user("newcomer@example.com", verified=True)
+    with httpx.Client(timeout=30) as browser:
+        page = our_upstream_sign_in(site, upstream, browser, "newcomer@example.com")
+        assert page.status_code == 200, page.text
+        assert signed_in_as(site, browser) == "newcomer@example.com"
+    user = site.user("newcomer@example.com")
+    assert user is not None
+    assert user.email_verified is True
+    [link] = site.links("newcomer@example.com")
+    assert (link.provider, link.subject) == ("ours", subject)
+
+
+def test_our_own_server_upstream_links_an_existing_account_on_a_verified_email(
+    ours: tuple[Site, OurUpstream],
+) -> None:
+    site, upstream = ours
+    site.add_user("ada@example.com", verified=True)
+    subject = upstream.add_user("ada@example.com", verified=True)
+    with httpx.Client(timeout=30) as browser:
+        our_upstream_sign_in(site, upstream, browser, "ada@example.com")
+        assert signed_in_as(site, browser) == "ada@example.com"
+    [link] = site.links("ada@example.com")
+    assert (link.provider, link.subject) == ("ours", subject)
+
+
+def test_our_own_server_upstream_with_an_unverified_email_is_not_linked(
+    ours: tuple[Site, OurUpstream],
+) -> None:
+    site, upstream = ours
+    site.add_user("ada@example.com", verified=True)
+    upstream.add_user("ada@example.com", verified=False)  # anyone may register it there
+    with httpx.Client(timeout=30) as browser:
+        page = our_upstream_sign_in(site, upstream, browser, "ada@example.com")
+        assert page.status_code == 200
+        assert "Sign in to your account first" in page.text
+        assert signed_in_as(site, browser) is None
+    assert site.links("ada@example.com") == []
