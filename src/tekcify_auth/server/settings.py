@@ -9,7 +9,6 @@ an operator can act on rather than a traceback.
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -36,6 +35,7 @@ from .hosts import parse_hosts, split_host
 from .proxies import parse_networks
 from .smtp_url import SmtpTarget, parse_smtp_url
 from .social_providers import Provider, parse_providers_file
+from .toml_file import read_table
 
 __all__ = [
     "DEFAULT_SCOPES", "SIGNING_ALGORITHMS", "Settings", "SettingsError", "load_settings",
@@ -107,21 +107,7 @@ def parse_scopes_file(path: Path) -> dict[str, str]:
     hold commas here). Raises :class:`ValueError` saying what is wrong, with the line
     for a syntax error.
     """
-    try:
-        with path.open("rb") as file:
-            document = tomllib.load(file)
-    except FileNotFoundError:
-        raise ValueError("there is no such file") from None
-    except OSError as exc:
-        raise ValueError(f"it cannot be read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ValueError("it is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"it is not valid TOML: {exc}") from None
-    others = sorted(key for key in document if key != "scopes")
-    if others:
-        raise ValueError(f"{others[0][:64]!r} is not allowed: the file holds a [scopes] table")
-    table = document.get("scopes")
+    table = read_table(path, "scopes", "a [scopes] table")
     if not isinstance(table, dict):
         raise ValueError('it has no [scopes] table of "name" = "description"')
     described: dict[str, str] = {}

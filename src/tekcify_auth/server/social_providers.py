@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
+
+from .toml_file import read_table
 
 __all__ = ["GITHUB", "PRESETS", "Provider", "github_endpoints", "parse_providers_file"]
 
@@ -214,22 +215,7 @@ def parse_providers_file(
     ``client_secret_env`` reads ``env`` (the process environment by default). Raises
     :class:`ValueError` saying what is wrong and where.
     """
-    try:
-        with path.open("rb") as file:
-            document = tomllib.load(file)
-    except FileNotFoundError:
-        raise ValueError("there is no such file") from None
-    except OSError as exc:
-        raise ValueError(f"it cannot be read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ValueError("it is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"it is not valid TOML: {exc}") from None
-    others = sorted(key for key in document if key != "providers")
-    if others:
-        raise ValueError(f"{others[0][:64]!r} is not allowed: the file holds [providers.NAME] "
-                         "tables")
-    tables = document.get("providers")
+    tables = read_table(path, "providers", "[providers.NAME] tables")
     if not isinstance(tables, dict) or not tables:
         raise ValueError("it has no [providers.NAME] table")
     if len(tables) > _MAX_PROVIDERS:

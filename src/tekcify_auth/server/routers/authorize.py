@@ -63,6 +63,7 @@ from ..services.password_reset import FORGOT_PAGE
 from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from ..services.social import flows as social_flows
 from ..services.social import links as social_links
+from ..services.tokens import DEFAULT_AMR
 from .deps import Ctx, client_address, user_agent
 from .images import BaseUrl, base_url_of, get_canonical
 from .text import server_router
@@ -626,18 +627,20 @@ def _signed_in(
     asked: AuthorizationRequest,
     user: User,
     client: accounts.Client,
+    amr: str = DEFAULT_AMR,
 ) -> Response:
+    """The page sign-in of ``user``, whose first factor (``amr``) was right: with MFA on,
+    the second step comes first (a password's, or a provider's in ``routers/social.py``)."""
     with ctx.db.write() as db:
         fresh = accounts.lock_signed_in_user(db, user.id, user.password_hash)
         if mfa.is_enabled(db, fresh.id):
-            # The password was right; the sign-in waits for its second factor.
             challenge = mfa_login.start_challenge(db, ctx, fresh)
             return _login_page(
                 browser, ctx, asked, email=fresh.email, mfa_token=challenge.mfa_token
             )
         token, _row = login_sessions.start_login_session(
             db, ctx, user.id, password_hash=user.password_hash, replacing=browser.login_token,
-            user_agent=client.user_agent, ip_address=client.address,
+            user_agent=client.user_agent, ip_address=client.address, amr=amr, via=client.via,
         )
     browser.set_login = token
     return _redirect(browser, ctx, asked.path(without_prompts=_LOGIN_PROMPTS), 303)

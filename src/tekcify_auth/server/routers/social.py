@@ -26,11 +26,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..context import ServerContext
-from ..db.models import User
 from ..errors import ApiError
 from ..schemas.base import Message
 from ..schemas.social import SocialProviderItem
-from ..services import accounts, activity, login_sessions, mfa, mfa_login, reauth
+from ..services import accounts, activity, reauth
 from ..services.authorize import AuthorizationRequest
 from ..services.social import flows, links
 from ..services.social.upstream import UpstreamError, authorization, identity
@@ -47,6 +46,7 @@ from .authorize import (
     _login_page,
     _page,
     _redirect,
+    _signed_in,
     _unverified,
     _verify_first,
 )
@@ -207,32 +207,10 @@ def callback(
     if _unverified(ctx, resolved.user):
         return _verify_first(browser, ctx, asked, resolved.user)
     try:
-        return _signed_in(browser, ctx, asked, resolved.user, client)
+        return _signed_in(browser, ctx, asked, resolved.user, client, FEDERATED_AMR)
     except ApiError:  # disabled, or its password changed, in the instant since
         return _login_page(browser, ctx, asked, status=401,
                            error="Your sign-in could not be completed; sign in again.")
-
-
-def _signed_in(
-    browser: _Browser, ctx: ServerContext, asked: AuthorizationRequest, user: User,
-    client: accounts.Client,
-) -> Response:
-    """The login page's sign-in (``routers/authorize.py``), for an identity at a provider:
-    with MFA on, the second step still comes first."""
-    with ctx.db.write() as db:
-        fresh = accounts.lock_signed_in_user(db, user.id, user.password_hash)
-        if mfa.is_enabled(db, fresh.id):
-            challenge = mfa_login.start_challenge(db, ctx, fresh)
-            return _login_page(
-                browser, ctx, asked, email=fresh.email, mfa_token=challenge.mfa_token
-            )
-        token, _row = login_sessions.start_login_session(
-            db, ctx, user.id, password_hash=user.password_hash, replacing=browser.login_token,
-            user_agent=client.user_agent, ip_address=client.address, amr=FEDERATED_AMR,
-            via=client.via,
-        )
-    browser.set_login = token
-    return _redirect(browser, ctx, asked.path(without_prompts=_LOGIN_PROMPTS), 303)
 
 
 def _sign_in_first(
