@@ -57,7 +57,8 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
@@ -650,6 +651,23 @@ def list_keys(db: Session, settings: Settings, now: datetime) -> list[KeyInfo]:
     return [_info(row, settings, now) for row, _ in _newest_first(rows, settings, now)]
 
 
+def _import_private(alg: str, der: bytes) -> Key:
+    """The private key of a sealed DER blob (:func:`KeyCache.private`).
+
+    An RSA key skips OpenSSL's consistency check of its parameters (40 ms a key, paid at
+    every start and by every reload that meets a new key): the blob is one this server
+    generated, and AES-GCM under the key-encryption secret has just proven it unchanged.
+    """
+    if alg == "RS256":
+        loaded = serialization.load_der_private_key(
+            der, password=None, unsafe_skip_rsa_key_validation=True
+        )
+        if not isinstance(loaded, rsa.RSAPrivateKey):
+            raise SettingsError([f"the stored {alg} key is not an RSA key"])
+        return RSAKey.import_key(loaded)
+    return _KEY_CLASSES[alg].import_key(der)
+
+
 class KeyCache:
     """Keys already decrypted or parsed, by ``kid``, so that reloads only query."""
 
@@ -665,7 +683,7 @@ class KeyCache:
             if self.cipher is None:
                 raise RuntimeError("this key cache holds public keys only")
             der = self.cipher.open(row.private_key, row.kid, row.alg)
-            key = _KEY_CLASSES[row.alg].import_key(der)
+            key = _import_private(row.alg, der)
             self._private[row.kid] = key
         return key
 
