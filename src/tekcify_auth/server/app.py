@@ -45,6 +45,7 @@ from .routers import (
     auth,
     authorize,
     connected_apps,
+    console,
     health,
     logout_pages,
     mfa,
@@ -196,6 +197,8 @@ def create_app(
         account_security.activity_router,
         passkeys.router,
         admin_routes.router,
+        # Last: the consoles' 404 page answers every console path no route above took.
+        console.fallback_router,
     )
     if settings.redis_url is not None:
         install_redis_handler(app)

@@ -6,14 +6,9 @@ carry it as ``next`` (a path on this server, ``/api/oauth/authorize?...``, and n
 else: another ``next`` is refused), the consent form as ``request`` (its query), and
 each POST validates it again from scratch (``services/authorize.py``).
 
-Every page is sent with ``Content-Security-Policy`` (nothing loads but our stylesheet
-and images, no scripts but the login page's own passkey script from this server (no
-inline script), ``frame-ancestors 'none'``, forms may only post here and go on
-to the request's redirect URI), ``X-Frame-Options: DENY``, ``Cache-Control: no-store``
-and ``Referrer-Policy: no-referrer``. Cookies (the CSRF secret and the login session,
-``services/login_sessions.py``) are HttpOnly and ``SameSite=Lax``; served over https
-they are ``Secure`` and ``__Host-`` prefixed, so no other site or subdomain can set
-them.
+A sign-in on these pages may also continue to the account or developer console
+(``console.py``): ``next`` is then one of their paths (:class:`ConsoleReturn`).
+The headers and cookies every page carries are ``pages.py``'s.
 """
 
 from __future__ import annotations
@@ -21,13 +16,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 from urllib.parse import quote, urlsplit
 
 from fastapi import Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -65,7 +58,17 @@ from ..services.social import flows as social_flows
 from ..services.social import links as social_links
 from ..services.tokens import DEFAULT_AMR
 from .deps import Ctx, client_address, user_agent
-from .images import BaseUrl, base_url_of, get_canonical
+from .images import BaseUrl, base_url_of
+from .pages import (
+    SERVER_DIR,
+    Browser,
+    again,
+    cookie_name,
+    elsewhere,
+    error_page,
+    page,
+    redirect,
+)
 from .text import server_router
 
 router = server_router(prefix="/api/oauth", tags=["oauth"])
@@ -79,21 +82,14 @@ PASSKEY_OPTIONS_PATH: Final = "/api/auth/passkey/login/options"
 PASSKEY_SCRIPT_PATH: Final = "/api/oauth/static/passkey.js"
 REGISTER_PATH: Final = "/api/oauth/register"
 CONSENT_PATH: Final = "/api/oauth/consent"
-STYLESHEET_PATH: Final = "/api/oauth/static/pages.css"
 #: Sign-in with upstream providers (``routers/social.py``).
 SOCIAL_PATH: Final = "/api/oauth/social"
 #: A cookie saying an identity at a provider waits for this browser's sign-in.
 SOCIAL_PENDING_COOKIE: Final = "tekcify_social_link"
 
-_SERVER_DIR: Final = Path(__file__).resolve().parent.parent
-_templates: Final = Environment(
-    loader=FileSystemLoader(_SERVER_DIR / "templates"),
-    autoescape=select_autoescape(["html"]),
-    auto_reload=False,
-)
-_NEXT_FORBIDDEN: Final = re.compile(r"[\x00-\x20\x7f\\#]")
+NEXT_FORBIDDEN: Final = re.compile(r"[\x00-\x20\x7f\\#]")
 #: Prompts that ask for the login page even when the browser is signed in.
-_LOGIN_PROMPTS: Final = frozenset({"login", "select_account"})
+LOGIN_PROMPTS: Final = frozenset({"login", "select_account"})
 
 #: What the consent page says each default scope lets the application do.
 SCOPE_TEXT: Final = {
@@ -105,142 +101,41 @@ SCOPE_TEXT: Final = {
     "write:profile": "Change your profile",
 }
 
-_NO_STORE: Final = {
-    "Cache-Control": "no-store",
-    "Pragma": "no-cache",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
+#: The console paths a sign-in may continue to: ``/account`` or ``/developer`` and their
+#: pages, with a plain query (``?page=2``), nothing that could leave this server.
+_CONSOLE_NEXT: Final = re.compile(
+    r"/(?:account|developer)(?:/[A-Za-z0-9._~-]+)*/?(?:\?[A-Za-z0-9._~=&%+-]*)?"
+)
 
 
-# -- cookies -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConsoleReturn:
+    """A sign-in on the pages that continues to a console page, not an application."""
+
+    target: str
+    redirect_uri: None = None
+    login_hint: None = None
+    scopes: tuple[str, ...] = ()
+
+    def path(self, *, without_prompts: frozenset[str] = frozenset()) -> str:
+        return self.target
 
 
-def _secure(request: Request, ctx: ServerContext) -> bool:
-    public = ctx.settings.public_url or ""
-    return request.url.scheme == "https" or public.startswith("https://")
+#: Where a sign-in on the pages continues: an authorization request, or a console page.
+Destination = AuthorizationRequest | ConsoleReturn
 
 
-def _cookie_name(base: str, secure: bool) -> str:
-    return f"__Host-{base}" if secure else base
+def destination_name(destination: Destination) -> str:
+    """Whom the sign-in is for, as the login and registration pages name it."""
+    if isinstance(destination, ConsoleReturn):
+        return "your Tekcify account"
+    return destination.client.name
 
 
-@dataclass
-class _Browser:
-    """The cookies of this request and the ones to set on the answer."""
-
-    request: Request
-    secure: bool
-    csrf_secret: str
-    new_csrf: bool
-    login_token: str | None
-    set_login: str | None = None
-
-    @classmethod
-    def of(cls, request: Request, ctx: ServerContext) -> _Browser:
-        secure = _secure(request, ctx)
-        secret = request.cookies.get(_cookie_name("tekcify_csrf", secure))
-        fresh = secret is None or not 20 <= len(secret) <= login_sessions.MAX_TOKEN_LENGTH
-        return cls(
-            request, secure, login_sessions.new_secret() if fresh else str(secret), fresh,
-            request.cookies.get(_cookie_name("tekcify_login", secure)),
-        )
-
-    def token(self, purpose: str) -> str:
-        return login_sessions.csrf_token(self.csrf_secret, purpose)
-
-    def csrf_ok(self, purpose: str, presented: str) -> bool:
-        return not self.new_csrf and login_sessions.csrf_valid(
-            self.csrf_secret, purpose, presented
-        )
-
-    def apply(self, response: Response, ctx: ServerContext) -> Response:
-        common: dict[str, Any] = {
-            "path": "/", "secure": self.secure, "httponly": True, "samesite": "lax",
-        }
-        if self.new_csrf:
-            response.set_cookie(
-                _cookie_name("tekcify_csrf", self.secure), self.csrf_secret, **common
-            )
-        if self.set_login is not None:
-            response.set_cookie(
-                _cookie_name("tekcify_login", self.secure), self.set_login,
-                max_age=ctx.settings.login_session_ttl, **common,
-            )
-        return response
-
-
-# -- answers -----------------------------------------------------------------------------
-
-
-def _source(uri: str) -> str:
-    """The CSP source of ``uri``'s origin (CSP has no syntax for IPv6 hosts: the scheme)."""
-    parts = urlsplit(uri)
-    if parts.hostname is None or ":" in parts.hostname:
-        return f"{parts.scheme}:"
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _policy(
-    ctx: ServerContext, redirect_uri: str | None, forms_here: bool = False,
-    scripts: bool = False,
-) -> str:
-    images = "'self'"
-    if ctx.settings.public_url:
-        images += " " + _source(ctx.settings.public_url)
-    forms = "'self'" if forms_here else "'none'"
-    if redirect_uri is not None:
-        forms = f"'self' {_source(redirect_uri)}"
-    # A page with the passkey button runs our own script file, which asks this server for
-    # the WebAuthn options (fetch): nothing inline, nothing from elsewhere.
-    code = "script-src 'self'; connect-src 'self'; " if scripts else ""
-    return (
-        f"default-src 'none'; {code}style-src 'self'; img-src {images}; "
-        f"form-action {forms}; frame-ancestors 'none'; base-uri 'none'"
-    )
-
-
-def _page(
-    browser: _Browser | None,
+def render_login(
+    browser: Browser,
     ctx: ServerContext,
-    template: str,
-    *,
-    status: int = 200,
-    redirect_uri: str | None = None,
-    headers: dict[str, str] | None = None,
-    forms_here: bool = False,
-    scripts: bool = False,
-    **context: Any,
-) -> Response:
-    html = _templates.get_template(template).render(stylesheet=STYLESHEET_PATH, **context)
-    response = HTMLResponse(
-        html, status_code=status,
-        headers={
-            **_NO_STORE, **(headers or {}),
-            "Content-Security-Policy": _policy(ctx, redirect_uri, forms_here, scripts),
-            "X-Frame-Options": "DENY",
-        },
-    )
-    return response if browser is None else browser.apply(response, ctx)
-
-
-def _error_page(browser: _Browser, ctx: ServerContext, message: str, status: int) -> Response:
-    heading = "This sign-in link is not valid" if status == 400 else "Something went wrong"
-    return _page(
-        browser, ctx, "error.html", status=status, title=heading, heading=heading,
-        message=message,
-    )
-
-
-def _redirect(browser: _Browser, ctx: ServerContext, location: str, status: int) -> Response:
-    response = RedirectResponse(location, status_code=status, headers=_NO_STORE)
-    return browser.apply(response, ctx)
-
-
-def _login_page(
-    browser: _Browser,
-    ctx: ServerContext,
-    request: AuthorizationRequest,
+    request: Destination,
     *,
     status: int = 200,
     error: str | None = None,
@@ -249,13 +144,13 @@ def _login_page(
     resend: bool = False,
     mfa_token: str | None = None,
 ) -> Response:
-    next_path = request.path(without_prompts=_LOGIN_PROMPTS)
+    next_path = request.path(without_prompts=LOGIN_PROMPTS)
     back = quote(next_path, safe="")
     # OIDC Core §3.1.2.1: login_hint fills in the address the application expects.
     email = email or (request.login_hint or "")[:320]
-    return _page(
+    return page(
         browser, ctx, "login.html", status=status, redirect_uri=request.redirect_uri,
-        headers=headers, title="Sign in", application_name=request.client.name,
+        headers=headers, title="Sign in", application_name=destination_name(request),
         action=LOGIN_PATH, csrf_token=browser.token("login"), next=next_path, email=email,
         error=error, register_url=f"{REGISTER_PATH}?next={back}",
         forgot_url=f"{FORGOT_PAGE}?next={back}",
@@ -273,25 +168,25 @@ def _login_page(
     )
 
 
-def _unverified(ctx: ServerContext, user: User) -> bool:
+def unverified(ctx: ServerContext, user: User) -> bool:
     """Whether ``TEKCIFY_REQUIRE_VERIFIED_EMAIL`` keeps ``user`` out of these pages."""
     return ctx.settings.require_verified_email and not user.email_verified
 
 
-def _verify_first(
-    browser: _Browser, ctx: ServerContext, request: AuthorizationRequest, user: User,
+def verify_first(
+    browser: Browser, ctx: ServerContext, request: Destination, user: User,
     status: int = 403, message: str = verification.NOT_VERIFIED,
 ) -> Response:
     """The login page saying the address needs verifying, with a resend button."""
-    return _login_page(
+    return render_login(
         browser, ctx, request, status=status, email=user.email, error=message, resend=True,
     )
 
 
 def _register_page(
-    browser: _Browser,
+    browser: Browser,
     ctx: ServerContext,
-    request: AuthorizationRequest,
+    request: Destination,
     *,
     status: int = 200,
     error: str | None = None,
@@ -299,13 +194,13 @@ def _register_page(
     first_name: str = "",
     last_name: str = "",
 ) -> Response:
-    next_path = request.path(without_prompts=_LOGIN_PROMPTS)
+    next_path = request.path(without_prompts=LOGIN_PROMPTS)
     mode = ctx.settings.registration
     if mode == "closed":  # no form to fill in vain
         status, error = 403, registration.CLOSED
-    return _page(
+    return page(
         browser, ctx, "register.html", status=status, redirect_uri=request.redirect_uri,
-        title="Create your account", application_name=request.client.name,
+        title="Create your account", application_name=destination_name(request),
         action=REGISTER_PATH, csrf_token=browser.token("register"), next=next_path,
         email=email, first_name=first_name, last_name=last_name, error=error,
         closed=mode == "closed", invite=mode == "invite",
@@ -315,7 +210,7 @@ def _register_page(
 
 
 def _consent_page(
-    browser: _Browser,
+    browser: Browser,
     ctx: ServerContext,
     request: AuthorizationRequest,
     login_id: str,
@@ -336,7 +231,7 @@ def _consent_page(
     access_ends = None
     if OFFLINE_ACCESS not in request.scopes:
         access_ends = max(1, ctx.settings.access_token_ttl // 60)
-    return _page(
+    return page(
         browser, ctx, "consent.html", status=status, redirect_uri=request.redirect_uri,
         title=f"Allow {client.name}?", application_name=client.name,
         description=client.description, logo_url=client.logo_url, email=user.email,
@@ -353,14 +248,14 @@ def _with_prompt_login(request: AuthorizationRequest) -> str:
 
 
 def _grant(
-    browser: _Browser, ctx: ServerContext, request: AuthorizationRequest,
+    browser: Browser, ctx: ServerContext, request: AuthorizationRequest,
     login: LoginSession, status: int, *, remember: bool,
 ) -> Response:
     with ctx.db.write() as db:
         # Read again under the user's row lock: a password change since it was found
         # must not let a code through (services/login_sessions.py).
         if not login_sessions.lock_login_session(db, ctx, login.id):
-            return _login_page(
+            return render_login(
                 browser, ctx, request, status=401,
                 error="Your sign-in has ended. Sign in again to continue.",
             )
@@ -377,17 +272,17 @@ def _grant(
         request.redirect_uri, {"code": code}, state=request.state,
         issuer=base_url_of(browser.request),
     )
-    return _redirect(browser, ctx, location, status)
+    return redirect(browser, ctx, location, status)
 
 
 def _send_error(
-    browser: _Browser, ctx: ServerContext, error: RedirectError, status: int
+    browser: Browser, ctx: ServerContext, error: RedirectError, status: int
 ) -> Response:
-    return _redirect(browser, ctx, error.location(base_url_of(browser.request)), status)
+    return redirect(browser, ctx, error.location(base_url_of(browser.request)), status)
 
 
 def _refuse(
-    browser: _Browser, ctx: ServerContext, error: RedirectError, status: int
+    browser: Browser, ctx: ServerContext, error: RedirectError, status: int
 ) -> Response:
     """``error`` sent to the redirect URI, or shown here (RFC 9700 §4.11.2).
 
@@ -407,14 +302,32 @@ def _refuse(
         )
     if not known:
         message = f"{error.description} (error: {error.error})"
-        return _error_page(browser, ctx, message, 400)
+        return error_page(browser, ctx, message, 400)
     return _send_error(browser, ctx, error, status)
 
 
-def _from_next(ctx: ServerContext, next_path: str) -> AuthorizationRequest:
-    """The authorization request a ``next`` address continues; ``PageError`` otherwise."""
+def console_next(next_path: str) -> bool:
+    """Whether ``next_path`` is a console page a sign-in may continue to."""
+    if _CONSOLE_NEXT.fullmatch(next_path) is None or "//" in next_path:
+        return False
+    # No dot segments: a browser would resolve /account/../api to /api.
+    return not {".", ".."} & set(next_path.split("?", 1)[0].split("/"))
+
+
+def well_formed_next(next_path: str) -> bool:
+    """Whether ``next_path`` looks like a place a sign-in may continue to (a console page,
+    or an authorization request of this server, which is validated when it is used)."""
+    return console_next(next_path) or (
+        next_path.startswith(AUTHORIZE_PATH + "?") and not NEXT_FORBIDDEN.search(next_path)
+    )
+
+
+def _from_next(ctx: ServerContext, next_path: str) -> Destination:
+    """Where a ``next`` address continues; ``PageError`` if nowhere a sign-in may go."""
     prefix = AUTHORIZE_PATH + "?"
-    if not next_path.startswith(prefix) or _NEXT_FORBIDDEN.search(next_path):
+    if console_next(next_path):
+        return ConsoleReturn(next_path)
+    if not well_formed_next(next_path):
         raise PageError(
             "The return address is not an authorization request of this server, so "
             "signing in here cannot continue to it"
@@ -423,9 +336,9 @@ def _from_next(ctx: ServerContext, next_path: str) -> AuthorizationRequest:
         return validate_request(db, ctx.settings, parse_query(next_path[len(prefix):]))
 
 
-def _continued(
-    browser: _Browser, ctx: ServerContext, next_path: str, redirect_status: int
-) -> AuthorizationRequest | Response:
+def continued(
+    browser: Browser, ctx: ServerContext, next_path: str, redirect_status: int
+) -> Destination | Response:
     """The request ``next`` continues, or the answer refusing it (error page or redirect).
 
     ``redirect_status`` is 302 after a GET and 303 after a form post (RFC 9700 §4.12).
@@ -433,44 +346,9 @@ def _continued(
     try:
         return _from_next(ctx, next_path)
     except PageError as exc:
-        return _error_page(browser, ctx, exc.message, exc.status_code)
+        return error_page(browser, ctx, exc.message, exc.status_code)
     except RedirectError as exc:
         return _refuse(browser, ctx, exc, redirect_status)
-
-
-def _elsewhere(request: Request, ctx: ServerContext, again: str = "") -> Response | None:
-    """The answer for a page asked for on another name of the canonical host, or ``None``.
-
-    Cookies are kept per host: a browser on ``127.0.0.1`` whose application sends it to
-    ``localhost`` (the library's default) would hold two CSRF secrets and two sign-ins,
-    and each form would fail on the other host (issue 11, item 8). So a ``GET`` is sent
-    to the same page on the canonical host (302) before any cookie is set; a form posted
-    here is refused with no cookie and nothing done, and a link to ``again`` (the path
-    of the page that shows the form anew) on the canonical host: replaying a post
-    elsewhere would send a password on to another origin.
-    """
-    host = request.headers.get("host")
-    target = get_canonical(request).elsewhere(host, request.url.scheme)
-    if target is None:
-        return None
-    if request.method == "GET":
-        query = request.scope["query_string"].decode("latin-1")
-        location = target + request.scope["path"] + (f"?{query}" if query else "")
-        return RedirectResponse(location, status_code=302, headers=_NO_STORE)
-    heading = "Continue on this server's own address"
-    message = (
-        f"This form was sent to {(host or '')[:100]}, but this server's sign-in pages are at "
-        f"{target}, where your browser keeps its sign-in. Nothing you entered was used: "
-        "open the page there and send it again."
-    )
-    return _page(
-        None, ctx, "error.html", status=400, title=heading, heading=heading, message=message,
-        link=target + again, link_text=f"Open the page on {target}",
-    )
-
-
-def _again(path: str, next_path: str) -> str:
-    return f"{path}?next={quote(next_path, safe='')}"
 
 
 # -- routes ------------------------------------------------------------------------------
@@ -479,9 +357,9 @@ def _again(path: str, next_path: str) -> str:
 @router.get("/authorize", response_class=HTMLResponse)
 def authorize(request: Request, ctx: Ctx) -> Response:
     """RFC 6749 §4.1.1 with PKCE: the login or consent page, or a redirect with ``code``."""
-    if (moved := _elsewhere(request, ctx)) is not None:
+    if (moved := elsewhere(request, ctx)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
+    browser = Browser.of(request, ctx)
     try:
         with ctx.db.read() as db:
             asked = validate_request(db, ctx.settings, parse_query(request.scope["query_string"]))
@@ -491,7 +369,7 @@ def authorize(request: Request, ctx: Ctx) -> Response:
                 ask_again="consent" in asked.prompt,
             )
     except PageError as exc:
-        return _error_page(browser, ctx, exc.message, exc.status_code)
+        return error_page(browser, ctx, exc.message, exc.status_code)
     except RedirectError as exc:
         return _refuse(browser, ctx, exc, 302)
     try:
@@ -509,7 +387,7 @@ def authorize(request: Request, ctx: Ctx) -> Response:
     )
     if "none" in asked.prompt:
         if (
-            found is None or _unverified(ctx, found[1]) or stale
+            found is None or unverified(ctx, found[1]) or stale
             or (hinted is not None and hinted != found[1].id)
         ):
             return _refuse(
@@ -519,10 +397,10 @@ def authorize(request: Request, ctx: Ctx) -> Response:
             return _refuse(
                 browser, ctx, asked.error("consent_required", "The user has not consented"), 302
             )
-    if found is None or asked.prompt & _LOGIN_PROMPTS or stale:
-        return _login_page(browser, ctx, asked)
+    if found is None or asked.prompt & LOGIN_PROMPTS or stale:
+        return render_login(browser, ctx, asked)
     login, user = found
-    if request.cookies.get(_cookie_name(SOCIAL_PENDING_COOKIE, browser.secure)):
+    if request.cookies.get(cookie_name(SOCIAL_PENDING_COOKIE, browser.secure)):
         # Signed in after a provider's identity was left waiting for this account.
         social_links.link_pending(
             ctx, browser=social_flows.binding(browser.csrf_secret), user_id=user.id,
@@ -531,8 +409,8 @@ def authorize(request: Request, ctx: Ctx) -> Response:
                 address=client_address(request), user_agent=user_agent(request), via="page"
             ),
         )
-    if _unverified(ctx, user):
-        return _verify_first(browser, ctx, asked, user, status=200)
+    if unverified(ctx, user):
+        return verify_first(browser, ctx, asked, user, status=200)
     if ask_consent:
         return _consent_page(browser, ctx, asked, login.id, user)
     return _grant(browser, ctx, asked, login, 302, remember=False)
@@ -556,13 +434,13 @@ def _hinted_user(
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_page(request: Request, ctx: Ctx, next: str = "") -> Response:
     """The login page for the authorization request ``next``."""
-    if (moved := _elsewhere(request, ctx)) is not None:
+    if (moved := elsewhere(request, ctx)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
-    asked = _continued(browser, ctx, next, 302)
+    browser = Browser.of(request, ctx)
+    asked = continued(browser, ctx, next, 302)
     if isinstance(asked, Response):
         return asked
-    return _login_page(browser, ctx, asked)
+    return render_login(browser, ctx, asked)
 
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -575,15 +453,15 @@ def login(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     """Sign in with email and password, then continue the authorization request."""
-    if (moved := _elsewhere(request, ctx, _again(LOGIN_PATH, next))) is not None:
+    if (moved := elsewhere(request, ctx, again(LOGIN_PATH, next))) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
-    asked = _continued(browser, ctx, next, 303)
+    browser = Browser.of(request, ctx)
+    asked = continued(browser, ctx, next, 303)
     if isinstance(asked, Response):
         return asked
     shown = email.strip()[:320]
     if not browser.csrf_ok("login", csrf_token):
-        return _login_page(
+        return render_login(
             browser, ctx, asked, status=403, email=shown,
             error="This form had expired or did not come from this page. Please sign in again.",
         )
@@ -597,34 +475,34 @@ def login(
     except InvalidEmail:
         problem = "Enter a valid email address."
     if problem is not None:
-        return _login_page(browser, ctx, asked, status=400, email=shown, error=problem)
+        return render_login(browser, ctx, asked, status=400, email=shown, error=problem)
     client = accounts.Client(
         address=client_address(request), user_agent=user_agent(request), via="page"
     )
     try:
         user = accounts.check_credentials(ctx, email=address, password=password, client=client)
     except verification.EmailNotVerified as exc:
-        return _login_page(
+        return render_login(
             browser, ctx, asked, status=exc.status_code, email=address, error=exc.message,
             resend=True,
         )
     except ApiError as exc:
-        return _login_page(
+        return render_login(
             browser, ctx, asked, status=exc.status_code, email=shown, error=exc.message,
             headers=exc.headers,
         )
     try:
-        return _signed_in(browser, ctx, asked, user, client)
+        return complete_sign_in(browser, ctx, asked, user, client)
     except ApiError as exc:  # the password changed while it was checked
-        return _login_page(
+        return render_login(
             browser, ctx, asked, status=exc.status_code, email=shown, error=exc.message
         )
 
 
-def _signed_in(
-    browser: _Browser,
+def complete_sign_in(
+    browser: Browser,
     ctx: ServerContext,
-    asked: AuthorizationRequest,
+    asked: Destination,
     user: User,
     client: accounts.Client,
     amr: str = DEFAULT_AMR,
@@ -635,7 +513,7 @@ def _signed_in(
         fresh = accounts.lock_signed_in_user(db, user.id, user.password_hash)
         if mfa.is_enabled(db, fresh.id):
             challenge = mfa_login.start_challenge(db, ctx, fresh)
-            return _login_page(
+            return render_login(
                 browser, ctx, asked, email=fresh.email, mfa_token=challenge.mfa_token
             )
         token, _row = login_sessions.start_login_session(
@@ -643,7 +521,7 @@ def _signed_in(
             user_agent=client.user_agent, ip_address=client.address, amr=amr, via=client.via,
         )
     browser.set_login = token
-    return _redirect(browser, ctx, asked.path(without_prompts=_LOGIN_PROMPTS), 303)
+    return redirect(browser, ctx, asked.path(without_prompts=LOGIN_PROMPTS), 303)
 
 
 @router.post("/login/mfa", response_class=HTMLResponse, include_in_schema=False)
@@ -656,15 +534,15 @@ def login_mfa(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     """The second step of a sign-in with MFA on: a TOTP or backup code, then continue."""
-    if (moved := _elsewhere(request, ctx, _again(LOGIN_PATH, next))) is not None:
+    if (moved := elsewhere(request, ctx, again(LOGIN_PATH, next))) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
-    asked = _continued(browser, ctx, next, 303)
+    browser = Browser.of(request, ctx)
+    asked = continued(browser, ctx, next, 303)
     if isinstance(asked, Response):
         return asked
     token = mfa_token[:4096]
     if not browser.csrf_ok("login-mfa", csrf_token):
-        return _login_page(
+        return render_login(
             browser, ctx, asked, status=403,
             error="This form had expired or did not come from this page. Please sign in again.",
         )
@@ -690,22 +568,22 @@ def login_mfa(
         )
     except ApiError as exc:
         if exc.message == mfa_login.EXPIRED:  # start again from the password
-            return _login_page(browser, ctx, asked, status=401, error=exc.message)
-        return _login_page(
+            return render_login(browser, ctx, asked, status=401, error=exc.message)
+        return render_login(
             browser, ctx, asked, status=exc.status_code, error=exc.message,
             headers=exc.headers, mfa_token=token,
         )
     browser.set_login = cookie
-    return _redirect(browser, ctx, asked.path(without_prompts=_LOGIN_PROMPTS), 303)
+    return redirect(browser, ctx, asked.path(without_prompts=LOGIN_PROMPTS), 303)
 
 
 @router.get("/register", response_class=HTMLResponse, include_in_schema=False)
 def register_page(request: Request, ctx: Ctx, next: str = "") -> Response:
     """The registration page for the authorization request ``next``."""
-    if (moved := _elsewhere(request, ctx)) is not None:
+    if (moved := elsewhere(request, ctx)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
-    asked = _continued(browser, ctx, next, 302)
+    browser = Browser.of(request, ctx)
+    asked = continued(browser, ctx, next, 302)
     if isinstance(asked, Response):
         return asked
     return _register_page(browser, ctx, asked)
@@ -737,10 +615,10 @@ def register(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     """Create an account, sign in, and continue the authorization request."""
-    if (moved := _elsewhere(request, ctx, _again(REGISTER_PATH, next))) is not None:
+    if (moved := elsewhere(request, ctx, again(REGISTER_PATH, next))) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
-    asked = _continued(browser, ctx, next, 303)
+    browser = Browser.of(request, ctx)
+    asked = continued(browser, ctx, next, 303)
     if isinstance(asked, Response):
         return asked
     shown = {
@@ -768,13 +646,13 @@ def register(
             address=client_address(request), base_url=base,
         )
     except ApiError as exc:
-        page = _register_page(
+        answer = _register_page(
             browser, ctx, asked, status=exc.status_code, error=exc.message, **shown
         )
-        page.headers.update(exc.headers)  # a 429's Retry-After
-        return page
+        answer.headers.update(exc.headers)  # a 429's Retry-After
+        return answer
     user = signed_up.user
-    if ctx.settings.hide_existing_accounts or _unverified(ctx, user):
+    if ctx.settings.hide_existing_accounts or unverified(ctx, user):
         # Hiding existing accounts, a new one is not signed in either: both are sent to
         # their mail, so the page cannot tell them apart.
         message = (
@@ -783,12 +661,12 @@ def register(
             f"Your account is created. Open the link we sent to {user.email} to verify your "
             "address, then sign in."
         )
-        return _verify_first(browser, ctx, asked, user, status=200, message=message)
+        return verify_first(browser, ctx, asked, user, status=200, message=message)
     client = accounts.Client(address=client_address(request), user_agent=user_agent(request))
     try:
-        return _signed_in(browser, ctx, asked, user, client)
+        return complete_sign_in(browser, ctx, asked, user, client)
     except ApiError:  # changed or disabled in the instant since: sign in on the login page
-        return _login_page(browser, ctx, asked, status=401, email=shown["email"])
+        return render_login(browser, ctx, asked, status=401, email=shown["email"])
 
 
 @router.post("/consent", response_class=HTMLResponse, include_in_schema=False)
@@ -801,25 +679,25 @@ def decide(
 ) -> Response:
     """Allow or deny: back to the redirect URI with a code or ``access_denied``."""
     again = f"{AUTHORIZE_PATH}?{quote(authorization, safe='&=%+')}"
-    if (moved := _elsewhere(request, ctx, again)) is not None:
+    if (moved := elsewhere(request, ctx, again)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
+    browser = Browser.of(request, ctx)
     try:
         with ctx.db.read() as db:
             asked = validate_request(db, ctx.settings, parse_query(authorization))
             found = login_sessions.find_login_session(db, ctx, browser.login_token)
     except PageError as exc:
-        return _error_page(browser, ctx, exc.message, exc.status_code)
+        return error_page(browser, ctx, exc.message, exc.status_code)
     except RedirectError as exc:
         return _refuse(browser, ctx, exc, 303)
     if found is None:
-        return _login_page(
+        return render_login(
             browser, ctx, asked, status=401,
             error="Your sign-in has ended. Sign in again to continue.",
         )
     login_row, user = found
-    if _unverified(ctx, user):
-        return _verify_first(browser, ctx, asked, user)
+    if unverified(ctx, user):
+        return verify_first(browser, ctx, asked, user)
     if not browser.csrf_ok(f"consent|{login_row.id}", csrf_token):
         return _consent_page(
             browser, ctx, asked, login_row.id, user, status=403,
@@ -839,7 +717,7 @@ def decide(
 
 @lru_cache(maxsize=1)
 def _stylesheet() -> bytes:
-    return (_SERVER_DIR / "static" / "pages.css").read_bytes()
+    return (SERVER_DIR / "static" / "pages.css").read_bytes()
 
 
 @router.get("/static/pages.css", include_in_schema=False)

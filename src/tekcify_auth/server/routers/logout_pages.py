@@ -19,7 +19,7 @@ The pages carry the headers of the other pages (``routers/authorize.py``): CSP,
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated, Final
+from typing import Annotated
 from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Form, Request
@@ -38,14 +38,13 @@ from ..services.end_session import (
     LogoutRefused,
     LogoutRequest,
 )
-from .authorize import _Browser, _cookie_name, _elsewhere, _page, _redirect
 from .deps import Ctx, client_address, user_agent
 from .images import BaseUrl
+from .pages import EXPIRED_FORM, Browser, cookie_name, elsewhere, page, redirect
 from .text import server_router
 
 router = server_router(tags=["oauth"])
 
-EXPIRED_FORM: Final = "This form had expired or did not come from this page. Please try again."
 
 
 def _issuer(ctx: ServerContext, base: str) -> str:
@@ -55,7 +54,7 @@ def _issuer(ctx: ServerContext, base: str) -> str:
 
 
 def _validate(
-    ctx: ServerContext, base: str, pairs: list[tuple[str, str]], browser: _Browser
+    ctx: ServerContext, base: str, pairs: list[tuple[str, str]], browser: Browser
 ) -> tuple[LogoutRequest, tuple[LoginSession, User] | None]:
     keys = ctx.jwks().get("keys", [])  # the access keys and the id tokens'
     with ctx.db.read() as db:
@@ -64,41 +63,41 @@ def _validate(
     return asked, found
 
 
-def _error(browser: _Browser, ctx: ServerContext, message: str) -> Response:
+def _error(browser: Browser, ctx: ServerContext, message: str) -> Response:
     heading = "This sign-out link is not valid"
-    return _page(
+    return page(
         browser, ctx, "error.html", status=400, title=heading, heading=heading,
         message=message,
     )
 
 
 def _signed_out(
-    browser: _Browser, ctx: ServerContext, asked: LogoutRequest, *, go_on: bool, status: int
+    browser: Browser, ctx: ServerContext, asked: LogoutRequest, *, go_on: bool, status: int
 ) -> Response:
     """On to the application when ``go_on`` and it registered an address; else the page."""
     location = asked.location()
     if go_on and location is not None:
-        response = _redirect(browser, ctx, location, status)
+        response = redirect(browser, ctx, location, status)
     else:
         name = asked.client.name if asked.client is not None else None
-        response = _page(
+        response = page(
             browser, ctx, "signed_out.html", title="Signed out",
             message="You are no longer signed in to Tekcify in this browser.",
             link=location, link_text=f"Return to {name}" if name else "",
         )
     response.delete_cookie(
-        _cookie_name("tekcify_login", browser.secure), path="/", secure=browser.secure,
+        cookie_name("tekcify_login", browser.secure), path="/", secure=browser.secure,
         httponly=True, samesite="lax",
     )
     return response
 
 
 def _confirm_page(
-    browser: _Browser, ctx: ServerContext, asked: LogoutRequest, login: LoginSession,
+    browser: Browser, ctx: ServerContext, asked: LogoutRequest, login: LoginSession,
     user: User, *, status: int = 200, error: str | None = None,
 ) -> Response:
     uri = asked.post_logout_redirect_uri
-    return _page(
+    return page(
         browser, ctx, "logout.html", status=status, redirect_uri=uri, forms_here=True,
         title="Sign out", email=user.email,
         application_name=asked.client.name if asked.client is not None else None,
@@ -111,7 +110,7 @@ def _confirm_page(
 def _start(
     request: Request, ctx: ServerContext, base: str, pairs: list[tuple[str, str]], status: int
 ) -> Response:
-    browser = _Browser.of(request, ctx)
+    browser = Browser.of(request, ctx)
     try:
         asked, found = _validate(ctx, base, pairs, browser)
     except LogoutRefused as exc:
@@ -124,7 +123,7 @@ def _start(
 @router.get(END_SESSION_PATH, response_class=HTMLResponse)
 def end_session_get(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
     """RP-initiated logout: the confirmation page, or signed out already."""
-    if (moved := _elsewhere(request, ctx)) is not None:
+    if (moved := elsewhere(request, ctx)) is not None:
         return moved
     return _start(request, ctx, base, parse_query(request.scope["query_string"]), 302)
 
@@ -147,7 +146,7 @@ def end_session_post(
         ) if value
     ]
     again = f"{END_SESSION_PATH}?{urlencode(pairs)}"
-    if (moved := _elsewhere(request, ctx, again)) is not None:
+    if (moved := elsewhere(request, ctx, again)) is not None:
         return moved
     return _start(request, ctx, base, pairs, 303)
 
@@ -163,9 +162,9 @@ def confirm(
 ) -> Response:
     """Sign out (the confirmation form), then on to the application or the signed-out page."""
     again = f"{END_SESSION_PATH}?{quote(logout_request, safe='&=%+')}"
-    if (moved := _elsewhere(request, ctx, again)) is not None:
+    if (moved := elsewhere(request, ctx, again)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
+    browser = Browser.of(request, ctx)
     try:
         asked, found = _validate(ctx, base, parse_query(logout_request), browser)
     except LogoutRefused as exc:

@@ -31,21 +31,16 @@ from ..errors import ApiError
 from ..services import login_sessions, mfa_login, passkeys, verification
 from ..services.accounts import Client
 from .authorize import (
-    _LOGIN_PROMPTS,
-    _SERVER_DIR,
     LOGIN_PASSKEY_PATH,
     LOGIN_PATH,
+    LOGIN_PROMPTS,
     PASSKEY_SCRIPT_PATH,
-    _again,
-    _Browser,
-    _continued,
-    _elsewhere,
-    _login_page,
-    _page,
-    _redirect,
+    continued,
+    render_login,
 )
 from .deps import Ctx, client_address, user_agent
 from .images import BaseUrl
+from .pages import EXPIRED_FORM, SERVER_DIR, Browser, again, elsewhere, page, redirect
 from .text import server_router
 
 router = server_router(include_in_schema=False)
@@ -54,8 +49,7 @@ ACCOUNT_PASSKEYS: Final = "/account/passkeys"
 ACCOUNT_OPTIONS: Final = "/account/passkeys/options"
 #: The longest credential JSON a form may carry (an attestation with certificates fits).
 MAX_CREDENTIAL_CHARS: Final = 64 * 1024
-EXPIRED_FORM: Final = "This form had expired or did not come from this page. Please try again."
-_NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _credential(raw: str) -> dict[str, Any]:
@@ -84,15 +78,15 @@ def login_with_passkey(
     mfa_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Sign in with the passkey assertion the page's script posted, then continue."""
-    if (moved := _elsewhere(request, ctx, _again(LOGIN_PATH, next))) is not None:
+    if (moved := elsewhere(request, ctx, again(LOGIN_PATH, next))) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
-    asked = _continued(browser, ctx, next, 303)
+    browser = Browser.of(request, ctx)
+    asked = continued(browser, ctx, next, 303)
     if isinstance(asked, Response):
         return asked
     token = mfa_token[:4096] or None
     if not browser.csrf_ok("login-passkey", csrf_token):
-        return _login_page(browser, ctx, asked, status=403, error=EXPIRED_FORM, mfa_token=token)
+        return render_login(browser, ctx, asked, status=403, error=EXPIRED_FORM, mfa_token=token)
     try:
         cookie = passkeys.page_sign_in(
             ctx, credential=_credential(credential), challenge=challenge[:256],
@@ -100,23 +94,23 @@ def login_with_passkey(
             replacing=browser.login_token,
         )
     except verification.EmailNotVerified as exc:
-        return _login_page(
+        return render_login(
             browser, ctx, asked, status=exc.status_code, error=exc.message, resend=True
         )
     except ApiError as exc:
         if exc.message == mfa_login.EXPIRED:  # the MFA step is over: start again
             token = None
-        return _login_page(
+        return render_login(
             browser, ctx, asked, status=exc.status_code, error=exc.message,
             headers=exc.headers, mfa_token=token,
         )
     browser.set_login = cookie
-    return _redirect(browser, ctx, asked.path(without_prompts=_LOGIN_PROMPTS), 303)
+    return redirect(browser, ctx, asked.path(without_prompts=LOGIN_PROMPTS), 303)
 
 
 @lru_cache(maxsize=1)
 def _script() -> bytes:
-    return (_SERVER_DIR / "static" / "passkey.js").read_bytes()
+    return (SERVER_DIR / "static" / "passkey.js").read_bytes()
 
 
 @router.get(PASSKEY_SCRIPT_PATH)
@@ -131,14 +125,14 @@ def script() -> Response:
 # -- /account/passkeys ---------------------------------------------------------------------
 
 
-def _signed_in(ctx: ServerContext, browser: _Browser) -> tuple[LoginSession, User] | None:
+def _signed_in(ctx: ServerContext, browser: Browser) -> tuple[LoginSession, User] | None:
     with ctx.db.read() as db:
         return login_sessions.find_login_session(db, ctx, browser.login_token)
 
 
-def _not_signed_in(browser: _Browser, ctx: ServerContext) -> Response:
+def _not_signed_in(browser: Browser, ctx: ServerContext) -> Response:
     heading = "Sign in first"
-    return _page(
+    return page(
         browser, ctx, "error.html", status=401, title=heading, heading=heading,
         message="Passkeys are added from a browser signed in to Tekcify: sign in to an "
         "application with your password, then open this page again.",
@@ -147,12 +141,12 @@ def _not_signed_in(browser: _Browser, ctx: ServerContext) -> Response:
 
 
 def _account_page(
-    browser: _Browser, ctx: ServerContext, login: LoginSession, user: User, *,
+    browser: Browser, ctx: ServerContext, login: LoginSession, user: User, *,
     status: int = 200, error: str | None = None, notice: str | None = None,
 ) -> Response:
     with ctx.db.read() as db:
         held = passkeys.list_passkeys(db, user.id)
-    return _page(
+    return page(
         browser, ctx, "account_passkeys.html", status=status, forms_here=True, scripts=True,
         title="Passkeys", email=user.email, passkeys=held, error=error, notice=notice,
         action=ACCOUNT_PASSKEYS, options_url=ACCOUNT_OPTIONS, script=PASSKEY_SCRIPT_PATH,
@@ -163,9 +157,9 @@ def _account_page(
 @router.get(ACCOUNT_PASSKEYS, response_class=HTMLResponse)
 def account_passkeys(request: Request, ctx: Ctx) -> Response:
     """The passkeys of the browser's page sign-in, and the button that adds one."""
-    if (moved := _elsewhere(request, ctx)) is not None:
+    if (moved := elsewhere(request, ctx)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
+    browser = Browser.of(request, ctx)
     found = _signed_in(ctx, browser)
     if found is None:
         return _not_signed_in(browser, ctx)
@@ -178,7 +172,7 @@ def account_passkey_options(
     csrfToken: Annotated[str, Body(embed=True, max_length=128)] = "",
 ) -> Response:
     """The registration options for the page's script (CSRF token in the JSON body)."""
-    browser = _Browser.of(request, ctx)
+    browser = Browser.of(request, ctx)
     found = _signed_in(ctx, browser)
     if found is None:
         raise ApiError(401, "Sign in first")
@@ -187,7 +181,7 @@ def account_passkey_options(
     options = passkeys.registration_options(
         ctx, found[1].id, passkeys.RelyingParty.of(base)
     )
-    return JSONResponse(options, headers=_NO_STORE)
+    return JSONResponse(options, headers=NO_STORE)
 
 
 @router.post(ACCOUNT_PASSKEYS, response_class=HTMLResponse)
@@ -201,9 +195,9 @@ def add_passkey(
     name: Annotated[str, Form()] = "",
 ) -> Response:
     """Register the new passkey the page's script posted."""
-    if (moved := _elsewhere(request, ctx, ACCOUNT_PASSKEYS)) is not None:
+    if (moved := elsewhere(request, ctx, ACCOUNT_PASSKEYS)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
+    browser = Browser.of(request, ctx)
     found = _signed_in(ctx, browser)
     if found is None:
         return _not_signed_in(browser, ctx)

@@ -27,12 +27,12 @@ from ..context import ServerContext
 from ..errors import ApiError
 from ..services import email_change, password_reset, verification
 from ..services.accounts import Client
-from ..services.authorize import AUTHORIZE_PATH
 from ..services.emails import InvalidEmail, normalise_email
 from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from .authorize import _NEXT_FORBIDDEN, LOGIN_PATH, _Browser, _elsewhere, _page
+from .authorize import LOGIN_PATH, well_formed_next
 from .deps import Ctx, client_address, user_agent
 from .images import BaseUrl
+from .pages import EXPIRED_FORM, Browser, elsewhere, page
 from .text import server_router
 
 router = server_router(tags=["pages"], include_in_schema=False)
@@ -42,7 +42,6 @@ RESEND_PAGE: Final = verification.RESEND_PAGE
 FORGOT_PAGE: Final = password_reset.FORGOT_PAGE
 RESET_PAGE: Final = password_reset.RESET_PAGE
 CONFIRM_PAGE: Final = email_change.CONFIRM_PAGE
-EXPIRED_FORM: Final = "This form had expired or did not come from this page. Please try again."
 MAX_TOKEN: Final = 128
 
 
@@ -51,16 +50,16 @@ def _client(request: Request) -> Client:
 
 
 def _show(
-    browser: _Browser | None, ctx: ServerContext, template: str, *, status: int = 200,
+    browser: Browser | None, ctx: ServerContext, template: str, *, status: int = 200,
     headers: dict[str, str] | None = None, **context: Any,
 ) -> Response:
-    return _page(
+    return page(
         browser, ctx, template, status=status, headers=headers, forms_here=True, **context
     )
 
 
 def _problem(
-    browser: _Browser, ctx: ServerContext, heading: str, message: str, status: int, *,
+    browser: Browser, ctx: ServerContext, heading: str, message: str, status: int, *,
     link: str | None = None, link_text: str = "", headers: dict[str, str] | None = None,
 ) -> Response:
     return _show(
@@ -70,7 +69,7 @@ def _problem(
 
 
 def _done(
-    browser: _Browser, ctx: ServerContext, heading: str, message: str, *,
+    browser: Browser, ctx: ServerContext, heading: str, message: str, *,
     link: str | None = None, link_text: str = "",
 ) -> Response:
     return _show(
@@ -80,8 +79,8 @@ def _done(
 
 
 def _login_link(next_path: str) -> str | None:
-    """The sign-in page continuing ``next`` (an authorization request), if it is one."""
-    if not next_path.startswith(AUTHORIZE_PATH + "?") or _NEXT_FORBIDDEN.search(next_path):
+    """The sign-in page continuing ``next`` (an authorization request or a console page)."""
+    if not well_formed_next(next_path):
         return None
     return f"{LOGIN_PATH}?next={quote(next_path, safe='')}"
 
@@ -94,7 +93,7 @@ def _token(raw: str) -> str:
 
 
 def _button(
-    browser: _Browser, ctx: ServerContext, *, purpose: str, action: str, token: str,
+    browser: Browser, ctx: ServerContext, *, purpose: str, action: str, token: str,
     heading: str, message: str, button: str, status: int = 200, error: str | None = None,
 ) -> Response:
     return _show(
@@ -115,7 +114,7 @@ class _LinkPage:
     button: str
 
     def show(
-        self, browser: _Browser, ctx: ServerContext, token: str, *, status: int = 200,
+        self, browser: Browser, ctx: ServerContext, token: str, *, status: int = 200,
         error: str | None = None,
     ) -> Response:
         return _button(
@@ -126,12 +125,12 @@ class _LinkPage:
 
     def posted(
         self, request: Request, ctx: ServerContext, csrf_token: str, token: str
-    ) -> Response | _Browser:
+    ) -> Response | Browser:
         """The response that ends a post (elsewhere, or a stale form), or its browser."""
         again = f"{self.path}?token={quote(token, safe='')}"
-        if (moved := _elsewhere(request, ctx, again)) is not None:
+        if (moved := elsewhere(request, ctx, again)) is not None:
             return moved
-        browser = _Browser.of(request, ctx)
+        browser = Browser.of(request, ctx)
         if not browser.csrf_ok(self.purpose, csrf_token):
             return self.show(browser, ctx, token, status=403, error=EXPIRED_FORM)
         return browser
@@ -151,9 +150,9 @@ _CONFIRM: Final = _LinkPage(
 @router.get(VERIFY_PAGE, response_class=HTMLResponse)
 def verify_email_page(request: Request, ctx: Ctx, token: str = "") -> Response:
     """The verification link's page: a button that posts the token."""
-    if (moved := _elsewhere(request, ctx)) is not None:
+    if (moved := elsewhere(request, ctx)) is not None:
         return moved
-    return _VERIFY.show(_Browser.of(request, ctx), ctx, _token(token))
+    return _VERIFY.show(Browser.of(request, ctx), ctx, _token(token))
 
 
 @router.post(VERIFY_PAGE, response_class=HTMLResponse)
@@ -166,7 +165,7 @@ def verify_email(
     """Verify with the posted link token; the result page."""
     token = _token(token)
     browser = _VERIFY.posted(request, ctx, csrf_token, token)
-    if not isinstance(browser, _Browser):
+    if not isinstance(browser, Browser):
         return browser
     try:
         verification.verify_link(ctx, token, _client(request))
@@ -184,9 +183,9 @@ def verify_email(
 @router.get(CONFIRM_PAGE, response_class=HTMLResponse)
 def confirm_email_page(request: Request, ctx: Ctx, token: str = "") -> Response:
     """The email-change link's page: a button that posts the token."""
-    if (moved := _elsewhere(request, ctx)) is not None:
+    if (moved := elsewhere(request, ctx)) is not None:
         return moved
-    return _CONFIRM.show(_Browser.of(request, ctx), ctx, _token(token))
+    return _CONFIRM.show(Browser.of(request, ctx), ctx, _token(token))
 
 
 @router.post(CONFIRM_PAGE, response_class=HTMLResponse)
@@ -199,7 +198,7 @@ def confirm_email(
     """Change the address with the posted link token; the result page."""
     token = _token(token)
     browser = _CONFIRM.posted(request, ctx, csrf_token, token)
-    if not isinstance(browser, _Browser):
+    if not isinstance(browser, Browser):
         return browser
     try:
         address = email_change.confirm_change(ctx, token, _client(request))
@@ -217,7 +216,7 @@ def confirm_email(
 
 
 def _forgot_page(
-    browser: _Browser, ctx: ServerContext, next_path: str, *, status: int = 200,
+    browser: Browser, ctx: ServerContext, next_path: str, *, status: int = 200,
     error: str | None = None, email: str = "", headers: dict[str, str] | None = None,
 ) -> Response:
     return _show(
@@ -231,9 +230,9 @@ def _forgot_page(
 @router.get(FORGOT_PAGE, response_class=HTMLResponse)
 def forgot_page(request: Request, ctx: Ctx, next: str = "") -> Response:
     """Ask for a reset link (``next``: the authorization request to go back to)."""
-    if (moved := _elsewhere(request, ctx)) is not None:
+    if (moved := elsewhere(request, ctx)) is not None:
         return moved
-    return _forgot_page(_Browser.of(request, ctx), ctx, next)
+    return _forgot_page(Browser.of(request, ctx), ctx, next)
 
 
 @router.post(FORGOT_PAGE, response_class=HTMLResponse)
@@ -247,9 +246,9 @@ def forgot(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     """Mail a reset link if an account has the address; the same page either way."""
-    if (moved := _elsewhere(request, ctx, FORGOT_PAGE)) is not None:
+    if (moved := elsewhere(request, ctx, FORGOT_PAGE)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
+    browser = Browser.of(request, ctx)
     shown = email.strip()[:320]
     if not browser.csrf_ok("forgot", csrf_token):
         return _forgot_page(browser, ctx, next, status=403, error=EXPIRED_FORM, email=shown)
@@ -277,7 +276,7 @@ def forgot(
 
 
 def _reset_page(
-    browser: _Browser, ctx: ServerContext, token: str, *, status: int = 200,
+    browser: Browser, ctx: ServerContext, token: str, *, status: int = 200,
     error: str | None = None,
 ) -> Response:
     return _show(
@@ -290,9 +289,9 @@ def _reset_page(
 @router.get(RESET_PAGE, response_class=HTMLResponse)
 def reset_page(request: Request, ctx: Ctx, token: str = "") -> Response:
     """The reset link's page: the new password, twice."""
-    if (moved := _elsewhere(request, ctx)) is not None:
+    if (moved := elsewhere(request, ctx)) is not None:
         return moved
-    return _reset_page(_Browser.of(request, ctx), ctx, _token(token))
+    return _reset_page(Browser.of(request, ctx), ctx, _token(token))
 
 
 @router.post(RESET_PAGE, response_class=HTMLResponse)
@@ -308,9 +307,9 @@ def reset(
     """Set the new password with the posted link token; every session ends."""
     token = _token(token)
     again = f"{RESET_PAGE}?token={quote(token, safe='')}"
-    if (moved := _elsewhere(request, ctx, again)) is not None:
+    if (moved := elsewhere(request, ctx, again)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
+    browser = Browser.of(request, ctx)
     if not browser.csrf_ok("reset", csrf_token):
         return _reset_page(browser, ctx, token, status=403, error=EXPIRED_FORM)
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
@@ -352,9 +351,9 @@ def resend_verification(
     """Mail a new verification link if the address is an account's, unverified; the same
     page whether or not it is."""
     back = _login_link(next) or ""
-    if (moved := _elsewhere(request, ctx, back)) is not None:
+    if (moved := elsewhere(request, ctx, back)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
+    browser = Browser.of(request, ctx)
     if not browser.csrf_ok("resend", csrf_token):
         return _problem(
             browser, ctx, "Sign in again", EXPIRED_FORM, 403, link=back or None,

@@ -30,28 +30,23 @@ from ..errors import ApiError
 from ..schemas.base import Message
 from ..schemas.social import SocialProviderItem
 from ..services import accounts, activity, reauth
-from ..services.authorize import AuthorizationRequest
 from ..services.social import flows, links
 from ..services.social.upstream import UpstreamError, authorization, identity
 from .authorize import (
-    _LOGIN_PROMPTS,
     LOGIN_PATH,
+    LOGIN_PROMPTS,
     SOCIAL_PATH,
     SOCIAL_PENDING_COOKIE,
-    _Browser,
-    _continued,
-    _cookie_name,
-    _elsewhere,
-    _error_page,
-    _login_page,
-    _page,
-    _redirect,
-    _signed_in,
-    _unverified,
-    _verify_first,
+    Destination,
+    complete_sign_in,
+    continued,
+    render_login,
+    unverified,
+    verify_first,
 )
 from .deps import Ctx, FirstParty, client_address, user_agent
 from .images import BaseUrl
+from .pages import Browser, cookie_name, elsewhere, error_page, page, redirect
 from .text import server_router
 
 router = server_router(include_in_schema=False)
@@ -81,28 +76,28 @@ def _client(request: Request, name: str = "") -> accounts.Client:
 @router.get(SOCIAL_PATH + "/{name}/start", response_class=HTMLResponse)
 def start(request: Request, ctx: Ctx, base: BaseUrl, name: str, next: str = "") -> Response:
     """Send the browser to the provider ``name`` for the authorization request ``next``."""
-    if (moved := _elsewhere(request, ctx)) is not None:
+    if (moved := elsewhere(request, ctx)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
-    asked = _continued(browser, ctx, next, 302)
+    browser = Browser.of(request, ctx)
+    asked = continued(browser, ctx, next, 302)
     if isinstance(asked, Response):
         return asked
     try:
         upstream = links.provider(ctx, name[:64])
         sent = authorization(upstream, _callback_url(base, upstream.name))
     except ApiError as exc:
-        return _login_page(browser, ctx, asked, status=exc.status_code, error=exc.message)
+        return render_login(browser, ctx, asked, status=exc.status_code, error=exc.message)
     except UpstreamError as exc:
         logger.warning("social sign-in at %s could not start: %s", name, exc.reason)
-        return _login_page(browser, ctx, asked, status=502, error=exc.message)
+        return render_login(browser, ctx, asked, status=502, error=exc.message)
     with ctx.db.write() as db:
         flows.start(
             db, ctx.clock(), purpose=flows.SIGN_IN, provider=upstream.name,
             browser=flows.binding(browser.csrf_secret), state=sent.state, nonce=sent.nonce,
             code_verifier=sent.code_verifier,
-            next_path=asked.path(without_prompts=_LOGIN_PROMPTS),
+            next_path=asked.path(without_prompts=LOGIN_PROMPTS),
         )
-    return _redirect(browser, ctx, sent.url, 302)
+    return redirect(browser, ctx, sent.url, 302)
 
 
 @router.get(SOCIAL_PATH + "/{name}/reauth", response_class=HTMLResponse)
@@ -110,24 +105,24 @@ def reauth_start(
     request: Request, ctx: Ctx, base: BaseUrl, name: str, ticket: str = ""
 ) -> Response:
     """``reauthUrl``: sign in at the provider again to confirm a sensitive action."""
-    if (moved := _elsewhere(request, ctx)) is not None:
+    if (moved := elsewhere(request, ctx)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
+    browser = Browser.of(request, ctx)
     try:
         upstream = links.provider(ctx, name[:64])
     except ApiError as exc:
-        return _error_page(browser, ctx, exc.message, exc.status_code)
+        return error_page(browser, ctx, exc.message, exc.status_code)
     with ctx.db.write() as db:
         row = flows.take_ticket(db, ctx.clock(), provider=upstream.name, ticket=ticket)
     if row is None or row.user_id is None or row.action is None:
-        return _error_page(
+        return error_page(
             browser, ctx, "This link has expired or was already used; ask the application "
             "for a new one.", 400,
         )
     try:
         sent = authorization(upstream, _callback_url(base, upstream.name), reauth=True)
     except UpstreamError as exc:
-        return _error_page(browser, ctx, exc.message, 502)
+        return error_page(browser, ctx, exc.message, 502)
     with ctx.db.write() as db:
         flows.start(
             db, ctx.clock(), purpose=flows.REAUTH, provider=upstream.name,
@@ -135,7 +130,7 @@ def reauth_start(
             code_verifier=sent.code_verifier, next_path=None, user_id=row.user_id,
             action=row.action,
         )
-    return _redirect(browser, ctx, sent.url, 302)
+    return redirect(browser, ctx, sent.url, 302)
 
 
 @router.get(SOCIAL_PATH + "/{name}/callback", response_class=HTMLResponse)
@@ -144,9 +139,9 @@ def callback(
     error: str = "", iss: str | None = None,
 ) -> Response:
     """The provider's answer: check it, then sign in, sign up, link, or confirm an action."""
-    if (moved := _elsewhere(request, ctx)) is not None:
+    if (moved := elsewhere(request, ctx)) is not None:
         return moved
-    browser = _Browser.of(request, ctx)
+    browser = Browser.of(request, ctx)
     flow = None
     if not browser.new_csrf:  # a browser without our cookie started nothing here
         with ctx.db.write() as db:
@@ -155,21 +150,21 @@ def callback(
                 browser=flows.binding(browser.csrf_secret),
             )
     if flow is None:
-        return _error_page(browser, ctx, STATE_MISMATCH, 400)
+        return error_page(browser, ctx, STATE_MISMATCH, 400)
     try:
         upstream = links.provider(ctx, flow.provider)
     except ApiError as exc:
-        return _error_page(browser, ctx, exc.message, exc.status_code)
-    asked: AuthorizationRequest | Response | None = None
+        return error_page(browser, ctx, exc.message, exc.status_code)
+    asked: Destination | Response | None = None
     if flow.purpose == flows.SIGN_IN:
-        asked = _continued(browser, ctx, flow.next_path or "", 303)
+        asked = continued(browser, ctx, flow.next_path or "", 303)
         if isinstance(asked, Response):
             return asked
 
     def refused(message: str, status: int) -> Response:
-        if isinstance(asked, AuthorizationRequest):
-            return _login_page(browser, ctx, asked, status=status, error=message)
-        return _error_page(browser, ctx, message, status)
+        if asked is not None and not isinstance(asked, Response):
+            return render_login(browser, ctx, asked, status=status, error=message)
+        return error_page(browser, ctx, message, status)
 
     if error or not code:
         return refused(
@@ -191,34 +186,35 @@ def callback(
         assert flow.action is not None
         return _reauth_done(browser, ctx, upstream.name, upstream.display_name, flow.user_id,
                             flow.action, who.subject, client)
-    assert isinstance(asked, AuthorizationRequest)
+    assert asked is not None
+    assert not isinstance(asked, Response)
     binding = flows.binding(browser.csrf_secret)
     try:
         resolved = links.resolve(ctx, upstream, who, browser=binding, client=client)
     except ApiError as exc:
-        return _login_page(
+        return render_login(
             browser, ctx, asked, status=exc.status_code, error=exc.message, headers=exc.headers
         )
     if resolved.user is None:
         return _sign_in_first(browser, ctx, asked, upstream.display_name,
                               resolved.pending_email or "")
     if resolved.user.disabled_at is not None:
-        return _login_page(browser, ctx, asked, status=403, error=DISABLED)
-    if _unverified(ctx, resolved.user):
-        return _verify_first(browser, ctx, asked, resolved.user)
+        return render_login(browser, ctx, asked, status=403, error=DISABLED)
+    if unverified(ctx, resolved.user):
+        return verify_first(browser, ctx, asked, resolved.user)
     try:
-        return _signed_in(browser, ctx, asked, resolved.user, client, FEDERATED_AMR)
+        return complete_sign_in(browser, ctx, asked, resolved.user, client, FEDERATED_AMR)
     except ApiError:  # disabled, or its password changed, in the instant since
-        return _login_page(browser, ctx, asked, status=401,
+        return render_login(browser, ctx, asked, status=401,
                            error="Your sign-in could not be completed; sign in again.")
 
 
 def _sign_in_first(
-    browser: _Browser, ctx: ServerContext, asked: AuthorizationRequest, label: str, email: str
+    browser: Browser, ctx: ServerContext, asked: Destination, label: str, email: str
 ) -> Response:
-    next_path = asked.path(without_prompts=_LOGIN_PROMPTS)
+    next_path = asked.path(without_prompts=LOGIN_PROMPTS)
     heading = "Sign in to your account first"
-    page = _page(
+    answer = page(
         browser, ctx, "error.html", title=heading, heading=heading,
         message=(
             f"An account with {email} already exists here, and {label} did not confirm "
@@ -229,16 +225,16 @@ def _sign_in_first(
         link=f"{LOGIN_PATH}?next={quote(next_path, safe='')}", link_text="Sign in",
     )
     # The hint that makes the authorization endpoint look for the waiting link.
-    page.set_cookie(
-        _cookie_name(SOCIAL_PENDING_COOKIE, browser.secure), "1",
+    answer.set_cookie(
+        cookie_name(SOCIAL_PENDING_COOKIE, browser.secure), "1",
         max_age=int(flows.PENDING_TTL.total_seconds()), path="/", secure=browser.secure,
         httponly=True, samesite="lax",
     )
-    return page
+    return answer
 
 
 def _reauth_done(
-    browser: _Browser, ctx: ServerContext, name: str, label: str, user_id: str, action: str,
+    browser: Browser, ctx: ServerContext, name: str, label: str, user_id: str, action: str,
     subject: str, client: accounts.Client,
 ) -> Response:
     with ctx.db.write() as db:
@@ -254,12 +250,12 @@ def _reauth_done(
             metadata={"action": action, "via": client.via},
         )
     if not confirmed:
-        return _error_page(
+        return error_page(
             browser, ctx, f"You signed in at {label} as someone other than the account that "
             "asked for this confirmation. Nothing was confirmed.", 403,
         )
     minutes = int(reauth.CODE_TTL.total_seconds() // 60)
-    return _page(
+    return page(
         browser, ctx, "social_reauth.html", title="Identity confirmed", code=shown,
         label=label, minutes=minutes,
     )
