@@ -117,7 +117,7 @@ async def test_console_pages_cannot_be_framed_or_cached(
 async def test_a_notice_key_shows_its_own_text_only(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    from tekcify_auth.server.routers import console
+    from tekcify_auth.server.routers.pages import console
 
     console.notices(test_console_saved="Saved.")
     await register(client)

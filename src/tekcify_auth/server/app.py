@@ -45,7 +45,6 @@ from .routers import (
     auth,
     authorize,
     connected_apps,
-    console,
     health,
     logout_pages,
     mfa,
@@ -61,6 +60,7 @@ from .routers import admin as admin_routes
 from .routers import applications as application_routes
 from .routers import images as image_routes
 from .routers import user as user_routes
+from .routers.pages import console
 from .routers.text import refuse_lone_surrogates
 from .services.image_store import upload_limit_for
 from .services.images import ImageProcessor

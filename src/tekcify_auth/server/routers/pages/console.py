@@ -25,14 +25,14 @@ from fastapi import Path as PathParam
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from ..context import ServerContext
-from ..db.models import User
-from ..db.oauth import LoginSession
-from ..services import login_sessions
-from .authorize import LOGIN_PATH
-from .deps import Ctx
-from .pages import EXPIRED_FORM, Browser, elsewhere, page, redirect
-from .text import server_router
+from ...context import ServerContext
+from ...db.models import User
+from ...db.oauth import LoginSession
+from ...services import login_sessions
+from ..authorize import LOGIN_PATH
+from ..deps import Ctx
+from ..text import server_router
+from . import EXPIRED_FORM, Browser, elsewhere, page, redirect
 
 ACCOUNT_PATH: Final = "/account"
 DEVELOPER_PATH: Final = "/developer"

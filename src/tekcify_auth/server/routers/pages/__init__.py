@@ -22,12 +22,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ..context import ServerContext
-from ..services import login_sessions
-from .images import get_canonical
+from ...context import ServerContext
+from ...services import login_sessions
+from ..images import get_canonical
 
 STYLESHEET_PATH: Final = "/api/oauth/static/pages.css"
-SERVER_DIR: Final = Path(__file__).resolve().parent.parent
+SERVER_DIR: Final = Path(__file__).resolve().parent.parent.parent
 templates: Final = Environment(
     loader=FileSystemLoader(SERVER_DIR / "templates"),
     autoescape=select_autoescape(["html"]),
