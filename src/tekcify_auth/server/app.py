@@ -60,6 +60,7 @@ from .routers import admin as admin_routes
 from .routers import applications as application_routes
 from .routers import images as image_routes
 from .routers import user as user_routes
+from .routers.pages import account as account_pages
 from .routers.pages import console
 from .routers.text import refuse_lone_surrogates
 from .services.image_store import upload_limit_for
@@ -197,6 +198,7 @@ def create_app(
         account_security.activity_router,
         passkeys.router,
         admin_routes.router,
+        account_pages.router,
         # Last: the consoles' 404 page answers every console path no route above took.
         console.fallback_router,
     )

@@ -63,6 +63,7 @@ IMAGE_PATH: Final = "/api/images"
 #: The routes that take an image upload, and so a larger request body than the rest.
 UPLOAD_PATHS: Final = (
     re.compile(r"/api/user/profile/picture"),
+    re.compile(r"/account/avatar"),
     re.compile(r"/api/applications/[^/]+/logo"),
 )
 

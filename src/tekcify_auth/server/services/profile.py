@@ -54,7 +54,7 @@ from ..schemas.user import (
 )
 from . import activity, mfa, reauth
 from .accounts import Client
-from .image_store import AVATAR, image_url, replace_image
+from .image_store import AVATAR, delete_image_at, image_url, replace_image
 from .images import ProcessedImage
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "erase_user",
     "export_data",
     "get_user",
+    "remove_avatar",
     "set_avatar",
     "update_profile",
 ]
@@ -110,6 +111,17 @@ def set_avatar(db: Session, user_id: str, processed: ProcessedImage, *, now: dat
     user.avatar_url = url
     user.updated_at = now
     return url
+
+
+def remove_avatar(db: Session, user_id: str, *, now: datetime) -> bool:
+    """Remove the user's avatar and delete its stored image; whether there was one."""
+    user = get_user(db, user_id, for_update=True)
+    if user.avatar_url is None:
+        return False
+    delete_image_at(db, user.id, AVATAR, user.avatar_url)
+    user.avatar_url = None
+    user.updated_at = now
+    return True
 
 
 # ---------------------------------------------------------------------------- export
