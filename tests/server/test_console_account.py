@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -412,10 +413,13 @@ async def test_with_two_factor_on_the_password_change_asks_for_a_code(
         assert (await http.get("/account/password")).status_code == 200
 
 
-async def no_password_browser(app: FastAPI, client: httpx.AsyncClient) -> httpx.AsyncClient:
+async def no_password_browser(
+    app: FastAPI, client: httpx.AsyncClient, *, registered: bool = False
+) -> httpx.AsyncClient:
     """A browser signed in on the pages as an account without a password (as one made at
     an upstream provider is), through the service the social sign-in uses."""
-    await register(client)
+    if not registered:
+        await register(client)
     ctx = app.state.ctx
     with ctx.db.write() as db:
         user = db.execute(select(User).where(User.email == "ada@example.com")).scalar_one()
@@ -464,6 +468,56 @@ async def test_an_account_without_a_password_sets_one_with_a_mailed_code(
         assert notice(shown).startswith("Your password is set.")
         assert "Change your password" in shown.text
     await login(client, password=NEW_PASSWORD)
+
+
+async def test_setting_a_password_keeps_the_accepted_code_when_the_two_factor_code_is_wrong(
+    app: FastAPI, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    await register(client)
+    tokens = await login(client)
+    setup = await enable_mfa(client, tokens["accessToken"], clock)
+    async with await no_password_browser(app, client, registered=True) as http:
+        page = await http.get("/account/password")
+        assert 'name="mfa_code"' in page.text
+        sent = await follow(http, await post_form(http, page, "/account/password/code"))
+        fields = {"new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD}
+        wrong = await post_form(
+            http, sent, "/account/password/set", code=mailed_code(app), mfa_code="000000",
+            **fields,
+        )
+        assert wrong.status_code == 403
+        assert marked_invalid(wrong) == ["mfa_code"]
+        assert 'name="proof"' in wrong.text
+        assert 'name="code"' not in wrong.text
+        row = user_row(app)
+        assert row is not None
+        assert row.password_hash == ""
+        next_step(clock)
+        done = await post_form(
+            http, wrong, "/account/password/set", mfa_code=code_at(setup["secret"], clock),
+            **fields,
+        )
+        assert done.status_code == 303, done.text
+        assert (await http.get("/account/password")).status_code == 200
+    signed_in = await client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": NEW_PASSWORD}
+    )
+    assert signed_in.json()["mfaRequired"] is True  # the new password is right
+
+
+async def test_a_picture_larger_than_other_requests_may_be_is_taken(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    noise = Image.frombytes("RGB", (800, 600), os.urandom(800 * 600 * 3))
+    out = io.BytesIO()
+    noise.save(out, "PNG", compress_level=0)
+    assert 1024 * 1024 < len(out.getvalue()) < 5 * 1024 * 1024
+    await register(client)
+    async with console_browser(app) as http:
+        page = await http.get("/account")
+        answer = await upload(http, page, out.getvalue())
+    assert answer.status_code == 303, answer.text
+    assert state(app)["images"] == 1
 
 
 # -- Your data -------------------------------------------------------------------------
