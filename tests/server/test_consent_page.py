@@ -23,13 +23,15 @@ from .test_authorize import (
 
 
 async def consent_page(app: FastAPI, person: Browser, colour: str | None) -> httpx.Response:
-    client = make_client(app, scopes=("openid", "profile", "email", "offline_access", "read:profile"))
+    scopes = ("openid", "profile", "email", "offline_access", "read:profile")
+    client = make_client(app, scopes=scopes)
     with app.state.ctx.db.write() as db:
         db.execute(
             update(Application).where(Application.client_id == client.client_id)
             .values(primary_color=colour)
         )
-    page = await person.get(authorization(client, scope="openid email offline_access read:profile").url)
+    asked = authorization(client, scope="openid email offline_access read:profile")
+    page = await person.get(asked.url)
     page = await person.follow(await person.sign_in(page))
     assert ">Allow</button>" in page.text
     return page
