@@ -153,6 +153,7 @@ def render_login(
     email = email or (request.login_hint or "")[:320]
     return page(
         browser, ctx, "login.html", status=status, redirect_uri=request.redirect_uri,
+        forms_here=True,
         headers=headers, title="Sign in", application_name=destination_name(request),
         action=LOGIN_PATH, csrf_token=browser.token("login"), next=next_path, email=email,
         error=error, register_url=f"{REGISTER_PATH}?next={back}",
@@ -203,6 +204,7 @@ def _register_page(
         status, error = 403, registration.CLOSED
     return page(
         browser, ctx, "register.html", status=status, redirect_uri=request.redirect_uri,
+        forms_here=True,
         title="Create your account", application_name=destination_name(request),
         action=REGISTER_PATH, csrf_token=browser.token("register"), next=next_path,
         email=email, first_name=first_name, last_name=last_name, error=error,
