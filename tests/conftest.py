@@ -148,3 +148,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if _on_ci() and session.config.stash[_LEFT_OUT] and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- signing keys ----------------------------------------------------------------------------
+
+#: RSA keys made once per worker and handed out again in every test: a server started in a
+#: test makes the RS256 key of its id tokens (and of RS256 access tokens) because each test
+#: starts on empty tables, and 2048-bit RSA generation costs 30 to 150 ms. Within one test
+#: every key is still a new one (the n-th key a test asks for is the n-th of the pool), so
+#: rotation, revocation and "another server's key" stay what they test.
+_RSA_POOL: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _rsa_keys_made_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    try:
+        from tekcify_auth.server.services import keystore
+    except ImportError:  # a run without the server extra
+        return
+    make = keystore.generate_key
+    handed_out = 0
+
+    def generate_key(alg: str) -> Any:
+        nonlocal handed_out
+        if alg != keystore.ID_TOKEN_ALG:
+            return make(alg)
+        while len(_RSA_POOL) <= handed_out:
+            _RSA_POOL.append(make(alg))
+        handed_out += 1
+        return _RSA_POOL[handed_out - 1]
+
+    monkeypatch.setattr(keystore, "generate_key", generate_key)

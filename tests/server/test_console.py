@@ -145,3 +145,14 @@ async def test_signing_in_to_a_console_page_needs_no_application(
         answer = await sign_in_on_pages(http, next_path="/developer")
         assert answer.headers["location"] == "/developer"
         assert "tekcify_login" in http.cookies
+
+
+@pytest.mark.parametrize("page", ["login", "register"])
+async def test_the_sign_in_forms_for_a_console_page_may_post_here(
+    client: httpx.AsyncClient, page: str
+) -> None:
+    # With no application, no redirect URI widens form-action: it must still allow 'self'
+    # (a browser refuses to send a form its page's CSP does not allow).
+    answer = await client.get(f"/api/oauth/{page}?next=%2Faccount")
+    assert answer.status_code == 200
+    assert "form-action 'self'" in answer.headers["content-security-policy"]

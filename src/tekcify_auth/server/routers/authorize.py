@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Annotated, Final
 from urllib.parse import quote, urlsplit
 
-from fastapi import Form, Request
+from fastapi import Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -84,6 +84,9 @@ REGISTER_PATH: Final = "/api/oauth/register"
 CONSENT_PATH: Final = "/api/oauth/consent"
 #: Sign-in with upstream providers (``routers/social.py``).
 SOCIAL_PATH: Final = "/api/oauth/social"
+#: The stylesheets of applications' primary colours (:func:`colour_stylesheet`).
+COLOUR_PATH: Final = "/api/oauth/static/colour"
+_COLOUR: Final = re.compile(r"#[0-9a-fA-F]{6}")
 #: A cookie saying an identity at a provider waits for this browser's sign-in.
 SOCIAL_PENDING_COOKIE: Final = "tekcify_social_link"
 
@@ -150,6 +153,7 @@ def render_login(
     email = email or (request.login_hint or "")[:320]
     return page(
         browser, ctx, "login.html", status=status, redirect_uri=request.redirect_uri,
+        forms_here=True,
         headers=headers, title="Sign in", application_name=destination_name(request),
         action=LOGIN_PATH, csrf_token=browser.token("login"), next=next_path, email=email,
         error=error, register_url=f"{REGISTER_PATH}?next={back}",
@@ -200,6 +204,7 @@ def _register_page(
         status, error = 403, registration.CLOSED
     return page(
         browser, ctx, "register.html", status=status, redirect_uri=request.redirect_uri,
+        forms_here=True,
         title="Create your account", application_name=destination_name(request),
         action=REGISTER_PATH, csrf_token=browser.token("register"), next=next_path,
         email=email, first_name=first_name, last_name=last_name, error=error,
@@ -235,6 +240,7 @@ def _consent_page(
         browser, ctx, "consent.html", status=status, redirect_uri=request.redirect_uri,
         title=f"Allow {client.name}?", application_name=client.name,
         description=client.description, logo_url=client.logo_url, email=user.email,
+        colour_url=colour_stylesheet(client.primary_color),
         switch_url=_with_prompt_login(request), scopes=scopes,
         destination=urlsplit(request.redirect_uri).netloc, action=CONSENT_PATH,
         csrf_token=browser.token(f"consent|{login_id}"), request_query=query, error=error,
@@ -713,6 +719,32 @@ def decide(
             error="Choose Allow or Deny.",
         )
     return _grant(browser, ctx, asked, login_row, 303, remember=True)
+
+
+def colour_stylesheet(colour: str | None) -> str | None:
+    """The stylesheet giving a page an application's primary colour (``#rrggbb``).
+
+    The pages allow no inline style (CSP ``style-src 'self'``), so the colour comes as a
+    tiny stylesheet of this server, one per colour, cached for good.
+    """
+    if colour is None or not _COLOUR.fullmatch(colour):
+        return None
+    return f"{COLOUR_PATH}/{colour[1:].lower()}.css"
+
+
+@router.get("/static/colour/{name}", include_in_schema=False)
+def colour(name: Annotated[str, Path(max_length=16)]) -> Response:
+    """``--app-colour`` set to the colour the file is named after (``1a2b3c.css``)."""
+    found = re.fullmatch(r"([0-9a-f]{6})\.css", name)
+    if found is None:
+        return Response("Not a colour stylesheet", status_code=404, media_type="text/plain")
+    return Response(
+        f":root {{ --app-colour: #{found.group(1)}; }}\n", media_type="text/css; charset=utf-8",
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @lru_cache(maxsize=1)
