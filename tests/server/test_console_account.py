@@ -276,6 +276,21 @@ async def test_an_unverified_address_is_verified_with_the_mailed_code(
     assert row.email_verified
 
 
+async def test_too_many_verification_mails_are_refused_with_retry_after(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await register(client)
+    async with console_browser(app) as http:
+        page = await http.get("/account/email")
+        answers = [await post_form(http, page, "/account/email/resend") for _ in range(6)]
+    refused = answers[-1]
+    assert [a.status_code for a in answers[:-1]] == [303] * 5
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    assert 'role="alert"' in refused.text
+    assert "Too many messages" in refused.text
+
+
 async def test_a_change_of_address_is_mailed_to_the_new_one_and_changes_nothing_yet(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -338,7 +353,7 @@ async def test_changing_the_password_keeps_this_browser_and_signs_out_the_rest(
 ) -> None:
     await register(client)
     tokens = await login(client)
-    async with console_browser(app) as http:
+    async with console_browser(app) as other, console_browser(app) as http:
         page = await http.get("/account/password")
         assert "<h1>Password</h1>" in page.text
         assert "Change your password" in page.text
@@ -350,6 +365,7 @@ async def test_changing_the_password_keeps_this_browser_and_signs_out_the_rest(
         shown = await http.get(answer.headers["location"])
         assert shown.status_code == 200  # still signed in on the pages
         assert notice(shown).startswith("Your password is changed.")
+        assert (await other.get("/account")).status_code == 302  # the other browser is out
     old = await client.get("/api/user/profile", headers=bearer(tokens["accessToken"]))
     assert old.status_code == 401
     assert (await client.post(
