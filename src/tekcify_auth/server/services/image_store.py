@@ -64,6 +64,7 @@ IMAGE_PATH: Final = "/api/images"
 UPLOAD_PATHS: Final = (
     re.compile(r"/api/user/profile/picture"),
     re.compile(r"/api/applications/[^/]+/logo"),
+    re.compile(r"/developer/apps/[^/]+/logo"),
 )
 
 # Room for the multipart framing around the file: boundaries, part headers, a long
