@@ -338,7 +338,7 @@ def _secret_page(seen: Visit, app: AppView, secret: str, *, created: bool) -> Re
         "developer_secret.html",
         title=f"The client secret of {app.name}", section="applications", app=app,
         secret=secret, created=created, scripts=True, script_path=SCRIPT_PATH,
-        notice="Your application is registered." if created else None,
+        notice=console.notice_text("developer_app_created") if created else None,
     )
 
 
