@@ -62,6 +62,7 @@ from .routers import images as image_routes
 from .routers import user as user_routes
 from .routers.pages import account as account_pages
 from .routers.pages import console
+from .routers.pages import developer as developer_pages
 from .routers.text import refuse_lone_surrogates
 from .services.image_store import upload_limit_for
 from .services.images import ImageProcessor
@@ -199,6 +200,7 @@ def create_app(
         passkeys.router,
         admin_routes.router,
         account_pages.router,
+        developer_pages.router,
         # Last: the consoles' 404 page answers every console path no route above took.
         console.fallback_router,
     )

@@ -97,6 +97,7 @@ __all__ = [
     "obfuscate_client_id",
     "owned_application",
     "regenerate_secret",
+    "remove_logo",
     "revoke_application_grants",
     "secret_matches",
     "set_logo",
@@ -668,6 +669,19 @@ def set_logo(
     application.updated_at = now
     db.flush()
     return url
+
+
+def remove_logo(db: Session, owner_id: str, client_id: str, *, now: datetime) -> bool:
+    """Take the logo off the owner's application and delete its stored image (404 when
+    not the owner's); whether it had one. The consent page then shows no logo."""
+    application = owned_application(db, owner_id, client_id, lock=True)
+    if application.logo_url is None:
+        return False
+    delete_image_at(db, owner_id, LOGO, application.logo_url)
+    application.logo_url = None
+    application.updated_at = now
+    db.flush()
+    return True
 
 
 def _revoke_sessions_holding(db: Session, client_id: str, lost: set[str], now: datetime) -> None:

@@ -65,6 +65,7 @@ UPLOAD_PATHS: Final = (
     re.compile(r"/api/user/profile/picture"),
     re.compile(r"/account/avatar"),
     re.compile(r"/api/applications/[^/]+/logo"),
+    re.compile(r"/developer/apps/[^/]+/logo"),
 )
 
 # Room for the multipart framing around the file: boundaries, part headers, a long
