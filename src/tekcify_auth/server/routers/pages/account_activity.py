@@ -53,7 +53,7 @@ _ID: Final = 256
 console.notices(
     sessions_revoked_one="The session is revoked: it is signed out.",
     sessions_revoked_others="Your other sessions are revoked: they are signed out.",
-    apps_revoked="The application's access is withdrawn and its tokens are revoked.",
+    apps_revoked="The application can no longer use your account: its tokens are revoked.",
 )
 
 _THIS_DEVICE: Final = (
@@ -475,7 +475,8 @@ def activity_page(
         events = [
             EventView(
                 what=ACTIVITY_TEXT.get(row.activity_type, row.activity_type),
-                type=row.activity_type, success=row.success is not False, when=_when(row.created_at),
+                type=row.activity_type, success=row.success is not False,
+                when=_when(row.created_at),
                 when_iso=row.created_at.isoformat(), device=device_text(row.user_agent),
                 ip_address=row.ip_address or "Unknown", details=_details(row.details),
             )
