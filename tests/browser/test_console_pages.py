@@ -102,16 +102,31 @@ def person(browser: Browser, server: Server) -> Iterator[Person]:
                   "scopes": ["openid", "profile", "email"], "primaryColor": "#0f766e"},
         )
         assert app.status_code == 201, app.text
+        # The API login's session: /account/sessions/{session_id}/revoke confirms its end.
+        listed = api.get("/api/auth/sessions", headers={"Authorization": f"Bearer {token}"})
+        [session_id] = [s["id"] for s in listed.json()["sessions"] if s["current"]]
     context = new_context(browser)
     page = context.new_page()
     page.goto(f"{server.url}/api/oauth/login?next={quote('/account/passkeys', safe='')}")
     sign_in(page, email)
     page.wait_for_url(f"{server.url}/account/passkeys")
-    page.close()
     body = app.json()
+    # Connected to their own application (openid profile; the consent page test asks
+    # for email too, so it is still shown), for /account/apps and its withdrawal page.
+    page.route(f"{APP_REDIRECT}**", lambda route: route.fulfill(body="connected"))
+    page.goto(f"{server.url}/api/oauth/authorize?" + urlencode({
+        "response_type": "code", "client_id": body["clientId"], "redirect_uri": APP_REDIRECT,
+        "scope": "openid profile", "state": "s",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+    }))
+    page.get_by_role("button", name="Allow", exact=True).click()
+    page.wait_for_url(f"{APP_REDIRECT}**")
+    page.close()
     # Applications are known by their client id, on the wire and in /developer's URLs.
     objects = dict.fromkeys(("id", "application_id", "app_id", "client_id", "clientId"),
                             body["clientId"])
+    objects["session_id"] = session_id
     try:
         yield Person(email, context, objects)
     finally:
