@@ -144,11 +144,14 @@ async def test_a_user_agent_holding_html_is_shown_escaped(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     await register(client)
-    await api_login(client, '<script>alert(1)</script>"')
+    token = await api_login(client, '<script>alert(1)</script>"')
+    session_id = await api_session_id(client, token)
     async with console_browser(app) as http:
         page = await http.get("/account/sessions")
-    assert "<script>alert(1)</script>" not in page.text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;" in page.text
+        confirm = await http.get(f"/account/sessions/{session_id}/revoke")
+    for shown in (page, confirm):
+        assert "<script>alert(1)</script>" not in shown.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;" in shown.text
 
 
 async def test_revoking_a_session_asks_first_then_signs_it_out(
@@ -162,6 +165,7 @@ async def test_revoking_a_session_asks_first_then_signs_it_out(
         assert confirm.status_code == 200
         assert "<h1>Revoke this session?</h1>" in confirm.text
         assert ">Revoke session on Chrome 120 on Linux</button>" in confirm.text
+        assert f'<dd><span class="agent">{CHROME}</span></dd>' in confirm.text
         assert sessions_of(app)[session_id] is None  # the GET changed nothing
         answer = await post_form(http, confirm, f"/account/sessions/{session_id}/revoke")
         assert answer.headers["location"] == "/account/sessions?notice=sessions_revoked_one"
