@@ -539,3 +539,21 @@ async def test_a_form_posted_without_the_cookie_does_nothing(
                 assert answer.headers["location"] == (
                     "/api/oauth/login?next=" + quote(action, safe="")
                 )
+
+
+async def test_every_page_cannot_be_framed_or_cached_and_runs_no_script(
+    app: FastAPI, client: httpx.AsyncClient, oauth_client: Client
+) -> None:
+    await register(client)
+    await connect(app, client, oauth_client)
+    async with console_browser(app) as http:
+        paths = [*PAGES, *(await forms_of(client, oauth_client))]
+        for path in paths:
+            page = await http.get(path)
+            assert page.status_code == 200, path
+            policy = page.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in policy, path
+            assert "script-src" not in policy, path
+            assert "<script" not in page.text, path
+            assert page.headers["x-frame-options"] == "DENY", path
+            assert page.headers["cache-control"] == "no-store", path
