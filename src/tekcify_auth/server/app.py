@@ -61,6 +61,7 @@ from .routers import applications as application_routes
 from .routers import images as image_routes
 from .routers import user as user_routes
 from .routers.pages import account as account_pages
+from .routers.pages import account_security as account_security_pages
 from .routers.pages import console
 from .routers.pages import developer as developer_pages
 from .routers.text import refuse_lone_surrogates
@@ -201,6 +202,7 @@ def create_app(
         admin_routes.router,
         account_pages.router,
         developer_pages.router,
+        account_security_pages.router,
         # Last: the consoles' 404 page answers every console path no route above took.
         console.fallback_router,
     )
