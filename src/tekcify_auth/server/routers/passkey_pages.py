@@ -39,8 +39,6 @@ from .text import server_router
 
 router = server_router(include_in_schema=False)
 
-ACCOUNT_PASSKEYS: Final = "/account/passkeys"
-ACCOUNT_OPTIONS: Final = "/account/passkeys/options"
 #: The longest credential JSON a form may carry (an attestation with certificates fits).
 MAX_CREDENTIAL_CHARS: Final = 64 * 1024
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
