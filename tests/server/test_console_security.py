@@ -346,10 +346,14 @@ async def test_a_passkey_is_added_listed_renamed_and_removed(
         assert "Never" in added.text  # not used yet
 
         rename = f"{PASSKEYS}/{row.id}/rename"
-        blank = await post_form(http, added, rename, name="  ")
+        assert f'href="{rename}"' in added.text
+        form_page = await http.get(rename)
+        assert 'value="&lt;b&gt;Laptop&lt;/b&gt;"' in form_page.text
+        blank = await post_form(http, form_page, rename, name="  ")
         assert blank.status_code == 400
-        assert f'id="rename-{row.id}"' in blank.text
-        renamed = await follow(http, await post_form(http, added, rename, name="Phone"))
+        assert 'aria-invalid="true"' in blank.text
+        assert [p.name for p in passkey_rows(app)] == ["<b>Laptop</b>"]
+        renamed = await follow(http, await post_form(http, form_page, rename, name="Phone"))
         assert notice(renamed) == "The passkey is renamed."
         assert [p.name for p in passkey_rows(app)] == ["Phone"]
 
@@ -390,7 +394,9 @@ async def test_another_users_passkey_is_404_everywhere(
         assert "Eve&#39;s key" not in page.text
         with unchanged(app):
             assert (await http.get(f"{PASSKEYS}/{eves.id}/remove")).status_code == 404
-            token = hidden(page, f"{PASSKEYS}/{passkey_rows(app)[0].id}/rename", "csrf_token")
+            assert (await http.get(f"{PASSKEYS}/{eves.id}/rename")).status_code == 404
+            mine = f"{PASSKEYS}/{passkey_rows(app)[0].id}/rename"
+            token = hidden(await http.get(mine), mine, "csrf_token")
             renamed = await http.post(
                 f"{PASSKEYS}/{eves.id}/rename", data={"csrf_token": token, "name": "Mine now"}
             )
@@ -418,6 +424,7 @@ async def test_the_last_way_to_sign_in_cannot_be_removed(
         page = await http.get(PASSKEYS)
         assert "your only way to sign in, so it cannot be removed" in page.text
         assert f"{PASSKEYS}/{first.id}/remove" not in page.text
+        assert f"{PASSKEYS}/{first.id}/rename" in page.text
         again = await http.get(f"{PASSKEYS}/{first.id}/remove")
         assert "cannot be removed" in again.text
         assert not [f for f in forms(again) if f.action.endswith("/remove")]
@@ -550,7 +557,7 @@ FORMS = [  # (page, action, fields); {id} is the user's passkey's id
      {"password": PASSWORD, "mfa_code": "1"}),
     (TWO_FACTOR + "/backup-codes", TWO_FACTOR + "/backup-codes/code", {}),
     (PASSKEYS, PASSKEYS, {"name": "x", "challenge": "c", "credential": "{}"}),
-    (PASSKEYS, PASSKEYS + "/{id}/rename", {"name": "Renamed"}),
+    (PASSKEYS + "/{id}/rename", PASSKEYS + "/{id}/rename", {"name": "Renamed"}),
     (PASSKEYS + "/{id}/remove", PASSKEYS + "/{id}/remove", {}),
     (SOCIAL + "/corp/unlink", SOCIAL + "/corp/unlink", {}),
 ]
@@ -620,7 +627,7 @@ async def test_the_setup_forms_refuse_a_missing_or_foreign_csrf_token(
 
 
 PAGES = [TWO_FACTOR, TWO_FACTOR + "/disable", TWO_FACTOR + "/backup-codes", PASSKEYS,
-         SOCIAL]
+         PASSKEYS + "/x/rename", PASSKEYS + "/x/remove", SOCIAL, SOCIAL + "/corp/unlink"]
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -449,8 +449,7 @@ def _passkeys_page(
         "account_passkeys.html", title="Passkeys", section="passkeys", status=status,
         error=error, invalid=invalid, passkeys=held, last_way=last_way, name=name,
         scripts=True, action=PASSKEYS_PATH, options_url=PASSKEY_OPTIONS_PATH,
-        script=PASSKEY_SCRIPT_PATH, csrf_token=seen.csrf("passkey-add"),
-        rename_csrf=seen.csrf("passkey-rename"), base=PASSKEYS_PATH,
+        script=PASSKEY_SCRIPT_PATH, csrf_token=seen.csrf("passkey-add"), base=PASSKEYS_PATH,
     )
 
 
@@ -521,6 +520,30 @@ def add_passkey(
     return seen.done(PASSKEYS_PATH, "security_passkey_added")
 
 
+def _rename_page(
+    seen: Visit, row: Passkey, *, status: int = 200, error: str | None = None,
+    name: str | None = None,
+) -> Response:
+    return seen.render(
+        "account_passkey_rename.html", title="Rename a passkey", section="passkeys",
+        status=status, error=error, passkey=row, back=PASSKEYS_PATH,
+        name=row.name if name is None else name, invalid="name" if status == 400 else None,
+        action=f"{PASSKEYS_PATH}/{row.id}/rename", csrf_token=seen.csrf("passkey-rename"),
+    )
+
+
+@router.get(PASSKEYS_PATH + "/{passkey_id}/rename", response_class=HTMLResponse)
+def rename_passkey_page(request: Request, ctx: Ctx, passkey_id: str) -> Response:
+    """The form that renames a passkey."""
+    seen = console.visit(request, ctx)
+    if isinstance(seen, Response):
+        return seen
+    row = _own_passkey(seen, passkey_id)
+    if row is None:
+        return console.not_found(request, ctx, "This passkey")
+    return _rename_page(seen, row)
+
+
 @router.post(PASSKEYS_PATH + "/{passkey_id}/rename", response_class=HTMLResponse)
 def rename_passkey(
     request: Request, ctx: Ctx, passkey_id: str, csrf_token: Annotated[str, Form()] = "",
@@ -533,20 +556,21 @@ def rename_passkey(
     row = _own_passkey(seen, passkey_id)
     if row is None:
         return console.not_found(request, ctx, "This passkey")
+    shown = name[:_FIELD]
     if not seen.csrf_ok("passkey-rename", csrf_token):
-        return _passkeys_page(seen, status=403, error=EXPIRED_FORM)
+        return _rename_page(seen, row, status=403, error=EXPIRED_FORM, name=shown[:100])
     try:
-        body = RenamePasskeyRequest.model_validate({"name": name[:_FIELD]})
+        body = RenamePasskeyRequest.model_validate({"name": shown})
     except ValidationError:
-        return _passkeys_page(
-            seen, status=400, invalid=f"rename-{row.id}",
+        return _rename_page(
+            seen, row, status=400, name=shown[:100],
             error="A passkey's name is 1 to 100 characters, without control characters.",
         )
     try:
         passkeys.rename_passkey(ctx, seen.user.id, row.credential_id, body.name,
                                 _client(request))
     except ApiError as exc:
-        return _passkeys_page(seen, status=exc.status_code, error=exc.message)
+        return _rename_page(seen, row, status=exc.status_code, error=exc.message, name=shown)
     return seen.done(PASSKEYS_PATH, "security_passkey_renamed")
 
 
