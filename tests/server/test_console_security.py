@@ -130,6 +130,9 @@ async def test_setting_up_two_factor_shows_the_qr_code_checks_a_code_then_the_co
         assert 'aria-current="page">Two-factor sign-in</a>' in page.text
         scan = await start_setup(http, password=PASSWORD)
         assert 'src="data:image/png;base64,' in scan.text
+        # Only the page showing the QR code it made lets data: images load.
+        assert "img-src 'self' data:;" in scan.headers["content-security-policy"]
+        assert "data:" not in page.headers["content-security-policy"]
         secret = secret_of(scan)
         assert f'<code class="secret" id="totp-secret">{secret}</code>' in scan.text
         assert not mfa_on(app)

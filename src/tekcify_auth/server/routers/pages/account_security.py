@@ -244,7 +244,7 @@ def _scan_page(
 ) -> Response:
     return seen.render(
         "account_two_factor_scan.html", title="Set up two-factor sign-in",
-        section="two-factor", status=status, error=error, secret=secret,
+        section="two-factor", status=status, error=error, secret=secret, data_images=True,
         qr_code=mfa.qr_code(seen.user.email, secret), codes=" ".join(codes),
         signature=_signature(seen, secret, codes), back=TWO_FACTOR_PATH,
         action=CONFIRM_PATH, csrf_token=seen.csrf("mfa-confirm"),
