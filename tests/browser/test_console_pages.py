@@ -104,6 +104,9 @@ def person(browser: Browser, server: Server) -> Iterator[Person]:
     sign_in(page, email)
     page.wait_for_url(f"{server.url}/account/passkeys")
     page.close()
+    # Two-factor on once signed in, so its "turn off" and "new codes" pages are there
+    # (the set-up pages are swept in test_console_two_factor.py).
+    _with_two_factor(server, token)
     body = app.json()
     # Applications are known by their client id, on the wire and in /developer's URLs.
     objects = dict.fromkeys(("id", "application_id", "app_id", "client_id", "clientId"),
@@ -127,6 +130,18 @@ def _with_passkey(api: httpx.Client, token: str, origin: str) -> str:
     })
     assert made.status_code == 200, made.text
     return str(made.json()["id"])
+
+
+def _with_two_factor(server: Server, token: str) -> None:
+    import pyotp
+
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.url, timeout=10, headers=auth) as api:
+        made = api.post("/api/auth/mfa/setup", json={"password": PASSWORD})
+        assert made.status_code == 200, made.text
+        code = pyotp.TOTP(made.json()["secret"]).now()
+        on = api.post("/api/auth/mfa/verify-setup", json={"code": code})
+        assert on.status_code == 200, on.text
 
 
 def _with_link(server: Server, email: str, provider: str) -> None:

@@ -39,6 +39,7 @@ def test_a_person_sets_up_two_factor_sign_in_and_keeps_the_backup_codes(
         page.goto(f"{server.url}/api/oauth/login?next={quote('/account/two-factor', safe='')}")
         sign_in(page, email)
         page.wait_for_url(f"{server.url}/account/two-factor")
+        check(page, axe, "account-two-factor-off")
         page.get_by_label("Your password").fill(PASSWORD)
         page.get_by_role("button", name="Set up two-factor sign-in").click()
 

@@ -206,6 +206,10 @@ async def test_a_wrong_password_sets_nothing_up(
 ) -> None:
     await register(client)
     async with console_browser(app) as http:
+        for off in ("/disable", "/backup-codes"):  # nothing to turn off or renew yet
+            moved = await http.get(TWO_FACTOR + off)
+            assert moved.status_code == 303
+            assert moved.headers["location"] == TWO_FACTOR
         with unchanged(app):
             page = await http.get(TWO_FACTOR)
             answer = await post_form(http, page, f"{TWO_FACTOR}/setup", password="wrong one!")

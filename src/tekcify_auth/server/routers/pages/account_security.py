@@ -104,13 +104,17 @@ def _refused(answer: Response, exc: ApiError) -> Response:
 # -- Two-factor --------------------------------------------------------------------------
 
 
+def _mfa_on(seen: Visit) -> bool:
+    with seen.ctx.db.read() as db:
+        return mfa.is_enabled(db, seen.user.id)
+
+
 def _two_factor_page(
     seen: Visit, *, status: int = 200, error: str | None = None, invalid: str | None = None,
     form: str = "setup", proof: str = "",
 ) -> Response:
     """The Two-factor page; ``form`` is the proof form shown: setup, disable or regenerate."""
-    with seen.ctx.db.read() as db:
-        enabled = mfa.is_enabled(db, seen.user.id)
+    enabled = _mfa_on(seen)
     if enabled and form == "setup":
         form = "overview"
     title = {"disable": "Turn off two-factor sign-in",
@@ -140,6 +144,8 @@ def disable_page(request: Request, ctx: Ctx) -> Response:
     seen = console.visit(request, ctx)
     if isinstance(seen, Response):
         return seen
+    if not _mfa_on(seen):  # nothing to confirm: the set-up it is
+        return seen.done(TWO_FACTOR_PATH)
     return _two_factor_page(seen, form="disable")
 
 
@@ -149,6 +155,8 @@ def regenerate_page(request: Request, ctx: Ctx) -> Response:
     seen = console.visit(request, ctx)
     if isinstance(seen, Response):
         return seen
+    if not _mfa_on(seen):  # nothing to confirm: the set-up it is
+        return seen.done(TWO_FACTOR_PATH)
     return _two_factor_page(seen, form="regenerate")
 
 
