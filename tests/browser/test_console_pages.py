@@ -61,12 +61,6 @@ def console_routes() -> list[str]:
                         and route.path.startswith(("/account", "/developer"))
                         and "{rest:path}" not in route.path):
                     paths.add(route.path)
-    from tekcify_auth.server.routers import passkey_pages
-
-    paths.update(
-        r.path for r in passkey_pages.router.routes
-        if isinstance(r, APIRoute) and "GET" in r.methods and r.path.startswith("/account")
-    )
     return sorted(paths)
 
 
@@ -105,6 +99,8 @@ def person(browser: Browser, server: Server) -> Iterator[Person]:
         # The API login's session: /account/sessions/{session_id}/revoke confirms its end.
         listed = api.get("/api/auth/sessions", headers={"Authorization": f"Bearer {token}"})
         [session_id] = [s["id"] for s in listed.json()["sessions"] if s["current"]]
+        passkey_id = _with_passkey(api, token, server.url)
+    _with_link(server, email, "corp")
     context = new_context(browser)
     page = context.new_page()
     page.goto(f"{server.url}/api/oauth/login?next={quote('/account/passkeys', safe='')}")
@@ -123,14 +119,65 @@ def person(browser: Browser, server: Server) -> Iterator[Person]:
     page.get_by_role("button", name="Allow", exact=True).click()
     page.wait_for_url(f"{APP_REDIRECT}**")
     page.close()
+    # Two-factor on once signed in, so its "turn off" and "new codes" pages are there
+    # (the set-up pages are swept in test_console_two_factor.py).
+    _with_two_factor(server, token)
     # Applications are known by their client id, on the wire and in /developer's URLs.
     objects = dict.fromkeys(("id", "application_id", "app_id", "client_id", "clientId"),
                             body["clientId"])
-    objects["session_id"] = session_id
+    objects.update(session_id=session_id, passkey_id=passkey_id, provider="corp")
     try:
         yield Person(email, context, objects)
     finally:
         context.close()
+
+
+def _with_passkey(api: httpx.Client, token: str, origin: str) -> str:
+    """A passkey of the person (the Passkeys pages' confirmation needs one); its id."""
+    from server.webauthn_soft import SoftAuthenticator
+
+    auth = {"Authorization": f"Bearer {token}"}
+    options = api.post("/api/auth/passkey/register/options", headers=auth).json()
+    made = api.post("/api/auth/passkey/register", headers=auth, json={
+        "credential": SoftAuthenticator().register(options["options"], origin=origin),
+        "challenge": options["challenge"], "name": "Laptop",
+    })
+    assert made.status_code == 200, made.text
+    return str(made.json()["id"])
+
+
+def _with_two_factor(server: Server, token: str) -> None:
+    import pyotp
+
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.url, timeout=10, headers=auth) as api:
+        made = api.post("/api/auth/mfa/setup", json={"password": PASSWORD})
+        assert made.status_code == 200, made.text
+        code = pyotp.TOTP(made.json()["secret"]).now()
+        on = api.post("/api/auth/mfa/verify-setup", json={"code": code})
+        assert on.status_code == 200, on.text
+
+
+def _with_link(server: Server, email: str, provider: str) -> None:
+    """A provider linked to the person, as a social sign-in leaves one (none is set up on
+    this server, so written in its database)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from tekcify_auth.server.db.models import User
+    from tekcify_auth.server.db.social import SocialAccount
+
+    engine = create_engine(f"sqlite:///{server.data_dir / 'tekcify.sqlite3'}")
+    try:
+        with Session(engine) as db, db.begin():
+            user_id = db.execute(select(User.id).where(User.email == email)).scalar_one()
+            now = datetime.now(UTC)
+            db.add(SocialAccount(user_id=user_id, provider=provider, subject=f"{email}-sub",
+                                 email=email, linked_at=now, last_used_at=now))
+    finally:
+        engine.dispose()
 
 
 def fill(path: str, objects: dict[str, str]) -> str:

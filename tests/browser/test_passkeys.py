@@ -63,7 +63,8 @@ def test_a_person_adds_a_passkey_then_signs_in_with_it_alone(
     expect(page.get_by_text("You have no passkey yet")).to_be_visible()
     page.get_by_label("Name of the new passkey").fill("Laptop")
     page.get_by_role("button", name="Add a passkey").click()
-    expect(page.get_by_text("Passkey “Laptop” added.")).to_be_visible()
+    expect(page.get_by_text("Your new passkey is added.")).to_be_visible()
+    expect(page.get_by_role("rowheader", name="Laptop")).to_be_visible()
     held = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
     [credential] = held["credentials"]
     assert credential["isResidentCredential"] is True

@@ -1,5 +1,5 @@
 """Passkeys on the pages: the login page's "Sign in with a passkey" (alone, and as the
-MFA step's second factor) and the account page that adds one, driven over HTTP as the
+MFA step's second factor), driven over HTTP as the
 page's script would (``static/passkey.js``), with the software authenticator."""
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ from .test_authorize import (
 )
 from .test_passkeys import ORIGIN, add_passkey
 from .webauthn_soft import SoftAuthenticator
-
-ACCOUNT = "/account/passkeys"
 
 
 def passkey_box(page: httpx.Response) -> dict[str, str]:
@@ -137,41 +135,3 @@ async def test_another_users_passkey_is_no_second_factor_on_the_pages(
     refused = await press_passkey_button(browser, step, bob_key)
     assert refused.status_code == 401
     assert 'name="code"' in refused.text  # still on the second step
-
-
-async def test_the_account_page_adds_a_passkey(
-    app: FastAPI, client: httpx.AsyncClient, browser: Browser,  # noqa: F811
-    oauth_client: Client,  # noqa: F811
-) -> None:
-    await register(client)
-    nobody = await browser.get(ACCOUNT)
-    assert nobody.status_code == 401
-    assert "Sign in first" in nobody.text
-    page = await browser.get(authorization(oauth_client).url)
-    await browser.follow(await browser.sign_in(page))
-
-    account = await browser.get(ACCOUNT)
-    assert account.status_code == 200
-    assert "You have no passkey yet" in account.text
-    assert "script-src 'self'" in account.headers["content-security-policy"]
-    fields = hidden_fields(account)
-    refused = await browser.http.post(f"{ACCOUNT}/options", json={"csrfToken": "0" * 64})
-    assert refused.status_code == 403
-    options = await browser.http.post(
-        f"{ACCOUNT}/options", json={"csrfToken": fields["csrf_token"]}
-    )
-    assert options.status_code == 200, options.text
-    key = SoftAuthenticator()
-    added = await browser.submit(account, {
-        "challenge": options.json()["challenge"], "name": "Phone\x07",
-        "credential": json.dumps(key.register(options.json()["options"], origin=ORIGIN)),
-    })
-    assert added.status_code == 200, added.text
-    assert "Passkey “Phone” added." in added.text
-    assert "<li>Phone" in added.text
-    # The same form again: the challenge served once.
-    again = await browser.submit(account, {
-        "challenge": options.json()["challenge"],
-        "credential": json.dumps(key.register(options.json()["options"], origin=ORIGIN)),
-    })
-    assert again.status_code == 400

@@ -62,6 +62,7 @@ from .routers import images as image_routes
 from .routers import user as user_routes
 from .routers.pages import account as account_pages
 from .routers.pages import account_activity as activity_pages
+from .routers.pages import account_security as account_security_pages
 from .routers.pages import console
 from .routers.pages import developer as developer_pages
 from .routers.text import refuse_lone_surrogates
@@ -203,6 +204,7 @@ def create_app(
         account_pages.router,
         activity_pages.router,
         developer_pages.router,
+        account_security_pages.router,
         # Last: the consoles' 404 page answers every console path no route above took.
         console.fallback_router,
     )

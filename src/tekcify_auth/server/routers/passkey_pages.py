@@ -1,4 +1,4 @@
-"""Passkeys on the pages: signing in with one on the login page, and adding one.
+"""Passkeys on the sign-in pages: signing in with one on the login page, and the script.
 
 * ``POST /api/oauth/login/passkey`` is what the login page's "Sign in with a passkey"
   button posts (``static/passkey.js`` fills the form with the assertion answering
@@ -6,10 +6,8 @@
   form: the canonical host, the CSRF token, the authorization request ``next`` checked
   again; then a page sign-in (cookie) and on to the authorization request. On the MFA
   step the form carries the ``mfa_token`` and the passkey is the second factor.
-* ``/account/passkeys`` lists the passkeys of the browser's page sign-in and adds one
-  (``POST /account/passkeys/options`` gives the registration options to the script; the
-  new credential is posted as a form). The account console comes later; this is the
-  minimal page a person needs to make a passkey.
+* ``GET /api/oauth/static/passkey.js``: the script of this button and of the account
+  console's Passkeys page (``pages/account_security.py``), which adds passkeys.
 
 The rules are ``services/passkeys.py``'s, as for the JSON API.
 """
@@ -17,18 +15,14 @@ The rules are ``services/passkeys.py``'s, as for the JSON API.
 from __future__ import annotations
 
 import json
-import unicodedata
 from functools import lru_cache
 from typing import Annotated, Any, Final
 
-from fastapi import Body, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, Response
 
-from ..context import ServerContext
-from ..db.models import User
-from ..db.oauth import LoginSession
 from ..errors import ApiError
-from ..services import login_sessions, mfa_login, passkeys, verification
+from ..services import mfa_login, passkeys, verification
 from ..services.accounts import Client
 from .authorize import (
     LOGIN_PASSKEY_PATH,
@@ -40,13 +34,11 @@ from .authorize import (
 )
 from .deps import Ctx, client_address, user_agent
 from .images import BaseUrl
-from .pages import EXPIRED_FORM, SERVER_DIR, Browser, again, elsewhere, page, redirect
+from .pages import EXPIRED_FORM, SERVER_DIR, Browser, again, elsewhere, redirect
 from .text import server_router
 
 router = server_router(include_in_schema=False)
 
-ACCOUNT_PASSKEYS: Final = "/account/passkeys"
-ACCOUNT_OPTIONS: Final = "/account/passkeys/options"
 #: The longest credential JSON a form may carry (an attestation with certificates fits).
 MAX_CREDENTIAL_CHARS: Final = 64 * 1024
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -120,101 +112,3 @@ def script() -> Response:
         _script(), media_type="text/javascript; charset=utf-8",
         headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
-
-
-# -- /account/passkeys ---------------------------------------------------------------------
-
-
-def _signed_in(ctx: ServerContext, browser: Browser) -> tuple[LoginSession, User] | None:
-    with ctx.db.read() as db:
-        return login_sessions.find_login_session(db, ctx, browser.login_token)
-
-
-def _not_signed_in(browser: Browser, ctx: ServerContext) -> Response:
-    heading = "Sign in first"
-    return page(
-        browser, ctx, "error.html", status=401, title=heading, heading=heading,
-        message="Passkeys are added from a browser signed in to Tekcify: sign in to an "
-        "application with your password, then open this page again.",
-        link=None,
-    )
-
-
-def _account_page(
-    browser: Browser, ctx: ServerContext, login: LoginSession, user: User, *,
-    status: int = 200, error: str | None = None, notice: str | None = None,
-) -> Response:
-    with ctx.db.read() as db:
-        held = passkeys.list_passkeys(db, user.id)
-    return page(
-        browser, ctx, "account_passkeys.html", status=status, forms_here=True, scripts=True,
-        title="Passkeys", email=user.email, passkeys=held, error=error, notice=notice,
-        action=ACCOUNT_PASSKEYS, options_url=ACCOUNT_OPTIONS, script=PASSKEY_SCRIPT_PATH,
-        csrf_token=browser.token(f"account-passkey|{login.id}"),
-    )
-
-
-@router.get(ACCOUNT_PASSKEYS, response_class=HTMLResponse)
-def account_passkeys(request: Request, ctx: Ctx) -> Response:
-    """The passkeys of the browser's page sign-in, and the button that adds one."""
-    if (moved := elsewhere(request, ctx)) is not None:
-        return moved
-    browser = Browser.of(request, ctx)
-    found = _signed_in(ctx, browser)
-    if found is None:
-        return _not_signed_in(browser, ctx)
-    return _account_page(browser, ctx, *found)
-
-
-@router.post(ACCOUNT_OPTIONS)
-def account_passkey_options(
-    request: Request, ctx: Ctx, base: BaseUrl,
-    csrfToken: Annotated[str, Body(embed=True, max_length=128)] = "",
-) -> Response:
-    """The registration options for the page's script (CSRF token in the JSON body)."""
-    browser = Browser.of(request, ctx)
-    found = _signed_in(ctx, browser)
-    if found is None:
-        raise ApiError(401, "Sign in first")
-    if not browser.csrf_ok(f"account-passkey|{found[0].id}", csrfToken):
-        raise ApiError(403, EXPIRED_FORM)
-    options = passkeys.registration_options(
-        ctx, found[1].id, passkeys.RelyingParty.of(base)
-    )
-    return JSONResponse(options, headers=NO_STORE)
-
-
-@router.post(ACCOUNT_PASSKEYS, response_class=HTMLResponse)
-def add_passkey(
-    request: Request,
-    ctx: Ctx,
-    base: BaseUrl,
-    csrf_token: Annotated[str, Form()] = "",
-    challenge: Annotated[str, Form()] = "",
-    credential: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "",
-) -> Response:
-    """Register the new passkey the page's script posted."""
-    if (moved := elsewhere(request, ctx, ACCOUNT_PASSKEYS)) is not None:
-        return moved
-    browser = Browser.of(request, ctx)
-    found = _signed_in(ctx, browser)
-    if found is None:
-        return _not_signed_in(browser, ctx)
-    login, user = found
-    if not browser.csrf_ok(f"account-passkey|{login.id}", csrf_token):
-        return _account_page(browser, ctx, login, user, status=403, error=EXPIRED_FORM)
-    # The API's rule for names (schemas/passkeys.py): no control or format characters.
-    label = " ".join("".join(
-        c for c in name if unicodedata.category(c)[0] != "C"
-    ).split())[:100] or None
-    try:
-        row = passkeys.register(
-            ctx, user.id, credential=_credential(credential), challenge=challenge[:256],
-            name=label, rp=passkeys.RelyingParty.of(base), client=_client(request),
-        )
-    except ApiError as exc:
-        return _account_page(
-            browser, ctx, login, user, status=exc.status_code, error=exc.message
-        )
-    return _account_page(browser, ctx, login, user, notice=f"Passkey “{row.name}” added.")

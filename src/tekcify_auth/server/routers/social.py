@@ -12,6 +12,9 @@
   ``oauthProviders[].reauthUrl``: signing in at the provider again shows a 6-digit code
   for the action, which the application trades for the sensitive-action token with
   ``verifySensitiveActionCode`` as for a mailed code.
+* The account console's Social page (``pages/account_security.py``) starts a flow of
+  purpose ``link`` for the signed-in account; its callback connects the provider's
+  identity to that account (``links.connect``) and goes back to the page.
 * ``GET /api/auth/account/social``, ``DELETE /api/auth/account/social/{provider}`` — the
   2.2.12 client's ``listSocialProviders`` and ``disconnectSocialProvider``.
 """
@@ -62,7 +65,7 @@ STATE_MISMATCH: Final = (
 )
 
 
-def _callback_url(base: str, name: str) -> str:
+def callback_url(base: str, name: str) -> str:
     return f"{base}{SOCIAL_PATH}/{name}/callback"
 
 
@@ -84,7 +87,7 @@ def start(request: Request, ctx: Ctx, base: BaseUrl, name: str, next: str = "") 
         return asked
     try:
         upstream = links.provider(ctx, name[:64])
-        sent = authorization(upstream, _callback_url(base, upstream.name))
+        sent = authorization(upstream, callback_url(base, upstream.name))
     except ApiError as exc:
         return render_login(browser, ctx, asked, status=exc.status_code, error=exc.message)
     except UpstreamError as exc:
@@ -120,7 +123,7 @@ def reauth_start(
             "for a new one.", 400,
         )
     try:
-        sent = authorization(upstream, _callback_url(base, upstream.name), reauth=True)
+        sent = authorization(upstream, callback_url(base, upstream.name), reauth=True)
     except UpstreamError as exc:
         return error_page(browser, ctx, exc.message, 502)
     with ctx.db.write() as db:
@@ -174,7 +177,7 @@ def callback(
     try:
         who = identity(
             upstream, code=code[:2048], code_verifier=flow.code_verifier or "",
-            nonce=flow.nonce or "", redirect_uri=_callback_url(base, upstream.name),
+            nonce=flow.nonce or "", redirect_uri=callback_url(base, upstream.name),
             iss=None if iss is None else iss[:2048],
         )
     except UpstreamError as exc:
@@ -186,6 +189,13 @@ def callback(
         assert flow.action is not None
         return _reauth_done(browser, ctx, upstream.name, upstream.display_name, flow.user_id,
                             flow.action, who.subject, client)
+    if flow.purpose == flows.LINK:
+        assert flow.user_id is not None
+        try:
+            links.connect(ctx, flow.user_id, upstream, who, client)
+        except ApiError as exc:
+            return error_page(browser, ctx, exc.message, exc.status_code)
+        return redirect(browser, ctx, flow.next_path or "/account/social", 303)
     assert asked is not None
     assert not isinstance(asked, Response)
     binding = flows.binding(browser.csrf_secret)

@@ -53,6 +53,7 @@ __all__ = [
     "accept_code",
     "disable",
     "is_enabled",
+    "qr_code",
     "record_failure",
     "regenerate_backup_codes",
     "require_code",
@@ -134,6 +135,11 @@ def _qr_data_url(uri: str) -> str:
     return str(segno.make(uri, error="m").png_data_uri(scale=5, border=4))
 
 
+def qr_code(email: str, secret: str) -> str:
+    """The QR code (``data:image/png``) an authenticator app scans to hold ``secret``."""
+    return _qr_data_url(pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER))
+
+
 def setup(
     ctx: ServerContext,
     user_id: str,
@@ -161,8 +167,8 @@ def setup(
         sealed = _seal(ctx, user_id, secret)
         db.add(TotpFactor(user_id=user_id, secret_sealed=sealed, created_at=now))
         codes = _new_backup_codes(db, user_id, now)
-        uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
-    return Setup(secret=secret, qr_code_url=_qr_data_url(uri), backup_codes=codes)
+        email = user.email
+    return Setup(secret=secret, qr_code_url=qr_code(email, secret), backup_codes=codes)
 
 
 def throttle(ctx: ServerContext, user_id: str) -> None:

@@ -114,11 +114,13 @@ def _source(uri: str) -> str:
 
 def policy(
     ctx: ServerContext, redirect_uri: str | None, forms_here: bool = False,
-    scripts: bool = False,
+    scripts: bool = False, data_images: bool = False,
 ) -> str:
     images = "'self'"
     if ctx.settings.public_url:
         images += " " + _source(ctx.settings.public_url)
+    if data_images:  # a page showing an image it made itself (the two-factor QR code)
+        images += " data:"
     forms = "'self'" if forms_here else "'none'"
     if redirect_uri is not None:
         forms = f"'self' {_source(redirect_uri)}"
@@ -141,6 +143,7 @@ def page(
     headers: dict[str, str] | None = None,
     forms_here: bool = False,
     scripts: bool = False,
+    data_images: bool = False,
     **context: Any,
 ) -> Response:
     html = templates.get_template(template).render(stylesheet=STYLESHEET_PATH, **context)
@@ -148,7 +151,7 @@ def page(
         html, status_code=status,
         headers={
             **NO_STORE, **(headers or {}),
-            "Content-Security-Policy": policy(ctx, redirect_uri, forms_here, scripts),
+            "Content-Security-Policy": policy(ctx, redirect_uri, forms_here, scripts, data_images),
             "X-Frame-Options": "DENY",
         },
     )

@@ -113,12 +113,14 @@ class Visit:
         error: str | None = None,
         notice: str | None = None,
         scripts: bool = False,
+        data_images: bool = False,
         headers: dict[str, str] | None = None,
         **context: Any,
     ) -> Response:
         """The page ``template`` (which extends ``console.html``) in the console's frame.
 
-        ``section`` is the key of the navigation link to mark current. The notice is
+        ``section`` is the key of the navigation link to mark current; ``data_images``
+        lets the page show ``data:`` images (one it made itself). The notice is
         ``notice``, else the one the URL's ``notice`` key names (after a 303).
         """
         developer = any(s.key == section for s in DEVELOPER_SECTIONS)
@@ -127,7 +129,8 @@ class Visit:
         )
         return page(
             self.browser, self.ctx, template, status=status, headers=headers,
-            forms_here=True, scripts=scripts, title=title, section=section, user=self.user,
+            forms_here=True, scripts=scripts, data_images=data_images, title=title,
+            section=section, user=self.user,
             user_label=_user_label(self.user), error=error, notice=shown,
             console="developer" if developer else "account",
             sections=DEVELOPER_SECTIONS if developer else ACCOUNT_SECTIONS,

@@ -37,6 +37,8 @@ TICKET_TTL: Final = timedelta(minutes=10)
 PENDING_TTL: Final = timedelta(minutes=15)
 SIGN_IN: Final = "signin"
 REAUTH: Final = "reauth"
+#: Connecting a provider to the signed-in account (the account console's Social page).
+LINK: Final = "link"
 _TICKET: Final = "reauth_ticket"
 _PENDING: Final = "pending_link"
 
@@ -94,7 +96,7 @@ def take(
     row = db.execute(
         select(SocialFlow).where(
             SocialFlow.key_hash == _hash(state),
-            SocialFlow.purpose.in_((SIGN_IN, REAUTH)),
+            SocialFlow.purpose.in_((SIGN_IN, REAUTH, LINK)),
         )
     ).scalar_one_or_none()
     if (

@@ -42,8 +42,8 @@ from . import flows
 from .upstream import Identity
 
 __all__ = [
-    "INVITE_ONLY", "LAST_WAY", "NO_EMAIL", "Resolved", "link_pending", "list_links",
-    "provider", "resolve", "unlink",
+    "INVITE_ONLY", "LAST_WAY", "NO_EMAIL", "Resolved", "connect", "link_pending",
+    "list_links", "provider", "resolve", "unlink",
 ]
 
 NO_EMAIL: Final = (
@@ -188,6 +188,31 @@ def link_pending(
                 _link(db, now, user_id, row.provider, identity, client)
                 linked.append(row.provider)
         return linked
+
+
+def connect(
+    ctx: ServerContext, user_id: str, upstream: Provider, identity: Identity, client: Client
+) -> bool:
+    """Link ``identity`` to ``user_id``, who asked for it while signed in (the Social
+    page); whether it is new. 409 when the identity is another account's."""
+    try:
+        with ctx.db.write() as db:
+            now = ctx.clock()
+            owner = db.execute(
+                select(SocialAccount).where(
+                    SocialAccount.provider == upstream.name,
+                    SocialAccount.subject == identity.subject,
+                )
+            ).scalar_one_or_none()
+            if owner is not None and owner.user_id != user_id:
+                raise ApiError(409, TAKEN.format(name=upstream.display_name))
+            if owner is not None:
+                owner.last_used_at = now
+                return False
+            _link(db, now, user_id, upstream.name, identity, client)
+            return True
+    except IntegrityError:  # the same identity linked twice at once
+        raise ApiError(409, TAKEN.format(name=upstream.display_name)) from None
 
 
 def list_links(db: Session, user_id: str) -> list[SocialAccount]:
