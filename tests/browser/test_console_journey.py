@@ -26,6 +26,7 @@ import pytest
 
 from .axe import screenshot
 from .conftest import PAGE_TIMEOUT_MS, PASSWORD, RedirectCatcher, Server, new_context, new_email
+from .test_passkeys import virtual_authenticator
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Expect, Page
@@ -134,7 +135,7 @@ def journey(
     expect(page.locator("h1")).to_contain_text("Copy the client secret of Journey Notes")
     client_id = page.locator("#client-id").inner_text().strip()
     client_secret = page.locator("#client-secret").inner_text().strip()
-    screenshot(page, "developer-secret-once", "desktop")
+    screenshot(page, "journey-client-secret-shown", "desktop")
     owner, colour = one(
         server, "SELECT owner_id, primary_color FROM applications WHERE client_id = ?",
         client_id,
@@ -169,25 +170,52 @@ def journey(
     expect(page.locator("h1")).to_have_text("Sign in")
 
 
+_last_step: dict[str, int] = {}
+
+
 def fresh_code(totp: pyotp.TOTP) -> str:
-    """A code of a time step not used yet (each step's code is accepted once)."""
+    """A code of a time step not used yet: each step's code is accepted once (no replay),
+    so a second code waits for the next step."""
     step = int(time.time()) // 30
-    while int(time.time()) // 30 == step and getattr(totp, "_used", None) == step:
-        time.sleep(0.5)
-    now = int(time.time()) // 30
-    if getattr(totp, "_used", None) == now:
+    if _last_step.get(totp.secret) == step:
         time.sleep(30 - time.time() % 30 + 0.2)
-        now = int(time.time()) // 30
-    totp._used = now  # type: ignore[attr-defined]
-    return totp.at(now * 30)
+        step = int(time.time()) // 30
+    _last_step[totp.secret] = step
+    return totp.at(step * 30)
 
 
 def two_factor_on(page: Page, expect: Expect, server: Server, user_id: str) -> str:
-    raise NotImplementedError
+    """Two-factor set-up: the password, the secret read off the page, a code, the backup
+    codes shown once. Returns the secret."""
+    page.goto(f"{server.url}/account/two-factor")
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Set up two-factor sign-in").click()
+    expect(page.locator("img[src^='data:image/png']")).to_have_count(1)  # the QR code
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "").strip()
+    page.get_by_label("6-digit code").fill(fresh_code(pyotp.TOTP(secret)))
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    codes = page.locator("#backup-codes").inner_text().split()
+    assert len(codes) == 10, codes
+    screenshot(page, "journey-backup-codes-shown", "desktop")
+    enabled = one(server, "SELECT enabled_at FROM mfa_totp WHERE user_id = ?", user_id)
+    assert enabled is not None
+    assert enabled[0] is not None
+    assert one(
+        server, "SELECT COUNT(*) FROM mfa_backup_codes WHERE user_id = ?", user_id
+    )[0] == 10
+    return secret
 
 
 def add_passkey(page: Page, expect: Expect, server: Server, user_id: str) -> None:
-    raise NotImplementedError
+    virtual_authenticator(page)
+    page.goto(f"{server.url}/account/passkeys")
+    page.get_by_label("Name of the new passkey").fill("Work laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    notice(page, expect, "Your new passkey is added.")
+    expect(page.locator("main")).to_contain_text("Work laptop")
+    assert one(
+        server, "SELECT name FROM passkeys WHERE user_id = ?", user_id
+    ) == ("Work laptop",)
 
 
 def sign_in_to(
@@ -219,4 +247,12 @@ def sign_in_to(
 
 
 def disconnect(page: Page, expect: Expect, server: Server, user_id: str, client_id: str) -> None:
-    raise NotImplementedError
+    page.goto(f"{server.url}/account/apps")
+    expect(page.locator("main")).to_contain_text("See your email address")  # scope words
+    page.get_by_role("link", name="Withdraw access from Journey Notes").click()
+    page.get_by_role("button", name="Withdraw access from Journey Notes").click()
+    notice(page, expect, "can no longer use your account")
+    assert one(
+        server, "SELECT COUNT(*) FROM consents WHERE user_id = ? AND client_id = ?",
+        user_id, client_id,
+    )[0] == 0
