@@ -792,7 +792,11 @@ def _add_key_commands(commands: Any) -> None:
         help="withdraw a key at once (a leaked one): out of the JWKS, and its tokens refused "
         "by introspection, UserInfo and every route within TEKCIFY_KEY_RELOAD_INTERVAL",
     )
-    revoke.add_argument("kid", metavar="KID", help="the key's kid (see keys list)")
+    revoke.add_argument(
+        "kid", metavar="KID",
+        help="the key's kid (see keys list); a kid starting with - goes after --, as in "
+        "keys revoke --now -- -AbC...",
+    )
     revoke.add_argument(
         "--now", action="store_true",
         help="needed to revoke the key that signs now: a new key is made and signs at once",

@@ -259,7 +259,7 @@ def test_a_key_revoked_with_the_cli_is_refused_everywhere(
         assert introspect(instance, token)
         assert instance.get("/api/oauth/userinfo", headers=bearer(token)).status_code == 200
 
-    revoked = fleet.cli("keys", "revoke", leaked, "--now", data_dir=tmp_path)
+    revoked = fleet.cli("keys", "revoke", "--now", "--", leaked, data_dir=tmp_path)
     assert revoked.returncode == 0, revoked.stderr
     found = re.search(r"new signing key (\S+) \(ES256\), signing now", revoked.stdout)
     assert found, revoked.stdout

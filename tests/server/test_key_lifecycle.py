@@ -317,10 +317,10 @@ async def test_a_revoked_key_s_tokens_are_refused_by_both_instances(
         await accepted_everywhere((a, b), pair["accessToken"])
 
         # The key that signs is revoked only with --now, which makes its successor.
-        assert run_cli(["keys", "revoke", leaked], monkeypatch, env) == 1
+        assert run_cli(["keys", "revoke", "--", leaked], monkeypatch, env) == 1
         assert "--now" in capsys.readouterr().err
         assert states(app_a.state.ctx) == {leaked: "active"}
-        assert run_cli(["keys", "revoke", leaked, "--now"], monkeypatch, env) == 0
+        assert run_cli(["keys", "revoke", "--now", "--", leaked], monkeypatch, env) == 0
         printed = capsys.readouterr().out
         assert printed.startswith(f"revoked {leaked}: out of the JWKS now")
         found = re.search(r"new signing key (\S+) \(ES256\), signing now", printed)
@@ -359,7 +359,7 @@ async def test_revoke_sessions_ends_the_sessions_whose_access_tokens_the_key_sig
         assert sorted(kids.values()) == sorted([leaked, rotation.active.kid])
 
         env = cli_env(clean_db, tmp_path, "ES256")
-        assert run_cli(["keys", "revoke", leaked, "--revoke-sessions"], monkeypatch, env) == 0
+        assert run_cli(["keys", "revoke", "--revoke-sessions", "--", leaked], monkeypatch, env) == 0
         assert "revoked 1 session(s) whose access tokens" in capsys.readouterr().out
         clock.advance(settings.key_reload_interval)
         await refused_everywhere((a, b), ends["accessToken"])
